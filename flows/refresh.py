@@ -1,0 +1,83 @@
+"""The `refresh` flow: for each source land -> parse -> validate/stage, then build the warehouse.
+
+Runs without a Prefect server (Prefect starts a temporary local API), from the CLI (`baltetl refresh`),
+or as a deployment (prefect.yaml).  A source that fails is recorded and keeps its last good data; the
+others still refresh, and the run is reported as partial.
+"""
+
+from __future__ import annotations
+
+import time
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from baltetl import pipeline
+from baltetl.config import Config, load_config
+
+
+@task(name="land", retries=2, retry_delay_seconds=[30, 120], cache_policy=NO_CACHE)
+def land(cfg: Config, source: str, sample: bool, input_path: str | None):
+    return pipeline.land(cfg, source, sample=sample, input_path=input_path)
+
+
+@task(name="parse", cache_policy=NO_CACHE)
+def parse(cfg: Config, source: str, files):
+    return pipeline.parse(cfg, source, files)
+
+
+@task(name="validate-and-stage", cache_policy=NO_CACHE)
+def stage(cfg: Config, source: str, parsed, files, run_id: str, started: float):
+    return pipeline.stage(cfg, source, parsed, files, run_id, started, log=get_run_logger().info)
+
+
+@task(name="build-warehouse", cache_policy=NO_CACHE)
+def build(cfg: Config, run_id: str):
+    return pipeline.build(cfg, run_id, log=get_run_logger().info)
+
+
+@flow(name="refresh", log_prints=True)
+def refresh(
+    sources: list[str] | None = None,
+    sample: bool = False,
+    input: str | None = None,
+    warehouse: str | None = None,
+    config: str | None = None,
+) -> dict:
+    """Refresh `sources` (default: all) into the warehouse.
+
+    sample: load each source's bundled sample instead of fetching; input: a local download to load
+    (one source); warehouse: the DuckDB file; config: a TOML file overriding the defaults.
+    """
+    log = get_run_logger()
+    cfg = load_config(config, warehouse=warehouse)
+    names = pipeline.selected_sources(cfg, sources, sample)
+    if input and len(names) != 1:
+        raise ValueError(f"--input feeds one source; name it with --source (configured: {', '.join(cfg.sources)})")
+    run_id = pipeline.new_run_id()
+    results = []
+    with pipeline.refresh_lock(cfg):
+        log.info(f"run {run_id}: sources {', '.join(names)} -> {cfg.warehouse}")
+        for name in names:
+            started = time.time()
+            try:
+                files = land(cfg, name, sample, input)
+                parsed = parse(cfg, name, files)
+                results.append(stage(cfg, name, parsed, files, run_id, started))
+            except Exception as exc:  # the source fails alone; its last good data stays
+                log.error(f"{name} failed, keeping its last good data: {type(exc).__name__}: {exc}")
+                results.append(pipeline.fail(cfg, run_id, name, started, exc))
+        counts = build(cfg, run_id)
+    failed = [r.source for r in results if r.status == "failed"]
+    status = "success" if not failed else ("failed" if len(failed) == len(results) else "partial")
+    return {
+        "run_id": run_id,
+        "status": status,
+        "warehouse": str(cfg.warehouse),
+        "sources": [vars(r) for r in results],
+        "counts": counts,
+    }
+
+
+if __name__ == "__main__":
+    refresh()

@@ -1,0 +1,151 @@
+"""baltetl command line: refresh the warehouse, show the last runs."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="BaltMet community database ETL.")
+console = Console(stderr=True)
+out = Console()
+
+WarehouseOpt = Annotated[
+    Optional[Path],
+    typer.Option("--warehouse", "-w", envvar="BALTETL_WAREHOUSE", help="DuckDB file (default warehouse/baltmet.duckdb)."),
+]
+ConfigOpt = Annotated[
+    Optional[Path], typer.Option("--config", "-c", envvar="BALTETL_CONFIG", help="TOML overriding the defaults.")
+]
+
+
+def _load_flow():
+    from .config import project_dir
+
+    path = project_dir() / "flows" / "refresh.py"
+    if not path.exists():
+        console.print(f"[red]no flow at {path}[/]: run baltetl from its checkout or set BALTETL_PROJECT_DIR")
+        raise typer.Exit(2)
+    spec = importlib.util.spec_from_file_location("baltetl_flows_refresh", path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    return mod.refresh
+
+
+class _Bar:
+    """Progress sink drawing one rich bar per label."""
+
+    def __init__(self, progress: Progress):
+        self.p, self.tasks = progress, {}
+
+    def __call__(self, label: str, done: int, total: int | None) -> None:
+        if label not in self.tasks:
+            self.tasks[label] = self.p.add_task(label, total=total)
+        self.p.update(self.tasks[label], completed=done, total=total)
+
+
+@app.command()
+def refresh(
+    sample: Annotated[bool, typer.Option("--sample", help="Load the bundled real sample (offline).")] = False,
+    source: Annotated[Optional[list[str]], typer.Option("--source", "-s", help="Refresh only this source (repeatable).")] = None,
+    input: Annotated[Optional[Path], typer.Option("--input", "-i", help="A local download (zip, tar.xz, CSV folder) fed through the same path as a fetched one.")] = None,
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log.")] = False,
+) -> None:
+    """Fetch (or take --input / --sample), validate and load sources, then rebuild the warehouse."""
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if input is not None and not input.exists():
+        console.print(f"[red]input not found:[/] {input}")
+        raise typer.Exit(2)
+    from . import progress as prog
+    from .config import ConfigError
+    from .pipeline import RefreshLocked
+
+    flow = _load_flow()
+    columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn()]
+    try:
+        with Progress(*columns, console=console, transient=True) as p:
+            prog.set_sink(_Bar(p))
+            result = flow(
+                sources=source or None,
+                sample=sample,
+                input=str(input.resolve()) if input else None,
+                warehouse=str(warehouse) if warehouse else None,
+                config=str(config) if config else None,
+            )
+    except RefreshLocked as exc:
+        console.print(f"[red]refused:[/] {exc}")
+        raise typer.Exit(2) from None
+    except (ConfigError, ValueError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        prog.set_sink(None)
+    _print_result(result)
+    raise typer.Exit(0 if result["status"] == "success" else 1)
+
+
+def _print_result(result: dict) -> None:
+    t = Table(title=f"run {result['run_id']}: {result['status']}")
+    for col in ("source", "status", "read", "loaded", "quarantined", "seconds", "message"):
+        t.add_column(col, justify="right" if col in ("read", "loaded", "quarantined", "seconds") else "left")
+    for r in result["sources"]:
+        style = "green" if r["status"] == "success" else "red"
+        t.add_row(r["source"], f"[{style}]{r['status']}[/]", str(r["rows_read"]), str(r["rows_loaded"]),
+                  str(r["rows_quarantined"]), f"{r['duration_s']:.1f}", r["message"][:120])  # fmt: skip
+    out.print(t)
+    out.print(f"warehouse {result['warehouse']}: " + ", ".join(f"{k} {v}" for k, v in result["counts"].items()))
+
+
+@app.command()
+def status(
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs to show.")] = 10,
+) -> None:
+    """Show the last runs per source: status, rows read / loaded / quarantined, duration, message."""
+    from .config import load_config
+    from .state import State
+
+    cfg = load_config(config, warehouse=warehouse)
+    runs = State(cfg.state).runs()
+    if not runs:
+        out.print(f"no runs yet for {cfg.warehouse} (state {cfg.state})")
+        raise typer.Exit(0)
+    t = Table(title=f"last runs — {cfg.warehouse}")
+    for col in ("run", "source", "status", "started", "seconds", "read", "loaded", "quarantined", "message"):
+        t.add_column(col)
+    for r in runs[-limit:][::-1]:
+        style = {"success": "green", "failed": "red"}.get(r["status"], "yellow")
+        t.add_row(r["run_id"], r["source"], f"[{style}]{r['status']}[/]", (r.get("started_at") or "")[:19],
+                  f"{r.get('duration_s') or 0:.1f}", str(r.get("rows_read", "")), str(r.get("rows_loaded", "")),
+                  str(r.get("rows_quarantined", "")), (r.get("message") or "")[:100])  # fmt: skip
+    out.print(t)
+    if cfg.warehouse.exists():
+        import duckdb
+
+        con = duckdb.connect(str(cfg.warehouse), read_only=True)
+        try:
+            rows = con.execute("SELECT metropolis_id, organisations, participations, ongoing_projects FROM metropolis_summary").fetchall()
+        finally:
+            con.close()
+        m = Table(title="metropolises")
+        for col in ("metropolis", "organisations", "participations", "ongoing projects"):
+            m.add_column(col)
+        for row in rows:
+            m.add_row(*(str(x) for x in row))
+        out.print(m)
+
+
+def main() -> None:  # pragma: no cover
+    app()

@@ -1,0 +1,108 @@
+"""The landing folder: every raw input, as received, with its checksum and where and when it came from.
+
+    <landing>/<source>/<name>-<sha256[:16]><suffix>        the bytes
+    <landing>/<source>/<name>-<sha256[:16]><suffix>.json   origin, fetch time, HTTP validators (ETag ...)
+The same bytes land once.  A fetched file, an --input file and the bundled sample all land here, and the
+parser reads them from here, whatever their origin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .sources import Landed
+
+KEEP_PER_NAME = 5
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _suffix(name: str) -> str:
+    for multi in (".tar.xz", ".tar.gz", ".tar.bz2"):
+        if name.endswith(multi):
+            return multi
+    return Path(name).suffix
+
+
+class Landing:
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def place(self, tmp: Path, source: str, name: str, origin: str, suffix: str, extra: dict | None = None) -> Landed:
+        """Move a finished download (or copy) into the landing folder under its checksum."""
+        digest = sha256_of(tmp)
+        folder = self.root / source
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / f"{name}-{digest[:16]}{suffix}"
+        if final.exists() and sha256_of(final) == digest:
+            tmp.unlink(missing_ok=True)
+        else:
+            os.replace(tmp, final)
+        meta = {
+            "name": name, "origin": origin, "sha256": digest, "bytes": final.stat().st_size,
+            "fetched_at": now_iso(), **(extra or {}),
+        }  # fmt: skip
+        side = final.with_name(final.name + ".json")
+        tmp_side = side.with_name(f".{side.name}.tmp")
+        tmp_side.write_text(json.dumps(meta, indent=2))
+        os.replace(tmp_side, side)
+        self._prune(source, name)
+        return Landed(final, digest, meta["bytes"], meta["fetched_at"], origin, name)
+
+    def land_file(self, path: Path, source: str, name: str, origin: str) -> Landed:
+        """Copy a local file or folder (an --input, the sample) into the landing folder."""
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"input not found: {path}")
+        folder = self.root / source
+        folder.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():  # a CSV folder: land it as a zip of its files, so it is one checksummed file
+            tmp = folder / f".{name}.{os.getpid()}.zip"
+            base = shutil.make_archive(str(tmp.with_suffix("")), "zip", root_dir=path)
+            return self.place(Path(base), source, name, origin, ".zip")
+        tmp = folder / f".{name}.{os.getpid()}.tmp"
+        shutil.copyfile(path, tmp)
+        return self.place(tmp, source, name, origin, _suffix(path.name))
+
+    def latest(self, source: str, name: str) -> tuple[Landed, dict] | None:
+        """The newest landed file of this download, with its sidecar (for conditional GET)."""
+        folder = self.root / source
+        if not folder.exists():
+            return None
+        best = None
+        for side in folder.glob(f"{name}-*.json"):
+            try:
+                meta = json.loads(side.read_text())
+            except (OSError, ValueError):
+                continue
+            data = side.with_name(side.name.removesuffix(".json"))
+            if meta.get("name") == name and data.exists() and (best is None or meta["fetched_at"] > best[1]["fetched_at"]):
+                best = (data, meta)
+        if best is None:
+            return None
+        data, meta = best
+        return Landed(data, meta["sha256"], meta["bytes"], meta["fetched_at"], meta["origin"], name), meta
+
+    def _prune(self, source: str, name: str) -> None:
+        sides = sorted(
+            (self.root / source).glob(f"{name}-*.json"),
+            key=lambda p: json.loads(p.read_text()).get("fetched_at", ""),
+        )
+        for side in sides[:-KEEP_PER_NAME]:
+            side.with_name(side.name.removesuffix(".json")).unlink(missing_ok=True)
+            side.unlink(missing_ok=True)

@@ -1,0 +1,183 @@
+"""The refresh stages as plain functions: land -> parse -> validate + stage -> build warehouse.
+
+The Prefect flow in flows/refresh.py wraps each in a task; tests call them directly.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from . import progress, quality, warehouse
+from .config import Config, resolve_path
+from .geo import norm_place
+from .http import Fetcher
+from .landing import Landing, now_iso
+from .sources import Landed, Parsed, SourceContext, load_module
+from .state import State
+
+Log = Callable[[str], None]
+
+
+class RefreshLocked(RuntimeError):
+    """Another refresh is writing this warehouse."""
+
+
+class NoInput(RuntimeError):
+    """The source has nothing to load in this mode (e.g. no bundled sample)."""
+
+
+@dataclass
+class SourceResult:
+    source: str
+    status: str  # success | failed | skipped
+    message: str = ""
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    tables: dict = field(default_factory=dict)
+    duration_s: float = 0.0
+
+
+def new_run_id() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
+
+
+@contextmanager
+def refresh_lock(cfg: Config) -> Iterator[None]:
+    """Only one refresh writes a warehouse at a time; a second one is refused at once."""
+    cfg.warehouse.parent.mkdir(parents=True, exist_ok=True)
+    path = cfg.warehouse.with_name(cfg.warehouse.name + ".lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+            raise RefreshLocked(f"another refresh is writing {cfg.warehouse} ({holder}); try again when it ends") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, started {now_iso()}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def selected_sources(cfg: Config, names: list[str] | None, sample: bool) -> list[str]:
+    if names:
+        for n in names:
+            cfg.source(n)  # raises with the list of known sources
+        return list(names)
+    return [n for n, s in cfg.sources.items() if s.sample or not sample]
+
+
+def fetcher_for(cfg: Config) -> Fetcher:
+    return Fetcher(Landing(cfg.landing), cfg.http, {n: s.hosts for n, s in cfg.sources.items()})
+
+
+def land(cfg: Config, source: str, *, sample: bool = False, input_path: str | None = None,
+         fetcher: Fetcher | None = None) -> list[Landed]:  # fmt: skip
+    """Put the raw input of a source into the landing folder: an --input file, the sample, or a download."""
+    src = cfg.source(source)
+    landing = Landing(cfg.landing)
+    if input_path:
+        p = Path(input_path).expanduser().resolve()
+        return [landing.land_file(p, source, "input", f"input:{p}")]
+    if sample:
+        if not src.sample:
+            raise NoInput(f"{source} has no bundled sample")
+        p = resolve_path(src.sample, cfg.project_dir)
+        return [landing.land_file(p, source, "sample", f"sample:{p.name}")]
+    mod = load_module(src)
+    return mod.fetch(SourceContext(cfg, src, fetcher or fetcher_for(cfg), progress.report))
+
+
+def parse(cfg: Config, source: str, files: list[Landed]) -> Parsed:
+    src = cfg.source(source)
+    return load_module(src).parse(SourceContext(cfg, src, None, progress.report), files)
+
+
+def stage(cfg: Config, source: str, parsed: Parsed, files: list[Landed], run_id: str, started: float,
+          log: Log = print) -> SourceResult:  # fmt: skip
+    """Validate against the source's contract, quarantine failures, save the snapshot, record the run.
+
+    Raises quality.SourceRejected when the source is worse than its tolerance: then nothing of it is
+    saved but the quarantine and the failed run, and its previous snapshot stays in use.
+    """
+    src = cfg.source(source)
+    mod = load_module(src)
+    state = State(cfg.state)
+    contracts = quality.load_contracts(cfg.project_dir / "schemas", src.contract)
+    try:
+        v = quality.validate(parsed, contracts, tuple(mod.TABLES), src.max_quarantine_share, src.min_rows)
+    except quality.SourceRejected as exc:
+        bad = getattr(exc, "validated", None)
+        if bad is not None:
+            state.save_quarantine(run_id, source, _tag(bad.quarantine, run_id, source))
+            exc.reports = bad.reports
+        raise
+    for df in v.tables.values():
+        if "city" in df.columns:
+            df["city_norm"] = df["city"].map(lambda c: norm_place(c) if isinstance(c, str) else None)
+    state.save_quarantine(run_id, source, _tag(v.quarantine, run_id, source))
+    inputs = [_file_meta(f) for f in files]
+    state.save_snapshot(source, run_id, v.tables, {"run_id": run_id, "source": source, "input_files": inputs,
+                                                   "saved_at": now_iso()})  # fmt: skip
+    result = SourceResult(source, "success", tables={t: vars(r) for t, r in v.reports.items()})
+    result.rows_read = sum(r.read for r in v.reports.values())
+    result.rows_loaded = sum(r.loaded for r in v.reports.values())
+    result.rows_quarantined = sum(r.quarantined for r in v.reports.values())
+    result.duration_s = round(time.time() - started, 3)
+    record(cfg, run_id, result, started, inputs)
+    for t, r in v.reports.items():
+        log(f"{source}.{t}: read {r.read}, loaded {r.loaded}, quarantined {r.quarantined}"
+            + (f", repaired {r.repaired}" if r.repaired else ""))  # fmt: skip
+    return result
+
+
+def _tag(q: pd.DataFrame, run_id: str, source: str) -> pd.DataFrame:
+    q = q.copy()
+    q.insert(0, "source", source)
+    q.insert(0, "run_id", run_id)
+    return q
+
+
+def _file_meta(f: Landed) -> dict:
+    return {"file_name": f.path.name, "sha256": f.sha256, "bytes": f.size, "origin": f.origin,
+            "fetched_at": f.fetched_at, "not_modified": f.not_modified}  # fmt: skip
+
+
+def record(cfg: Config, run_id: str, result: SourceResult, started: float, inputs: list[dict] | None = None) -> None:
+    State(cfg.state).record_run({
+        "run_id": run_id, "source": result.source, "status": result.status,
+        "started_at": datetime.fromtimestamp(started, UTC).isoformat(), "finished_at": now_iso(),
+        "duration_s": round(time.time() - started, 3), "rows_read": result.rows_read,
+        "rows_loaded": result.rows_loaded, "rows_quarantined": result.rows_quarantined,
+        "tables": result.tables, "input_files": inputs or [], "message": result.message,
+    })  # fmt: skip
+
+
+def fail(cfg: Config, run_id: str, source: str, started: float, exc: BaseException) -> SourceResult:
+    """Record a failed source; its last good snapshot stays in use."""
+    reports = getattr(exc, "reports", None) or {}
+    result = SourceResult(source, "failed", f"{type(exc).__name__}: {exc}",
+                          tables={t: vars(r) for t, r in reports.items()})  # fmt: skip
+    result.rows_read = sum(r.read for r in reports.values())
+    result.rows_quarantined = sum(r.quarantined for r in reports.values())
+    result.duration_s = round(time.time() - started, 3)
+    record(cfg, run_id, result, started)
+    return result
+
+
+def build(cfg: Config, run_id: str, log: Log = print) -> dict:
+    counts = warehouse.build(cfg, State(cfg.state), run_id, log)
+    log(f"warehouse {cfg.warehouse}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return counts

@@ -1,0 +1,192 @@
+"""Validate staged tables against their contracts: rows that fail go to quarantine, never silently away."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from .sources import Parsed
+
+QUARANTINE_COLUMNS = ["table_name", "record_key", "record_ref", "column_name", "check_name", "failure_value"]
+SCHEMAS_PACKAGE = "baltetl_schemas"
+MAX_ROUNDS = 5
+
+
+class ContractError(ValueError):
+    """A table cannot be validated at all (a column missing, a whole column of the wrong type)."""
+
+
+class SourceRejected(RuntimeError):
+    """A source's data is worse than its tolerance allows: the source fails, its last good data stays."""
+
+
+@dataclass
+class TableReport:
+    table: str
+    read: int = 0
+    loaded: int = 0
+    quarantined: int = 0
+    repaired: int = 0
+    top_checks: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Validated:
+    tables: dict[str, pd.DataFrame]
+    quarantine: pd.DataFrame
+    reports: dict[str, TableReport]
+
+
+def load_contracts(schemas_dir: Path, name: str) -> ModuleType:
+    """Import schemas/<name>.py as a module of the `baltetl_schemas` package (so it can import .core)."""
+    if SCHEMAS_PACKAGE not in sys.modules:
+        init = schemas_dir / "__init__.py"
+        if not init.exists():
+            raise FileNotFoundError(
+                f"no contracts at {schemas_dir}: run baltetl from its checkout or set BALTETL_PROJECT_DIR"
+            )
+        spec = importlib.util.spec_from_file_location(
+            SCHEMAS_PACKAGE, init, submodule_search_locations=[str(schemas_dir)]
+        )
+        pkg = importlib.util.module_from_spec(spec)
+        sys.modules[SCHEMAS_PACKAGE] = pkg
+        spec.loader.exec_module(pkg)
+    mod = importlib.import_module(f"{SCHEMAS_PACKAGE}.{name}")
+    if not hasattr(mod, "CONTRACTS"):
+        raise ContractError(f"schemas/{name}.py defines no CONTRACTS")
+    return mod
+
+
+def _schema(model) -> pa.DataFrameSchema:
+    schema = model.to_schema()
+    # of duplicated keys the first row loads, the others are quarantined
+    schema.report_duplicates = "exclude_first"
+    for col in schema.columns.values():
+        if col.unique:
+            col.report_duplicates = "exclude_first"
+    return schema
+
+
+def validate_table(df: pd.DataFrame, model, table: str) -> tuple[pd.DataFrame, list[tuple]]:
+    """-> (rows that pass, coerced; failures as quarantine tuples).  Lazy: every failing row is found.
+
+    A column whose type coercion fails for some rows cannot run its other checks in the same pass, so
+    validation repeats on the remaining rows until they pass.
+    """
+    schema = _schema(model)
+    df = df.reset_index(drop=True)
+    failures: list[tuple] = []
+    remaining = df
+    for _ in range(MAX_ROUNDS):
+        try:
+            return schema.validate(remaining, lazy=True), failures
+        except SchemaErrors as exc:
+            fc = exc.failure_cases
+            rows = fc[fc["index"].notna()]
+            if rows.empty:
+                raise ContractError(f"{table}: {_describe(fc)}") from None
+            seen = set()
+            for r in rows.itertuples(index=False):
+                idx = int(r.index)
+                check = _short(str(r.check))
+                if check.startswith("dtype("):
+                    continue  # reported with the coercion failure of the same value
+                k = (idx, r.column, check)
+                if k in seen:
+                    continue
+                seen.add(k)
+                rec = df.loc[idx]
+                failures.append(
+                    (table, _s(rec.get("record_key")), _s(rec.get("record_ref")), _s(r.column), check, _s(r.failure_case))
+                )
+            bad = set(rows["index"].astype(int))
+            remaining = remaining.drop(index=[i for i in remaining.index if i in bad])
+    raise ContractError(f"{table}: validation did not settle after {MAX_ROUNDS} rounds")
+
+
+def _short(check: str) -> str:
+    """'isin(['AD', 'AE', ... 250 codes])' -> 'isin([250 values])'."""
+    if len(check) <= 120 or "[" not in check:
+        return check
+    head, _, rest = check.partition("[")
+    body, _, tail = rest.rpartition("]")
+    return f"{head}[{body.count(',') + 1} values]{tail}"
+
+
+def _describe(fc: pd.DataFrame) -> str:
+    parts = [f"{r.column or '(table)'}: {r.check} ({r.failure_case})" for r in fc.head(5).itertuples()]
+    return "; ".join(parts)
+
+
+def _s(v) -> str | None:
+    if v is None or (isinstance(v, float) and pd.isna(v)) or v is pd.NA or v is pd.NaT:
+        return None
+    return str(v)[:1000]
+
+
+def validate(parsed: Parsed, contracts: ModuleType, order: tuple[str, ...], max_share: float,
+             min_rows: dict[str, int]) -> Validated:  # fmt: skip
+    """Validate every staged table (parents first), cascade to children of quarantined rows, apply tolerance."""
+    parents = getattr(contracts, "PARENTS", {})
+    reports: dict[str, TableReport] = {}
+    tables: dict[str, pd.DataFrame] = {}
+    q: list[tuple] = []
+    for rej in parsed.rejects:
+        q.append((rej.table, rej.record_key, rej.record_ref, rej.column, rej.check, rej.value))
+    rejected_per_table: dict[str, int] = {}
+    for rej in parsed.rejects:
+        rejected_per_table[rej.table] = rejected_per_table.get(rej.table, 0) + 1
+    for table in order:
+        df = parsed.tables.get(table)
+        if df is None:
+            raise ContractError(f"the source staged no {table!r} table")
+        model = contracts.CONTRACTS.get(table)
+        if model is None:
+            raise ContractError(f"no contract for table {table!r}")
+        rep = TableReport(table, read=len(df) + rejected_per_table.get(table, 0), repaired=parsed.repaired.get(table, 0))
+        good, failures = validate_table(df, model, table)
+        # rows whose parent row did not load are quarantined with it
+        for col, parent, pcol in parents.get(table, []):
+            if parent not in tables:
+                continue
+            keys = set(tables[parent][pcol].dropna())
+            orphan = ~good[col].isin(keys)
+            for rec in good[orphan].itertuples(index=False):
+                failures.append((table, _s(rec.record_key), _s(rec.record_ref), col, f"parent:{parent}.{pcol}", _s(getattr(rec, col))))
+            good = good[~orphan]
+        q.extend(failures)
+        rep.loaded = len(good)
+        rep.quarantined = rep.read - rep.loaded
+        counts: dict[str, int] = {}
+        for f in q:
+            if f[0] == table:
+                counts[f[4]] = counts.get(f[4], 0) + 1
+        rep.top_checks = dict(sorted(counts.items(), key=lambda kv: -kv[1])[:5])
+        reports[table] = rep
+        tables[table] = good.reset_index(drop=True)
+    quarantine = pd.DataFrame(q, columns=QUARANTINE_COLUMNS, dtype=object)
+    problems = []
+    for rep in reports.values():
+        share = rep.quarantined / rep.read if rep.read else 0.0
+        if share > max_share:
+            problems.append(
+                f"{rep.table}: {rep.quarantined} of {rep.read} rows quarantined ({share:.1%} > {max_share:.1%}); "
+                f"top checks: {rep.top_checks}"
+            )
+        need = min_rows.get(rep.table, 0)
+        if rep.loaded < need:
+            problems.append(f"{rep.table}: {rep.loaded} rows loaded, at least {need} expected")
+    result = Validated(tables, quarantine, reports)
+    if problems:
+        err = SourceRejected("; ".join(problems))
+        err.validated = result  # the quarantine is still recorded
+        raise err
+    return result

@@ -1,0 +1,349 @@
+"""CORDIS: EU research projects (Horizon Europe, H2020, FP7) and their participants.
+
+Both published editions are read (see ../shared/data/cordis/FORMAT.md):
+- XML: an archive of one <project> file each (`cordis-*projects-xml.zip`, or a tar of the same files);
+- CSV: `project.csv` + `organization.csv` (`;`, every field quoted, multi-line fields, mixed decimal
+  separators, values that begin and end with a quote written unescaped).
+The edition is detected from the archive's members, so a fetched file, an --input file and the bundled
+sample all go through the same parser.  Organisations are taken from the participation rows: one version
+per organisationID, the one of the most recently updated project.
+"""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing
+import os
+import re
+from collections import deque
+from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import PurePosixPath
+
+import pandas as pd
+
+from .. import archive
+from . import Landed, Parsed, Reject, SourceContext, cordis_xml
+
+TABLES = ("projects", "participations", "organisations")
+BATCH_BYTES = 4 << 20  # XML handed to a parse worker at a time
+
+PROJECT_COLUMNS = [
+    "record_key", "record_ref", "project_id", "acronym", "title", "status", "start_date", "end_date",
+    "total_cost", "ec_max_contribution", "ec_signature_date", "framework_programme", "funding_scheme",
+    "legal_basis", "topics", "master_call", "sub_call", "keywords", "euroscivoc", "objective", "grant_doi",
+    "content_update_date",
+]  # fmt: skip
+RAW_PARTICIPATION_COLUMNS = [
+    "record_key", "record_ref", "project_id", "org_id", "role", "ord", "ec_contribution",
+    "net_ec_contribution", "total_cost", "sme", "terminated", "name", "short_name", "vat_number",
+    "activity_type", "street", "post_code", "city", "country_source", "nuts_raw", "geolocation", "website",
+    "department", "content_update_date", "org_rcn",
+]  # fmt: skip
+PARTICIPATION_COLUMNS = [
+    "record_key", "record_ref", "project_id", "org_id", "role", "ord", "ec_contribution",
+    "net_ec_contribution", "total_cost", "sme", "terminated", "city", "post_code", "country",
+    "country_source", "nuts_raw", "nuts3",
+]  # fmt: skip
+ORGANISATION_COLUMNS = [
+    "record_key", "record_ref", "org_id", "name", "short_name", "vat_number", "activity_type", "sme",
+    "street", "post_code", "city", "country", "country_source", "nuts_raw", "nuts3", "geolocation",
+    "website", "name_variants", "participations",
+]  # fmt: skip
+
+# EU country codes -> ISO 3166-1 alpha-2 (the source code is kept in country_source)
+EU_TO_ISO = {"EL": "GR", "UK": "GB"}
+BOOLS = {"true": True, "false": False, "": None}
+_ZERO = re.compile(r"^0+([.,]0*)?$")
+_NUTS3 = re.compile(r"^[A-Z]{2}[0-9A-Z]{3}$")
+
+# CSV edition: first column of every record is a quoted number ("101116741";...)
+_RECORD_START = re.compile(rb'^"\d+";', re.M)
+
+CSV_PROJECT_MAP = {
+    "id": "project_id", "acronym": "acronym", "status": "status", "title": "title", "startDate": "start_date",
+    "endDate": "end_date", "totalCost": "total_cost", "ecMaxContribution": "ec_max_contribution",
+    "legalBasis": "legal_basis", "topics": "topics", "ecSignatureDate": "ec_signature_date",
+    "frameworkProgramme": "framework_programme", "masterCall": "master_call", "subCall": "sub_call",
+    "fundingScheme": "funding_scheme", "objective": "objective", "contentUpdateDate": "content_update_date",
+    "grantDoi": "grant_doi",
+}  # fmt: skip
+CSV_ORG_MAP = {
+    "projectID": "project_id", "organisationID": "org_id", "vatNumber": "vat_number", "name": "name",
+    "shortName": "short_name", "SME": "sme", "activityType": "activity_type", "street": "street",
+    "postCode": "post_code", "city": "city", "country": "country_source", "nutsCode": "nuts_raw",
+    "geolocation": "geolocation", "organizationURL": "website", "contentUpdateDate": "content_update_date",
+    "rcn": "org_rcn", "order": "ord", "role": "role", "ecContribution": "ec_contribution",
+    "netEcContribution": "net_ec_contribution", "totalCost": "total_cost", "endOfParticipation": "terminated",
+}  # fmt: skip
+CSV_PROJECT_REQUIRED = ("id", "status", "startDate", "endDate")
+CSV_ORG_REQUIRED = ("projectID", "organisationID", "name", "role", "order", "country")
+
+
+# --------------------------------------------------------------------------------------------------- fetch
+
+
+def fetch(ctx: SourceContext) -> list[Landed]:
+    """Download every enabled CORDIS bulk file (conditional GET: an unchanged file costs a 304)."""
+    if ctx.fetcher is None:
+        raise RuntimeError("cordis.fetch needs an HTTP fetcher")
+    out = []
+    for d in ctx.source.options.get("downloads", []):
+        if d.get("enabled", True):
+            out.append(ctx.fetcher.download(d["url"], source=ctx.source.name, name=d["name"]))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------- parse
+
+
+def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
+    projects: list[tuple] = []
+    parts: list[tuple] = []
+    rejects: list[Reject] = []
+    repaired = {"projects": 0, "participations": 0}
+    for landed in files:
+        members = archive.names(landed.path)
+        csv_members = {PurePosixPath(n).name.lower(): n for n in members if n.lower().endswith(".csv")}
+        if any(n.lower().endswith(".xml") for n in members):
+            _parse_xml(ctx, landed, projects, parts, rejects)
+        elif "project.csv" in csv_members or "organization.csv" in csv_members:
+            _parse_csv(ctx, landed, csv_members, projects, parts, rejects, repaired)
+        else:
+            raise ValueError(
+                f"{landed.path.name}: neither the CORDIS XML edition (*.xml) nor the CSV edition "
+                f"(project.csv, organization.csv); members: {members[:5]}"
+            )
+    pj = pd.DataFrame(projects, columns=PROJECT_COLUMNS, dtype=object)
+    raw = pd.DataFrame(parts, columns=RAW_PARTICIPATION_COLUMNS, dtype=object)
+    pj["total_cost"] = _money(pj["total_cost"].map(_not_reported))
+    pj["ec_max_contribution"] = _money(pj["ec_max_contribution"])
+    pj["title"] = pj["title"].map(_unquote)
+    for col in ("ec_contribution", "net_ec_contribution", "total_cost"):
+        raw[col] = _money(raw[col])
+    for col in ("sme", "terminated"):
+        raw[col] = raw[col].map(_bool)
+    for col in ("name", "short_name"):
+        raw[col] = raw[col].map(_unquote)
+    raw["country"] = raw["country_source"].map(lambda c: EU_TO_ISO.get(c, c) if isinstance(c, str) else c)
+    raw["nuts3"] = raw["nuts_raw"].map(_first_nuts3)
+    raw["activity_type"] = raw["activity_type"].map(_activity)
+    return Parsed(
+        tables={
+            "projects": pj,
+            "participations": raw[PARTICIPATION_COLUMNS].copy(),
+            "organisations": _organisations(raw),
+        },
+        rejects=rejects,
+        repaired=repaired,
+    )
+
+
+def _organisations(raw: pd.DataFrame) -> pd.DataFrame:
+    """One version per organisationID: the row of the most recently updated project."""
+    if raw.empty:
+        return pd.DataFrame(columns=ORGANISATION_COLUMNS)
+    ok = raw[raw["org_id"].notna()]
+    ranked = ok.sort_values(["content_update_date", "project_id", "record_ref"], ascending=False, na_position="last")
+    stats = ok.groupby("org_id").agg(name_variants=("name", "nunique"), participations=("record_key", "size"))
+    orgs = ranked.drop_duplicates("org_id").set_index("org_id").join(stats).reset_index()
+    orgs["record_key"] = orgs["org_id"]
+    return orgs[ORGANISATION_COLUMNS].sort_values("org_id").reset_index(drop=True)
+
+
+def _bool(v):
+    """'true'/'false'/'' -> True/False/None; anything else stays, for the contract to reject."""
+    return BOOLS.get(v.strip().lower(), v) if isinstance(v, str) else v
+
+
+def _not_reported(v):
+    """Project totalCost 0 means 'not reported' (lump-sum and unit-cost actions): unknown, not zero."""
+    return None if isinstance(v, str) and _ZERO.match(v.strip()) else v
+
+
+def _money(s: pd.Series) -> pd.Series:
+    """'960619,95' and '528340.97' alike; '' -> missing.  Types are checked by the contract."""
+    return s.map(lambda v: (v.strip().replace(",", ".") or None) if isinstance(v, str) else v)
+
+
+def _unquote(v):
+    """Values written already CSV-escaped ('RESEARCH ""DEMOKRITOS""') -> 'RESEARCH "DEMOKRITOS"'."""
+    return v.replace('""', '"') if isinstance(v, str) and '""' in v else v
+
+
+def _first_nuts3(v):
+    """'NO084;NO' -> 'NO084'; a bare country code or '' -> None."""
+    if not isinstance(v, str):
+        return None
+    for code in v.split(";"):
+        code = code.strip().upper()
+        if _NUTS3.match(code):
+            return code
+    return None
+
+
+def _activity(v):
+    """'/HES' (XML) -> 'HES'; 'PRC;PRC' (JSON/CSV) -> 'PRC'; '' -> None."""
+    if not isinstance(v, str):
+        return v
+    codes = {c.strip().lstrip("/") for c in v.split(";") if c.strip().lstrip("/")}
+    if not codes:
+        return None
+    return codes.pop() if len(codes) == 1 else ";".join(sorted(codes))
+
+
+# ------------------------------------------------------------------------------------------ XML edition
+
+
+def _parse_xml(ctx, landed: Landed, projects: list, parts: list, rejects: list) -> None:
+    """Parse every <project> file; worker processes parse while this one decompresses the archive."""
+    size = landed.size or landed.path.stat().st_size
+    label = f"cordis {landed.name or landed.path.name}"
+    workers = int(ctx.source.options.get("parse_workers", 0)) or (os.cpu_count() or 1)
+
+    def progress(done: int) -> None:
+        ctx.report(label, done, size)
+
+    def collect(result) -> None:
+        p, r, bad = result
+        projects.extend(p)
+        parts.extend(r)
+        rejects.extend(Reject("projects", *b) for b in bad)
+
+    members = archive.iter_members(landed.path, lambda n: n.lower().endswith(".xml"), progress)
+    batches = _batches(((f"{landed.path.name}!{m}", d) for m, d in members), BATCH_BYTES)
+    if workers <= 1:
+        for batch in batches:
+            collect(cordis_xml.parse_batch(batch))
+    else:
+        # bounded: at most 2 batches per worker in flight, so memory stays ~ a few MB per worker
+        ctx_mp = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx_mp) as pool:
+            pending: deque = deque()
+            for batch in batches:
+                pending.append(pool.submit(cordis_xml.parse_batch, batch))
+                while len(pending) >= 2 * workers:
+                    collect(pending.popleft().result())
+            while pending:
+                collect(pending.popleft().result())
+    ctx.report(label, size, size)
+
+
+def _batches(items, max_bytes: int):
+    batch, size = [], 0
+    for item in items:
+        batch.append(item)
+        size += len(item[1])
+        if size >= max_bytes:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+# ------------------------------------------------------------------------------------------ CSV edition
+
+
+def split_records(data: bytes) -> list[tuple[int, bytes]]:
+    """Split a CORDIS CSV into (line number, record bytes): header first, then one entry per record.
+
+    Every record starts at a line beginning with a quoted number; lines in between belong to a quoted
+    multi-line field of the record before.
+    """
+    starts = [m.start() for m in _RECORD_START.finditer(data)]
+    if not starts or starts[0] != 0:
+        starts = [0] + starts
+    out = []
+    line = 1
+    for i, s in enumerate(starts):
+        e = starts[i + 1] if i + 1 < len(starts) else len(data)
+        chunk = data[s:e]
+        out.append((line, chunk))
+        line += chunk.count(b"\n")
+    return out
+
+
+def parse_record(text: str, width: int) -> tuple[list[str] | None, bool]:
+    """Parse one record of `width` fields -> (fields or None, repaired).
+
+    Strict CSV first.  CORDIS does not escape a value that itself begins and ends with a quote
+    (`;""Fit for 55"" package"";`); since every field is quoted, splitting on the `";"` separators then
+    recovers such records, and doubled quotes inside a value are undone.
+    """
+    text = text.rstrip("\r\n")
+    try:
+        rows = list(csv.reader([text], delimiter=";", quotechar='"', strict=True))
+        if len(rows) == 1 and len(rows[0]) == width:
+            return rows[0], False
+    except csv.Error:
+        pass
+    if text.startswith('"') and text.endswith('"'):
+        fields = text[1:-1].split('";"')
+        if len(fields) == width:
+            return [f.replace('""', '"') for f in fields], True
+    return None, False
+
+
+def read_table(data: bytes, member: str, table: str, rejects: list[Reject]) -> tuple[list[str], list[dict], int]:
+    """Read a CORDIS CSV table -> (header, rows as dicts with '_ref', repaired count)."""
+    text_records = split_records(data)
+    if not text_records:
+        return [], [], 0
+    header_line, header_bytes = text_records[0]
+    header = next(csv.reader([header_bytes.decode("utf-8-sig").strip()], delimiter=";"))
+    rows, repaired = [], 0
+    for line, chunk in text_records[1:]:
+        ref = f"{member}:{line}"
+        try:
+            text = chunk.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            rejects.append(Reject(table, _key_of(chunk), ref, "utf8", f"{exc}: {chunk[:200]!r}"))
+            continue
+        fields, fixed = parse_record(text, len(header))
+        if fields is None:
+            rejects.append(Reject(table, _key_of(chunk), ref, "malformed_csv_row", text[:1000]))
+            continue
+        repaired += fixed
+        row = dict(zip(header, fields))
+        row["_ref"] = ref
+        rows.append(row)
+    return header, rows, repaired
+
+
+def _key_of(chunk: bytes) -> str | None:
+    m = re.match(rb'^"(\d+)"', chunk)
+    return m.group(1).decode() if m else None
+
+
+def _parse_csv(ctx, landed, csv_members, projects, parts, rejects, repaired) -> None:
+    wanted = {csv_members.get("project.csv"), csv_members.get("organization.csv")} - {None}
+    label = f"cordis {landed.name or landed.path.name}"
+    contents = dict(archive.iter_members(landed.path, lambda n: n in wanted))
+    name = landed.path.name
+    if "project.csv" in csv_members:
+        member = csv_members["project.csv"]
+        header, rows, fixed = read_table(contents[member], f"{name}!{member}", "projects", rejects)
+        _require(header, CSV_PROJECT_REQUIRED, member)
+        repaired["projects"] += fixed
+        for r in rows:
+            g = {CSV_PROJECT_MAP[k]: (v.strip() or None) for k, v in r.items() if k in CSV_PROJECT_MAP}
+            pid = g.get("project_id")
+            projects.append(tuple([pid, r["_ref"]] + [g.get(c) for c in PROJECT_COLUMNS[2:]]))
+        ctx.report(label, len(rows), None)
+    if "organization.csv" in csv_members:
+        member = csv_members["organization.csv"]
+        header, rows, fixed = read_table(contents[member], f"{name}!{member}", "participations", rejects)
+        _require(header, CSV_ORG_REQUIRED, member)
+        repaired["participations"] += fixed
+        for r in rows:
+            g = {CSV_ORG_MAP[k]: (v.strip() if k in ("SME", "endOfParticipation") else (v.strip() or None))
+                 for k, v in r.items() if k in CSV_ORG_MAP}  # fmt: skip
+            key = f"{g.get('project_id')}/{g.get('org_id')}/{g.get('role')}/{g.get('ord')}"
+            parts.append(tuple([key, r["_ref"]] + [g.get(c) for c in RAW_PARTICIPATION_COLUMNS[2:]]))
+        ctx.report(label, len(rows), None)
+
+
+def _require(header: list[str], required: tuple[str, ...], member: str) -> None:
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise ValueError(f"{member}: not the CORDIS CSV layout, columns missing: {missing}; header: {header[:8]}")

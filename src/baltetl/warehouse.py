@@ -1,0 +1,175 @@
+"""Build the DuckDB warehouse from the state, in a new file, and swap it in atomically.
+
+An analyst's open read-only connection keeps reading the old file (its inode lives on until closed) and is
+never blocked; a new connection sees the new build; nobody ever sees a half-built warehouse.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import duckdb
+
+from .config import Config
+from .geo import build_geography
+from .state import State
+
+CORE_TABLES = {
+    # core table -> (key column, how it is made from the staged columns)
+    "projects": ("project_key", "source || ':' || project_id"),
+    "organisations": ("org_key", "source || ':' || org_id"),
+    "participations": (None, None),
+}
+SQL_FILES = ("schema.sql", "core.sql", "marts.sql")
+
+
+class WarehouseBusy(RuntimeError):
+    """Someone holds the warehouse open for writing: the new build is kept beside it, not swapped in."""
+
+
+def sql_dir(cfg: Config) -> Path:
+    d = cfg.project_dir / "warehouse"
+    if not (d / "schema.sql").exists():
+        raise FileNotFoundError(f"no warehouse SQL at {d}: run baltetl from its checkout or set BALTETL_PROJECT_DIR")
+    return d
+
+
+def _q(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = print) -> dict:
+    """Build a new warehouse file from every source's current snapshot; return counts."""
+    target = cfg.warehouse
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"{target.name}.building-{run_id}")
+    for p in (tmp, Path(str(tmp) + ".wal")):
+        p.unlink(missing_ok=True)
+    sqld = sql_dir(cfg)
+    con = duckdb.connect(str(tmp))
+    try:
+        con.execute("SET preserve_insertion_order = false")
+        con.execute((sqld / "schema.sql").read_text())
+        build_geography(con, cfg)
+        sources = state.sources()
+        _stage(con, state, sources)
+        con.execute((sqld / "core.sql").read_text())
+        _history(con, state, sources)
+        con.execute((sqld / "marts.sql").read_text())
+        counts = {
+            t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("projects", "organisations", "participations", "quarantine", "runs")
+        }
+        con.execute("CHECKPOINT")
+    except BaseException:
+        con.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    con.close()
+    swap(tmp, target)
+    return counts
+
+
+def _stage(con: duckdb.DuckDBPyConnection, state: State, sources: list[str]) -> None:
+    """stg_<source>__<table> for every snapshot table; stg_<core table> = the union over sources."""
+    parts: dict[str, list[str]] = {t: [] for t in CORE_TABLES}
+    records = []
+    for source in sources:
+        snap = state.current(source)
+        for pq in sorted(snap.glob("*.parquet")):
+            table = pq.stem
+            stg = f"stg_{source}__{table}"
+            con.execute(f"CREATE TABLE {stg} AS SELECT * FROM read_parquet({_q(pq)})")
+            records.append(
+                f"SELECT '{source}' AS source, '{table}' AS table_name, record_key, record_ref FROM {stg}"
+            )
+            if table in CORE_TABLES:
+                parts[table].append(_core_select(con, source, stg, table))
+    for table, selects in parts.items():
+        if selects:
+            con.execute(f"CREATE TABLE stg_{table} AS " + " UNION ALL BY NAME ".join(selects))
+        else:  # no source delivers this table: an empty one of the right shape
+            cols = _columns(con, table)
+            con.execute(f"CREATE TABLE stg_{table} AS SELECT * FROM {table} WHERE false")
+            if "city" in cols:
+                con.execute(f"ALTER TABLE stg_{table} ADD COLUMN city_norm VARCHAR")
+    con.execute(
+        "CREATE TABLE stg_records AS "
+        + (" UNION ALL ".join(records) if records else "SELECT NULL::VARCHAR source, NULL::VARCHAR table_name, "
+           "NULL::VARCHAR record_key, NULL::VARCHAR record_ref WHERE false")
+    )  # fmt: skip
+
+
+def _columns(con, table: str) -> dict[str, str]:
+    return {r[0]: r[1] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+
+
+def _core_select(con, source: str, stg: str, table: str) -> str:
+    """SELECT the core table's columns from a staged table: missing ones are NULL, keys are built."""
+    have = _columns(con, stg)
+    out = []
+    for col, typ in _columns(con, table).items():
+        if col == "source":
+            out.append(f"'{source}'::VARCHAR AS source")
+        elif col in ("metropolis_id", "assigned_by", "assigned_from"):
+            continue  # computed in core.sql
+        elif col == "project_key":
+            out.append(f"'{source}:' || project_id AS project_key")
+        elif col == "org_key":
+            out.append(f"'{source}:' || org_id AS org_key")
+        elif col == "ord" and "ord" in have:
+            out.append("coalesce(ord, 0)::INTEGER AS ord")
+        elif col in have:
+            out.append(f"TRY_CAST({col} AS {typ}) AS {col}" if typ.startswith("DECIMAL") else f"{col}::{typ} AS {col}")
+        else:
+            out.append(f"NULL::{typ} AS {col}")
+    if "city" in have:
+        out.append("city_norm")
+    return f"SELECT {', '.join(out)} FROM {stg}"
+
+
+def _history(con: duckdb.DuckDBPyConnection, state: State, sources: list[str]) -> None:
+    rows = state.runs()
+    con.executemany(
+        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (r["run_id"], r["source"], r["status"], r.get("started_at"), r.get("finished_at"), r.get("duration_s"),
+             r.get("rows_read"), r.get("rows_loaded"), r.get("rows_quarantined"), json.dumps(r.get("tables", {})),
+             json.dumps(r.get("input_files", [])), r.get("message"))
+            for r in rows
+        ],
+    )  # fmt: skip
+    files = state.quarantine_files()
+    if files:
+        lst = "[" + ", ".join(_q(f) for f in files) + "]"
+        con.execute(f"INSERT INTO quarantine BY NAME SELECT * FROM read_parquet({lst}, union_by_name = true)")
+    landed = []
+    for source in sources:
+        meta = state.meta(source) or {}
+        for f in meta.get("input_files", []):
+            landed.append((source, f["file_name"], f["sha256"], f.get("bytes"), f.get("origin"), f.get("fetched_at"), meta.get("run_id")))
+    con.executemany("INSERT INTO landed_files VALUES (?, ?, ?, ?, ?, ?, ?)", landed)
+
+
+def swap(tmp: Path, target: Path) -> None:
+    """Replace `target` by the finished build `tmp` in one rename."""
+    wal = Path(str(target) + ".wal")
+    if wal.exists():
+        raise WarehouseBusy(
+            f"{wal} exists: the warehouse is open for writing (or a writer crashed). The new build is kept at "
+            f"{tmp}; close the writer (analysts: duckdb -readonly) and refresh again."
+        )
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, target)
+    dfd = os.open(target.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)

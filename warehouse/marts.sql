@@ -1,0 +1,46 @@
+-- Analyst views.  They are evaluated when queried: "ongoing" is always relative to today.
+
+-- Every staged record with the raw file it came from.
+CREATE VIEW source_records AS
+SELECT r.source, r.table_name, r.record_key, r.record_ref, f.file_name AS source_file, f.sha256 AS file_sha256,
+       f.origin, f.fetched_at, f.run_id
+FROM stg_records r
+LEFT JOIN landed_files f ON f.source = r.source AND f.file_name = split_part(r.record_ref, '!', 1);
+
+-- Ongoing projects (end date today or later) with at least one partner in a configured metropolis.
+CREATE VIEW ongoing_projects AS
+SELECT p.project_key, p.source, p.project_id, p.acronym, p.title, p.status, p.start_date, p.end_date,
+       p.total_cost, p.ec_max_contribution, p.framework_programme, p.funding_scheme, p.topics,
+       list(DISTINCT pa.metropolis_id ORDER BY pa.metropolis_id) AS metropolises,
+       count(DISTINCT pa.metropolis_id) AS metropolis_count,
+       count(DISTINCT pa.org_key) AS metropolis_partners,
+       bool_or(pa.role = 'coordinator') AS coordinated_in_metropolis
+FROM projects p
+JOIN participations pa ON pa.project_key = p.project_key AND pa.metropolis_id IS NOT NULL
+WHERE p.end_date >= current_date
+GROUP BY ALL;
+
+-- Organisations placed in a metropolis, and how they were placed.
+CREATE VIEW organisations_by_metropolis AS
+SELECT m.metropolis_id, m.name AS metropolis, o.org_key, o.source, o.name, o.short_name, o.activity_type,
+       o.city, o.country, o.nuts3, o.assigned_by, o.assigned_from,
+       count(pa.project_key) AS participations,
+       count(DISTINCT pa.project_key) FILTER (WHERE p.end_date >= current_date) AS ongoing_projects
+FROM organisations o
+JOIN metropolises m ON m.metropolis_id = o.metropolis_id
+LEFT JOIN participations pa ON pa.org_key = o.org_key
+LEFT JOIN projects p ON p.project_key = pa.project_key
+GROUP BY ALL;
+
+-- Per metropolis: organisations, participations and ongoing projects.
+CREATE VIEW metropolis_summary AS
+SELECT m.metropolis_id, m.name, m.country,
+       (SELECT count(*) FROM organisations o WHERE o.metropolis_id = m.metropolis_id) AS organisations,
+       (SELECT count(*) FROM participations pa WHERE pa.metropolis_id = m.metropolis_id) AS participations,
+       (SELECT count(*) FROM ongoing_projects op WHERE list_contains(op.metropolises, m.metropolis_id)) AS ongoing_projects
+FROM metropolises m
+ORDER BY m.metropolis_id;
+
+-- The last run of each source.
+CREATE VIEW last_runs AS
+SELECT * FROM runs QUALIFY row_number() OVER (PARTITION BY source ORDER BY started_at DESC) = 1;
