@@ -44,20 +44,26 @@ def kind(path: Path) -> str:
     return "file"
 
 
-def names(path: Path) -> list[str]:
-    """Member names without reading their content (a tar stream is read through once)."""
+def names(path: Path, limit: int | None = None) -> list[str]:
+    """Member names without reading their content; of a tar (a stream) only the first `limit`."""
     k = kind(path)
     try:
         if k == "dir":
             return sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_file())
-        if k == "zip":
+        if k == "zip":  # the central directory: cheap, so always complete
             with zipfile.ZipFile(path) as z:
                 return [i.filename for i in z.infolist() if not i.is_dir()]
         if k == "tar":
-            with tarfile.open(path, "r:*") as t:
-                return [m.name for m in t.getmembers() if m.isfile()]
+            out = []
+            with tarfile.open(path, "r|*") as t:
+                for m in t:
+                    if m.isfile():
+                        out.append(m.name)
+                        if limit is not None and len(out) >= limit:
+                            break
+            return out
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, lzma.LZMAError, zlib.error) as exc:
-        raise ArchiveError(f"{path.name}: cannot read archive: {exc}") from exc
+        raise ArchiveError(f"{path.name}: archive is truncated or corrupt: {exc}") from exc
     return [path.name]
 
 

@@ -67,14 +67,28 @@ def refresh(
     if input is not None and not input.exists():
         console.print(f"[red]input not found:[/] {input}")
         raise typer.Exit(2)
+    from contextlib import nullcontext
+
+    from . import prefect_api
+
+    api = prefect_api.start_if_needed()  # comes up while the pipeline is imported
     from . import progress as prog
     from .config import ConfigError
     from .pipeline import RefreshLocked
 
     flow = _load_flow()
+    settings = nullcontext()
+    if api is not None:
+        from prefect.settings import temporary_settings
+
+        if api.wait():
+            # a temporary API dies with this run: nobody would watch heartbeats (they cost ~1 s at the end)
+            settings = temporary_settings(updates={"api.url": api.url, "flows.heartbeat_frequency": None})
+        else:
+            api = None  # Prefect starts its own
     columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn()]
     try:
-        with Progress(*columns, console=console, transient=True) as p:
+        with settings, Progress(*columns, console=console, transient=True) as p:
             prog.set_sink(_Bar(p))
             result = flow(
                 sources=source or None,
@@ -91,6 +105,8 @@ def refresh(
         raise typer.Exit(2) from None
     finally:
         prog.set_sink(None)
+        if api is not None:
+            api.stop()
     _print_result(result)
     raise typer.Exit(0 if result["status"] == "success" else 1)
 
@@ -98,7 +114,7 @@ def refresh(
 def _print_result(result: dict) -> None:
     t = Table(title=f"run {result['run_id']}: {result['status']}")
     for col in ("source", "status", "read", "loaded", "quarantined", "seconds", "message"):
-        t.add_column(col, justify="right" if col in ("read", "loaded", "quarantined", "seconds") else "left")
+        t.add_column(col, justify="right" if col in ("read", "loaded", "quarantined", "seconds") else "left", overflow="fold")
     for r in result["sources"]:
         style = "green" if r["status"] == "success" else "red"
         t.add_row(r["source"], f"[{style}]{r['status']}[/]", str(r["rows_read"]), str(r["rows_loaded"]),
@@ -122,14 +138,16 @@ def status(
     if not runs:
         out.print(f"no runs yet for {cfg.warehouse} (state {cfg.state})")
         raise typer.Exit(0)
-    t = Table(title=f"last runs — {cfg.warehouse}")
-    for col in ("run", "source", "status", "started", "seconds", "read", "loaded", "quarantined", "message"):
-        t.add_column(col)
+    t = Table(title=f"last runs — {cfg.warehouse.name}")
+    for col in ("started (UTC)", "source", "status", "read", "loaded", "quarant.", "s"):
+        t.add_column(col, no_wrap=True, justify="right" if col in ("read", "loaded", "quarant.", "s") else "left")
     for r in runs[-limit:][::-1]:
         style = {"success": "green", "failed": "red"}.get(r["status"], "yellow")
-        t.add_row(r["run_id"], r["source"], f"[{style}]{r['status']}[/]", (r.get("started_at") or "")[:19],
-                  f"{r.get('duration_s') or 0:.1f}", str(r.get("rows_read", "")), str(r.get("rows_loaded", "")),
-                  str(r.get("rows_quarantined", "")), (r.get("message") or "")[:100])  # fmt: skip
+        t.add_row((r.get("started_at") or "")[:16].replace("T", " "), r["source"], f"[{style}]{r['status']}[/]",
+                  str(r.get("rows_read", "")), str(r.get("rows_loaded", "")), str(r.get("rows_quarantined", "")),
+                  f"{r.get('duration_s') or 0:.0f}")  # fmt: skip
+        if r.get("message"):
+            t.add_row("", "", f"[dim]{r['message'][:300]}[/]")
     out.print(t)
     if cfg.warehouse.exists():
         import duckdb
@@ -141,7 +159,7 @@ def status(
             con.close()
         m = Table(title="metropolises")
         for col in ("metropolis", "organisations", "participations", "ongoing projects"):
-            m.add_column(col)
+            m.add_column(col, overflow="fold")
         for row in rows:
             m.add_row(*(str(x) for x in row))
         out.print(m)

@@ -65,7 +65,7 @@ def build_geography(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                 cols = ", ".join(f"code_{v}" for v in NUTS_VERSIONS)
                 for row in con.execute(f"SELECT {cols} FROM nuts_history WHERE code_2016 = ?", [code]).fetchall():
                     for other in row:
-                        if other and other not in codes and other not in m.nuts3_exclude:
+                        if other and len(other) == 5 and other not in codes and other not in m.nuts3_exclude:
                             codes[other] = ("nuts_history", code_share)
             for name_nat, name_lat, lau_code in con.execute(
                 "SELECT lau_name_national, lau_name_latin, lau_code FROM lau WHERE fua_id = ?", [m.fua]

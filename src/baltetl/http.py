@@ -21,6 +21,9 @@ from .sources import Landed
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
 MAX_RETRY_AFTER_S = 300
+# ChunkedEncodingError: urllib3 raises IncompleteRead when a body is shorter than its Content-Length
+# (a truncated transfer); requests wraps it as ChunkedEncodingError, neither a ConnectionError nor a Timeout.
+RETRY_EXCEPTIONS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
 
 
 class FetchError(RuntimeError):
@@ -72,6 +75,8 @@ class Fetcher:
             raise FetchError(f"{source}: host {host!r} is not in the source's configured hosts {self.allowed.get(source, ())}")
         previous = self.landing.latest(source, name)
         headers = {}
+        if previous and previous[1].get("url") != url:
+            previous = None  # validators belong to the URL they came from
         if previous:
             meta = previous[1]
             if meta.get("etag"):
@@ -82,7 +87,7 @@ class Fetcher:
         @retry(
             stop=stop_after_attempt(self.attempts),
             wait=self._wait,
-            retry=retry_if_exception(lambda e: isinstance(e, (_Retryable, requests.ConnectionError, requests.Timeout))),
+            retry=retry_if_exception(lambda e: isinstance(e, (_Retryable, *RETRY_EXCEPTIONS))),
             sleep=lambda s: self.sleep(s),
             reraise=True,
         )
@@ -119,4 +124,5 @@ class Fetcher:
         try:
             return attempt()
         except (_Retryable, requests.RequestException) as exc:
-            raise FetchError(f"{source}: download of {url} failed after {self.attempts} attempts: {exc}") from exc
+            tries = attempt.statistics.get("attempt_number", 1)
+            raise FetchError(f"{source}: download of {url} failed after {tries} attempt{'s' if tries > 1 else ''}: {exc}") from exc

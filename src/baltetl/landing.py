@@ -21,7 +21,7 @@ KEEP_PER_NAME = 5
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def sha256_of(path: Path) -> str:

@@ -36,6 +36,7 @@ class TableReport:
     quarantined: int = 0
     repaired: int = 0
     top_checks: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -156,6 +157,9 @@ def validate(parsed: Parsed, contracts: ModuleType, order: tuple[str, ...], max_
         # rows whose parent row did not load are quarantined with it
         for col, parent, pcol in parents.get(table, []):
             if parent not in tables:
+                continue
+            if reports[parent].read == 0:  # e.g. organization.csv alone: nothing to check against
+                rep.notes.append(f"{parent} not in this input: {col} not checked")
                 continue
             keys = set(tables[parent][pcol].dropna())
             orphan = ~good[col].isin(keys)

@@ -24,6 +24,7 @@ CORE_TABLES = {
     "participations": (None, None),
 }
 SQL_FILES = ("schema.sql", "core.sql", "marts.sql")
+DERIVED = ("metropolis_id", "assigned_by", "assigned_from")  # computed in core.sql
 
 
 class WarehouseBusy(RuntimeError):
@@ -90,14 +91,17 @@ def _stage(con: duckdb.DuckDBPyConnection, state: State, sources: list[str]) -> 
                 parts[table].append(_core_select(con, source, stg, table))
     for table, selects in parts.items():
         if selects:
-            con.execute(f"CREATE TABLE stg_{table} AS " + " UNION ALL BY NAME ".join(selects))
+            con.execute(f"CREATE VIEW stg_{table} AS " + " UNION ALL BY NAME ".join(selects))
         else:  # no source delivers this table: an empty one of the right shape
             cols = _columns(con, table)
-            con.execute(f"CREATE TABLE stg_{table} AS SELECT * FROM {table} WHERE false")
+            con.execute(
+                f"CREATE TABLE stg_{table} AS SELECT * EXCLUDE ({', '.join(c for c in cols if c in DERIVED) or 'source'}) "
+                f"{', NULL::VARCHAR AS source' if not any(c in DERIVED for c in cols) else ''} FROM {table} WHERE false"
+            )
             if "city" in cols:
                 con.execute(f"ALTER TABLE stg_{table} ADD COLUMN city_norm VARCHAR")
     con.execute(
-        "CREATE TABLE stg_records AS "
+        "CREATE VIEW stg_records AS "
         + (" UNION ALL ".join(records) if records else "SELECT NULL::VARCHAR source, NULL::VARCHAR table_name, "
            "NULL::VARCHAR record_key, NULL::VARCHAR record_ref WHERE false")
     )  # fmt: skip
@@ -114,7 +118,7 @@ def _core_select(con, source: str, stg: str, table: str) -> str:
     for col, typ in _columns(con, table).items():
         if col == "source":
             out.append(f"'{source}'::VARCHAR AS source")
-        elif col in ("metropolis_id", "assigned_by", "assigned_from"):
+        elif col in DERIVED:
             continue  # computed in core.sql
         elif col == "project_key":
             out.append(f"'{source}:' || project_id AS project_key")
@@ -133,15 +137,16 @@ def _core_select(con, source: str, stg: str, table: str) -> str:
 
 def _history(con: duckdb.DuckDBPyConnection, state: State, sources: list[str]) -> None:
     rows = state.runs()
-    con.executemany(
-        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (r["run_id"], r["source"], r["status"], r.get("started_at"), r.get("finished_at"), r.get("duration_s"),
-             r.get("rows_read"), r.get("rows_loaded"), r.get("rows_quarantined"), json.dumps(r.get("tables", {})),
-             json.dumps(r.get("input_files", [])), r.get("message"))
-            for r in rows
-        ],
-    )  # fmt: skip
+    if rows:
+        con.executemany(
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (r["run_id"], r["source"], r["status"], r.get("started_at"), r.get("finished_at"), r.get("duration_s"),
+                 r.get("rows_read"), r.get("rows_loaded"), r.get("rows_quarantined"), json.dumps(r.get("tables", {})),
+                 json.dumps(r.get("input_files", [])), r.get("message"))
+                for r in rows
+            ],
+        )  # fmt: skip
     files = state.quarantine_files()
     if files:
         lst = "[" + ", ".join(_q(f) for f in files) + "]"
@@ -151,7 +156,8 @@ def _history(con: duckdb.DuckDBPyConnection, state: State, sources: list[str]) -
         meta = state.meta(source) or {}
         for f in meta.get("input_files", []):
             landed.append((source, f["file_name"], f["sha256"], f.get("bytes"), f.get("origin"), f.get("fetched_at"), meta.get("run_id")))
-    con.executemany("INSERT INTO landed_files VALUES (?, ?, ?, ?, ?, ?, ?)", landed)
+    if landed:
+        con.executemany("INSERT INTO landed_files VALUES (?, ?, ?, ?, ?, ?, ?)", landed)
 
 
 def swap(tmp: Path, target: Path) -> None:

@@ -25,7 +25,7 @@ import pandas as pd
 from .. import archive
 from . import Landed, Parsed, Reject, SourceContext, cordis_xml
 
-TABLES = ("projects", "participations", "organisations")
+TABLES = ("projects", "organisations", "participations")  # parents first: schemas/cordis.py PARENTS
 BATCH_BYTES = 4 << 20  # XML handed to a parse worker at a time
 
 PROJECT_COLUMNS = [
@@ -103,7 +103,7 @@ def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
     rejects: list[Reject] = []
     repaired = {"projects": 0, "participations": 0}
     for landed in files:
-        members = archive.names(landed.path)
+        members = archive.names(landed.path, limit=100)  # enough to tell the edition
         csv_members = {PurePosixPath(n).name.lower(): n for n in members if n.lower().endswith(".csv")}
         if any(n.lower().endswith(".xml") for n in members):
             _parse_xml(ctx, landed, projects, parts, rejects)
@@ -116,18 +116,18 @@ def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
             )
     pj = pd.DataFrame(projects, columns=PROJECT_COLUMNS, dtype=object)
     raw = pd.DataFrame(parts, columns=RAW_PARTICIPATION_COLUMNS, dtype=object)
-    pj["total_cost"] = _money(pj["total_cost"].map(_not_reported))
-    pj["ec_max_contribution"] = _money(pj["ec_max_contribution"])
-    pj["title"] = pj["title"].map(_unquote)
+    pj["total_cost"] = _each(pj["total_cost"], lambda v: _money_value(_not_reported(v)))
+    pj["ec_max_contribution"] = _each(pj["ec_max_contribution"], _money_value)
+    pj["title"] = _each(pj["title"], _unquote)
     for col in ("ec_contribution", "net_ec_contribution", "total_cost"):
-        raw[col] = _money(raw[col])
+        raw[col] = _each(raw[col], _money_value)
     for col in ("sme", "terminated"):
-        raw[col] = raw[col].map(_bool)
+        raw[col] = _each(raw[col], _bool)
     for col in ("name", "short_name"):
-        raw[col] = raw[col].map(_unquote)
-    raw["country"] = raw["country_source"].map(lambda c: EU_TO_ISO.get(c, c) if isinstance(c, str) else c)
-    raw["nuts3"] = raw["nuts_raw"].map(_first_nuts3)
-    raw["activity_type"] = raw["activity_type"].map(_activity)
+        raw[col] = _each(raw[col], _unquote)
+    raw["country"] = _each(raw["country_source"], lambda c: EU_TO_ISO.get(c, c))
+    raw["nuts3"] = _each(raw["nuts_raw"], _first_nuts3)
+    raw["activity_type"] = _each(raw["activity_type"], _activity)
     return Parsed(
         tables={
             "projects": pj,
@@ -161,14 +161,28 @@ def _not_reported(v):
     return None if isinstance(v, str) and _ZERO.match(v.strip()) else v
 
 
-def _money(s: pd.Series) -> pd.Series:
+def _each(s: pd.Series, f) -> pd.Series:
+    """f applied to each distinct non-missing value (values repeat a lot: countries, NUTS, flags)."""
+    values = pd.unique(s.dropna())
+    return s.map(dict(zip(values, map(f, values))))
+
+
+def _money_value(v):
     """'960619,95' and '528340.97' alike; '' -> missing.  Types are checked by the contract."""
-    return s.map(lambda v: (v.strip().replace(",", ".") or None) if isinstance(v, str) else v)
+    return (v.strip().replace(",", ".") or None) if isinstance(v, str) else v
 
 
 def _unquote(v):
-    """Values written already CSV-escaped ('RESEARCH ""DEMOKRITOS""') -> 'RESEARCH "DEMOKRITOS"'."""
-    return v.replace('""', '"') if isinstance(v, str) and '""' in v else v
+    """Values written already CSV-escaped ('RESEARCH ""DEMOKRITOS""') -> 'RESEARCH "DEMOKRITOS"'.
+
+    When the whole value is also enclosed in quotes (the XML legalName of DEMOKRITOS is, with its quotes,
+    the CSV field of its name), the enclosing quotes go too.
+    """
+    if not isinstance(v, str) or '""' not in v:
+        return v
+    if len(v) > 2 and v[0] == v[-1] == '"':  # the whole value is one quoted CSV field: drop its quotes
+        v = v[1:-1]
+    return v.replace('""', '"')
 
 
 def _first_nuts3(v):

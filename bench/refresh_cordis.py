@@ -1,0 +1,97 @@
+"""Benchmark: a full `baltetl refresh` of a CORDIS XML archive against the floor of reading it.
+
+    python bench/refresh_cordis.py [ARCHIVE]      (default: the complete Horizon Europe XML in ../shared/data)
+
+In one run it measures
+  floor    decompress the archive and parse every XML member with lxml (one process, nothing else)
+  refresh  `baltetl refresh --source cordis --input ARCHIVE` as a user runs it: a new process, Prefect
+           (a temporary local API unless PREFECT_API_URL names a server), parse, validate, stage, build
+and prints as its last line
+  floor_s=... refresh_s=... ratio=... peak_rss_mb=...
+peak_rss_mb is the largest summed resident memory of the refresh's whole process tree (the CLI, its parse
+workers and Prefect's temporary server), sampled every 20 ms.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import psutil
+from lxml import etree
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = ROOT.parent / "shared" / "data" / "cordis" / "horizon" / "xml" / "cordis-HORIZONprojects-xml_2025-12-06.tar.xz"
+
+
+def floor(archive: Path) -> tuple[float, int]:
+    t = time.perf_counter()
+    n = 0
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as z:
+            for info in z.infolist():
+                if info.filename.endswith(".xml"):
+                    etree.fromstring(z.read(info))
+                    n += 1
+    else:
+        with tarfile.open(archive, "r|*") as tf:
+            for m in tf:
+                if m.isfile() and m.name.endswith(".xml"):
+                    etree.fromstring(tf.extractfile(m).read())
+                    n += 1
+    return time.perf_counter() - t, n
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    for p in [proc, *proc.children(recursive=True)]:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
+def refresh(archive: Path, workdir: Path) -> tuple[float, int, dict]:
+    wh = workdir / "bench.duckdb"
+    cmd = [sys.executable, "-m", "baltetl", "refresh", "--source", "cordis", "--input", str(archive), "-w", str(wh)]
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    ps = psutil.Process(proc.pid)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, tree_rss(ps))
+        time.sleep(0.02)
+    elapsed = time.perf_counter() - t
+    output = proc.stdout.read()
+    if proc.returncode != 0:
+        sys.exit(f"refresh failed ({proc.returncode}):\n{output}")
+    runs = sorted((workdir / "bench.duckdb.state" / "runs").glob("*.json"))
+    return elapsed, peak, json.loads(runs[-1].read_text())
+
+
+def main() -> None:
+    archive = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
+    if not archive.exists():
+        sys.exit(f"archive not found: {archive}")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    print(f"archive {archive.name} ({archive.stat().st_size / 1e6:.1f} MB), {os.cpu_count()} cores")
+    floor_s, n = floor(archive)
+    print(f"floor: {n} XML members decompressed and parsed in {floor_s:.2f} s")
+    with tempfile.TemporaryDirectory(prefix="baltetl-bench-") as d:
+        refresh_s, peak, run = refresh(archive, Path(d))
+    tables = run["tables"]
+    print(f"refresh: {refresh_s:.2f} s wall; source stage {run['duration_s']:.2f} s "
+          f"(land, parse, validate, stage); " + ", ".join(f"{t} {r['loaded']}/{r['read']}" for t, r in tables.items()))
+    print(f"floor_s={floor_s:.2f} refresh_s={refresh_s:.2f} ratio={refresh_s / floor_s:.2f} peak_rss_mb={peak / 2**20:.0f}")
+
+
+if __name__ == "__main__":
+    main()

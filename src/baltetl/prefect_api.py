@@ -1,0 +1,72 @@
+"""A temporary local Prefect API for one CLI run, started in the background while the CLI gets ready.
+
+Without PREFECT_API_URL, Prefect starts a temporary server on the first flow call and waits ~5 s for it.
+The CLI starts the same kind of server (`prefect server start`) as its first act instead, so that the wait
+overlaps with importing the pipeline; if that server does not come up, Prefect's own way is used.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class TemporaryAPI:
+    def __init__(self) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}/api"
+        env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port),
+             "--no-ui", "--analytics-off", "--no-scheduler", "--no-late-runs"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+
+    def wait(self, timeout: float = 60.0) -> bool:
+        """True once the API answers its health check; False if it died or timed out (then it is stopped)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                return False
+            try:
+                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as r:
+                    if r.status == 200:
+                        return True
+            except OSError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        return False
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def start_if_needed() -> TemporaryAPI | None:
+    """Start a temporary API unless a Prefect API is configured (or BALTETL_PREFECT_TEMP_API=0)."""
+    if os.environ.get("PREFECT_API_URL") or os.environ.get("BALTETL_PREFECT_TEMP_API", "1") == "0":
+        return None
+    try:
+        from prefect.settings import get_current_settings
+
+        if get_current_settings().api.url:  # set in the active Prefect profile
+            return None
+    except Exception:  # pragma: no cover - let Prefect decide later
+        return None
+    return TemporaryAPI()

@@ -1,0 +1,91 @@
+"""The complete Horizon Europe XML edition and the real CSV rows (../shared/data; skipped when absent)."""
+
+import duckdb
+import pytest
+
+from conftest import CSV_EXCERPT, HE_XML, SHARED, need_shared, run_refresh
+
+pytestmark = pytest.mark.shared
+
+
+@pytest.fixture(scope="module")
+def full(tmp_path_factory):
+    need_shared(HE_XML)
+    from baltetl.config import load_config
+
+    cfg = load_config(warehouse=tmp_path_factory.mktemp("full") / "he.duckdb")
+    result, counts = run_refresh(cfg, input_path=HE_XML)
+    con = duckdb.connect(str(cfg.warehouse), read_only=True)
+    yield cfg, result, counts, con
+    con.close()
+
+
+def test_all_projects_and_participations_accounted_for(full):
+    _, result, counts, _ = full
+    assert result.status == "success", result.message
+    t = result.tables
+    assert t["projects"]["read"] == 19189
+    assert t["participations"]["read"] == 119242
+    for name, rep in t.items():
+        assert rep["loaded"] + rep["quarantined"] == rep["read"], name
+    assert counts["projects"] == t["projects"]["loaded"]
+    assert counts["participations"] == t["participations"]["loaded"]
+    assert t["projects"]["loaded"] == 19189  # nothing in the real export breaks the contract
+    assert t["participations"]["loaded"] == 119242
+    assert t["organisations"]["read"] == 30721
+
+
+def test_values_as_format_md_counts_them(full):
+    con = full[3]
+    assert con.execute("SELECT count(*) FROM projects WHERE total_cost IS NULL").fetchone()[0] == 9382  # 0 = not reported
+    roles = dict(con.execute("SELECT role, count(*) FROM participations GROUP BY 1").fetchall())
+    assert roles == {"participant": 74877, "associatedPartner": 20052, "coordinator": 19189, "thirdParty": 5124}
+    countries = dict(con.execute("SELECT country_source, count(*) FROM participations WHERE country_source IN ('EL','UK') GROUP BY 1").fetchall())
+    assert countries == {"EL": 5224, "UK": 5855}
+    assert con.execute("SELECT count(*) FROM participations WHERE country IN ('EL', 'UK')").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM organisations WHERE name LIKE '%\"\"%'").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM organisations WHERE name LIKE '%\"DEMOKRITOS\"%'").fetchone()[0] >= 1
+
+
+def test_participations_in_a_metropolis_fua_are_assigned(full):
+    """≥ 99 % of participations whose NUTS3 region lies in a metropolis' FUA are assigned to it.
+
+    Independent of the pipeline's geography: from Eurostat's full LAU table, a NUTS3 region lies in a
+    FUA when most of its population lives in the FUA's municipalities.
+    """
+    lau = need_shared(SHARED / "geo" / "eurostat_lau2019_nuts2016_city_fua.csv.gz")
+    cfg, _, _, con = full
+    fuas = {m.fua: m.id for m in cfg.metropolises if m.fua}
+    ref = duckdb.connect()
+    rows = ref.execute(f"""
+        WITH l AS (SELECT * FROM read_csv('{lau}', all_varchar=true)),
+             f AS (SELECT fua_id, code_2016, sum(population::DOUBLE) p FROM l WHERE fua_id IN {tuple(fuas)} GROUP BY ALL),
+             n AS (SELECT code_2016, sum(population::DOUBLE) p FROM l GROUP BY 1)
+        SELECT f.fua_id, f.code_2016 FROM f JOIN n USING (code_2016) WHERE f.p / n.p >= 0.5""").fetchall()
+    expected = {code: fuas[fua] for fua, code in rows}
+    got = con.execute("SELECT nuts3, metropolis_id FROM participations WHERE nuts3 IS NOT NULL").fetchall()
+    inside = [(n, m) for n, m in got if n in expected]
+    assert len(inside) > 7000
+    ok = sum(1 for n, m in inside if m == expected[n])
+    assert ok / len(inside) >= 0.99, (ok, len(inside))
+
+
+def test_organisations_in_at_least_ten_metropolises(full):
+    con = full[3]
+    n = con.execute("SELECT count(DISTINCT metropolis_id) FROM organisations_by_metropolis").fetchone()[0]
+    assert n >= 12  # every configured metropolis but St Petersburg (no Russian partner in Horizon Europe)
+
+
+def test_real_csv_rows_load_through_the_csv_path(cfg, tmp_path):
+    src = need_shared(CSV_EXCERPT)
+    folder = tmp_path / "csv"
+    folder.mkdir()
+    (folder / "organization.csv").write_bytes(src.read_bytes())
+    result, counts = run_refresh(cfg, input_path=folder)
+    assert result.status == "success", result.message
+    assert result.tables["participations"]["read"] == 11
+    assert result.tables["participations"]["loaded"] == 11
+    con = duckdb.connect(str(cfg.warehouse), read_only=True)
+    rows = dict(con.execute("SELECT org_key, total_cost FROM participations").fetchall())
+    assert float(rows["cordis:999643007"]) == 960619.95  # decimal comma in the real row
+    assert con.execute("SELECT country, country_source FROM organisations WHERE org_key = 'cordis:999643007'").fetchone() == ("GR", "EL")

@@ -1,0 +1,127 @@
+"""Warehouse builds: what the sample gives, atomic swap under a reader, failures keep the last good data."""
+
+import subprocess
+import sys
+import tarfile
+import textwrap
+
+import duckdb
+import pytest
+
+from baltetl import pipeline
+from baltetl.pipeline import RefreshLocked
+from conftest import SAMPLE, run_refresh
+
+
+def q(path, sql):
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def small_archive(tmp_path, n):
+    """The first n real project files of the sample, as their own tar.xz."""
+    out = tmp_path / f"first{n}.tar.xz"
+    with tarfile.open(SAMPLE, "r:xz") as src, tarfile.open(out, "w:xz") as dst:
+        for m in [m for m in src.getmembers() if m.isfile()][:n]:
+            dst.addfile(m, src.extractfile(m))
+    return out
+
+
+def test_sample_builds_the_warehouse(cfg):
+    result, counts = run_refresh(cfg, sample=True)
+    assert result.status == "success", result.message
+    assert counts["projects"] == 575
+    wh = cfg.warehouse
+    assert q(wh, "SELECT count(*) FROM ongoing_projects")[0][0] > 0
+    metros = q(wh, "SELECT count(DISTINCT metropolis_id) FROM organisations_by_metropolis")[0][0]
+    assert metros >= 10
+    # every organisation placed in a metropolis says how
+    assert q(wh, "SELECT count(*) FROM organisations WHERE metropolis_id IS NOT NULL AND assigned_by IS NULL")[0][0] == 0
+    # lineage: every project row goes back to its landed file and member
+    rows = q(wh, "SELECT count(*), count(source_file), count(file_sha256) FROM source_records WHERE table_name = 'projects'")
+    assert rows == [(575, 575, 575)]
+    run = q(wh, "SELECT source, status, rows_read, rows_loaded, rows_quarantined FROM runs")
+    assert run[0][:2] == ("cordis", "success") and run[0][2] == run[0][3] + run[0][4]
+
+
+def test_city_spellings_reach_their_metropolis(cfg):
+    run_refresh(cfg, sample=True)
+    rows = dict(q(cfg.warehouse, """
+        SELECT upper(city), any_value(metropolis_id) FROM participations
+        WHERE upper(city) IN ('HELSINGIN YLIOPISTO', 'ESPOO', 'KOBENHAVN', 'KOBENHAVN K', 'COPENHAGEN', 'RIGA', 'WARSZAWA')
+        GROUP BY 1"""))
+    expected = {"HELSINGIN YLIOPISTO": "helsinki", "ESPOO": "helsinki", "KOBENHAVN": "copenhagen",
+                "KOBENHAVN K": "copenhagen", "COPENHAGEN": "copenhagen", "RIGA": "riga", "WARSZAWA": "warsaw"}
+    present = {k: v for k, v in expected.items() if k in rows}
+    assert len(present) >= 4, rows
+    assert {k: rows[k] for k in present} == present
+
+
+def test_reader_keeps_its_snapshot_during_a_refresh(cfg, tmp_path):
+    run_refresh(cfg, input_path=small_archive(tmp_path, 3))
+    assert q(cfg.warehouse, "SELECT count(*) FROM projects") == [(3,)]
+    reader = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, sys
+            con = duckdb.connect({str(cfg.warehouse)!r}, read_only=True)
+            print(con.execute("SELECT count(*) FROM projects").fetchone()[0], flush=True)
+            sys.stdin.readline()
+            print(con.execute("SELECT count(*) FROM projects").fetchone()[0], flush=True)
+        """)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert reader.stdout.readline().strip() == "3"
+        result, counts = run_refresh(cfg, sample=True)  # not blocked by the open reader
+        assert result.status == "success" and counts["projects"] == 575
+        reader.stdin.write("\n")
+        reader.stdin.flush()
+        assert reader.stdout.readline().strip() == "3"  # the old snapshot, whole
+    finally:
+        reader.kill()
+        reader.wait()
+    assert q(cfg.warehouse, "SELECT count(*) FROM projects") == [(575,)]  # new readers see the new build
+    leftovers = [p.name for p in cfg.warehouse.parent.iterdir() if ".building" in p.name]
+    assert leftovers == []
+
+
+def test_failed_source_keeps_last_good_data(cfg, tmp_path):
+    run_refresh(cfg, sample=True)
+    broken = tmp_path / "truncated.tar.xz"
+    broken.write_bytes(SAMPLE.read_bytes()[: SAMPLE.stat().st_size // 2])
+    result, counts = run_refresh(cfg, input_path=broken)
+    assert result.status == "failed"
+    assert "truncated or corrupt" in result.message
+    assert counts["projects"] == 575
+    runs = q(cfg.warehouse, "SELECT status, message FROM runs ORDER BY started_at")
+    assert [r[0] for r in runs] == ["success", "failed"]
+
+
+def test_tolerance_exceeded_fails_the_source_and_records_quarantine(cfg, tmp_path):
+    run_refresh(cfg, input_path=small_archive(tmp_path, 3))
+    bad = tmp_path / "bad.tar.xz"
+    with tarfile.open(SAMPLE, "r:xz") as src, tarfile.open(bad, "w:xz") as dst:
+        for i, m in enumerate([m for m in src.getmembers() if m.isfile()][:4]):
+            data = src.extractfile(m).read()
+            if i < 2:  # break two of four projects' dates: 50 % > the 2 % tolerance
+                data = data.replace(b"<startDate>", b"<startDate>20X", 1)
+            import io
+            m.size = len(data)
+            dst.addfile(m, io.BytesIO(data))
+    result, counts = run_refresh(cfg, input_path=bad)
+    assert result.status == "failed" and "quarantined" in result.message
+    assert counts["projects"] == 3  # the previous data
+    qrows = q(cfg.warehouse, "SELECT table_name, column_name, check_name FROM quarantine WHERE table_name = 'projects'")
+    assert len(qrows) == 2 and all(r[1] == "start_date" for r in qrows)
+
+
+def test_second_refresh_is_refused_while_one_runs(cfg):
+    with pipeline.refresh_lock(cfg):
+        with pytest.raises(RefreshLocked, match="another refresh"):
+            with pipeline.refresh_lock(cfg):
+                pass
+    with pipeline.refresh_lock(cfg):  # released
+        pass
