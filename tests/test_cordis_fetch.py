@@ -39,6 +39,7 @@ def _clean_env(monkeypatch):
 
 def serve_conditionally(server: HTTPServer, path: str, body: bytes, content_type: str) -> str:
     """Serve `body` at `path` with an ETag; a request carrying that ETag in If-None-Match gets 304."""
+    server.expect_request("/robots.txt").respond_with_data("User-agent: *\nDisallow: /private/\n")
     etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
 
     def handler(request: Request) -> Response:
@@ -57,6 +58,7 @@ def override(tmp_path, url: str) -> object:
     toml.write_text(
         f"""
 [http]
+min_interval_s = 0
 retries = 1
 backoff_s = 0.01
 read_timeout_s = 10
@@ -123,8 +125,9 @@ def test_fetch_sample_tar_xz_end_to_end_then_304(httpserver: HTTPServer, tmp_pat
     landed_before = sorted(p.name for p in (cfg.landing / "cordis").iterdir())
     again = pipeline.land(cfg, "cordis")
 
-    assert len(httpserver.log) == 2
-    req, resp = httpserver.log[1]
+    data = [(q, r) for q, r in httpserver.log if q.path != "/robots.txt"]  # robots.txt is read once per run
+    assert len(data) == 2
+    req, resp = data[1]
     assert req.headers.get("If-None-Match") == etag
     assert resp.status_code == 304
     assert len(again) == 1 and again[0].not_modified

@@ -29,7 +29,9 @@ HOSTS = ("127.0.0.1", "localhost")
 
 def make_fetcher(tmp_path, hosts=HOSTS, **http) -> tuple[Fetcher, list[float]]:
     """A Fetcher landing in tmp_path, with small retries; its waits are recorded, not slept."""
-    conf = {"user_agent": UA, "connect_timeout_s": 2, "read_timeout_s": 5, "retries": 2, "backoff_s": 0.5, **http}
+    # robots.txt and the per-host interval have their own tests (test_polite.py); here they stay out of the way
+    conf = {"user_agent": UA, "connect_timeout_s": 2, "read_timeout_s": 5, "retries": 2, "backoff_s": 0.5,
+            "obey_robots": False, "min_interval_s": 0, **http}
     f = Fetcher(Landing(tmp_path / "landing"), conf, {SOURCE: tuple(hosts)})
     waits: list[float] = []
     f.sleep = waits.append

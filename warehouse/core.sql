@@ -50,4 +50,7 @@ LEFT JOIN address_metropolis am
  AND am.city_norm IS NOT DISTINCT FROM s.city_norm
  AND am.nuts3 IS NOT DISTINCT FROM s.nuts3;
 
+INSERT INTO network_memberships BY NAME
+SELECT * FROM stg_network_memberships;
+
 DROP TABLE addresses;

@@ -13,7 +13,8 @@ CREATE TABLE projects (
     end_date             DATE,
     total_cost           DECIMAL(18, 2),           -- NULL = not reported (CORDIS totalCost 0)
     ec_max_contribution  DECIMAL(18, 2),
-    framework_programme  VARCHAR,                  -- HORIZON, H2020, FP7
+    framework_programme  VARCHAR,                  -- HORIZON, H2020, FP7, INTERREG
+    programme            VARCHAR,                  -- e.g. '2014 - 2020 INTERREG VB Baltic Sea' (keep.eu)
     funding_scheme       VARCHAR,                  -- HORIZON-RIA, HORIZON-CSA ...
     legal_basis          VARCHAR,                  -- ';'-separated programme codes
     topics               VARCHAR,                  -- ';'-separated call topics
@@ -32,7 +33,9 @@ CREATE TABLE organisations (
     name                 VARCHAR NOT NULL,
     short_name           VARCHAR,
     vat_number           VARCHAR,
-    activity_type        VARCHAR,                  -- HES university, REC research, PRC company, PUB public body, OTH
+    activity_type        VARCHAR,                  -- CORDIS: HES university, REC research, PRC company, PUB public body, OTH
+    org_type             VARCHAR,                  -- the source's own type: municipality, cluster, 'Local public authority' ...
+    legal_status         VARCHAR,                  -- public | private | other, where the source says
     sme                  BOOLEAN,
     street               VARCHAR,
     post_code            VARCHAR,
@@ -52,7 +55,7 @@ CREATE TABLE participations (
     project_key          VARCHAR NOT NULL,
     org_key              VARCHAR NOT NULL,
     source               VARCHAR NOT NULL,
-    role                 VARCHAR NOT NULL,         -- coordinator, participant, thirdParty, associatedPartner ...
+    role                 VARCHAR NOT NULL,         -- coordinator (lead partner), participant, thirdParty, associatedPartner ...
     ord                  INTEGER NOT NULL,         -- partner number in the project
     ec_contribution      DECIMAL(18, 2),
     net_ec_contribution  DECIMAL(18, 2),
@@ -69,6 +72,19 @@ CREATE TABLE participations (
     assigned_from        VARCHAR,
     record_ref           VARCHAR NOT NULL,
     PRIMARY KEY (project_key, org_key, role, ord)
+);
+
+-- Who belongs to which network: Eurocities, BaltMet, UBC ...
+CREATE TABLE network_memberships (
+    network              VARCHAR NOT NULL,         -- 'Eurocities', 'BaltMet', 'UBC' ...
+    org_key              VARCHAR NOT NULL,         -- the member, an organisation of the same source
+    source               VARCHAR NOT NULL,
+    member_name          VARCHAR NOT NULL,         -- as the network writes it
+    country              VARCHAR,
+    category             VARCHAR,                  -- membership category / status as the network words it
+    joined_year          INTEGER,
+    record_ref           VARCHAR NOT NULL,
+    PRIMARY KEY (network, org_key)
 );
 
 -- Raw files each source's current data was read from.

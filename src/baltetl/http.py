@@ -1,25 +1,36 @@
-"""HTTP downloads for the sources: timeouts, retries with backoff (tenacity), conditional GET, landing.
+"""The one polite HTTP layer every fetching source uses.
 
-Only hosts a source lists in its configuration are fetched.  Every response body lands in the landing
-folder with its checksum; a 304 Not Modified returns the previous download, marked not_modified.
+- a clear User-Agent with contact; only hosts the source lists in its configuration;
+- robots.txt obeyed (protego, which understands `*` and `$`; RFC 9309: a 4xx robots.txt allows all, an
+  unreachable one disallows all);
+- per host at most one request at a time and a minimum interval between requests;
+- timeouts; retries with exponential backoff on 429/5xx, connection errors and truncated bodies, honouring
+  Retry-After (tenacity);
+- conditional GET (ETag / Last-Modified): an unchanged resource costs a 304 and returns the previous copy;
+- every response body landed raw with URL, status, headers, fetch time and checksum.
 """
 
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import os
+import re
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
+from protego import Protego
 from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attempt
 
 from .landing import Landing, _suffix
 from .sources import Landed
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
+KEPT_HEADERS = {"content-type", "content-length", "etag", "last-modified", "date", "server", "content-encoding"}
 MAX_RETRY_AFTER_S = 300
 # ChunkedEncodingError: urllib3 raises IncompleteRead when a body is shorter than its Content-Length
 # (a truncated transfer); requests wraps it as ChunkedEncodingError, neither a ConnectionError nor a Timeout.
@@ -28,6 +39,10 @@ RETRY_EXCEPTIONS = (requests.ConnectionError, requests.Timeout, requests.excepti
 
 class FetchError(RuntimeError):
     """A download failed for good (after retries), or was not allowed."""
+
+
+class RobotsDisallowed(FetchError):
+    """robots.txt of the host does not allow our user agent to fetch this URL (no request was sent)."""
 
 
 class _Retryable(Exception):
@@ -62,6 +77,52 @@ class Fetcher:
         self.session = session or requests.Session()
         self.session.headers["User-Agent"] = self.user_agent
         self.sleep = time.sleep
+        self.min_interval = float(http.get("min_interval_s", 1.0))
+        self.obey_robots = bool(http.get("obey_robots", True))
+        self._robots: dict[str, Protego | None] = {}
+        self._host_locks: dict[str, threading.Lock] = {}
+        self._last_request: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    # -- politeness ---------------------------------------------------------------------------------------
+    def _host_lock(self, netloc: str) -> threading.Lock:
+        with self._lock:
+            return self._host_locks.setdefault(netloc, threading.Lock())
+
+    def _throttle(self, netloc: str) -> None:
+        """Called with the host's lock held: keep min_interval between two requests to one host."""
+        last = self._last_request.get(netloc)
+        if last is not None:
+            wait = self.min_interval - (time.monotonic() - last)
+            if wait > 0:
+                self.sleep(wait)
+        self._last_request[netloc] = time.monotonic()
+
+    def _robots_for(self, scheme: str, netloc: str) -> Protego | None:
+        key = f"{scheme}://{netloc}"
+        if key not in self._robots:
+            url = f"{key}/robots.txt"
+            try:
+                with self._host_lock(netloc):
+                    self._throttle(netloc)
+                    r = self.session.get(url, timeout=self.timeout)
+            except requests.RequestException as exc:
+                raise FetchError(f"{url} unreachable ({exc}): not fetching from {netloc} (RFC 9309)") from exc
+            if r.status_code >= 500:
+                raise FetchError(f"{url} answered HTTP {r.status_code}: not fetching from {netloc} (RFC 9309)")
+            self._robots[key] = Protego.parse(r.text) if r.status_code == 200 else None  # 4xx: no rules
+        return self._robots[key]
+
+    def check(self, url: str, source: str) -> None:
+        """Raise unless `source` may fetch `url`: its host is configured and robots.txt allows it."""
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if host not in self.allowed.get(source, ()):
+            raise FetchError(f"{source}: host {host!r} is not in the source's configured hosts {self.allowed.get(source, ())}")
+        if self.obey_robots:
+            rules = self._robots_for(parts.scheme, parts.netloc)
+            if rules is not None and not rules.can_fetch(url, self.user_agent):
+                raise RobotsDisallowed(f"{source}: robots.txt of {parts.netloc} disallows {url}")
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -69,10 +130,13 @@ class Fetcher:
             return min(exc.retry_after, MAX_RETRY_AFTER_S)
         return self.backoff * (2 ** (state.attempt_number - 1))
 
+    def get(self, url: str, source: str, name: str | None = None) -> Landed:
+        """Fetch a page (HTML, JSON, XML ...) and land it; `name` defaults to one derived from the URL."""
+        return self.download(url, source, name or page_name(url))
+
     def download(self, url: str, source: str, name: str) -> Landed:
-        host = urlsplit(url).hostname or ""
-        if host not in self.allowed.get(source, ()):
-            raise FetchError(f"{source}: host {host!r} is not in the source's configured hosts {self.allowed.get(source, ())}")
+        self.check(url, source)
+        netloc = urlsplit(url).netloc
         previous = self.landing.latest(source, name)
         headers = {}
         if previous and previous[1].get("url") != url:
@@ -94,8 +158,13 @@ class Fetcher:
         def attempt() -> Landed:
             folder = self.landing.root / source
             folder.mkdir(parents=True, exist_ok=True)
-            tmp = folder / f".{name}.{os.getpid()}.part"
-            with self.session.get(url, headers=headers, timeout=self.timeout, stream=True) as r:
+            tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}.part"
+            with self._host_lock(netloc):
+                self._throttle(netloc)
+                return _receive(self.session.get(url, headers=headers, timeout=self.timeout, stream=True), tmp)
+
+        def _receive(resp, tmp: Path) -> Landed:
+            with resp as r:
                 if r.status_code in RETRY_STATUS:
                     raise _Retryable(f"HTTP {r.status_code} from {url}", _retry_after(r.headers.get("Retry-After")))
                 if r.status_code == 304 and previous:
@@ -118,6 +187,7 @@ class Fetcher:
                     "url": url, "status": r.status_code, "etag": r.headers.get("ETag"),
                     "last_modified": r.headers.get("Last-Modified"),
                     "content_type": r.headers.get("Content-Type"),
+                    "headers": {k: v for k, v in r.headers.items() if k.lower() in KEPT_HEADERS},
                 }  # fmt: skip
             return self.landing.place(tmp, source, name, url, _suffix(Path(urlsplit(url).path).name), extra)
 
@@ -126,3 +196,10 @@ class Fetcher:
         except (_Retryable, requests.RequestException) as exc:
             tries = attempt.statistics.get("attempt_number", 1)
             raise FetchError(f"{source}: download of {url} failed after {tries} attempt{'s' if tries > 1 else ''}: {exc}") from exc
+
+
+def page_name(url: str) -> str:
+    """A landing name for a page URL: readable slug + short hash ('cities-3f2a9c1b')."""
+    parts = urlsplit(url)
+    slug = re.sub(r"[^A-Za-z0-9]+", "-", (parts.path + ("?" + parts.query if parts.query else "")).strip("/"))[-60:].strip("-")
+    return f"{slug or 'index'}-{hashlib.sha1(url.encode()).hexdigest()[:8]}"

@@ -124,13 +124,16 @@ def stage(cfg: Config, source: str, parsed: Parsed, files: list[Landed], run_id:
             state.save_quarantine(run_id, source, _tag(bad.quarantine, run_id, source))
             exc.reports = bad.reports
         raise
+    if any(not f.origin.startswith(("input:", "sample:")) for f in files):
+        _drift_guard(src, state, v)
     for df in v.tables.values():
         if "city" in df.columns:
             df["city_norm"] = df["city"].map(lambda c: norm_place(c) if isinstance(c, str) else None)
     state.save_quarantine(run_id, source, _tag(v.quarantine, run_id, source))
     inputs = [_file_meta(f) for f in files]
+    counts = {t: r.loaded for t, r in v.reports.items()}
     state.save_snapshot(source, run_id, v.tables, {"run_id": run_id, "source": source, "input_files": inputs,
-                                                   "saved_at": now_iso()})  # fmt: skip
+                                                   "counts": counts, "saved_at": now_iso()})  # fmt: skip
     result = SourceResult(source, "success", tables={t: vars(r) for t, r in v.reports.items()})
     result.rows_read = sum(r.read for r in v.reports.values())
     result.rows_loaded = sum(r.loaded for r in v.reports.values())
@@ -141,6 +144,23 @@ def stage(cfg: Config, source: str, parsed: Parsed, files: list[Landed], run_id:
         log(f"{source}.{t}: read {r.read}, loaded {r.loaded}, quarantined {r.quarantined}"
             + (f", repaired {r.repaired}" if r.repaired else ""))  # fmt: skip
     return result
+
+
+def _drift_guard(src, state: State, v: quality.Validated) -> None:
+    """A fetch that yields far fewer rows than the last good one is taken for a changed page or API."""
+    previous = (state.meta(src.name) or {}).get("counts", {})
+    floor = 1.0 - float(src.options.get("max_drop_share", 0.5))
+    problems = [
+        f"{t}: {r.loaded} rows, the last good run had {previous[t]}"
+        for t, r in v.reports.items()
+        if previous.get(t) and r.loaded < previous[t] * floor
+    ]
+    if problems:
+        err = quality.SourceRejected(
+            "far fewer rows than last time — has the source changed its structure? " + "; ".join(problems)
+        )
+        err.reports = v.reports
+        raise err
 
 
 def _tag(q: pd.DataFrame, run_id: str, source: str) -> pd.DataFrame:

@@ -17,12 +17,8 @@ from .config import Config
 from .geo import build_geography
 from .state import State
 
-CORE_TABLES = {
-    # core table -> (key column, how it is made from the staged columns)
-    "projects": ("project_key", "source || ':' || project_id"),
-    "organisations": ("org_key", "source || ':' || org_id"),
-    "participations": (None, None),
-}
+# tables every source may stage under these names; they are unioned over sources into the core tables
+CORE_TABLES = ("projects", "organisations", "participations", "network_memberships")
 SQL_FILES = ("schema.sql", "core.sql", "marts.sql")
 DERIVED = ("metropolis_id", "assigned_by", "assigned_from")  # computed in core.sql
 
@@ -93,13 +89,10 @@ def _stage(con: duckdb.DuckDBPyConnection, state: State, sources: list[str]) -> 
         if selects:
             con.execute(f"CREATE VIEW stg_{table} AS " + " UNION ALL BY NAME ".join(selects))
         else:  # no source delivers this table: an empty one of the right shape
-            cols = _columns(con, table)
-            con.execute(
-                f"CREATE TABLE stg_{table} AS SELECT * EXCLUDE ({', '.join(c for c in cols if c in DERIVED) or 'source'}) "
-                f"{', NULL::VARCHAR AS source' if not any(c in DERIVED for c in cols) else ''} FROM {table} WHERE false"
-            )
+            cols = [c for c in _columns(con, table) if c not in DERIVED]
             if "city" in cols:
-                con.execute(f"ALTER TABLE stg_{table} ADD COLUMN city_norm VARCHAR")
+                cols.append("NULL::VARCHAR AS city_norm")
+            con.execute(f"CREATE VIEW stg_{table} AS SELECT {', '.join(cols)} FROM {table} WHERE false")
     con.execute(
         "CREATE VIEW stg_records AS "
         + (" UNION ALL ".join(records) if records else "SELECT NULL::VARCHAR source, NULL::VARCHAR table_name, "

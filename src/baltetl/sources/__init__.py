@@ -76,3 +76,8 @@ def load_module(source: SourceConfig) -> ModuleType:
         if not hasattr(mod, attr):
             raise TypeError(f"source module {source.module} has no {attr}")
     return mod
+
+
+class StructureChanged(ValueError):
+    """A fetched page or file no longer looks as the source expects (selectors gone, nothing parsed,
+    a page filled by JavaScript).  The source fails with this message and keeps its last good data."""
