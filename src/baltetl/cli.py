@@ -106,9 +106,22 @@ def refresh(
     finally:
         prog.set_sink(None)
         if api is not None:
+            _drain_prefect()  # send what Prefect still holds (logs, events) while its API is up
             api.stop()
     _print_result(result)
     raise typer.Exit(0 if result["status"] == "success" else 1)
+
+
+def _drain_prefect(timeout: float = 10.0) -> None:
+    """Flush Prefect's log and event workers (they would otherwise retry against a stopped API at exit)."""
+    try:
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        for worker in (APILogWorker, EventsWorker):
+            worker.drain_all(timeout=timeout)
+    except Exception:  # pragma: no cover - best effort; the run's result is already known
+        pass
 
 
 def _print_result(result: dict) -> None:

@@ -43,37 +43,51 @@ def build_geography(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     )
     metro_rows, nuts_rows, place_rows = [], [], []
     share = cfg.nuts3_min_population_share
+    fuas = sorted({m.fua for m in cfg.metropolises if m.fua})
+    shares: dict[str, list[tuple[str, float]]] = {}
+    laus: dict[str, list[tuple]] = {}
+    pops: dict[str, tuple[int, int]] = {}
+    history: dict[str, set[str]] = {}
+    if fuas:
+        con.execute("CREATE TEMP TABLE fuas AS SELECT unnest(?::VARCHAR[]) AS fua_id", [fuas])
+        for fua, code, s in con.execute(
+            """
+            WITH f AS (SELECT fua_id, code_2016, sum(population::DOUBLE) p FROM lau JOIN fuas USING (fua_id) GROUP BY ALL),
+                 n AS (SELECT code_2016, sum(population::DOUBLE) p FROM lau GROUP BY 1)
+            SELECT f.fua_id, f.code_2016, f.p / n.p FROM f JOIN n USING (code_2016) ORDER BY 1, 2
+            """
+        ).fetchall():
+            shares.setdefault(fua, []).append((code, s))
+        for fua, nat, lat, code in con.execute(
+            "SELECT fua_id, lau_name_national, lau_name_latin, lau_code FROM lau JOIN fuas USING (fua_id)"
+        ).fetchall():
+            laus.setdefault(fua, []).append((nat, lat, code))
+        for fua, n, pop in con.execute(
+            "SELECT fua_id, count(*), sum(population::DOUBLE)::BIGINT FROM lau JOIN fuas USING (fua_id) GROUP BY 1"
+        ).fetchall():
+            pops[fua] = (n, pop)
+        cols = ", ".join(f"code_{v}" for v in NUTS_VERSIONS)
+        for row in con.execute(f"SELECT {cols} FROM nuts_history WHERE code_2016 IS NOT NULL").fetchall():
+            history.setdefault(row[NUTS_VERSIONS.index("2016")], set()).update(c for c in row if c and len(c) == 5)
+        con.execute("DROP TABLE fuas")
     for m in cfg.metropolises:
-        pop, lau_count = None, 0
         codes: dict[str, tuple[str, float | None]] = {}
+        lau_count, pop = 0, None
         if m.fua:
-            shares = con.execute(
-                """
-                WITH f AS (SELECT code_2016, sum(population::DOUBLE) p FROM lau WHERE fua_id = ? GROUP BY 1),
-                     n AS (SELECT code_2016, sum(population::DOUBLE) p FROM lau GROUP BY 1)
-                SELECT f.code_2016, f.p / n.p FROM f JOIN n USING (code_2016) ORDER BY 1
-                """,
-                [m.fua],
-            ).fetchall()
-            if not shares:
+            if m.fua not in shares:
                 raise ValueError(f"metropolis {m.id}: FUA {m.fua} is not in the LAU table {cfg.lau}")
-            for code, s in shares:
+            for code, s in shares[m.fua]:
                 if s >= share and code not in m.nuts3_exclude:
                     codes[code] = ("fua", round(s, 3))
             for code, (_, code_share) in list(codes.items()):
                 # the same region under the codes of the other NUTS revisions
-                cols = ", ".join(f"code_{v}" for v in NUTS_VERSIONS)
-                for row in con.execute(f"SELECT {cols} FROM nuts_history WHERE code_2016 = ?", [code]).fetchall():
-                    for other in row:
-                        if other and len(other) == 5 and other not in codes and other not in m.nuts3_exclude:
-                            codes[other] = ("nuts_history", code_share)
-            for name_nat, name_lat, lau_code in con.execute(
-                "SELECT lau_name_national, lau_name_latin, lau_code FROM lau WHERE fua_id = ?", [m.fua]
-            ).fetchall():
-                lau_count += 1
+                for other in sorted(history.get(code, ())):
+                    if other not in codes and other not in m.nuts3_exclude:
+                        codes[other] = ("nuts_history", code_share)
+            for name_nat, name_lat, lau_code in laus[m.fua]:
                 for name in {name_nat, name_lat} - {None}:
                     place_rows.append((m.id, m.country, norm_place(name), name, "lau", lau_code))
-            pop = con.execute("SELECT sum(population::DOUBLE)::BIGINT FROM lau WHERE fua_id = ?", [m.fua]).fetchone()[0]
+            lau_count, pop = pops[m.fua]
         for code in m.nuts3:
             codes.setdefault(code, ("config", None))
         for code, (reason, s) in sorted(codes.items()):

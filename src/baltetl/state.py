@@ -39,7 +39,7 @@ def write_parquet(df: pd.DataFrame, path: Path) -> None:
     con = duckdb.connect()
     try:
         con.register("frame", df)
-        con.execute(f"COPY (SELECT * FROM frame) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
+        con.execute(f"COPY (SELECT * FROM frame) TO '{tmp}' (FORMAT parquet, COMPRESSION snappy)")
     finally:
         con.close()
     os.replace(tmp, path)

@@ -236,7 +236,7 @@ def _parse_xml(ctx, landed: Landed, projects: list, parts: list, rejects: list) 
             pending: deque = deque()
             for batch in batches:
                 pending.append(pool.submit(cordis_xml.parse_batch, batch))
-                while len(pending) >= 2 * workers:
+                while len(pending) >= 2 * workers or (pending and pending[0].done()):
                     collect(pending.popleft().result())
             while pending:
                 collect(pending.popleft().result())
