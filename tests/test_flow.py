@@ -21,9 +21,12 @@ def test_refresh_flow_on_the_sample(prefect_server, tmp_path):
     refresh = _load_flow()
     wh = tmp_path / "flow.duckdb"
     result = refresh(sample=True, warehouse=str(wh))
-    assert result["status"] == "success"
-    assert result["counts"]["projects"] == 575
-    assert [s["source"] for s in result["sources"]] == ["cordis"]
+    assert result["status"] == "success", result["sources"]
+    from baltetl.config import load_config
+
+    with_sample = [n for n, s in load_config().sources.items() if s.sample]
+    assert [s["source"] for s in result["sources"]] == with_sample  # --sample: every source that ships one
+    assert "cordis" in with_sample and all(s["status"] == "success" for s in result["sources"])
     con = duckdb.connect(str(wh), read_only=True)
     assert con.execute("SELECT count(*) FROM ongoing_projects").fetchone()[0] > 0
     con.close()
@@ -37,7 +40,7 @@ def test_cli_refresh_and_status(prefect_server, tmp_path, monkeypatch):
     runner = CliRunner()
     res = runner.invoke(app, ["refresh", "--sample"])
     assert res.exit_code == 0, res.output
-    assert "success" in res.output and "projects 575" in res.output
+    assert "success" in res.output and "failed" not in res.output
     assert wh.exists()
     res = runner.invoke(app, ["status"])
     assert res.exit_code == 0, res.output

@@ -1,6 +1,7 @@
 -- Place every organisation and participation in a metropolis, by (first rule that matches):
 --   nuts3         its NUTS3 code is one of the metropolis' (any NUTS revision)
---   lau           its city is a municipality (LAU) of the metropolis' FUA, same country
+--   lau           its city is a municipality (LAU) of the metropolis' FUA, same country, and its NUTS3 code
+--                 (if it has a known one) is that municipality's
 --   municipality  its city is a municipality named in the configuration (Norway, Russia)
 --   city_alias    its city is a configured spelling, whole or as first words ('KOBENHAVN K')
 -- city_norm is the upper-case ASCII form of the city, computed when the data was staged.
@@ -18,6 +19,10 @@ WITH candidates AS (
     SELECT a.country, a.city_norm, a.nuts3, p.metropolis_id, p.kind, p.name, 2
     FROM addresses a JOIN metropolis_places p
       ON a.country = p.country AND a.city_norm = p.name_norm AND p.kind IN ('lau', 'municipality')
+    -- a municipality name from Eurostat's table must not contradict a known NUTS3 code (Hagen in the Ruhr
+    -- is not the Hagen near Hamburg); configured names are taken as written
+    WHERE p.kind = 'municipality' OR a.nuts3 IS NULL OR list_contains(p.nuts3_codes, a.nuts3)
+       OR a.nuts3 NOT IN (SELECT nuts3 FROM nuts3_known)
     UNION ALL
     SELECT a.country, a.city_norm, a.nuts3, p.metropolis_id, 'city_alias', p.name, 3
     FROM addresses a JOIN metropolis_places p

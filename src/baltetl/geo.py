@@ -58,10 +58,10 @@ def build_geography(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
             """
         ).fetchall():
             shares.setdefault(fua, []).append((code, s))
-        for fua, nat, lat, code in con.execute(
-            "SELECT fua_id, lau_name_national, lau_name_latin, lau_code FROM lau JOIN fuas USING (fua_id)"
+        for fua, nat, lat, code, nuts in con.execute(
+            "SELECT fua_id, lau_name_national, lau_name_latin, lau_code, code_2016 FROM lau JOIN fuas USING (fua_id)"
         ).fetchall():
-            laus.setdefault(fua, []).append((nat, lat, code))
+            laus.setdefault(fua, []).append((nat, lat, code, nuts))
         for fua, n, pop in con.execute(
             "SELECT fua_id, count(*), sum(population::DOUBLE)::BIGINT FROM lau JOIN fuas USING (fua_id) GROUP BY 1"
         ).fetchall():
@@ -84,18 +84,19 @@ def build_geography(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                 for other in sorted(history.get(code, ())):
                     if other not in codes and other not in m.nuts3_exclude:
                         codes[other] = ("nuts_history", code_share)
-            for name_nat, name_lat, lau_code in laus[m.fua]:
+            for name_nat, name_lat, lau_code, nuts in laus[m.fua]:
+                nuts_codes = sorted({nuts} | history.get(nuts, set())) if nuts else None
                 for name in {name_nat, name_lat} - {None}:
-                    place_rows.append((m.id, m.country, norm_place(name), name, "lau", lau_code))
+                    place_rows.append((m.id, m.country, norm_place(name), name, "lau", lau_code, nuts_codes))
             lau_count, pop = pops[m.fua]
         for code in m.nuts3:
             codes.setdefault(code, ("config", None))
         for code, (reason, s) in sorted(codes.items()):
             nuts_rows.append((m.id, code, reason, s))
         for name in m.municipalities:
-            place_rows.append((m.id, m.country, norm_place(name), name, "municipality", None))
+            place_rows.append((m.id, m.country, norm_place(name), name, "municipality", None, None))
         for name in m.aliases:
-            place_rows.append((m.id, m.country, norm_place(name), name, "alias", None))
+            place_rows.append((m.id, m.country, norm_place(name), name, "alias", None, None))
         metro_rows.append((m.id, m.name, m.country, m.fua, lau_count, pop, sorted(codes)))
     con.execute(
         """CREATE OR REPLACE TABLE metropolises (metropolis_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL,
@@ -109,9 +110,19 @@ def build_geography(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     con.executemany("INSERT INTO metropolis_nuts3 VALUES (?, ?, ?, ?)", nuts_rows)
     con.execute(
         """CREATE OR REPLACE TABLE metropolis_places (metropolis_id VARCHAR NOT NULL, country VARCHAR NOT NULL,
-           name_norm VARCHAR NOT NULL, name VARCHAR NOT NULL, kind VARCHAR NOT NULL, lau_code VARCHAR)"""
+           name_norm VARCHAR NOT NULL, name VARCHAR NOT NULL, kind VARCHAR NOT NULL, lau_code VARCHAR,
+           nuts3_codes VARCHAR[])"""
     )
-    con.executemany("INSERT INTO metropolis_places VALUES (?, ?, ?, ?, ?, ?)", sorted(set(place_rows), key=str))
+    unique_places = {r[:6]: r for r in place_rows}.values()
+    con.executemany("INSERT INTO metropolis_places VALUES (?, ?, ?, ?, ?, ?, ?)", sorted(unique_places, key=str))
+    # every NUTS3 code the reference tables know (any revision): a place-name match is not taken when the
+    # record carries a known NUTS3 code other than the municipality's own (two places of one name)
+    con.execute(
+        f"""CREATE OR REPLACE TABLE nuts3_known AS
+            SELECT DISTINCT code AS nuts3 FROM (SELECT unnest([{", ".join(f"code_{v}" for v in NUTS_VERSIONS)}]) AS code
+                                               FROM nuts_history) WHERE length(code) = 5
+            UNION SELECT DISTINCT code_2016 FROM lau WHERE length(code_2016) = 5"""
+    )
     dup = con.execute(
         "SELECT nuts3, list(metropolis_id) FROM metropolis_nuts3 GROUP BY 1 HAVING count(*) > 1"
     ).fetchall()
