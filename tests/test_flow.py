@@ -54,3 +54,45 @@ def test_cli_rejects_missing_input(tmp_path):
     res = CliRunner().invoke(app, ["refresh", "--input", str(tmp_path / "nope.zip"), "-w", str(tmp_path / "x.duckdb")])
     assert res.exit_code == 2
     assert "input not found" in res.output
+
+
+def test_a_failing_source_keeps_its_data_while_the_others_refresh(prefect_server, tmp_path, httpserver):
+    """Live refresh of two sources: Eurocities' page changed (filled by JavaScript), the networks list is fine."""
+    from baltetl.cli import _load_flow
+    from conftest import FIXTURES, ROOT
+
+    refresh = _load_flow()
+    wh = tmp_path / "partial.duckdb"
+    first = refresh(sample=True, sources=["eurocities", "networks"], warehouse=str(wh))
+    assert first["status"] == "success"
+
+    members = ROOT / "src/baltetl/sample/networks-etmun-2019/etmun_network_members_geocoded_2019.csv"
+    httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nAllow: /\n")
+    httpserver.expect_request("/cities/").respond_with_data(
+        (FIXTURES / "eurocities" / "directory_js_empty.html").read_text(), content_type="text/html")
+    httpserver.expect_request("/members.csv").respond_with_data(members.read_bytes(), content_type="text/csv")
+    override = tmp_path / "live.toml"
+    override.write_text(f"""
+[http]
+min_interval_s = 0
+retries = 0
+
+[sources.eurocities]
+hosts = ["localhost", "127.0.0.1"]
+directory_url = "{httpserver.url_for('/cities/')}"
+
+[sources.networks]
+hosts = ["localhost", "127.0.0.1"]
+lists = [{{ name = "etmun", url = "{httpserver.url_for('/members.csv')}" }}]
+""")
+    second = refresh(sources=["eurocities", "networks"], warehouse=str(wh), config=str(override))
+    by_source = {s["source"]: s for s in second["sources"]}
+    assert second["status"] == "partial"
+    assert by_source["networks"]["status"] == "success"
+    assert by_source["eurocities"]["status"] == "failed" and "JavaScript" in by_source["eurocities"]["message"]
+    con = duckdb.connect(str(wh), read_only=True)
+    kept = con.execute("SELECT count(*) FROM organisations WHERE source = 'eurocities'").fetchone()[0]
+    runs = con.execute("SELECT source, status FROM last_runs ORDER BY source").fetchall()
+    con.close()
+    assert kept == 227  # the last good Eurocities data
+    assert runs == [("eurocities", "failed"), ("networks", "success")]

@@ -79,30 +79,33 @@ class Landing:
         shutil.copyfile(path, tmp)
         return self.place(tmp, source, name, origin, _suffix(path.name))
 
-    def latest(self, source: str, name: str) -> tuple[Landed, dict] | None:
-        """The newest landed file of this download, with its sidecar (for conditional GET)."""
+    def _sidecars(self, source: str, name: str):
+        """(sidecar, data file, meta) of each landed file of this name.  A landed .json data file is not a
+        sidecar: a sidecar sits beside its data file and records its checksum."""
         folder = self.root / source
         if not folder.exists():
-            return None
-        best = None
+            return
         for side in folder.glob(f"{name}-*.json"):
+            data = side.with_name(side.name.removesuffix(".json"))
+            if not data.is_file():
+                continue
             try:
                 meta = json.loads(side.read_text())
             except (OSError, ValueError):
                 continue
-            data = side.with_name(side.name.removesuffix(".json"))
-            if meta.get("name") == name and data.exists() and (best is None or meta["fetched_at"] > best[1]["fetched_at"]):
-                best = (data, meta)
+            if isinstance(meta, dict) and meta.get("name") == name and "sha256" in meta:
+                yield side, data, meta
+
+    def latest(self, source: str, name: str) -> tuple[Landed, dict] | None:
+        """The newest landed file of this download, with its sidecar (for conditional GET)."""
+        best = max(self._sidecars(source, name), key=lambda t: t[2].get("fetched_at", ""), default=None)
         if best is None:
             return None
-        data, meta = best
+        _, data, meta = best
         return Landed(data, meta["sha256"], meta["bytes"], meta["fetched_at"], meta["origin"], name), meta
 
     def _prune(self, source: str, name: str) -> None:
-        sides = sorted(
-            (self.root / source).glob(f"{name}-*.json"),
-            key=lambda p: json.loads(p.read_text()).get("fetched_at", ""),
-        )
-        for side in sides[:-KEEP_PER_NAME]:
-            side.with_name(side.name.removesuffix(".json")).unlink(missing_ok=True)
+        found = sorted(self._sidecars(source, name), key=lambda t: t[2].get("fetched_at", ""))
+        for side, data, _ in found[:-KEEP_PER_NAME]:
+            data.unlink(missing_ok=True)
             side.unlink(missing_ok=True)
