@@ -12,6 +12,7 @@ import re
 from functools import lru_cache
 
 import duckdb
+import pandas as pd
 from anyascii import anyascii
 
 from .config import Config
@@ -102,19 +103,19 @@ def build_geography(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
         """CREATE OR REPLACE TABLE metropolises (metropolis_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL,
            country VARCHAR NOT NULL, fua_id VARCHAR, lau_count INTEGER, fua_population BIGINT, nuts3_codes VARCHAR[])"""
     )
-    con.executemany("INSERT INTO metropolises VALUES (?, ?, ?, ?, ?, ?, ?)", metro_rows)
+    insert_rows(con, "metropolises", metro_rows)
     con.execute(
         """CREATE OR REPLACE TABLE metropolis_nuts3 (metropolis_id VARCHAR NOT NULL, nuts3 VARCHAR NOT NULL,
            reason VARCHAR NOT NULL, fua_population_share DOUBLE, PRIMARY KEY (metropolis_id, nuts3))"""
     )
-    con.executemany("INSERT INTO metropolis_nuts3 VALUES (?, ?, ?, ?)", nuts_rows)
+    insert_rows(con, "metropolis_nuts3", nuts_rows)
     con.execute(
         """CREATE OR REPLACE TABLE metropolis_places (metropolis_id VARCHAR NOT NULL, country VARCHAR NOT NULL,
            name_norm VARCHAR NOT NULL, name VARCHAR NOT NULL, kind VARCHAR NOT NULL, lau_code VARCHAR,
            nuts3_codes VARCHAR[])"""
     )
     unique_places = {r[:6]: r for r in place_rows}.values()
-    con.executemany("INSERT INTO metropolis_places VALUES (?, ?, ?, ?, ?, ?, ?)", sorted(unique_places, key=str))
+    insert_rows(con, "metropolis_places", sorted(unique_places, key=str))
     # every NUTS3 code the reference tables know (any revision): a place-name match is not taken when the
     # record carries a known NUTS3 code other than the municipality's own (two places of one name)
     con.execute(
@@ -130,3 +131,16 @@ def build_geography(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
         raise ValueError(f"NUTS3 codes claimed by more than one metropolis: {dup}")
     con.execute("DROP TABLE lau")
     con.execute("DROP TABLE nuts_history")
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[tuple]) -> None:
+    """Insert rows in one statement (executemany is a statement per row: slow on a database file)."""
+    if not rows:
+        return
+    cols = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
+    frame = pd.DataFrame(rows, columns=cols, dtype=object)
+    con.register("_rows", frame)
+    try:
+        con.execute(f"INSERT INTO {table} SELECT * FROM _rows")
+    finally:
+        con.unregister("_rows")

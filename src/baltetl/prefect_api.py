@@ -45,17 +45,19 @@ class TemporaryAPI:
             except OSError:
                 pass
             time.sleep(0.05)
-        self.stop()
+        self.stop(wait=10)
         return False
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 0.0) -> None:
+        """Ask the server to shut down; it finishes on its own (wait > 0: wait that long, then kill)."""
         if self.proc.poll() is None:
             self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+            if wait > 0:
+                try:
+                    self.proc.wait(timeout=wait)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait()
 
 
 def start_if_needed() -> TemporaryAPI | None:

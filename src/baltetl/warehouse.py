@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from .config import Config
-from .geo import build_geography
+from .geo import build_geography, insert_rows
 from .state import State
 
 # tables every source may stage under these names; they are unioned over sources into the core tables
@@ -131,8 +131,9 @@ def _core_select(con, source: str, stg: str, table: str) -> str:
 def _history(con: duckdb.DuckDBPyConnection, state: State, sources: list[str]) -> None:
     rows = state.runs()
     if rows:
-        con.executemany(
-            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        insert_rows(
+            con,
+            "runs",
             [
                 (r["run_id"], r["source"], r["status"], r.get("started_at"), r.get("finished_at"), r.get("duration_s"),
                  r.get("rows_read"), r.get("rows_loaded"), r.get("rows_quarantined"), json.dumps(r.get("tables", {})),
@@ -150,7 +151,7 @@ def _history(con: duckdb.DuckDBPyConnection, state: State, sources: list[str]) -
         for f in meta.get("input_files", []):
             landed.append((source, f["file_name"], f["sha256"], f.get("bytes"), f.get("origin"), f.get("fetched_at"), meta.get("run_id")))
     if landed:
-        con.executemany("INSERT INTO landed_files VALUES (?, ?, ?, ?, ?, ?, ?)", landed)
+        insert_rows(con, "landed_files", landed)
 
 
 def swap(tmp: Path, target: Path) -> None:
