@@ -65,11 +65,16 @@ def refresh(
                 parsed = parse(cfg, name, files)
                 results.append(stage(cfg, name, parsed, files, run_id, started))
             except Exception as exc:  # the source fails alone; its last good data stays
-                log.error(f"{name} failed, keeping its last good data: {type(exc).__name__}: {exc}")
-                results.append(pipeline.fail(cfg, run_id, name, started, exc))
+                result = pipeline.fail(cfg, run_id, name, started, exc)
+                if result.status == "skipped":
+                    log.warning(f"{name} skipped: {exc}")
+                else:
+                    log.error(f"{name} failed, keeping its last good data: {type(exc).__name__}: {exc}")
+                results.append(result)
         counts = build(cfg, run_id)
     failed = [r.source for r in results if r.status == "failed"]
-    status = "success" if not failed else ("failed" if len(failed) == len(results) else "partial")
+    ran = [r for r in results if r.status != "skipped"]
+    status = "success" if not failed else ("failed" if len(failed) == len(ran) else "partial")
     return {
         "run_id": run_id,
         "status": status,

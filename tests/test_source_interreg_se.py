@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from conftest import SHARED, landed, need_shared, run_refresh  # noqa: E402
 
-from baltetl.sources import SourceContext, interreg_se  # noqa: E402
+from baltetl.sources import NoInput, SourceContext, interreg_se  # noqa: E402
 
 SAMPLE_DIR = ROOT / "src" / "baltetl" / "sample" / "interreg_se"  # a folder: it lands as a zip (see below)
 SAMPLE = SAMPLE_DIR / "interreg_se_bsr-southbaltic_2026-06-09.json"
@@ -133,7 +133,7 @@ def test_full_extract_every_row_loaded_or_quarantined(cfg, tmp_path):
 
 
 def test_fetch_needs_a_url(cfg):
-    with pytest.raises(ValueError, match="no public URL"):
+    with pytest.raises(NoInput, match="no public URL"):
         interreg_se.fetch(SourceContext(cfg, cfg.source("interreg_se"), fetcher=object()))
 
 

@@ -125,3 +125,12 @@ def test_second_refresh_is_refused_while_one_runs(cfg):
                 pass
     with pipeline.refresh_lock(cfg):  # released
         pass
+
+
+def test_a_source_without_live_input_is_skipped_not_failed(cfg):
+    from baltetl import pipeline
+
+    with pytest.raises(pipeline.NoInput):
+        pipeline.land(cfg, "interreg_se")  # no URL configured: nothing to fetch
+    result = pipeline.fail(cfg, pipeline.new_run_id(), "interreg_se", 0.0, pipeline.NoInput("no url"))
+    assert result.status == "skipped"

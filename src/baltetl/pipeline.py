@@ -22,7 +22,7 @@ from .config import Config, resolve_path
 from .geo import norm_place
 from .http import Fetcher
 from .landing import Landing, now_iso
-from .sources import Landed, Parsed, SourceContext, load_module
+from .sources import Landed, NoInput, Parsed, SourceContext, load_module
 from .state import State
 
 Log = Callable[[str], None]
@@ -30,10 +30,6 @@ Log = Callable[[str], None]
 
 class RefreshLocked(RuntimeError):
     """Another refresh is writing this warehouse."""
-
-
-class NoInput(RuntimeError):
-    """The source has nothing to load in this mode (e.g. no bundled sample)."""
 
 
 @dataclass
@@ -186,9 +182,10 @@ def record(cfg: Config, run_id: str, result: SourceResult, started: float, input
 
 
 def fail(cfg: Config, run_id: str, source: str, started: float, exc: BaseException) -> SourceResult:
-    """Record a failed source; its last good snapshot stays in use."""
+    """Record a failed source (or a skipped one: NoInput); its last good snapshot stays in use."""
     reports = getattr(exc, "reports", None) or {}
-    result = SourceResult(source, "failed", f"{type(exc).__name__}: {exc}",
+    status = "skipped" if isinstance(exc, NoInput) else "failed"
+    result = SourceResult(source, status, f"{type(exc).__name__}: {exc}",
                           tables={t: vars(r) for t, r in reports.items()})  # fmt: skip
     result.rows_read = sum(r.read for r in reports.values())
     result.rows_quarantined = sum(r.quarantined for r in reports.values())

@@ -78,6 +78,11 @@ def load_module(source: SourceConfig) -> ModuleType:
     return mod
 
 
+class NoInput(RuntimeError):
+    """The source has nothing to load in this mode (no live URL configured, no bundled sample): it is
+    skipped, not failed, and keeps its data."""
+
+
 class StructureChanged(ValueError):
     """A fetched page or file no longer looks as the source expects (selectors gone, nothing parsed,
     a page filled by JavaScript).  The source fails with this message and keeps its last good data."""

@@ -29,7 +29,7 @@ import pandas as pd
 from anyascii import anyascii
 
 from .. import archive
-from . import Landed, Parsed, Reject, SourceContext, StructureChanged
+from . import Landed, NoInput, Parsed, Reject, SourceContext, StructureChanged
 
 TABLES = ("projects", "organisations", "participations")
 
@@ -59,7 +59,7 @@ _NAME_ACRONYM = re.compile(r"^(?P<name>.+?)\s*\((?P<inner>[^()]+)\)\s*$")
 def fetch(ctx: SourceContext) -> list[Landed]:
     url = ctx.source.options.get("url")
     if not url:
-        raise ValueError(
+        raise NoInput(
             "interreg_se: no public URL of the Tillväxtverket extract is known; set `url` in [sources.interreg_se] "
             "(and its host in `hosts`), or load a local copy with --input"
         )

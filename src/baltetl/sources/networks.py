@@ -29,7 +29,7 @@ import pandas as pd
 from anyascii import anyascii
 
 from .. import archive
-from . import Landed, Parsed, Reject, SourceContext, StructureChanged
+from . import Landed, NoInput, Parsed, Reject, SourceContext, StructureChanged
 
 TABLES = ("organisations", "network_memberships", "networks")  # parents first: schemas/networks.py PARENTS
 
@@ -74,8 +74,6 @@ def fetch(ctx: SourceContext) -> list[Landed]:
     """
     lists = ctx.source.options.get("lists") or []
     if not lists:
-        from ..pipeline import NoInput  # late: pipeline imports the sources package
-
         raise NoInput(
             f"{ctx.source.name}: no membership lists configured: add [[sources.{ctx.source.name}.lists]] "
             f'tables (name = "...", url = "...") and their hosts to [sources.{ctx.source.name}].hosts, '
