@@ -22,12 +22,13 @@ GROUP BY ALL;
 
 -- Organisations placed in a metropolis, and how they were placed.
 CREATE VIEW organisations_by_metropolis AS
-SELECT m.metropolis_id, m.name AS metropolis, o.org_key, o.source, o.name, o.short_name, o.activity_type,
-       o.city, o.country, o.nuts3, o.assigned_by, o.assigned_from,
+SELECT m.metropolis_id, m.name AS metropolis, o.org_key, os.golden_id, o.source, o.name, o.short_name,
+       o.activity_type, o.org_type, o.city, o.country, o.nuts3, o.assigned_by, o.assigned_from,
        count(pa.project_key) AS participations,
        count(DISTINCT pa.project_key) FILTER (WHERE p.end_date >= current_date) AS ongoing_projects
 FROM organisations o
 JOIN metropolises m ON m.metropolis_id = o.metropolis_id
+LEFT JOIN organisation_sources os ON os.org_key = o.org_key
 LEFT JOIN participations pa ON pa.org_key = o.org_key
 LEFT JOIN projects p ON p.project_key = pa.project_key
 GROUP BY ALL;
@@ -35,7 +36,8 @@ GROUP BY ALL;
 -- Per metropolis: organisations, participations and ongoing projects.
 CREATE VIEW metropolis_summary AS
 SELECT m.metropolis_id, m.name, m.country,
-       (SELECT count(*) FROM organisations o WHERE o.metropolis_id = m.metropolis_id) AS organisations,
+       (SELECT count(*) FROM golden_organisations g WHERE g.metropolis_id = m.metropolis_id) AS organisations,
+       (SELECT count(*) FROM organisations o WHERE o.metropolis_id = m.metropolis_id) AS source_records,
        (SELECT count(*) FROM participations pa WHERE pa.metropolis_id = m.metropolis_id) AS participations,
        (SELECT count(*) FROM ongoing_projects op WHERE list_contains(op.metropolises, m.metropolis_id)) AS ongoing_projects
 FROM metropolises m

@@ -178,5 +178,12 @@ def status(
         out.print(m)
 
 
+from .cli_resolution import register as _register_resolution  # noqa: E402
+from .cli_revisions import register as _register_revisions  # noqa: E402
+
+_register_resolution(app)
+_register_revisions(app)
+
+
 def main() -> None:  # pragma: no cover
     app()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from . import resolve, revisions
 from .config import Config
 from .geo import build_geography, insert_rows
 from .state import State
@@ -55,10 +56,16 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         _stage(con, state, sources)
         con.execute((sqld / "core.sql").read_text())
         _history(con, state, sources)
+        # one organisation, one record: golden organisations, then the partners' revisions on top
+        revs = revisions.load(cfg)
+        resolve.run(con, cfg, state, revs, run_id, log=log)
+        applied = revisions.apply(con, cfg, revs, run_id)
+        if any(applied.get(k) for k in ("invalid", "stale_target", "conflict")):
+            log(f"revisions: {applied} (see revision_issues)")
         con.execute((sqld / "marts.sql").read_text())
         counts = {
             t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-            for t in ("projects", "organisations", "participations", "quarantine", "runs")
+            for t in ("projects", "organisations", "golden_organisations", "participations", "quarantine", "runs")
         }
         con.execute("CHECKPOINT")
     except BaseException:

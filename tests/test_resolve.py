@@ -1,0 +1,177 @@
+"""Cross-source resolution on a real multi-source warehouse built from the bundled samples."""
+
+from __future__ import annotations
+
+import shutil
+from types import SimpleNamespace
+
+import duckdb
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from baltetl import resolve
+from baltetl.cli_resolution import register
+from baltetl.config import load_config
+from baltetl.state import State
+from conftest import FIXTURES, run_refresh
+
+SOURCES = ("cordis", "eurocities", "networks", "keep", "interreg_se")
+
+
+def revs(merges=(), keep_apart=()):
+    """Stand-in for baltetl.revisions.load(cfg): only the interface resolve reads."""
+    return SimpleNamespace(merges=list(merges), keep_apart=list(keep_apart), issues=[])
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One warehouse with five sources' real samples (built once for the module)."""
+    base = tmp_path_factory.mktemp("resolve")
+    cfg = load_config(warehouse=base / "wh" / "baltmet.duckdb")
+    for s in SOURCES:
+        result, _ = run_refresh(cfg, s, sample=True)
+        assert result.status == "success", (s, result.message)
+    return cfg
+
+
+@pytest.fixture
+def wh(built, tmp_path):
+    """A read-write copy of the built warehouse and a fresh state folder for the registry."""
+    path = tmp_path / "copy.duckdb"
+    shutil.copy(built.warehouse, path)
+    con = duckdb.connect(str(path))
+    yield con, State(tmp_path / "state")
+    con.close()
+
+
+def golden_of(con, key):
+    return con.execute("SELECT golden_id FROM organisation_sources WHERE org_key = ?", [key]).fetchone()[0]
+
+
+def key_of(con, source, name):
+    return con.execute("SELECT min(org_key) FROM organisations WHERE source = ? AND name = ?", [source, name]).fetchone()[0]
+
+
+def test_helsinki_university_joined_across_sources_and_how(wh):
+    con, state = wh
+    out = resolve.run(con, None, state, revs(), "r1")
+    assert out["records"] == con.execute("SELECT count(*) FROM organisations").fetchone()[0]
+    cordis = key_of(con, "cordis", "HELSINGIN YLIOPISTO")
+    keep = key_of(con, "keep", "University of Helsinki")
+    assert golden_of(con, cordis) == golden_of(con, keep)
+    # honest: the CORDIS record joins through the website domain helsinki.fi (shared with keep.eu records
+    # of the university's departments), and the name matcher alone would join them too (genitive folded)
+    rule = con.execute("SELECT match_rule FROM organisation_sources WHERE org_key = ?", [cordis]).fetchone()[0]
+    assert rule == "domain"
+    a = resolve.Rec("x", "cordis", "HELSINGIN YLIOPISTO", "FI", "HELSINGIN YLIOPISTO")
+    b = resolve.Rec("y", "keep", "University of Helsinki", "FI", "Helsinki")
+    assert resolve.decide(a, b)[:2] == (True, "name_fuzzy")
+    # ... but not Helsinki University of Technology, nor the city
+    hut = key_of(con, "keep", "Helsinki University of Technology")
+    city = key_of(con, "cordis", "HELSINGIN KAUPUNKI")
+    assert golden_of(con, hut) != golden_of(con, cordis) != golden_of(con, city)
+    # the city council is one organisation over four sources
+    g = con.execute("SELECT sources, name FROM golden_organisations WHERE golden_id = ?", [golden_of(con, city)]).fetchone()
+    assert set(g[0]) >= {"cordis", "eurocities", "keep", "networks"} and g[1] == "HELSINGIN KAUPUNKI"
+
+
+def test_no_cross_country_cluster_without_a_key(wh):
+    con, state = wh
+    resolve.run(con, None, state, revs(), "r1")
+    bad = con.execute(
+        """SELECT s.golden_id, list(DISTINCT s.match_rule) FROM organisation_sources s JOIN organisations o USING (org_key)
+           GROUP BY 1 HAVING count(DISTINCT o.country) > 1"""
+    ).fetchall()
+    for _gid, rules in bad:  # only a VAT, CORDIS id or Wikidata key may join two countries
+        assert set(rules) & {"vat", "cordis_id", "wikidata", "revision_merge"}, rules
+    # and the golden table is whole: every record in exactly one golden organisation
+    n_org, n_src, n_rec = con.execute(
+        "SELECT (SELECT count(*) FROM organisations), (SELECT count(*) FROM organisation_sources), "
+        "(SELECT sum(records) FROM golden_organisations)").fetchone()  # fmt: skip
+    assert n_org == n_src == n_rec
+
+
+def test_golden_ids_stable_when_a_record_is_added(wh):
+    con, state = wh
+    resolve.run(con, None, state, revs(), "r1")
+    before = dict(con.execute("SELECT org_key, golden_id FROM organisation_sources").fetchall())
+    # one more source record: a new keep.eu partner row of an existing organisation, and a brand-new one
+    con.execute("""INSERT INTO organisations BY NAME SELECT 'keep:FI-new-record' AS org_key, source, 'FI-new-record' AS org_id,
+                   name, country, city, record_ref FROM organisations WHERE org_key = ?""",
+                [key_of(con, "keep", "City of Helsinki")])  # fmt: skip
+    con.execute("""INSERT INTO organisations (org_key, source, org_id, name, country, city, record_ref)
+                   VALUES ('keep:EE-brand-new', 'keep', 'EE-brand-new', 'Narva Kreenholm Textile Heritage Society', 'EE', 'Narva', 'x')""")
+    out = resolve.run(con, None, state, revs(), "r2")
+    after = dict(con.execute("SELECT org_key, golden_id FROM organisation_sources").fetchall())
+    assert all(after[k] == g for k, g in before.items())  # no existing record changed its golden id
+    assert after["keep:FI-new-record"] == before[key_of(con, "keep", "City of Helsinki")]
+    assert after["keep:EE-brand-new"] == resolve.new_id("keep:EE-brand-new", set())
+    assert out["events"] == {"new": 1}
+    hist = con.execute("SELECT run_id, event, golden_id FROM golden_id_history WHERE run_id = 'r2'").fetchall()
+    assert hist == [("r2", "new", after["keep:EE-brand-new"])]
+    assert resolve.registry_path(state).exists()
+    assert resolve.load_registry(state)["keep:EE-brand-new"] == after["keep:EE-brand-new"]
+
+
+def test_revisions_override_the_matcher(wh):
+    con, state = wh
+    resolve.run(con, None, state, revs(), "r1")
+    uh = key_of(con, "keep", "University of Helsinki")
+    hut = key_of(con, "keep", "Helsinki University of Technology")
+    g_uh, g_hut = golden_of(con, uh), golden_of(con, hut)
+    assert g_uh != g_hut
+    # keep-apart: the two spellings of Riga City Council the matcher joins are forced apart
+    riga = key_of(con, "keep", "City of Riga (Riga City Council)")
+    riga2 = key_of(con, "keep", "Riga City Council")
+    assert golden_of(con, riga) == golden_of(con, riga2)
+    # merge given as golden ids (the HUT cluster into the university), keep-apart given as org_keys
+    out = resolve.run(con, None, state, revs(merges=[(g_uh, g_hut)], keep_apart=[(riga, riga2)]), "r2")
+    assert golden_of(con, hut) == golden_of(con, uh) == g_uh  # the larger cluster kept its id
+    rule = con.execute("SELECT match_rule FROM organisation_sources WHERE org_key = ?", [hut]).fetchone()[0]
+    assert rule == "revision_merge"
+    assert golden_of(con, riga) != golden_of(con, riga2)
+    assert out["events"]["merged_into"] >= 1 and out["events"]["split_from"] >= 1
+    ev = dict(con.execute("SELECT event, other_id FROM golden_id_history WHERE run_id = 'r2' AND golden_id = ?", [g_hut]).fetchall())
+    assert ev == {"merged_into": g_uh}
+
+
+def test_domain_of_and_norm_name():
+    assert resolve.domain_of("http://www.mm.helsinki.fi/mmtek/") == "helsinki.fi"
+    assert resolve.domain_of("https://www.ug.edu.pl/en") == "ug.edu.pl"
+    assert resolve.domain_of("http://www.eu.baltic.net/Project_Database.5308.html") is None  # programme host
+    assert resolve.norm_name("SIA Rīgas Ūdens") == resolve.norm_name("Rigas udens SIA") == "rigas udens"
+    assert resolve.norm_name("BIOCON VALLEY GMBH") == resolve.norm_name("BioCon Valley")
+    assert resolve.municipality_place("City of Riga (Riga City Council)", None, "Riga") == "riga"
+    assert resolve.municipality_place("Rīgas dome", None, "Rīga") == "riga"
+    assert resolve.municipality_place("Helsinki Metropolitan Area Council", None, "Helsinki") is None
+
+
+def test_eval_matching_prints_metrics_last():
+    app = typer.Typer()
+    register(app)
+    r = CliRunner().invoke(app, ["eval-matching", str(FIXTURES / "matching" / "pairs.csv")])
+    assert r.exit_code == 0, r.output
+    lines = r.output.strip().splitlines()
+    assert lines[-1].startswith("precision=") and " recall=" in lines[-1] and " f1=" in lines[-1]
+    p = float(lines[-1].split()[0].split("=")[1])
+    assert p >= 0.97
+    assert any(line.startswith("holdout:") for line in lines)
+    with open(FIXTURES / "matching" / "pairs.csv") as f:
+        assert sum(1 for _ in f) - 1 >= 150
+
+
+def test_organisations_command(built, tmp_path, wh):
+    con, state = wh
+    resolve.run(con, None, state, revs(), "r1")
+    con.execute("CHECKPOINT")
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
+    con.close()
+    app = typer.Typer()
+    register(app)
+    r = CliRunner().invoke(app, ["organisations", "--warehouse", path, "--top", "5"])
+    assert r.exit_code == 0, r.output
+    assert "golden organisations:" in r.output and "multi-source:" in r.output
+    assert len([line for line in r.output.splitlines() if line.startswith("  ")]) == 5
+    r = CliRunner().invoke(app, ["organisations", "--warehouse", str(tmp_path / "absent.duckdb")])
+    assert r.exit_code == 2
