@@ -61,7 +61,7 @@ import hashlib
 import os
 import re
 import time
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, namedtuple
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -698,16 +698,25 @@ def golden_rows(con, members_of: dict[str, list[str]], hidden: set[str] = frozen
     name, then clusters, Interreg SE, keep.eu, Eurocities, networks); ties go to the shorter name.  Other fields
     are taken from the best source that has them (keep.eu's website only when its domain is a trusted key);
     country is the members' most frequent; the metropolis is the members' most frequent one."""
-    df = con.execute(
-        """SELECT org_key, source, name, short_name, org_type, activity_type, country, city, nuts3, website,
-                  metropolis_id, assigned_by FROM organisations"""
-    ).df()
-    rows = {r.org_key: r for r in df.itertuples(index=False)}
+    cols = ("org_key", "source", "name", "short_name", "org_type", "activity_type", "country", "city", "nuts3",
+            "website", "metropolis_id", "assigned_by")  # fmt: skip
+    Row = namedtuple("Row", cols)
+    rows = {r[0]: Row(*r) for r in con.execute(f"SELECT {', '.join(cols)} FROM organisations").fetchall()}
     prio = {s: i for i, s in enumerate(SOURCE_PRIORITY)}
     out = []
     for gid, keys in members_of.items():
         recs = [rows[k] for k in keys if k in rows]
         if not recs:
+            continue
+        if len(recs) == 1:  # most clusters: one record, its own fields
+            r = recs[0]
+            out.append({
+                "golden_id": gid, "name": r.name, "short_name": r.short_name or None, "org_type": r.org_type or None,
+                "activity_type": r.activity_type or None, "country": r.country or None, "city": r.city or None,
+                "nuts3": r.nuts3 or None, "website": r.website or None, "metropolis_id": r.metropolis_id,
+                "assigned_by": r.assigned_by if r.metropolis_id else None, "sources": [r.source], "records": 1,
+                "hidden": gid in hidden,
+            })  # fmt: skip
             continue
         best_src = min(recs, key=lambda r: prio.get(r.source, 99)).source
         names = Counter(r.name for r in recs if r.source == best_src)
