@@ -62,6 +62,10 @@ def refresh(
             started = time.time()
             try:
                 files = land(cfg, name, sample, input)
+                if pipeline.unchanged(cfg, name, files):  # a 304 or the same bytes: nothing to parse
+                    log.info(f"{name}: input unchanged, its data stays as loaded")
+                    results.append(pipeline.keep_unchanged(cfg, run_id, name, started, files))
+                    continue
                 parsed = parse(cfg, name, files)
                 results.append(stage(cfg, name, parsed, files, run_id, started))
             except Exception as exc:  # the source fails alone; its last good data stays

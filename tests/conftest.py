@@ -62,8 +62,11 @@ def run_refresh(cfg, source="cordis", *, sample=False, input_path=None):
     with pipeline.refresh_lock(cfg):
         try:
             files = pipeline.land(cfg, source, sample=sample, input_path=input_path)
-            parsed = pipeline.parse(cfg, source, files)
-            result = pipeline.stage(cfg, source, parsed, files, run_id, started, log=lambda m: None)
+            if pipeline.unchanged(cfg, source, files):
+                result = pipeline.keep_unchanged(cfg, run_id, source, started, files)
+            else:
+                parsed = pipeline.parse(cfg, source, files)
+                result = pipeline.stage(cfg, source, parsed, files, run_id, started, log=lambda m: None)
         except Exception as exc:
             result = pipeline.fail(cfg, run_id, source, started, exc)
         counts = pipeline.build(cfg, run_id, log=lambda m: None)

@@ -28,8 +28,14 @@ def test_refresh_flow_on_the_sample(prefect_server, tmp_path):
     assert [s["source"] for s in result["sources"]] == with_sample  # --sample: every source that ships one
     assert "cordis" in with_sample and all(s["status"] == "success" for s in result["sources"])
     con = duckdb.connect(str(wh), read_only=True)
-    assert con.execute("SELECT count(*) FROM ongoing_projects").fetchone()[0] > 0
+    ongoing = con.execute("SELECT count(*) FROM ongoing_projects").fetchone()[0]
     con.close()
+    assert ongoing > 0
+    # the same inputs again: nothing is parsed again, every source keeps its data, the run is a success
+    again = refresh(sample=True, warehouse=str(wh))
+    assert again["status"] == "success"
+    assert {s["status"] for s in again["sources"]} == {"unchanged"}
+    assert again["counts"] == result["counts"] | {"runs": result["counts"]["runs"] * 2}
 
 
 def test_cli_refresh_and_status(prefect_server, tmp_path, monkeypatch):

@@ -102,7 +102,7 @@ CREATE TABLE landed_files (
 CREATE TABLE runs (
     run_id            VARCHAR NOT NULL,
     source            VARCHAR NOT NULL,
-    status            VARCHAR NOT NULL,            -- success | failed | skipped
+    status            VARCHAR NOT NULL,            -- success | unchanged (input as last time) | failed | skipped
     started_at        TIMESTAMP,
     finished_at       TIMESTAMP,
     duration_s        DOUBLE,

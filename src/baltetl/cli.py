@@ -129,7 +129,7 @@ def _print_result(result: dict) -> None:
     for col in ("source", "status", "read", "loaded", "quarantined", "seconds", "message"):
         t.add_column(col, justify="right" if col in ("read", "loaded", "quarantined", "seconds") else "left", overflow="fold")
     for r in result["sources"]:
-        style = "green" if r["status"] == "success" else "red"
+        style = {"success": "green", "unchanged": "green", "skipped": "yellow"}.get(r["status"], "red")
         t.add_row(r["source"], f"[{style}]{r['status']}[/]", str(r["rows_read"]), str(r["rows_loaded"]),
                   str(r["rows_quarantined"]), f"{r['duration_s']:.1f}", r["message"][:120])  # fmt: skip
     out.print(t)
@@ -155,7 +155,7 @@ def status(
     for col in ("started (UTC)", "source", "status", "read", "loaded", "quarant.", "s"):
         t.add_column(col, no_wrap=True, justify="right" if col in ("read", "loaded", "quarant.", "s") else "left")
     for r in runs[-limit:][::-1]:
-        style = {"success": "green", "failed": "red"}.get(r["status"], "yellow")
+        style = {"success": "green", "unchanged": "green", "failed": "red"}.get(r["status"], "yellow")
         t.add_row((r.get("started_at") or "")[:16].replace("T", " "), r["source"], f"[{style}]{r['status']}[/]",
                   str(r.get("rows_read", "")), str(r.get("rows_loaded", "")), str(r.get("rows_quarantined", "")),
                   f"{r.get('duration_s') or 0:.0f}")  # fmt: skip
