@@ -98,7 +98,7 @@ def test_revision_survives_two_refreshes(cfg, tmp_path):
     seen = []
     for _ in range(2):  # two refreshes in a row: two fresh warehouse builds, revisions applied by each
         result, _ = run_refresh(cfg, "keep", sample=True)
-        assert result.status == "success"
+        assert result.status in ("success", "unchanged")  # the second time the input is the same: a rebuild only
         con = duckdb.connect(str(cfg.warehouse), read_only=True)
         try:
             # the source value stays in organisations; the golden record carries the correction
