@@ -68,6 +68,8 @@ def refresh(
                     continue
                 parsed = parse(cfg, name, files)
                 results.append(stage(cfg, name, parsed, files, run_id, started))
+                del parsed  # the staged tables are in the snapshot now; free them before the next source
+                pipeline.release_memory()
             except Exception as exc:  # the source fails alone; its last good data stays
                 result = pipeline.fail(cfg, run_id, name, started, exc)
                 if result.status == "skipped":

@@ -116,6 +116,8 @@ def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
             )
     pj = pd.DataFrame(projects, columns=PROJECT_COLUMNS, dtype=object)
     raw = pd.DataFrame(parts, columns=RAW_PARTICIPATION_COLUMNS, dtype=object)
+    projects.clear()  # the frames hold the values now
+    parts.clear()
     pj["total_cost"] = _each(pj["total_cost"], lambda v: _money_value(_not_reported(v)))
     pj["ec_max_contribution"] = _each(pj["ec_max_contribution"], _money_value)
     pj["title"] = _each(pj["title"], _unquote)
@@ -131,7 +133,7 @@ def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
     return Parsed(
         tables={
             "projects": pj,
-            "participations": raw[PARTICIPATION_COLUMNS].copy(),
+            "participations": raw[PARTICIPATION_COLUMNS],
             "organisations": _organisations(raw),
         },
         rejects=rejects,
