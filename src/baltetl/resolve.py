@@ -75,6 +75,8 @@ from cleanco import basename as _cleanco_basename
 from cleanco import prepare_default_terms
 from rapidfuzz import fuzz
 
+from .state import write_parquet
+
 THRESHOLD = 92.0  # token_sort_ratio on normalised names, same or unknown city
 THRESHOLD_OTHER_CITY = 97.0  # both records give a city and the cities differ
 MIN_LEN = 4  # shorter normalised names match only exactly
@@ -622,18 +624,6 @@ def _read_parquet(path: Path) -> pd.DataFrame | None:
     return duckdb.connect().execute(f"SELECT * FROM read_parquet('{path}')").df()
 
 
-def _write_parquet(df: pd.DataFrame, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    c = duckdb.connect()
-    try:
-        c.register("frame", df)
-        c.execute(f"COPY (SELECT * FROM frame) TO '{tmp}' (FORMAT parquet)")
-    finally:
-        c.close()
-    os.replace(tmp, path)
-
-
 def load_registry(state) -> dict[str, str]:
     df = _read_parquet(registry_path(state))
     return {} if df is None else dict(zip(df["org_key"], df["golden_id"]))
@@ -818,9 +808,9 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None)
         con.unregister("hist_frame")
     # the registry keeps records absent from this run, so a record that comes back gets its id again
     reg = {**old, **gid_of}
-    _write_parquet(pd.DataFrame(sorted(reg.items()), columns=["org_key", "golden_id"]), registry_path(state))
+    write_parquet(pd.DataFrame(sorted(reg.items()), columns=["org_key", "golden_id"]), registry_path(state))
     if len(ev):
-        _write_parquet(hist, history_path(state))
+        write_parquet(hist, history_path(state))
     out = {"records": len(recs), "golden": len(clusters), "multi_source": int((golden["sources"].map(len) > 1).sum()),
            "events": Counter(e for _g, e, _o, _m in events), "seconds": round(time.perf_counter() - t0, 2), **stats}  # fmt: skip
     if log:
