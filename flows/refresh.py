@@ -16,7 +16,14 @@ from baltetl import pipeline
 from baltetl.config import Config, load_config
 
 
-@task(name="land", retries=2, retry_delay_seconds=[30, 120], cache_policy=NO_CACHE)
+def _transient(task, task_run, state) -> bool:
+    """Retry a land task only when the fetch may succeed later (not: no URL, host or robots.txt refusal)."""
+    from baltetl.http import worth_retrying
+
+    return worth_retrying(state.data) if isinstance(state.data, BaseException) else True
+
+
+@task(name="land", retries=2, retry_delay_seconds=[30, 120], retry_condition_fn=_transient, cache_policy=NO_CACHE)
 def land(cfg: Config, source: str, sample: bool, input_path: str | None):
     return pipeline.land(cfg, source, sample=sample, input_path=input_path)
 

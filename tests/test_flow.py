@@ -102,3 +102,22 @@ lists = [{{ name = "etmun", url = "{httpserver.url_for('/members.csv')}" }}]
     con.close()
     assert kept == 227  # the last good Eurocities data
     assert runs == [("eurocities", "failed"), ("networks", "success")]
+
+
+def test_a_source_with_nothing_to_fetch_is_skipped_at_once(prefect_server, tmp_path):
+    """No live URL for the networks lists: skipped, not failed, and its land task is not retried (a retry
+    waits 30 s, then 120 s: for transient fetch failures only)."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    from baltetl.cli import _load_flow
+
+    state = _load_flow()(sources=["networks"], warehouse=str(tmp_path / "skip.duckdb"), return_state=True)
+    result = state.result()
+    assert result["status"] == "success"
+    assert [(s["source"], s["status"]) for s in result["sources"]] == [("networks", "skipped")]
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
+    land = [r for r in runs if r.name.startswith("land")]
+    assert len(land) == 1 and land[0].run_count == 1 and land[0].state.is_failed()

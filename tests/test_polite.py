@@ -75,3 +75,13 @@ def test_page_names_are_readable_and_distinct():
     c = page_name("https://keep.eu/api/search/projects/?page=2")
     assert a.startswith("cities-") and b.startswith("cities-riga-") and c.startswith("api-search-projects-page-2-")
     assert len({a, b, c}) == 3
+
+
+def test_only_passing_failures_are_worth_retrying():
+    from baltetl.http import FetchRefused, worth_retrying
+    from baltetl.sources import NoInput
+
+    assert worth_retrying(FetchError("HTTP 503 from x"))
+    assert not worth_retrying(FetchRefused("HTTP 404 from x"))
+    assert not worth_retrying(RobotsDisallowed("robots.txt disallows x"))
+    assert not worth_retrying(NoInput("no URL configured"))

@@ -41,7 +41,11 @@ class FetchError(RuntimeError):
     """A download failed for good (after retries), or was not allowed."""
 
 
-class RobotsDisallowed(FetchError):
+class FetchRefused(FetchError):
+    """Not fetched, and asking again will not help: a host not configured, robots.txt, a 4xx answer."""
+
+
+class RobotsDisallowed(FetchRefused):
     """robots.txt of the host does not allow our user agent to fetch this URL (no request was sent)."""
 
 
@@ -118,7 +122,7 @@ class Fetcher:
         parts = urlsplit(url)
         host = parts.hostname or ""
         if host not in self.allowed.get(source, ()):
-            raise FetchError(f"{source}: host {host!r} is not in the source's configured hosts {self.allowed.get(source, ())}")
+            raise FetchRefused(f"{source}: host {host!r} is not in the source's configured hosts {self.allowed.get(source, ())}")
         if self.obey_robots:
             rules = self._robots_for(parts.scheme, parts.netloc)
             if rules is not None and not rules.can_fetch(url, self.user_agent):
@@ -171,7 +175,8 @@ class Fetcher:
                     landed, _ = previous
                     return Landed(landed.path, landed.sha256, landed.size, landed.fetched_at, landed.origin, name, True)
                 if r.status_code != 200:
-                    raise FetchError(f"HTTP {r.status_code} from {url}")
+                    cls = FetchRefused if 400 <= r.status_code < 500 else FetchError
+                    raise cls(f"HTTP {r.status_code} from {url}")
                 try:
                     with open(tmp, "wb") as f:
                         for chunk in r.iter_content(1 << 20):
@@ -203,3 +208,8 @@ def page_name(url: str) -> str:
     parts = urlsplit(url)
     slug = re.sub(r"[^A-Za-z0-9]+", "-", (parts.path + ("?" + parts.query if parts.query else "")).strip("/"))[-60:].strip("-")
     return f"{slug or 'index'}-{hashlib.sha1(url.encode()).hexdigest()[:8]}"
+
+
+def worth_retrying(exc: BaseException) -> bool:
+    """A fetch that failed for a reason that may pass (server errors, time-outs, lost connections)."""
+    return isinstance(exc, FetchError) and not isinstance(exc, FetchRefused)
