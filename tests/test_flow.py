@@ -121,3 +121,14 @@ def test_a_source_with_nothing_to_fetch_is_skipped_at_once(prefect_server, tmp_p
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[state.state_details.flow_run_id])))
     land = [r for r in runs if r.name.startswith("land")]
     assert len(land) == 1 and land[0].run_count == 1 and land[0].state.is_failed()
+
+
+def test_nightly_deployment_has_the_configured_schedule(tmp_path):
+    from baltetl.cli import deployment
+    from baltetl.config import load_config
+
+    cfg = load_config(warehouse=tmp_path / "n.duckdb")
+    dep = deployment(cfg)
+    assert dep.name == "nightly" and dep.parameters == {"warehouse": str(cfg.warehouse)}
+    (sched,) = dep.schedules
+    assert sched.schedule.cron == "30 2 * * *" and sched.schedule.timezone == "Europe/Riga"

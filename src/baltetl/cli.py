@@ -112,6 +112,41 @@ def refresh(
     raise typer.Exit(0 if result["status"] == "success" else 1)
 
 
+def deployment(cfg, name: str | None = None):
+    """The refresh flow as a Prefect deployment with the configured nightly schedule (cron + time zone)."""
+    from prefect.schedules import Cron
+
+    sch = cfg.raw.get("schedule", {})
+    flow = _load_flow()
+    return flow.to_deployment(
+        name=name or sch.get("name", "nightly"),
+        schedules=[Cron(sch.get("cron", "30 2 * * *"), timezone=sch.get("timezone", "Europe/Riga"))],
+        parameters={"warehouse": str(cfg.warehouse)},
+        description="Nightly refresh of every source into the BaltMet warehouse",
+    )
+
+
+@app.command()
+def serve(
+    warehouse: WarehouseOpt = None,
+    config: ConfigOpt = None,
+    name: Annotated[Optional[str], typer.Option("--name", help="Deployment name (default from [schedule]).")] = None,
+) -> None:
+    """Serve the refresh flow on its nightly schedule (needs a Prefect server: PREFECT_API_URL).
+
+    Manual runs of all or some sources: `prefect deployment run 'refresh/nightly' --param sources='["cordis"]'`.
+    """
+    from prefect import serve as prefect_serve
+
+    from .config import load_config
+
+    cfg = load_config(config, warehouse=warehouse)
+    dep = deployment(cfg, name)
+    sch = cfg.raw.get("schedule", {})
+    console.print(f"serving refresh/{dep.name}: {sch.get('cron')} ({sch.get('timezone')}) -> {cfg.warehouse}")
+    prefect_serve(dep)
+
+
 def _drain_prefect(timeout: float = 10.0) -> None:
     """Flush Prefect's log and event workers (they would otherwise retry against a stopped API at exit)."""
     try:
