@@ -110,6 +110,6 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"golden organisations: {n} (from {recs or 0} source records)")
         typer.echo(f"multi-source: {multi}")
         typer.echo("match rules: " + ", ".join(f"{r} {c}" for r, c in rules))
-        typer.echo(f"largest clusters:")
+        typer.echo("largest clusters:")
         for name, country, sources, records in largest:
             typer.echo(f"  {records:>5}  {country or '--'}  {name}  [{sources}]")

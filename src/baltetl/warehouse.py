@@ -20,7 +20,6 @@ from .state import State
 
 # tables every source may stage under these names; they are unioned over sources into the core tables
 CORE_TABLES = ("projects", "organisations", "participations", "network_memberships")
-SQL_FILES = ("schema.sql", "core.sql", "marts.sql")
 DERIVED = ("metropolis_id", "assigned_by", "assigned_from")  # computed in core.sql
 
 
