@@ -163,16 +163,24 @@ def stage(cfg: Config, source: str, parsed: Parsed, files: list[Landed], run_id:
     counts = {t: r.loaded for t, r in v.reports.items()}
     state.save_snapshot(source, run_id, v.tables, {"run_id": run_id, "source": source, "input_files": inputs,
                                                    "counts": counts, "saved_at": now_iso()})  # fmt: skip
-    result = SourceResult(source, "success", tables={t: vars(r) for t, r in v.reports.items()})
-    result.rows_read = sum(r.read for r in v.reports.values())
-    result.rows_loaded = sum(r.loaded for r in v.reports.values())
-    result.rows_quarantined = sum(r.quarantined for r in v.reports.values())
-    result.duration_s = round(time.time() - started, 3)
+    result = _result(source, "success", "", v.reports, started)
     record(cfg, run_id, result, started, inputs)
     for t, r in v.reports.items():
         log(f"{source}.{t}: read {r.read}, loaded {r.loaded}, quarantined {r.quarantined}"
             + (f", repaired {r.repaired}" if r.repaired else ""))  # fmt: skip
     return result
+
+
+def _result(source: str, status: str, message: str, reports: dict, started: float, loaded: bool = True) -> SourceResult:
+    """A source's result with its per-table counts; a failed source loaded nothing, whatever it read."""
+    return SourceResult(
+        source, status, message,
+        rows_read=sum(r.read for r in reports.values()),
+        rows_loaded=sum(r.loaded for r in reports.values()) if loaded else 0,
+        rows_quarantined=sum(r.quarantined for r in reports.values()),
+        tables={t: vars(r) for t, r in reports.items()},
+        duration_s=round(time.time() - started, 3),
+    )  # fmt: skip
 
 
 def _drift_guard(src, state: State, v: quality.Validated) -> None:
@@ -216,13 +224,9 @@ def record(cfg: Config, run_id: str, result: SourceResult, started: float, input
 
 def fail(cfg: Config, run_id: str, source: str, started: float, exc: BaseException) -> SourceResult:
     """Record a failed source (or a skipped one: NoInput); its last good snapshot stays in use."""
-    reports = getattr(exc, "reports", None) or {}
     status = "skipped" if isinstance(exc, NoInput) else "failed"
-    result = SourceResult(source, status, f"{type(exc).__name__}: {exc}",
-                          tables={t: vars(r) for t, r in reports.items()})  # fmt: skip
-    result.rows_read = sum(r.read for r in reports.values())
-    result.rows_quarantined = sum(r.quarantined for r in reports.values())
-    result.duration_s = round(time.time() - started, 3)
+    reports = getattr(exc, "reports", None) or {}
+    result = _result(source, status, f"{type(exc).__name__}: {exc}", reports, started, loaded=False)
     record(cfg, run_id, result, started)
     return result
 
