@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import sys
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -139,12 +140,8 @@ def validate(parsed: Parsed, contracts: ModuleType, order: tuple[str, ...], max_
     parents = getattr(contracts, "PARENTS", {})
     reports: dict[str, TableReport] = {}
     tables: dict[str, pd.DataFrame] = {}
-    q: list[tuple] = []
-    for rej in parsed.rejects:
-        q.append((rej.table, rej.record_key, rej.record_ref, rej.column, rej.check, rej.value))
-    rejected_per_table: dict[str, int] = {}
-    for rej in parsed.rejects:
-        rejected_per_table[rej.table] = rejected_per_table.get(rej.table, 0) + 1
+    q = [(r.table, r.record_key, r.record_ref, r.column, r.check, r.value) for r in parsed.rejects]
+    rejected_per_table = Counter(r.table for r in parsed.rejects)
     for table in order:
         df = parsed.tables.get(table)
         if df is None:
