@@ -7,8 +7,6 @@ others still refresh, and the run is reported as partial.
 
 from __future__ import annotations
 
-import time
-
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
@@ -66,24 +64,10 @@ def refresh(
     with pipeline.refresh_lock(cfg):
         log.info(f"run {run_id}: sources {', '.join(names)} -> {cfg.warehouse}")
         for name in names:
-            started = time.time()
-            try:
-                files = land(cfg, name, sample, input)
-                if pipeline.unchanged(cfg, name, files):  # a 304 or the same bytes: nothing to parse
-                    log.info(f"{name}: input unchanged, its data stays as loaded")
-                    results.append(pipeline.keep_unchanged(cfg, run_id, name, started, files))
-                    continue
-                parsed = parse(cfg, name, files)
-                results.append(stage(cfg, name, parsed, files, run_id, started))
-                del parsed  # the staged tables are in the snapshot now; free them before the next source
-                pipeline.release_memory()
-            except Exception as exc:  # the source fails alone; its last good data stays
-                result = pipeline.fail(cfg, run_id, name, started, exc)
-                if result.status == "skipped":
-                    log.warning(f"{name} skipped: {exc}")
-                else:
-                    log.error(f"{name} failed, keeping its last good data: {type(exc).__name__}: {exc}")
-                results.append(result)
+            results.append(pipeline.refresh_source(
+                cfg, name, run_id, sample=sample, input_path=input, steps=(land, parse, stage),
+                log=lambda level, msg: getattr(log, level)(msg),
+            ))  # fmt: skip
         counts = build(cfg, run_id)
     failed = [r.source for r in results if r.status == "failed"]
     ran = [r for r in results if r.status != "skipped"]

@@ -52,22 +52,11 @@ def landed(path: Path, name: str = "test"):
 
 
 def run_refresh(cfg, source="cordis", *, sample=False, input_path=None):
-    """The refresh flow's steps for one source, called directly (no Prefect engine)."""
-    import time
-
+    """The refresh flow's steps for one source and the build, called directly (no Prefect engine)."""
     from baltetl import pipeline
 
     run_id = pipeline.new_run_id()
-    started = time.time()
     with pipeline.refresh_lock(cfg):
-        try:
-            files = pipeline.land(cfg, source, sample=sample, input_path=input_path)
-            if pipeline.unchanged(cfg, source, files):
-                result = pipeline.keep_unchanged(cfg, run_id, source, started, files)
-            else:
-                parsed = pipeline.parse(cfg, source, files)
-                result = pipeline.stage(cfg, source, parsed, files, run_id, started, log=lambda m: None)
-        except Exception as exc:
-            result = pipeline.fail(cfg, run_id, source, started, exc)
+        result = pipeline.refresh_source(cfg, source, run_id, sample=sample, input_path=input_path)
         counts = pipeline.build(cfg, run_id, log=lambda m: None)
     return result, counts

@@ -231,6 +231,38 @@ def fail(cfg: Config, run_id: str, source: str, started: float, exc: BaseExcepti
     return result
 
 
+def refresh_source(cfg: Config, source: str, run_id: str, *, sample: bool = False, input_path: str | None = None,
+                   steps=None, log=None) -> SourceResult:  # fmt: skip
+    """One source's refresh: land, then (unless the input is unchanged) parse and stage; a failure is recorded
+    and the source's last good data stays.  `steps` = (land, parse, stage) callables — the flow passes its
+    Prefect tasks, called as land(cfg, source, sample, input_path), parse(cfg, source, files),
+    stage(cfg, source, parsed, files, run_id, started); by default the plain functions of this module."""
+    land_, parse_, stage_ = steps or (
+        lambda c, n, s, i: land(c, n, sample=s, input_path=i),
+        parse,
+        lambda c, n, p, f, r, t: stage(c, n, p, f, r, t, log=lambda m: None),
+    )
+    log = log or (lambda level, msg: None)
+    started = time.time()
+    try:
+        files = land_(cfg, source, sample, input_path)
+        if unchanged(cfg, source, files):  # a 304 or the same bytes: nothing to parse
+            log("info", f"{source}: input unchanged, its data stays as loaded")
+            return keep_unchanged(cfg, run_id, source, started, files)
+        parsed = parse_(cfg, source, files)
+        result = stage_(cfg, source, parsed, files, run_id, started)
+        del parsed  # the staged tables are in the snapshot now; free them before the next source
+        release_memory()
+        return result
+    except Exception as exc:  # the source fails alone; its last good data stays
+        result = fail(cfg, run_id, source, started, exc)
+        if result.status == "skipped":
+            log("warning", f"{source} skipped: {exc}")
+        else:
+            log("error", f"{source} failed, keeping its last good data: {type(exc).__name__}: {exc}")
+        return result
+
+
 def build(cfg: Config, run_id: str, log: Log = print) -> dict:
     counts = warehouse.build(cfg, State(cfg.state), run_id, log)
     log(f"warehouse {cfg.warehouse}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
