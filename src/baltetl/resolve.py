@@ -27,12 +27,15 @@ The pairwise decision `decide(a, b)` is the one `baltetl eval-matching` scores.
 
 Scorer and threshold.  Names are first normalised (`norm_name`): anyascii transliteration, case and
 punctuation folded, legal forms stripped (cleanco's suffix table + prefixes SIA/UAB/AS/OÜ/AB ...),
-university words in the region's languages folded to 'university', stop words dropped.  Municipalities
+words of the region's languages for kinds of organisation, countries and points of the compass written
+in English (Nordic compounds split first: 'Syddansk' -> 'south denmark'), stop words dropped.  Municipalities
 ("City of Riga", "Riga City Council", "Rīgas dome", "Helsingin kaupunki", "Oslo kommune", a Eurocities or
 network record of type city) are reduced to their place and compared by place (genitive endings and a few
-exonyms folded).  Otherwise equal normalised names match (`name_exact`); a sub-unit written
+exonyms folded).  Otherwise equal normalised names match (`name_exact`); a name that is the other's
+with the city both records are in put before or after it matches; a sub-unit written
 "<organisation>, <department>" / "<organisation> / <unit>" matches its organisation by its head; else the
-score is rapidfuzz `fuzz.token_sort_ratio` on the normalised names.  token_sort_ratio is order-insensitive
+score is rapidfuzz `fuzz.token_sort_ratio` on the normalised names (the better of: as written, and
+without an acronym written before or after the name).  token_sort_ratio is order-insensitive
 ("Tartu University" / "University of Tartu") but, unlike token_set_ratio or WRatio, does not reward one name
 being contained in the other, which is exactly the failure that matters here ("University of Helsinki" is
 contained in "Helsinki University of Technology"; "Tallinn University" in "Tallinn University of
@@ -108,7 +111,35 @@ LEXICON = {"yliopisto": "university", "ulikool": "university", "universitate": "
            "institutt": "institute", "instituutti": "institute", "institutas": "institute",
            "instytut": "institute", "institutet": "institute", "sciences": "science",
            "ammattikorkeakoulu": "university applied science", "hogskola": "university",
-           "hogskolan": "university", "korkeakoulusaatio": "university foundation"}  # fmt: skip
+           "hogskolan": "university", "universitetet": "university",
+           # a Finnish foundation university's legal name is '<name> korkeakoulusaatio sr' ('Aalto University')
+           "korkeakoulusaatio": "university",
+           # Estonian 'maaulikool' is the country's university of life sciences (agricultural university)
+           "maaulikool": "university life science",
+           "environmental": "environment", "miljo": "environment", "miljoe": "environment",
+           "sveikatos": "health", "sveikata": "health", "mokslu": "science", "mokslo": "science"}  # fmt: skip
+# a country written as a noun or an adjective, in English or its own language, is the country
+COUNTRY_WORDS = {"finland": ("finnish", "suomen", "suomi", "suomalainen"),
+                 "estonia": ("estonian", "eesti"),
+                 "latvia": ("latvian", "latvijas", "latvija"),
+                 "lithuania": ("lithuanian", "lietuvos", "lietuva"),
+                 "sweden": ("swedish", "svenska", "svensk", "sveriges", "sverige"),
+                 "denmark": ("danish", "dansk", "danske", "danmarks", "danmark"),
+                 "norway": ("norwegian", "norsk", "norske", "norges", "norge"),
+                 "poland": ("polish", "polska", "polski", "polskie", "polskiej"),
+                 "germany": ("german", "deutsche", "deutsches", "deutscher", "deutschland")}  # fmt: skip
+LEXICON.update({w: c for c, ws in COUNTRY_WORDS.items() for w in ws})
+# points of the compass: 'Ita-Suomen yliopisto' is the University of Eastern Finland
+COMPASS = {"eastern": "east", "ita": "east", "western": "west", "lansi": "west", "northern": "north",
+           "pohjois": "north", "southern": "south", "etela": "south"}  # fmt: skip
+LEXICON.update(COMPASS)
+# compound words of the Nordic languages: 'Linneuniversitetet' (Linnaeus University), 'Syddansk' (South Danish)
+COMPOUND_TAILS = tuple(sorted({"universitetet", "universitet", "institutet", "institut", "yliopisto", "ulikool",
+                               "korkeakoulu", "hogskolan", "hogskola"}, key=len, reverse=True))  # fmt: skip
+COMPOUND_HEADS = {"syd": "south", "nord": "north", "ost": "east", "vast": "west", "vest": "west", "mitt": "mid",
+                  "miljo": "environment", "miljoe": "environment"}  # fmt: skip
+# Finnish registered foundation / association, which cleanco lacks ('Aalto University Foundation sr')
+LEGAL_SUFFIXES = ("foundation sr", "saatio sr", "sr", "ry", "rf", "rs")
 MUNI_SUFFIX = ("city municipal administration", "city municipality administration", "city council", "city government", "city administration", "city municipality", "city hall",
                "municipality", "municipal council", "city", "kommun", "kommune", "stad", "kaupunki", "linn",
                "linnavalitsus", "dome", "pilsetas dome", "miesto savivaldybe", "miesto savivaldybes administracija",
@@ -138,6 +169,8 @@ SECOND_LEVEL = {"co.uk", "ac.uk", "org.uk", "gov.uk", "com.pl", "org.pl", "edu.p
                 "com.ua", "org.ua", "co.nz", "ac.nz", "com.sg", "edu.sg", "co.in", "ac.in"}  # fmt: skip
 SEPARATORS = re.compile(r"\s*(?:,|;|/|\(|\s[-–—]\s|\s\|\s)\s*")
 _NONWORD = re.compile(r"[^a-z0-9]+")
+# an acronym written before or after the name: 'IMAR - Instituto do Mar', 'Instituto do Mar (IMAR)'
+_ACRONYM = re.compile(r"^\s*[A-Z0-9][A-Za-z0-9.&]{1,7}\s+[-–—]\s+|\s*\(\s*[A-Za-z0-9.&-]{1,8}\s*\)\s*$")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -174,9 +207,34 @@ def norm_name(name: str) -> str:
             if s.startswith(p + " ") and len(s) > len(p) + 3:
                 s, changed = s[len(p) + 1:], True
                 break
-    words = " ".join(("university" if w in UNIVERSITY else LEXICON.get(w, w)) for w in s.split()).split()
+    for suf in LEGAL_SUFFIXES:
+        if s.endswith(" " + suf) and len(s.split()) > len(suf.split()) + 1:
+            s = s[: -len(suf) - 1]
+            break
+    words = " ".join(_word(w) for w in s.split()).split()
     kept = [w for w in words if w not in STOP]
     return " ".join(kept or words)
+
+
+@lru_cache(maxsize=None)
+def _word(w: str) -> str:
+    """One folded word in English where the lexicon knows it; Nordic compounds split first."""
+    if w in UNIVERSITY:
+        return "university"
+    if w in LEXICON:
+        return LEXICON[w]
+    for tail in COMPOUND_TAILS:
+        if w.endswith(tail) and len(w) - len(tail) >= 3:
+            return _word(w[: -len(tail)]) + " " + _word(tail)
+    for head, eng in COMPOUND_HEADS.items():
+        if w.startswith(head) and w[len(head):] in LEXICON:
+            return eng + " " + LEXICON[w[len(head):]]
+    return w
+
+
+def bare_name(name: str) -> str:
+    """norm_name without an acronym before or after the name (compared when the names differ)."""
+    return norm_name(_ACRONYM.sub("", anyascii(name or "")).strip() or name)
 
 
 def head_name(name: str) -> str | None:
@@ -287,6 +345,7 @@ class Rec:
     cordis_id: str | None = None  # the CORDIS organisationID this record is (cordis) or names (pic)
     wikidata: str | None = None
     norm: str = field(init=False)
+    bare: str = field(init=False)
     head: str | None = field(init=False)
     place: str | None = field(init=False)
     domain: str | None = field(init=False)
@@ -295,6 +354,7 @@ class Rec:
     def __post_init__(self):
         self.name = self.name or ""
         self.norm = norm_name(self.name)
+        self.bare = bare_name(self.name)
         h = head_name(self.name)
         self.head = norm_name(h) if h else None
         self.city_f = fold(self.city or "")
@@ -351,6 +411,19 @@ def _cities_differ(a: Rec, b: Rec) -> bool:
     return not (ca == cb or same_place(ca, cb) or EXONYMS.get(ca, ca) == EXONYMS.get(cb, cb))
 
 
+def _without_city(a: Rec, b: Rec) -> bool:
+    """b's name is a's with their common city put in front or behind ('Helsinki Metropolia University of
+    Applied Sciences' / 'Metropolia Ammattikorkeakoulu Oy', both in Helsinki).  Both records must give that
+    city: a bare 'Port Authority' in one city is not 'Trieste Port Authority'.  Two words must remain."""
+    if not a.city_f or not b.city_f or len(a.norm.split()) < 2:
+        return False
+    ca, cb = a.city_f.split()[0], b.city_f.split()[0]
+    if EXONYMS.get(ca, ca) != EXONYMS.get(cb, cb):
+        return False
+    bw, aw = b.norm.split(), a.norm.split()
+    return (bw[0] in (ca, cb) and bw[1:] == aw) or (bw[-1] in (ca, cb) and bw[:-1] == aw)
+
+
 def name_match(a: Rec, b: Rec) -> tuple[str | None, float]:
     """(rule, score) of a name match inside one country, or (None, score)."""
     if a.country != b.country or not a.country:
@@ -366,9 +439,13 @@ def name_match(a: Rec, b: Rec) -> tuple[str | None, float]:
     for h, other in ((a.head, b.norm), (b.head, a.norm)):
         if h and h == other and len(h) >= 8 and len(h.split()) >= 2:
             return "name_fuzzy", 0.93
+    if _without_city(a, b) or _without_city(b, a):
+        return "name_fuzzy", 0.93
     if min(len(a.norm), len(b.norm)) < MIN_LEN:
         return None, 0.0
     s = name_score(a.norm, b.norm)
+    if a.bare != a.norm or b.bare != b.norm:
+        s = max(s, name_score(a.bare, b.bare) if min(len(a.bare), len(b.bare)) >= MIN_LEN else 0.0)
     if s >= (THRESHOLD_OTHER_CITY if _cities_differ(a, b) else THRESHOLD):
         return "name_fuzzy", s / 100.0
     return None, s / 100.0
