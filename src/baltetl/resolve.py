@@ -60,6 +60,7 @@ sha1(smallest org_key).
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import os
 import re
@@ -74,8 +75,10 @@ from urllib.parse import urlsplit
 import duckdb
 import pandas as pd
 from anyascii import anyascii
-from cleanco import basename as _cleanco_basename
 from cleanco import prepare_default_terms
+from cleanco.clean import normalized as _cleanco_normalized
+from cleanco.clean import strip_punct as _strip_punct
+from cleanco.clean import strip_tail as _strip_tail
 from rapidfuzz import fuzz
 
 from .state import write_parquet
@@ -187,6 +190,33 @@ _LEGAL_LAST = {_NONWORD.sub(" ", " ".join(t)).split()[-1] for _n, t in prepare_d
                if _NONWORD.sub(" ", " ".join(t)).split()}  # fmt: skip
 
 
+_TERMS = prepare_default_terms()  # cleanco's legal forms, in the order cleanco tries them
+_TERMS_BY_LAST: dict[str, list[int]] = defaultdict(list)
+for _i, (_n, _t) in enumerate(_TERMS):
+    _TERMS_BY_LAST[_t[-1]].append(_i)
+
+
+def strip_legal_suffix(name: str) -> str:
+    """cleanco's `basename` (suffixes only): the same terms tried in the same order, but only those ending
+    in the name's current last word (cleanco compares every term with every name; 30k names cost seconds)."""
+    name = _strip_tail(name)
+    nparts = name.split()
+    nnparts = [_strip_punct(w) for w in _cleanco_normalized(name).split()]
+    i = 0
+    while nnparts:
+        cands = _TERMS_BY_LAST.get(nnparts[-1], ())
+        j = bisect.bisect_left(cands, i)
+        if j == len(cands):
+            break
+        i = cands[j]
+        size, parts = _TERMS[i]
+        if nnparts[-size:] == parts:
+            del nnparts[-size:]
+            del nparts[-size:]
+        i += 1
+    return _strip_tail(" ".join(nparts))
+
+
 @lru_cache(maxsize=None)
 def norm_name(name: str) -> str:
     """The comparable form of an organisation name (legal forms, case, punctuation, stop words folded)."""
@@ -198,7 +228,7 @@ def norm_name(name: str) -> str:
         last = fold(base).split()[-1:]
         if not last or last[0] not in _LEGAL_LAST:
             break
-        base = _cleanco_basename(base) or base
+        base = strip_legal_suffix(base) or base
     s = fold(base)
     changed = True
     while changed:
@@ -386,15 +416,26 @@ def _inflected(x: str, y: str) -> bool:
     return (pre >= 5 and rx <= 3 and ry <= 3) or (pre >= 4 and rx <= 2 and ry <= 2)
 
 
+@lru_cache(maxsize=1 << 16)
+def _words_by_prefix(a: str) -> tuple[frozenset, dict]:
+    """a's words, and its words of 4+ letters by the first 4 letters of their exonym-folded form."""
+    idx: dict[str, list[str]] = {}
+    for x in a.split():
+        if len(x) >= 4:
+            idx.setdefault(EXONYMS.get(x, x)[:4], []).append(x)
+    return frozenset(a.split()), idx
+
+
 def harmonise(a: str, b: str) -> str:
-    """b with each word that is an inflected form of a word of a written as in a."""
-    aw = a.split()
+    """b with each word that is an inflected form of a word of a written as in a (candidates share their
+    first 4 letters, as `_inflected` requires)."""
+    words, idx = _words_by_prefix(a)
     out = []
     for w in b.split():
-        if w in aw:
-            out.append(w)
-            continue
-        out.append(next((x for x in aw if len(x) >= 4 and len(w) >= 4 and _inflected(EXONYMS.get(x, x), EXONYMS.get(w, w))), w))
+        if w not in words and len(w) >= 4:
+            mw = EXONYMS.get(w, w)
+            w = next((x for x in idx.get(mw[:4], ()) if _inflected(EXONYMS.get(x, x), mw)), w)
+        out.append(w)
     return " ".join(out)
 
 
