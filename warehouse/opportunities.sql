@@ -192,7 +192,7 @@ WITH kept AS (
     JOIN (SELECT DISTINCT topic, label FROM topic_profile) tp ON tp.topic = a.topic
     GROUP BY ALL
 )
-SELECT k.golden_a, k.golden_b, k.metro_a, k.metro_b, k.score,
+SELECT k.golden_a, k.golden_b, k.metro_a, k.metro_b, k.score::DOUBLE AS score,
        list_transform(d.topics, lambda t: t.topic)::VARCHAR[] AS shared_topics,
        list_sort(list_intersect(ca.networks, cb.networks))::VARCHAR[] AS shared_networks,
        k.complementary,
@@ -213,7 +213,8 @@ SELECT k.golden_a, k.golden_b, k.metro_a, k.metro_b, k.score,
        -- the opportunity's rank among those of the same organisation in this table
        row_number() OVER (PARTITION BY k.golden_a ORDER BY k.score DESC, k.golden_b)::INTEGER AS rank_for_a,
        row_number() OVER (PARTITION BY k.golden_b ORDER BY k.score DESC, k.golden_a)::INTEGER AS rank_for_b,
-       k.topic_score, k.network_score, k.complementary_score,
+       k.topic_score::DOUBLE AS topic_score, k.network_score::DOUBLE AS network_score,
+       k.complementary_score::DOUBLE AS complementary_score,
        ca.name AS name_a, cb.name AS name_b, ca.role AS role_a, cb.role AS role_b
 FROM kept k
 JOIN details d USING (golden_a, golden_b)
@@ -234,7 +235,7 @@ WITH cands AS (
           FROM opportunities, unnest(shared_topics) AS t(topic) GROUP BY ALL)
     GROUP BY ALL
 )
-SELECT o.metro_a, o.metro_b, count(*)::BIGINT AS opportunities, max(o.score) AS top_score,
+SELECT o.metro_a, o.metro_b, count(*)::BIGINT AS opportunities, max(o.score)::DOUBLE AS top_score,
        any_value(tc.top_topics)::VARCHAR[] AS top_topics,
        any_value(c.candidates)::BIGINT AS candidates,
        (count(DISTINCT o.golden_a) + count(DISTINCT o.golden_b))::BIGINT AS organisations,

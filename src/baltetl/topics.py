@@ -181,10 +181,10 @@ def build(con: duckdb.DuckDBPyConnection, cfg: Config, sql_dir: Path, log: Calla
     match_projects(con, profile)
     t1 = time.perf_counter()
     for key in ("type_weight", "network_weight"):
-        con.execute(f"SET VARIABLE {key} = {float(getattr(profile, key))}")
+        con.execute(f"SET VARIABLE {key} = {float(getattr(profile, key))!r}::DOUBLE")
     for key, value in opp.items():
         if key not in ("roles", "metropolis"):
-            con.execute(f"SET VARIABLE opp_{key} = {float(value)}")
+            con.execute(f"SET VARIABLE opp_{key} = {float(value)!r}::DOUBLE")
     con.register("roles_frame", pd.DataFrame(list(opp["roles"].items()), columns=["type_lower", "role"], dtype=object))
     con.execute("CREATE OR REPLACE TEMP TABLE org_roles AS SELECT * FROM roles_frame")
     con.unregister("roles_frame")
