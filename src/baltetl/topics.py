@@ -87,8 +87,9 @@ def opportunity_settings(cfg: Config) -> dict:
             raise ConfigError(f"[opportunities] {key} must be a number") from None
         if out[key] < 0:
             raise ConfigError(f"[opportunities] {key} must not be negative")
-    if out["topic_half"] <= 0:
-        raise ConfigError("[opportunities] topic_half must be above 0")
+    for key in ("topic_half", "per_organisation", "per_metropolis_pair"):
+        if out[key] <= 0:
+            raise ConfigError(f"[opportunities] {key} must be above 0")
     out["roles"] = {str(k).lower(): str(v) for k, v in (raw.get("roles") or {}).items()}
     out["metropolis"] = raw.get("metropolis")
     return out
@@ -189,6 +190,7 @@ def build(con: duckdb.DuckDBPyConnection, cfg: Config, sql_dir: Path, log: Calla
     con.execute("CREATE OR REPLACE TEMP TABLE org_roles AS SELECT * FROM roles_frame")
     con.unregister("roles_frame")
     con.execute((sql_dir / "opportunities.sql").read_text())
+    con.execute("DROP TABLE org_roles; DROP VIEW visible_projects")
     counts = {
         "relevant_projects": con.execute("SELECT count(*) FROM project_topics WHERE relevant").fetchone()[0],
         "opportunities": con.execute("SELECT count(*) FROM opportunities").fetchone()[0],
