@@ -82,7 +82,7 @@ def _who(name: str | None, metro: str | None, role: str | None) -> str:
 def register(app: typer.Typer) -> None:
     @app.command("opportunities")
     def opportunities(
-        metropolis: Annotated[Optional[str], typer.Option("--metropolis", "-m", help="Metropolis id or name (default: [opportunities] metropolis, riga).")] = None,
+        metropolis: Annotated[Optional[str], typer.Option("--metropolis", "-m", help="Metropolis id or name (default: opportunities.metropolis of the configuration, riga).")] = None,
         top: Annotated[int, typer.Option("--top", "-n", min=1, help="How many opportunities to print.")] = 10,
         per_organisation: Annotated[int, typer.Option("--per-organisation", min=0, help="At most this many for one organisation of the metropolis (0: no limit).")] = 3,
         with_: Annotated[Optional[str], typer.Option("--with", help="Only opportunities with this other metropolis.")] = None,
@@ -118,7 +118,8 @@ def register(app: typer.Typer) -> None:
             opps = top_opportunities(con, mid, top, per_organisation, other[0] if other else None)
             counts = con.execute(
                 "SELECT count(*), count(DISTINCT CASE WHEN metro_a = $m THEN golden_a ELSE golden_b END) "
-                "FROM opportunities WHERE $m IN (metro_a, metro_b)", {"m": mid}).fetchall()[0]  # fmt: skip
+                "FROM opportunities WHERE $m IN (metro_a, metro_b) AND ($o IS NULL OR $o IN (metro_a, metro_b))",
+                {"m": mid, "o": other[0] if other else None}).fetchall()[0]  # fmt: skip
         finally:
             con.close()
 
