@@ -192,8 +192,8 @@ def build(con: duckdb.DuckDBPyConnection, cfg: Config, sql_dir: Path, log: Calla
     con.execute((sql_dir / "opportunities.sql").read_text())
     con.execute("DROP TABLE org_roles; DROP VIEW visible_projects")
     counts = {
-        "relevant_projects": con.execute("SELECT count(*) FROM project_topics WHERE relevant").fetchone()[0],
-        "opportunities": con.execute("SELECT count(*) FROM opportunities").fetchone()[0],
+        "relevant_projects": con.execute("SELECT count(*) FROM project_topics WHERE relevant").fetchall()[0][0],
+        "opportunities": con.execute("SELECT count(*) FROM opportunities").fetchall()[0][0],
         "match_s": round(t1 - t0, 2),
         "marts_s": round(time.perf_counter() - t0, 2),
     }
