@@ -213,11 +213,13 @@ def status(
         out.print(m)
 
 
+from .cli_opportunities import register as _register_opportunities  # noqa: E402
 from .cli_resolution import register as _register_resolution  # noqa: E402
 from .cli_revisions import register as _register_revisions  # noqa: E402
 
 _register_resolution(app)
 _register_revisions(app)
+_register_opportunities(app)
 
 
 def main() -> None:  # pragma: no cover

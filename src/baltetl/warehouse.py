@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import resolve, revisions
+from . import resolve, revisions, topics
 from .config import Config
 from .geo import build_geography, insert_rows
 from .state import State
@@ -62,6 +62,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         if any(applied.get(k) for k in ("invalid", "stale_target", "conflict")):
             log(f"revisions: {applied} (see revision_issues)")
         con.execute((sqld / "marts.sql").read_text())
+        topics.build(con, cfg, sqld, log=log)  # topic relevance and co-operation marts
         counts = {
             t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
             for t in ("projects", "organisations", "golden_organisations", "participations", "quarantine", "runs")
