@@ -60,3 +60,34 @@ def run_refresh(cfg, source="cordis", *, sample=False, input_path=None):
         result = pipeline.refresh_source(cfg, source, run_id, sample=sample, input_path=input_path)
         counts = pipeline.build(cfg, run_id, log=lambda m: None)
     return result, counts
+
+
+# the full real data: complete Horizon Europe XML, keep.eu exports, city networks, Interreg SE, Eurocities
+FULL_INPUTS = {
+    "cordis": HE_XML,
+    "keep": SHARED / "keep",
+    "networks": SHARED / "city_networks",
+    "interreg_se": SHARED / "interreg_se" / "tillvaxtverket_interreg_se_partners_2021-2027_extract-2026-06-09.json",
+    "eurocities": None,  # the bundled sample is the real directory
+}
+
+
+@pytest.fixture(scope="session")
+def full_warehouse(tmp_path_factory):
+    """One warehouse of the full real data for the session: every source refreshed, then one build.
+    Returns (cfg, {source: SourceResult}, build counts).  Tests must not change it (copy it first)."""
+    for path in FULL_INPUTS.values():
+        if path is not None:
+            need_shared(path)
+    from baltetl import pipeline
+    from baltetl.config import load_config
+
+    cfg = load_config(warehouse=tmp_path_factory.mktemp("full") / "baltmet.duckdb")
+    run_id = pipeline.new_run_id()
+    results = {}
+    with pipeline.refresh_lock(cfg):
+        for source, path in FULL_INPUTS.items():
+            results[source] = pipeline.refresh_source(cfg, source, run_id, sample=path is None, input_path=path)
+            assert results[source].status == "success", (source, results[source].message)
+        counts = pipeline.build(cfg, run_id, log=lambda m: None)
+    return cfg, results, counts

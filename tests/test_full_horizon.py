@@ -3,20 +3,17 @@
 import duckdb
 import pytest
 
-from conftest import CSV_EXCERPT, HE_XML, SHARED, need_shared, run_refresh
+from conftest import CSV_EXCERPT, SHARED, need_shared, run_refresh
 
 pytestmark = pytest.mark.shared
 
 
 @pytest.fixture(scope="module")
-def full(tmp_path_factory):
-    need_shared(HE_XML)
-    from baltetl.config import load_config
-
-    cfg = load_config(warehouse=tmp_path_factory.mktemp("full") / "he.duckdb")
-    result, counts = run_refresh(cfg, input_path=HE_XML)
+def full(full_warehouse):
+    """The session's full real warehouse; CORDIS rows are those of source 'cordis'."""
+    cfg, results, counts = full_warehouse
     con = duckdb.connect(str(cfg.warehouse), read_only=True)
-    yield cfg, result, counts, con
+    yield cfg, results["cordis"], counts, con
     con.close()
 
 
@@ -28,8 +25,10 @@ def test_all_projects_and_participations_accounted_for(full):
     assert t["participations"]["read"] == 119242
     for name, rep in t.items():
         assert rep["loaded"] + rep["quarantined"] == rep["read"], name
-    assert counts["projects"] == t["projects"]["loaded"]
-    assert counts["participations"] == t["participations"]["loaded"]
+    con = full[3]
+    for table in ("projects", "participations", "organisations"):
+        n = con.execute(f"SELECT count(*) FROM {table} WHERE source = 'cordis'").fetchone()[0]
+        assert n == t[table]["loaded"], table
     assert t["projects"]["loaded"] == 19189  # nothing in the real export breaks the contract
     assert t["participations"]["loaded"] == 119242
     assert t["organisations"]["read"] == 30721
@@ -37,13 +36,13 @@ def test_all_projects_and_participations_accounted_for(full):
 
 def test_values_as_format_md_counts_them(full):
     con = full[3]
-    assert con.execute("SELECT count(*) FROM projects WHERE total_cost IS NULL").fetchone()[0] == 9382  # 0 = not reported
-    roles = dict(con.execute("SELECT role, count(*) FROM participations GROUP BY 1").fetchall())
+    assert con.execute("SELECT count(*) FROM projects WHERE source = 'cordis' AND total_cost IS NULL").fetchone()[0] == 9382  # 0 = not reported
+    roles = dict(con.execute("SELECT role, count(*) FROM participations WHERE source = 'cordis' GROUP BY 1").fetchall())
     assert roles == {"participant": 74877, "associatedPartner": 20052, "coordinator": 19189, "thirdParty": 5124}
-    countries = dict(con.execute("SELECT country_source, count(*) FROM participations WHERE country_source IN ('EL','UK') GROUP BY 1").fetchall())
+    countries = dict(con.execute("SELECT country_source, count(*) FROM participations WHERE source = 'cordis' AND country_source IN ('EL','UK') GROUP BY 1").fetchall())
     assert countries == {"EL": 5224, "UK": 5855}
-    assert con.execute("SELECT count(*) FROM participations WHERE country IN ('EL', 'UK')").fetchone()[0] == 0
-    assert con.execute("SELECT count(*) FROM organisations WHERE name LIKE '%\"\"%'").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM participations WHERE source = 'cordis' AND country IN ('EL', 'UK')").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM organisations WHERE source = 'cordis' AND name LIKE '%\"\"%'").fetchone()[0] == 0
     assert con.execute("SELECT count(*) FROM organisations WHERE name LIKE '%\"DEMOKRITOS\"%'").fetchone()[0] >= 1
 
 
@@ -63,7 +62,7 @@ def test_participations_in_a_metropolis_fua_are_assigned(full):
              n AS (SELECT code_2016, sum(population::DOUBLE) p FROM l GROUP BY 1)
         SELECT f.fua_id, f.code_2016 FROM f JOIN n USING (code_2016) WHERE f.p / n.p >= 0.5""").fetchall()
     expected = {code: fuas[fua] for fua, code in rows}
-    got = con.execute("SELECT nuts3, metropolis_id FROM participations WHERE nuts3 IS NOT NULL").fetchall()
+    got = con.execute("SELECT nuts3, metropolis_id FROM participations WHERE source = 'cordis' AND nuts3 IS NOT NULL").fetchall()
     inside = [(n, m) for n, m in got if n in expected]
     assert len(inside) > 7000
     ok = sum(1 for n, m in inside if m == expected[n])
@@ -72,7 +71,7 @@ def test_participations_in_a_metropolis_fua_are_assigned(full):
 
 def test_organisations_in_at_least_ten_metropolises(full):
     con = full[3]
-    n = con.execute("SELECT count(DISTINCT metropolis_id) FROM organisations_by_metropolis").fetchone()[0]
+    n = con.execute("SELECT count(DISTINCT metropolis_id) FROM organisations_by_metropolis WHERE source = 'cordis'").fetchone()[0]
     assert n >= 12  # every configured metropolis but St Petersburg (no Russian partner in Horizon Europe)
 
 

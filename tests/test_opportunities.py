@@ -6,7 +6,7 @@ import time
 import duckdb
 import pytest
 
-from conftest import HE_XML, SHARED, need_shared, run_refresh
+from conftest import run_refresh
 from topics_helpers import PAST, Mini, config_with
 
 
@@ -196,28 +196,9 @@ def test_the_command_prints_links_and_opportunities_with_reasons(sample_wh):
     assert bad.exit_code == 2 and "riga" in bad.output
 
 
-# --- the full real data: complete Horizon Europe XML, keep.eu exports, city networks, Interreg SE ------------
-FULL_INPUTS = {
-    "cordis": HE_XML,
-    "keep": SHARED / "keep",
-    "networks": SHARED / "city_networks",
-    "interreg_se": SHARED / "interreg_se" / "tillvaxtverket_interreg_se_partners_2021-2027_extract-2026-06-09.json",
-    "eurocities": None,  # the bundled sample is the real directory
-}
-
-
 @pytest.fixture(scope="module")
-def full_wh(tmp_path_factory):
-    for p in FULL_INPUTS.values():
-        if p is not None:
-            need_shared(p)
-    from baltetl.config import load_config
-
-    cfg = load_config(warehouse=tmp_path_factory.mktemp("full") / "wh.duckdb")
-    for source, path in FULL_INPUTS.items():
-        result, _ = run_refresh(cfg, source, input_path=path, sample=path is None)
-        assert result.status == "success", (source, result.message)
-    return cfg
+def full_wh(full_warehouse):
+    return full_warehouse[0]
 
 
 @pytest.mark.shared

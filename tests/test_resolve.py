@@ -172,6 +172,12 @@ def test_city_in_the_name_only_when_both_records_are_there():
     assert not _same(("University of Life Sciences", "PL", "Lublin"), ("Poznan University of Life Sciences", "PL", "Poznań"))
 
 
+def test_a_city_administration_in_its_language_and_in_english():
+    assert _same(("RIGAS PILSETAS PASVALDIBA", "LV", "RIGA"), ("Riga City Council", "LV", "Riga", "city"))
+    assert _same(("Rīgas valstspilsētas pašvaldība", "LV", "Rīga"), ("City of Riga", "LV", "Riga"))
+    assert not _same(("Riga City Council", "LV", "Riga", "city"), ("Jurmala City Council", "LV", "Jurmala", "city"))
+
+
 def test_an_acronym_beside_the_name_is_compared_both_ways():
     assert _same(("IMAR - INSTITUTO DO MAR", "PT", "Horta"), ("Instituto do Mar (IMAR)", "PT", "Coimbra"))
     assert _same(("Joint Spatial Planning Department Berlin-Brandenburg", "DE", None),

@@ -145,7 +145,7 @@ COMPOUND_HEADS = {"syd": "south", "nord": "north", "ost": "east", "vast": "west"
 LEGAL_SUFFIXES = ("foundation sr", "saatio sr", "sr", "ry", "rf", "rs")
 MUNI_SUFFIX = ("city municipal administration", "city municipality administration", "city council", "city government", "city administration", "city municipality", "city hall",
                "municipality", "municipal council", "city", "kommun", "kommune", "stad", "kaupunki", "linn",
-               "linnavalitsus", "dome", "pilsetas dome", "miesto savivaldybe", "miesto savivaldybes administracija",
+               "linnavalitsus", "dome", "pilsetas dome", "valstspilsetas pasvaldiba", "pilsetas pasvaldiba", "miesto savivaldybe", "miesto savivaldybes administracija",
                "savivaldybe", "savivaldybes administracija", "town council", "town")  # fmt: skip
 MUNI_PREFIX = ("free and hanseatic city of", "hanseatic city of", "city council of", "city of", "municipality of", "town of", "commune of", "miasto stoleczne",
                "miasto", "gmina miasta", "gmina miejska", "gmina", "stadt", "hansestadt", "landeshauptstadt",
@@ -298,8 +298,6 @@ def municipality_place(name: str, org_type: str | None, city_norm: str | None) -
     full = fold(name)
     head = fold(head_name(name) or "")
     ot = fold(org_type or "")
-    if ot in MUNI_TYPES and full and len(full.split()) <= 3 and not any(w in full.split() for w in ("region", "county", "university")):
-        return _place_canon(full, city_norm)  # Eurocities / networks: the record *is* the city ('Helsinki')
     for s in (full, head):
         if not s:
             continue
@@ -313,6 +311,8 @@ def municipality_place(name: str, org_type: str | None, city_norm: str | None) -
                 rest = s[: -len(suf) - 1]
                 if rest and len(rest.split()) <= 2 and not rest.endswith(" city"):
                     return _place_canon(rest, city_norm)
+    if ot in MUNI_TYPES and full and len(full.split()) <= 3 and not any(w in full.split() for w in ("region", "county", "university")):
+        return _place_canon(full, city_norm)  # Eurocities / networks: the record *is* the city ('Helsinki')
     return None
 
 
