@@ -1,5 +1,7 @@
 """The refresh flow through the Prefect engine, and the CLI that runs it (one shared test server)."""
 
+import json
+
 import duckdb
 import pytest
 from typer.testing import CliRunner
@@ -31,11 +33,24 @@ def test_refresh_flow_on_the_sample(prefect_server, tmp_path):
     ongoing = con.execute("SELECT count(*) FROM ongoing_projects").fetchone()[0]
     con.close()
     assert ongoing > 0
-    # the same inputs again: nothing is parsed again, every source keeps its data, the run is a success
+    # the data-quality report of the run, as Prefect artifacts
+    from prefect.artifacts import Artifact
+
+    md, table = Artifact.get("data-quality"), Artifact.get("data-quality-sources")
+    assert f"run {result['run_id']}: success" in md.data and "## Stale sources" in md.data
+    rows = json.loads(table.data) if isinstance(table.data, str) else table.data
+    assert {r["source"] for r in rows} == set(load_config().sources)
+    assert {r["run_id"] for r in rows} == {result["run_id"]}
+    # the same inputs again: nothing is parsed again, every source keeps its data, the run is a success, and
+    # the warehouse, made from exactly the same inputs, is not built again (the run is in the state's history)
     again = refresh(sample=True, warehouse=str(wh))
     assert again["status"] == "success"
     assert {s["status"] for s in again["sources"]} == {"unchanged"}
-    assert again["counts"] == result["counts"] | {"runs": result["counts"]["runs"] * 2}
+    assert again["counts"] == result["counts"] and again["built_by"] == result["run_id"]
+    from baltetl.state import State
+
+    assert {r["run_id"] for r in State(load_config(warehouse=str(wh)).state).runs()} == {result["run_id"], again["run_id"]}
+    assert f"run {again['run_id']}: success" in Artifact.get("data-quality").data
 
 
 def test_cli_refresh_and_status(prefect_server, tmp_path, monkeypatch):
