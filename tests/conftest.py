@@ -60,3 +60,15 @@ def run_refresh(cfg, source="cordis", *, sample=False, input_path=None):
         result = pipeline.refresh_source(cfg, source, run_id, sample=sample, input_path=input_path)
         counts = pipeline.build(cfg, run_id, log=lambda m: None)
     return result, counts
+
+
+def refresh_run(cfg, sources, *, sample=True):
+    """One run of several sources as the flow runs it, without Prefect (the build is skipped when nothing it
+    reads changed): -> (run_id, results, counts)."""
+    from baltetl import pipeline
+
+    run_id = pipeline.new_run_id()
+    with pipeline.refresh_lock(cfg):
+        results = [pipeline.refresh_source(cfg, s, run_id, sample=sample) for s in sources]
+        counts = pipeline.build(cfg, run_id, log=lambda m: None, results=results)
+    return run_id, results, counts

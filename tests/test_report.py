@@ -11,21 +11,13 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-from baltetl import pipeline, report
+from baltetl import report
 from baltetl.config import load_config
 from baltetl.state import State
+from conftest import refresh_run
 
 SOURCES = ("cordis", "keep", "interreg_se")
 GONE = "keep:XX-no-such-organisation"
-
-
-def refresh_run(cfg, sources, *, sample=True):
-    """One run of several sources, as the flow does it (without Prefect): -> (run_id, results, counts)."""
-    run_id = pipeline.new_run_id()
-    with pipeline.refresh_lock(cfg):
-        results = [pipeline.refresh_source(cfg, s, run_id, sample=sample) for s in sources]
-        counts = pipeline.build(cfg, run_id, log=lambda m: None, results=results)
-    return run_id, results, counts
 
 
 def config_at(wh, revisions_dir):
