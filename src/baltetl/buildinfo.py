@@ -5,7 +5,7 @@ build is skipped (the run is still recorded in the state's run history).  The fi
 
     snapshots   the run id of each source's current snapshot (a snapshot folder never changes)
     revisions   the partners' revision files (names and bytes)
-    config      the merged configuration
+    config      the merged configuration (but its paths: what is read from them is in the other parts)
     code        the warehouse SQL, the contracts and the package's Python code
     reference   the geography tables, and the DuckDB version (its file format)
 
@@ -53,7 +53,9 @@ def compute(cfg: Config, state: State) -> tuple[str, dict]:
     parts = {
         "snapshots": {s: state.current(s).name for s in state.sources()},
         "revisions": {p.name: _sha(p) for p in sorted(revs.iterdir()) if p.is_file()} if revs.is_dir() else {},
-        "config": hashlib.sha256(json.dumps(cfg.raw, sort_keys=True, default=str).encode()).hexdigest(),
+        # paths only say where things are: what is read from them is in the other parts
+        "config": hashlib.sha256(json.dumps({k: v for k, v in cfg.raw.items() if k != "paths"}, sort_keys=True,
+                                            default=str).encode()).hexdigest(),  # fmt: skip
         "code": _tree([p for p in code if "__pycache__" not in p.parts]),
         "reference": {p.name: _sha(p) for p in (cfg.lau, cfg.nuts_changes) if p.exists()},
         "duckdb": version("duckdb"),
