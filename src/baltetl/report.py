@@ -125,7 +125,7 @@ def _checks(row: dict | None) -> list[dict]:
 
 def build(cfg: Config, run_id: str | None = None, *, state: State | None = None, con=None,
           now: datetime | None = None) -> Report | None:  # fmt: skip
-    """The report of `run_id` (default: the last run); None when there is no run yet.
+    """The report of `run_id` (default: the last run); None when there is no such run (or none yet).
 
     con: a DuckDB connection holding `revision_issues` (default: the warehouse file, read-only, if any);
     now: the time staleness is measured at (default: now)."""
@@ -136,7 +136,7 @@ def build(cfg: Config, run_id: str | None = None, *, state: State | None = None,
     run_id = run_id or runs[-1]["run_id"]
     this = {r["source"]: r for r in runs if r["run_id"] == run_id}
     if not this:
-        raise ValueError(f"no run {run_id} in {state.root}")
+        return None
     by_key = {(r["run_id"], r["source"]): r for r in runs}
     now = now or datetime.now(UTC)
     lines = []

@@ -66,8 +66,10 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         applied = revisions.apply(con, cfg, revs, run_id)
         if any(applied.get(k) for k in ("invalid", "stale_target", "conflict")):
             log(f"revisions: {applied} (see revision_issues)")
-        # the data-quality report of this run, and what this build was made from
-        report.write(con, report.build(cfg, run_id, state=state, con=con))
+        # the data-quality report of this run (of the last one recorded if this build is not a run's), and
+        # what this build was made from
+        rep = report.build(cfg, run_id, state=state, con=con) or report.build(cfg, state=state, con=con)
+        report.write(con, rep)
         insert_rows(con, "build_info", [(run_id, datetime.now(UTC).replace(tzinfo=None), fp, json.dumps(parts))])
         con.execute((sqld / "marts.sql").read_text())
         counts = {
