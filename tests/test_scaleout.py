@@ -80,7 +80,8 @@ def test_a_worker_runs_the_deployed_refresh(tmp_path):
             pytest.skip(f"the Prefect server did not answer within {SERVER_START_S} s (busy machine?)")
         _cli(["work-pool", "create", "baltetl", "--type", "process"], env, logs["pool"])
         # deploy as prefect.yaml says; the worker says where the checkout is (BALTETL_PROJECT_DIR)
-        deploy = _start(["--no-prompt", "deploy", "--prefect-file", "prefect.yaml", "--name", "nightly"], env, logs["deploy"])
+        procs.append(deploy := _start(["--no-prompt", "deploy", "--prefect-file", "prefect.yaml", "--name", "nightly"],
+                                      env, logs["deploy"]))  # fmt: skip
         worker_env = env | {"BALTETL_PROJECT_DIR": str(ROOT), "PREFECT_WORKER_QUERY_SECONDS": "1"}
         procs.append(_start(["worker", "start", "--pool", "baltetl"], worker_env, logs["worker"]))
         assert deploy.wait(timeout=60) == 0, (tmp_path / "deploy.log").read_text()[-2000:]
