@@ -14,16 +14,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from . import buildinfo, progress, quality, report, warehouse
+from . import buildinfo, progress, report
 from .config import Config, resolve_path
-from .geo import norm_place
 from .http import Fetcher
 from .landing import Landing, now_iso
 from .sources import Landed, NoInput, Parsed, SourceContext, load_module
 from .state import State
+
+if TYPE_CHECKING:  # pandas, the contracts and the warehouse are imported where used: a refresh that changes
+    import pandas as pd  # nothing needs none of them
+
+    from . import quality
 
 Log = Callable[[str], None]
 
@@ -144,6 +147,9 @@ def stage(cfg: Config, source: str, parsed: Parsed, files: list[Landed], run_id:
     Raises quality.SourceRejected when the source is worse than its tolerance: then nothing of it is
     saved but the quarantine and the failed run, and its previous snapshot stays in use.
     """
+    from . import quality
+    from .geo import norm_place
+
     src = cfg.source(source)
     mod = load_module(src)
     state = State(cfg.state)
@@ -188,6 +194,8 @@ def _result(source: str, status: str, message: str, reports: dict, started: floa
 
 def _drift_guard(src, state: State, v: quality.Validated) -> None:
     """A fetch that yields far fewer rows than the last good one is taken for a changed page or API."""
+    from . import quality
+
     previous = (state.meta(src.name) or {}).get("counts", {})
     floor = 1.0 - float(src.options.get("max_drop_share", 0.5))
     problems = [
@@ -280,6 +288,8 @@ def build(cfg: Config, run_id: str, log: Log = print, results: list[SourceResult
         if kept:
             log(f"warehouse {cfg.warehouse} is current (built by run {kept['run_id']} from the same inputs): not rebuilt")
             return kept["counts"]
+    from . import warehouse
+
     counts = warehouse.build(cfg, state, run_id, log, fingerprint=fp)
     log(f"warehouse {cfg.warehouse}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return counts
