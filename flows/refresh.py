@@ -1,17 +1,25 @@
-"""The `refresh` flow: for each source land -> parse -> validate/stage, then build the warehouse.
+"""The `refresh` flow: for each source land -> parse -> validate/stage, then build the warehouse, then the
+data-quality report.
 
-Runs without a Prefect server (Prefect starts a temporary local API), from the CLI (`baltetl refresh`),
-or as a deployment (prefect.yaml).  A source that fails is recorded and keeps its last good data; the
-others still refresh, and the run is reported as partial.
+Every source's fetch starts at once (the task runner's threads; one polite HTTP layer keeps its per-host
+limits across them); parse and stage take one source at a time, in order, so memory stays that of the
+largest source.  Runs without a Prefect server (Prefect starts a temporary local API), from the CLI
+(`baltetl refresh`), or as a deployment (prefect.yaml, `baltetl serve`).  A source that fails is recorded and
+keeps its last good data; the others still refresh, and the run is reported as partial.
 """
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+import time
 
-from baltetl import pipeline
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from baltetl import pipeline, report
 from baltetl.config import Config, load_config
+from baltetl.http import Fetcher
 
 
 def _transient(task, task_run, state) -> bool:
@@ -22,8 +30,8 @@ def _transient(task, task_run, state) -> bool:
 
 
 @task(name="land", retries=2, retry_delay_seconds=[30, 120], retry_condition_fn=_transient, cache_policy=NO_CACHE)
-def land(cfg: Config, source: str, sample: bool, input_path: str | None):
-    return pipeline.land(cfg, source, sample=sample, input_path=input_path)
+def land(cfg: Config, source: str, sample: bool, input_path: str | None, fetcher: Fetcher | None = None):
+    return pipeline.land(cfg, source, sample=sample, input_path=input_path, fetcher=fetcher)
 
 
 @task(name="parse", cache_policy=NO_CACHE)
@@ -37,11 +45,20 @@ def stage(cfg: Config, source: str, parsed, files, run_id: str, started: float):
 
 
 @task(name="build-warehouse", cache_policy=NO_CACHE)
-def build(cfg: Config, run_id: str):
-    return pipeline.build(cfg, run_id, log=get_run_logger().info)
+def build(cfg: Config, run_id: str, results: list):
+    return pipeline.build(cfg, run_id, log=get_run_logger().info, results=results)
 
 
-@flow(name="refresh", log_prints=True)
+@task(name="data-quality-report", cache_policy=NO_CACHE)
+def quality_report(cfg: Config, run_id: str) -> str:
+    """The run's data-quality report as Prefect artifacts: markdown ('data-quality') and a table per source."""
+    rep = report.build(cfg, run_id)
+    create_markdown_artifact(markdown=rep.markdown(), key="data-quality", description=f"data quality of run {run_id}")
+    create_table_artifact(table=rep.rows(), key="data-quality-sources", description=f"per source, run {run_id}")
+    return rep.markdown()
+
+
+@flow(name="refresh", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=8))
 def refresh(
     sources: list[str] | None = None,
     sample: bool = False,
@@ -63,22 +80,18 @@ def refresh(
     results = []
     with pipeline.refresh_lock(cfg):
         log.info(f"run {run_id}: sources {', '.join(names)} -> {cfg.warehouse}")
-        for name in names:
+        started = time.time()
+        fetcher = pipeline.fetcher_for(cfg)  # shared: one request at a time per host, whichever source asks
+        fetches = {n: land.submit(cfg, n, sample, input, fetcher) for n in names}
+        for name in names:  # one source at a time from here: its fetch (done or under way), parse, stage
             results.append(pipeline.refresh_source(
-                cfg, name, run_id, sample=sample, input_path=input, steps=(land, parse, stage),
+                cfg, name, run_id, sample=sample, input_path=input, started=started,
+                steps=(lambda c, n, s, i: fetches[n].result(), parse, stage),
                 log=lambda level, msg: getattr(log, level)(msg),
             ))  # fmt: skip
-        counts = build(cfg, run_id)
-    failed = [r.source for r in results if r.status == "failed"]
-    ran = [r for r in results if r.status != "skipped"]
-    status = "success" if not failed else ("failed" if len(failed) == len(ran) else "partial")
-    return {
-        "run_id": run_id,
-        "status": status,
-        "warehouse": str(cfg.warehouse),
-        "sources": [vars(r) for r in results],
-        "counts": counts,
-    }
+        counts = build(cfg, run_id, results)
+        quality_report(cfg, run_id)
+    return pipeline.summary(cfg, run_id, results, counts)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,7 @@
 """The refresh flow through the Prefect engine, and the CLI that runs it (one shared test server)."""
 
+import json
+
 import duckdb
 import pytest
 from typer.testing import CliRunner
@@ -31,11 +33,24 @@ def test_refresh_flow_on_the_sample(prefect_server, tmp_path):
     ongoing = con.execute("SELECT count(*) FROM ongoing_projects").fetchone()[0]
     con.close()
     assert ongoing > 0
-    # the same inputs again: nothing is parsed again, every source keeps its data, the run is a success
+    # the data-quality report of the run, as Prefect artifacts
+    from prefect.artifacts import Artifact
+
+    md, table = Artifact.get("data-quality"), Artifact.get("data-quality-sources")
+    assert f"run {result['run_id']}: success" in md.data and "## Stale sources" in md.data
+    rows = json.loads(table.data) if isinstance(table.data, str) else table.data
+    assert {r["source"] for r in rows} == set(load_config().sources)
+    assert {r["run_id"] for r in rows} == {result["run_id"]}
+    # the same inputs again: nothing is parsed again, every source keeps its data, the run is a success, and
+    # the warehouse, made from exactly the same inputs, is not built again (the run is in the state's history)
     again = refresh(sample=True, warehouse=str(wh))
     assert again["status"] == "success"
     assert {s["status"] for s in again["sources"]} == {"unchanged"}
-    assert again["counts"] == result["counts"] | {"runs": result["counts"]["runs"] * 2}
+    assert again["counts"] == result["counts"] and again["built_by"] == result["run_id"]
+    from baltetl.state import State
+
+    assert {r["run_id"] for r in State(load_config(warehouse=str(wh)).state).runs()} == {result["run_id"], again["run_id"]}
+    assert f"run {again['run_id']}: success" in Artifact.get("data-quality").data
 
 
 def test_cli_refresh_and_status(prefect_server, tmp_path, monkeypatch):
@@ -132,3 +147,64 @@ def test_nightly_deployment_has_the_configured_schedule(tmp_path):
     assert dep.name == "nightly" and dep.parameters == {"warehouse": str(cfg.warehouse)}
     (sched,) = dep.schedules
     assert sched.schedule.cron == "30 2 * * *" and sched.schedule.timezone == "Europe/Riga"
+
+
+def test_fetches_of_different_sources_overlap(prefect_server, tmp_path):
+    """Two sources on two hosts: each server holds its answer until the other one has been asked too (a
+    barrier), so both load only when the flow fetches them at the same time; one after the other, the
+    first would wait out the barrier and both would be refused (404, not retried)."""
+    import threading
+
+    from pytest_httpserver import HTTPServer
+    from werkzeug import Response
+
+    from baltetl.cli import _load_flow
+    from conftest import ROOT
+
+    sample = ROOT / "src/baltetl/sample"
+    payloads = {
+        "networks": ((sample / "networks-etmun-2019/etmun_network_members_geocoded_2019.csv").read_bytes(), "text/csv"),
+        "interreg_se": ((sample / "interreg_se/interreg_se_bsr-southbaltic_2026-06-09.json").read_bytes(), "application/json"),
+    }
+    together = threading.Barrier(2, timeout=30)
+    met = []
+
+    def answer(body, content_type):
+        def respond(request):
+            try:
+                together.wait()
+            except threading.BrokenBarrierError:
+                return Response("asked alone", status=404)
+            met.append(request.path)
+            return Response(body, content_type=content_type)
+
+        return respond
+
+    servers = {name: HTTPServer(host="127.0.0.1", port=0) for name in payloads}
+    try:
+        for name, server in servers.items():
+            server.start()
+            server.expect_request("/robots.txt").respond_with_data("User-agent: *\nAllow: /\n")
+            server.expect_request(f"/{name}").respond_with_handler(answer(*payloads[name]))
+        override = tmp_path / "live.toml"
+        override.write_text(f"""
+[http]
+min_interval_s = 0
+retries = 0
+
+[sources.networks]
+hosts = ["127.0.0.1"]
+lists = [{{ name = "etmun", url = "{servers['networks'].url_for('/networks')}" }}]
+
+[sources.interreg_se]
+hosts = ["127.0.0.1"]
+url = "{servers['interreg_se'].url_for('/interreg_se')}"
+""")
+        result = _load_flow()(sources=["networks", "interreg_se"], warehouse=str(tmp_path / "c.duckdb"), config=str(override))
+    finally:
+        for server in servers.values():
+            server.clear()
+            if server.is_running():
+                server.stop()
+    assert sorted(met) == ["/interreg_se", "/networks"]
+    assert [(s["source"], s["status"]) for s in result["sources"]] == [("networks", "success"), ("interreg_se", "success")]

@@ -126,3 +126,31 @@ CREATE TABLE quarantine (
     check_name     VARCHAR NOT NULL,
     failure_value  VARCHAR
 );
+
+-- The data-quality report of the run that built this warehouse, one row per configured source
+-- (baltetl.report; also a Prefect artifact 'data-quality' and `baltetl status`).
+CREATE TABLE quality_report (
+    run_id            VARCHAR NOT NULL,
+    source            VARCHAR NOT NULL,
+    status            VARCHAR,                     -- in that run; NULL = not refreshed in it
+    rows_read         BIGINT,
+    rows_loaded       BIGINT,
+    rows_quarantined  BIGINT,
+    unchanged         BOOLEAN,                     -- input as last time: not parsed again, its data kept
+    duration_s        DOUBLE,
+    message           VARCHAR,
+    last_good_at      TIMESTAMP,                   -- when its data in use was loaded or last confirmed unchanged
+    age_days          DOUBLE,
+    cadence_days      DOUBLE,                      -- how often the source publishes (configuration)
+    stale             BOOLEAN NOT NULL,            -- no data, or older than its cadence
+    top_checks        JSON,                        -- [{table, check, rows}]: the checks its data failed most
+    generated_at      TIMESTAMP NOT NULL
+);
+
+-- What this warehouse was built from (baltetl.buildinfo): a refresh that changes none of it skips the build.
+CREATE TABLE build_info (
+    run_id       VARCHAR NOT NULL,
+    built_at     TIMESTAMP NOT NULL,
+    fingerprint  VARCHAR NOT NULL,                 -- sha256 over the parts
+    parts        JSON                              -- snapshots per source, revision files, config, code, reference
+);

@@ -67,6 +67,11 @@ def refresh(
     if input is not None and not input.exists():
         console.print(f"[red]input not found:[/] {input}")
         raise typer.Exit(2)
+    if sample or input is not None:  # local inputs: when nothing changed, no orchestrator is needed
+        kept = _refresh_if_unchanged(source, sample, input, warehouse, config)
+        if kept is not None:
+            _print_result(kept)
+            raise typer.Exit(0)
     from contextlib import nullcontext
 
     from . import prefect_api
@@ -110,6 +115,27 @@ def refresh(
             api.stop()
     _print_result(result)
     raise typer.Exit(0 if result["status"] == "success" else 1)
+
+
+def _refresh_if_unchanged(source, sample, input, warehouse, config) -> dict | None:
+    """The run's summary when every local input is as last time and the warehouse is current (recorded, no
+    Prefect needed: it would start a temporary API for nothing); None to run the flow."""
+    from .config import ConfigError, load_config
+    from .pipeline import RefreshLocked, refresh_if_unchanged, selected_sources
+
+    try:
+        cfg = load_config(config, warehouse=warehouse)
+        names = selected_sources(cfg, source or None, sample)
+    except ConfigError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(2) from None
+    if input is not None and len(names) != 1:
+        return None  # the flow explains
+    try:
+        return refresh_if_unchanged(cfg, names, sample=sample, input_path=str(input.resolve()) if input else None)
+    except RefreshLocked as exc:
+        console.print(f"[red]refused:[/] {exc}")
+        raise typer.Exit(2) from None
 
 
 def deployment(cfg, name: str | None = None):
@@ -169,6 +195,9 @@ def _print_result(result: dict) -> None:
                   str(r["rows_quarantined"]), f"{r['duration_s']:.1f}", r["message"][:120])  # fmt: skip
     out.print(t)
     out.print(f"warehouse {result['warehouse']}: " + ", ".join(f"{k} {v}" for k, v in result["counts"].items()))
+    if result.get("built_by") and result["built_by"] != result["run_id"]:
+        out.print(f"not rebuilt: nothing it is made from changed since run {result['built_by']}")
+    out.print("data-quality report: baltetl status")
 
 
 @app.command()
@@ -177,7 +206,9 @@ def status(
     config: ConfigOpt = None,
     limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs to show.")] = 10,
 ) -> None:
-    """Show the last runs per source: status, rows read / loaded / quarantined, duration, message."""
+    """The data-quality report of the last run (per source: status, rows read / loaded / quarantined, the
+    checks that failed most, stale sources, unresolved revisions), the last runs, organisations per metropolis."""
+    from . import report
     from .config import load_config
     from .state import State
 
@@ -186,15 +217,15 @@ def status(
     if not runs:
         out.print(f"no runs yet for {cfg.warehouse} (state {cfg.state})")
         raise typer.Exit(0)
+    _print_report(report.build(cfg))
     t = Table(title=f"last runs — {cfg.warehouse.name}")
     for col in ("started (UTC)", "source", "status", "read", "loaded", "quarant.", "s"):
         t.add_column(col, no_wrap=True, justify="right" if col in ("read", "loaded", "quarant.", "s") else "left")
     for r in runs[-limit:][::-1]:
-        style = {"success": "green", "unchanged": "green", "failed": "red"}.get(r["status"], "yellow")
-        t.add_row((r.get("started_at") or "")[:16].replace("T", " "), r["source"], f"[{style}]{r['status']}[/]",
+        t.add_row((r.get("started_at") or "")[:16].replace("T", " "), r["source"], _styled(r["status"]),
                   str(r.get("rows_read", "")), str(r.get("rows_loaded", "")), str(r.get("rows_quarantined", "")),
                   f"{r.get('duration_s') or 0:.0f}")  # fmt: skip
-        if r.get("message"):
+        if r.get("message") and r["status"] not in ("success", "unchanged"):
             t.add_row("", "", f"[dim]{r['message'][:300]}[/]")
     out.print(t)
     if cfg.warehouse.exists():
@@ -211,6 +242,58 @@ def status(
         for row in rows:
             m.add_row(*(str(x) for x in row))
         out.print(m)
+
+
+def _styled(status: str | None) -> str:
+    style = {"success": "green", "unchanged": "green", "failed": "red"}.get(status or "", "yellow")
+    return f"[{style}]{status or '-'}[/]"
+
+
+def _print_report(rep) -> None:
+    """The data-quality report (baltetl.report) as rich tables."""
+    t = Table(title=f"data quality — run {rep.run_id}: {rep.status}")
+    for col in ("source", "status", "read", "loaded", "quarant.", "s", "last good data (UTC)"):
+        t.add_column(col, justify="right" if col in ("read", "loaded", "quarant.", "s") else "left", no_wrap=True)
+    for s in rep.sources:
+        good = (s.last_good_at or "never")[:16].replace("T", " ") + (" [red]stale[/]" if s.stale else "")
+        if s.status is None:
+            t.add_row(s.source, "[dim]not in run[/]", "", "", "", "", good)
+        else:
+            t.add_row(s.source, _styled(s.status), str(s.rows_read), str(s.rows_loaded), str(s.rows_quarantined),
+                      f"{s.duration_s or 0:.1f}", good)  # fmt: skip
+    out.print(t)
+    for s in rep.ran:
+        if s.status not in ("success", "unchanged") and s.message:
+            out.print(f"  {s.source}: [dim]{s.message[:300]}[/]")
+    checks = rep.top_checks()
+    if checks:
+        c = Table(title="top failing checks (of the data in use)")
+        for col in ("source", "table", "check", "rows"):
+            c.add_column(col, justify="right" if col == "rows" else "left", overflow="fold")
+        for row in checks[:15]:
+            c.add_row(row["source"], row["table"], row["check"], str(row["rows"]))
+        out.print(c)
+    if rep.stale:
+        st = Table(title="stale sources (data older than the source's cadence)")
+        for col in ("source", "last good data", "age (days)", "cadence (days)"):
+            st.add_column(col, justify="left" if col in ("source", "last good data") else "right")
+        for s in rep.stale:
+            st.add_row(s.source, s.last_good_at or "never loaded", "" if s.age_days is None else f"{s.age_days:.1f}",
+                       f"{s.cadence_days:g}")  # fmt: skip
+        out.print(st)
+    else:
+        out.print("stale sources: none")
+    if rep.revision_issues:
+        r = Table(title=f"unresolved revisions ({len(rep.revision_issues)})")
+        for col in ("kind", "file:line", "message"):
+            r.add_column(col, overflow="fold")
+        for i in rep.revision_issues[:20]:
+            r.add_row(i["kind"], f"{i['file']}:{i['line'] if i['line'] is not None else ''}", i["message"])
+        out.print(r)
+    else:
+        out.print("unresolved revisions: none")
+
+
 
 
 from .cli_opportunities import register as _register_opportunities  # noqa: E402

@@ -43,6 +43,7 @@ class SourceConfig:
     min_rows: dict[str, int] = field(default_factory=dict)
     hosts: tuple[str, ...] = ()
     sample: str | None = None
+    cadence_days: float = 30.0  # how often the source publishes: data older than this is stale
     options: dict[str, Any] = field(default_factory=dict)  # everything else in the table
 
 
@@ -89,6 +90,12 @@ def resolve_path(value: str, base: Path) -> Path:
         return package_path(value.removeprefix("package:"))
     p = Path(value).expanduser()
     return p if p.is_absolute() else (base / p)
+
+
+def revisions_dir(cfg: Config) -> Path:
+    """The partners' revisions folder: `paths.revisions` of the configuration, else <project>/revisions."""
+    value = (cfg.raw.get("paths") or {}).get("revisions")
+    return resolve_path(str(value), cfg.project_dir) if value else cfg.project_dir / "revisions"
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
@@ -150,7 +157,7 @@ def _build(raw: dict[str, Any]) -> Config:
                 aliases=tuple(m.get("aliases", ())),
             )
         )
-    known = {"module", "contract", "max_quarantine_share", "min_rows", "hosts", "sample"}
+    known = {"module", "contract", "max_quarantine_share", "min_rows", "hosts", "sample", "cadence_days"}
     sources = {}
     for name, s in raw.get("sources", {}).items():
         if "module" not in s:
@@ -163,6 +170,7 @@ def _build(raw: dict[str, Any]) -> Config:
             min_rows=dict(s.get("min_rows", {})),
             hosts=tuple(s.get("hosts", ())),
             sample=s.get("sample"),
+            cadence_days=float(s.get("cadence_days", 30)),
             options={k: v for k, v in s.items() if k not in known},
         )
     return Config(

@@ -14,18 +14,24 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from . import progress, quality, warehouse
+from . import buildinfo, progress, report
 from .config import Config, resolve_path
-from .geo import norm_place
 from .http import Fetcher
 from .landing import Landing, now_iso
 from .sources import Landed, NoInput, Parsed, SourceContext, load_module
 from .state import State
 
+if TYPE_CHECKING:  # pandas, the contracts and the warehouse are imported where used: a refresh that changes
+    import pandas as pd  # nothing needs none of them
+
+    from . import quality
+
 Log = Callable[[str], None]
+
+
+KEEPS_DATA = ("unchanged", "skipped")  # run statuses that leave a source's data as it was
 
 
 class RefreshLocked(RuntimeError):
@@ -35,7 +41,7 @@ class RefreshLocked(RuntimeError):
 @dataclass
 class SourceResult:
     source: str
-    status: str  # success | failed | skipped
+    status: str  # success | unchanged | failed | skipped
     message: str = ""
     rows_read: int = 0
     rows_loaded: int = 0
@@ -141,6 +147,9 @@ def stage(cfg: Config, source: str, parsed: Parsed, files: list[Landed], run_id:
     Raises quality.SourceRejected when the source is worse than its tolerance: then nothing of it is
     saved but the quarantine and the failed run, and its previous snapshot stays in use.
     """
+    from . import quality
+    from .geo import norm_place
+
     src = cfg.source(source)
     mod = load_module(src)
     state = State(cfg.state)
@@ -185,6 +194,8 @@ def _result(source: str, status: str, message: str, reports: dict, started: floa
 
 def _drift_guard(src, state: State, v: quality.Validated) -> None:
     """A fetch that yields far fewer rows than the last good one is taken for a changed page or API."""
+    from . import quality
+
     previous = (state.meta(src.name) or {}).get("counts", {})
     floor = 1.0 - float(src.options.get("max_drop_share", 0.5))
     problems = [
@@ -232,18 +243,19 @@ def fail(cfg: Config, run_id: str, source: str, started: float, exc: BaseExcepti
 
 
 def refresh_source(cfg: Config, source: str, run_id: str, *, sample: bool = False, input_path: str | None = None,
-                   steps=None, log=None) -> SourceResult:  # fmt: skip
+                   steps=None, log=None, started: float | None = None) -> SourceResult:  # fmt: skip
     """One source's refresh: land, then (unless the input is unchanged) parse and stage; a failure is recorded
     and the source's last good data stays.  `steps` = (land, parse, stage) callables — the flow passes its
     Prefect tasks, called as land(cfg, source, sample, input_path), parse(cfg, source, files),
-    stage(cfg, source, parsed, files, run_id, started); by default the plain functions of this module."""
+    stage(cfg, source, parsed, files, run_id, started); by default the plain functions of this module.
+    started: when the source's refresh began (the flow starts every fetch at once; default: now)."""
     land_, parse_, stage_ = steps or (
         lambda c, n, s, i: land(c, n, sample=s, input_path=i),
         parse,
         lambda c, n, p, f, r, t: stage(c, n, p, f, r, t, log=lambda m: None),
     )
     log = log or (lambda level, msg: None)
-    started = time.time()
+    started = started or time.time()
     try:
         files = land_(cfg, source, sample, input_path)
         if unchanged(cfg, source, files):  # a 304 or the same bytes: nothing to parse
@@ -263,7 +275,61 @@ def refresh_source(cfg: Config, source: str, run_id: str, *, sample: bool = Fals
         return result
 
 
-def build(cfg: Config, run_id: str, log: Log = print) -> dict:
-    counts = warehouse.build(cfg, State(cfg.state), run_id, log)
+def build(cfg: Config, run_id: str, log: Log = print, results: list[SourceResult] | None = None) -> dict:
+    """Build the warehouse from the state; return its counts.
+
+    With the run's `results`: when no source loaded new data or failed, and the warehouse on disk was built
+    from exactly the current snapshots, revisions, configuration and code (buildinfo), the build is skipped
+    and the counts are those of that warehouse."""
+    state = State(cfg.state)
+    fp = buildinfo.compute(cfg, state)
+    if results is not None and all(r.status in KEEPS_DATA for r in results):
+        kept = buildinfo.current(cfg, state, fp[0])
+        if kept:
+            log(f"warehouse {cfg.warehouse} is current (built by run {kept['run_id']} from the same inputs): not rebuilt")
+            return kept["counts"]
+    from . import warehouse
+
+    counts = warehouse.build(cfg, state, run_id, log, fingerprint=fp)
     log(f"warehouse {cfg.warehouse}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return counts
+
+
+def summary(cfg: Config, run_id: str, results: list[SourceResult], counts: dict) -> dict:
+    """What a refresh returns: its status, the per-source results, the warehouse's counts and the run that
+    built it (an earlier one when nothing changed)."""
+    info = buildinfo.load(State(cfg.state)) or {}
+    return {
+        "run_id": run_id,
+        "status": report.run_status([r.status for r in results]),
+        "warehouse": str(cfg.warehouse),
+        "sources": [vars(r) for r in results],
+        "counts": counts,
+        "built_by": info.get("run_id"),
+    }
+
+
+def refresh_if_unchanged(cfg: Config, names: list[str], *, sample: bool = False,
+                         input_path: str | None = None) -> dict | None:  # fmt: skip
+    """A refresh of local inputs (--input, --sample) that would change nothing, done at once: every source's
+    input lands with the checksum of its data in use, and the warehouse was built from exactly the current
+    state.  Then each source is recorded `unchanged` and the summary returned, with no orchestrator needed;
+    else None, with nothing recorded (the caller runs the refresh flow)."""
+    with refresh_lock(cfg):
+        started = time.time()
+        landed = {}
+        for name in names:
+            try:
+                files = land(cfg, name, sample=sample, input_path=input_path)
+            except Exception:  # let the flow report it
+                return None
+            if not unchanged(cfg, name, files):
+                return None
+            landed[name] = files
+        state = State(cfg.state)
+        kept = buildinfo.current(cfg, state, buildinfo.compute(cfg, state)[0])
+        if not kept:
+            return None
+        run_id = new_run_id()
+        results = [keep_unchanged(cfg, run_id, name, started, files) for name, files in landed.items()]
+        return summary(cfg, run_id, results, kept["counts"])

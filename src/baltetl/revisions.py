@@ -32,7 +32,7 @@ import duckdb
 import pandas as pd
 import yaml
 
-from .config import Config, resolve_path
+from .config import Config, revisions_dir
 from .geo import insert_rows, norm_place
 from .quality import ContractError, load_contracts, validate_table
 
@@ -165,8 +165,7 @@ class Revisions:
 # -- reading the folder ---------------------------------------------------------------------------------------
 def folder(cfg: Config) -> Path:
     """The revisions folder: `paths.revisions` of the configuration, else <project>/revisions."""
-    value = (cfg.raw.get("paths") or {}).get("revisions")
-    return resolve_path(str(value), cfg.project_dir) if value else cfg.project_dir / "revisions"
+    return revisions_dir(cfg)
 
 
 def contract(cfg: Config):

@@ -16,9 +16,10 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import duckdb
-import pandas as pd
+if TYPE_CHECKING:  # reading the run history needs neither
+    import pandas as pd
 
 KEEP_SNAPSHOTS = 3
 
@@ -35,6 +36,8 @@ def _atomic_write(path: Path, text: str) -> None:
 
 def write_parquet(df: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    import duckdb
+
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     con = duckdb.connect()
     try:

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import UTC, datetime
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 
-from . import resolve, revisions, topics
+from . import buildinfo, report, resolve, revisions, topics
 from .config import Config
 from .geo import build_geography, insert_rows
 from .state import State
@@ -38,8 +39,12 @@ def _q(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = print) -> dict:
-    """Build a new warehouse file from every source's current snapshot; return counts."""
+def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = print,
+          fingerprint: tuple[str, dict] | None = None) -> dict:  # fmt: skip
+    """Build a new warehouse file from every source's current snapshot; return counts.
+
+    fingerprint: buildinfo.compute(cfg, state) taken before the build (default: taken here)."""
+    fp, parts = fingerprint or buildinfo.compute(cfg, state)
     target = cfg.warehouse
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f"{target.name}.building-{run_id}")
@@ -61,6 +66,11 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         applied = revisions.apply(con, cfg, revs, run_id)
         if any(applied.get(k) for k in ("invalid", "stale_target", "conflict")):
             log(f"revisions: {applied} (see revision_issues)")
+        # the data-quality report of this run (of the last one recorded if this build is not a run's), and
+        # what this build was made from
+        rep = report.build(cfg, run_id, state=state, con=con) or report.build(cfg, state=state, con=con)
+        report.write(con, rep)
+        insert_rows(con, "build_info", [(run_id, datetime.now(UTC).replace(tzinfo=None), fp, json.dumps(parts))])
         con.execute((sqld / "marts.sql").read_text())
         topics.build(con, cfg, sqld, log=log)  # topic relevance and co-operation marts
         counts = {
@@ -74,6 +84,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         raise
     con.close()
     swap(tmp, target)
+    buildinfo.record(cfg, state, fp, parts, run_id, counts)
     return counts
 
 

@@ -1,0 +1,101 @@
+"""A refresh that changes nothing is cheap: unchanged inputs are not parsed, a warehouse built from exactly
+the same inputs is not built again, and an unchanged local refresh from the CLI needs no Prefect."""
+
+from __future__ import annotations
+
+import os
+
+import duckdb
+from typer.testing import CliRunner
+
+from baltetl import buildinfo, pipeline
+from baltetl.state import State
+from conftest import refresh_run
+
+SOURCES = ["networks", "clusters"]  # two small real samples
+
+
+def identity(path):
+    st = os.stat(path)
+    return st.st_ino, st.st_mtime_ns
+
+
+def test_a_run_of_unchanged_inputs_keeps_the_warehouse(cfg):
+    first, _, counts = refresh_run(cfg, SOURCES)
+    built = identity(cfg.warehouse)
+    second, results, again = refresh_run(cfg, SOURCES)
+    assert [r.status for r in results] == ["unchanged", "unchanged"]
+    assert identity(cfg.warehouse) == built and again == counts  # the same file, not rebuilt
+    state = State(cfg.state)
+    assert buildinfo.load(state)["run_id"] == first
+    assert {r["run_id"] for r in state.runs()} == {first, second}  # the run is recorded all the same
+    con = duckdb.connect(str(cfg.warehouse), read_only=True)
+    (fp,) = con.execute("SELECT fingerprint FROM build_info").fetchone()
+    runs = {r[0] for r in con.execute("SELECT run_id FROM runs").fetchall()}
+    con.close()
+    assert fp == buildinfo.load(state)["fingerprint"] == buildinfo.compute(cfg, state)[0]
+    assert runs == {first}  # the warehouse's run history ends with the run that built it
+
+
+def test_what_the_build_reads_changing_rebuilds_it(cfg, tmp_path):
+    refresh_run(cfg, SOURCES)
+    built = identity(cfg.warehouse)
+    # a partner's new revision file: same source inputs, but a new build
+    revs = tmp_path / "revisions"
+    revs.mkdir()
+    (revs / "partner.csv").write_text("op,target,field,value,other,author,date,reason\n")
+    cfg.raw["paths"]["revisions"] = str(revs)
+    run_id, results, _ = refresh_run(cfg, SOURCES)
+    assert {r.status for r in results} == {"unchanged"}
+    assert identity(cfg.warehouse) != built and buildinfo.load(State(cfg.state))["run_id"] == run_id
+    # the warehouse file gone: built again
+    cfg.warehouse.unlink()
+    run_id, _, _ = refresh_run(cfg, SOURCES)
+    assert cfg.warehouse.exists() and buildinfo.load(State(cfg.state))["run_id"] == run_id
+
+
+def test_a_failed_source_rebuilds(cfg, tmp_path):
+    refresh_run(cfg, SOURCES)
+    built = identity(cfg.warehouse)
+    bad = tmp_path / "empty.csv"
+    bad.write_text("Cluster,City,Country\n")  # no rows: below min_rows
+    run_id = pipeline.new_run_id()
+    with pipeline.refresh_lock(cfg):
+        results = [pipeline.refresh_source(cfg, "clusters", run_id, input_path=str(bad))]
+        pipeline.build(cfg, run_id, log=lambda m: None, results=results)
+    assert results[0].status == "failed"
+    assert identity(cfg.warehouse) != built  # the warehouse shows the failed run
+
+
+def test_refresh_if_unchanged_records_only_a_run_that_changes_nothing(cfg, tmp_path):
+    assert pipeline.refresh_if_unchanged(cfg, SOURCES, sample=True) is None  # nothing loaded yet
+    assert State(cfg.state).runs() == []
+    first, _, counts = refresh_run(cfg, SOURCES)
+    summary = pipeline.refresh_if_unchanged(cfg, SOURCES, sample=True)
+    assert summary["status"] == "success" and summary["counts"] == counts and summary["built_by"] == first
+    assert [s["status"] for s in summary["sources"]] == ["unchanged", "unchanged"]
+    runs = State(cfg.state).runs()
+    assert {r["run_id"] for r in runs} == {first, summary["run_id"]}
+    # a new input for one source: nothing recorded, the flow has to run
+    other = tmp_path / "registry.csv"
+    other.write_text("Cluster,City,Country,Website,Sectors\nBaltic Test Cluster,Riga,LV,https://example.lv,ICT\n")
+    assert pipeline.refresh_if_unchanged(cfg, ["clusters"], input_path=str(other)) is None
+    assert State(cfg.state).runs() == runs
+
+
+def test_cli_unchanged_local_refresh_starts_no_prefect(cfg, monkeypatch):
+    from baltetl import cli, prefect_api
+
+    refresh_run(cfg, SOURCES)
+
+    def no_prefect(*a, **k):
+        raise AssertionError("Prefect started for a refresh that changes nothing")
+
+    monkeypatch.setattr(cli, "_load_flow", no_prefect)
+    monkeypatch.setattr(prefect_api, "start_if_needed", no_prefect)
+    args = ["refresh", "--sample", "-w", str(cfg.warehouse)] + [a for s in SOURCES for a in ("--source", s)]
+    res = CliRunner().invoke(cli.app, args, env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "unchanged" in res.output and "not rebuilt" in res.output
+    last = State(cfg.state).runs()[-1]
+    assert last["status"] == "unchanged" and last["source"] in SOURCES
