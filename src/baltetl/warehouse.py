@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 
-from . import resolve, revisions
+from . import history, resolve, revisions
 from .config import Config
 from .geo import build_geography, insert_rows
 from .state import State
@@ -47,6 +48,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         p.unlink(missing_ok=True)
     sqld = sql_dir(cfg)
     con = duckdb.connect(str(tmp))
+    pending = None  # this build's history, committed only once the new file is swapped in
     try:
         con.execute("SET preserve_insertion_order = false")
         con.execute((sqld / "schema.sql").read_text())
@@ -61,6 +63,9 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         applied = revisions.apply(con, cfg, revs, run_id)
         if any(applied.get(k) for k in ("invalid", "stale_target", "conflict")):
             log(f"revisions: {applied} (see revision_issues)")
+        t0 = time.perf_counter()
+        pending, changed = history.track(con, state, run_id, target)
+        log(f"history: records added/removed/changed {changed} in {time.perf_counter() - t0:.2f} s")
         con.execute((sqld / "marts.sql").read_text())
         counts = {
             t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
@@ -70,9 +75,15 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
     except BaseException:
         con.close()
         tmp.unlink(missing_ok=True)
+        history.discard(pending)
         raise
     con.close()
-    swap(tmp, target)
+    try:
+        swap(tmp, target)
+    except BaseException:
+        history.discard(pending)
+        raise
+    history.commit(pending)
     return counts
 
 
