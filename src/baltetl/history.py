@@ -133,97 +133,126 @@ def _key(keys: tuple[str, ...], alias: str = "") -> str:
     return cols[0] if len(cols) == 1 else f"concat_ws('|', {', '.join(cols)})"
 
 
-def _previous(con, table: str, cols: dict[str, str], files: list[Path]) -> None:
-    """_old: the latest committed version of every record that was not removed since, typed as `table`."""
-    if not files:
-        sel = ", ".join(f'"{c}"' for c in cols)
-        con.execute(f"CREATE TEMP TABLE _old AS SELECT NULL::VARCHAR AS record_key, {sel} FROM {table} WHERE false")
-        return
-    src = f"read_parquet({_files(files)}, union_by_name = true)"
-    have = _columns(con, f"SELECT * FROM {src}")
-    sel = ", ".join(f'"{c}"::{t} AS "{c}"' if c in have else f'NULL::{t} AS "{c}"' for c, t in cols.items())
-    con.execute(f"""
-        CREATE TEMP TABLE _old AS
-        SELECT record_key, {sel} FROM (
-            SELECT * FROM {src}
-            QUALIFY row_number() OVER (PARTITION BY record_key ORDER BY valid_from DESC) = 1
-        ) WHERE change <> 'removed'
-    """)  # fmt: skip
+def _hash(cols: list[str]) -> str:
+    """md5 of the row's fields as text ('n' = NULL, 'v' + value otherwise)."""
+    return "md5(concat_ws(chr(31), " + ", ".join(f"""coalesce('v' || "{c}"::VARCHAR, 'n')""" for c in cols) + "))"
 
 
-def _diff(con, table: str, keys: tuple[str, ...], run_id: str, now: datetime) -> int:
-    """Diff `table` against _old: append to _changes, create _versions; return the number of records changed."""
-    cols = _columns(con, table)
+def _typed(cols: dict[str, str], have: dict[str, str], alias: str = "") -> str:
+    """The columns of `cols` from a relation with columns `have`: cast to today's type, NULL when absent."""
+    return ", ".join(f'{alias}"{c}"::{t} AS "{c}"' if c in have else f'NULL::{t} AS "{c}"' for c, t in cols.items())
+
+
+def _diff(con, table: str, keys: tuple[str, ...], files: list[Path], run_id: str, now: datetime) -> dict:
+    """Diff `table` against the latest committed version of each record; fill _changes and _versions (the
+    versions that begin now), give `table` its valid_from, build <table>_closed_versions and <table>_history."""
+    cols = {c: t for c, t in _columns(con, table).items() if c != "valid_from"}
     compared = [c for c in cols if c not in NOT_COMPARED]
-    con.execute(f"CREATE TEMP TABLE _new AS SELECT {_key(keys)} AS record_key, * FROM {table}")
-    differs = " OR ".join(f'n."{c}" IS DISTINCT FROM o."{c}"' for c in compared)
+    src = f"read_parquet({_files(files)}, union_by_name = true)" if files else None
+    have = _columns(con, f"SELECT * FROM {src}") if files else {}
+    # every committed version of every record: its key, hash and span (a tombstone closes the last one)
+    if files:
+        con.execute(f"""
+            CREATE TEMP TABLE _idx AS
+            SELECT record_key, valid_from, change, row_hash,
+                   lead(valid_from) OVER (PARTITION BY record_key ORDER BY valid_from) AS valid_to
+            FROM {src}
+        """)  # fmt: skip
+    else:
+        con.execute("CREATE TEMP TABLE _idx (record_key VARCHAR, valid_from TIMESTAMP, change VARCHAR, "
+                    "row_hash VARCHAR, valid_to TIMESTAMP)")  # fmt: skip
+    # records whose hash differs from their current version, or that are new or gone
     con.execute(f"""
         CREATE TEMP TABLE _diff AS
-        SELECT coalesce(n.record_key, o.record_key) AS record_key,
-               CASE WHEN o.record_key IS NULL THEN 'added' WHEN n.record_key IS NULL THEN 'removed'
+        SELECT coalesce(n.record_key, c.record_key) AS record_key, n.row_hash, c.valid_from AS old_from,
+               CASE WHEN c.record_key IS NULL THEN 'added' WHEN n.record_key IS NULL THEN 'removed'
                     ELSE 'changed' END AS change
-        FROM _new n FULL JOIN _old o ON n.record_key = o.record_key
-        WHERE n.record_key IS NULL OR o.record_key IS NULL OR {differs}
+        FROM (SELECT {_key(keys)} AS record_key, {_hash(compared)} AS row_hash FROM {table}) n
+        FULL JOIN (SELECT * FROM _idx WHERE valid_to IS NULL AND change <> 'removed') c
+          ON n.record_key = c.record_key
+        WHERE n.record_key IS NULL OR c.record_key IS NULL OR n.row_hash <> c.row_hash
     """)  # fmt: skip
-    n_changed = con.execute("SELECT count(*) FROM _diff").fetchone()[0]
-    params = [run_id, now, table]
-    # one row per added / removed record, one per changed field
-    con.execute("""
-        INSERT INTO _changes
-        SELECT ?, ?, ?, d.record_key, coalesce(n.source, o.source), d.change, NULL, NULL, NULL
-        FROM _diff d LEFT JOIN _new n ON n.record_key = d.record_key LEFT JOIN _old o ON o.record_key = d.record_key
-        WHERE d.change <> 'changed'
-    """, params)  # fmt: skip
+    # the versions they replace, in full
+    replaced = files and con.execute("SELECT count(*) FROM _diff WHERE change <> 'added'").fetchone()[0]
+    con.execute(f"""
+        CREATE TEMP TABLE _oldrows AS
+        SELECT f.record_key, f.valid_from, {_typed(cols, have, "f.")} FROM {src} f
+        JOIN _diff d ON d.record_key = f.record_key AND d.old_from = f.valid_from
+    """ if replaced else f"""
+        CREATE TEMP TABLE _oldrows AS SELECT NULL::VARCHAR AS record_key, NULL::TIMESTAMP AS valid_from,
+        {", ".join(f'"{c}"' for c in cols)} FROM {table} WHERE false
+    """)  # fmt: skip
+    con.execute(f"CREATE TEMP TABLE _cur AS SELECT {_key(keys)} AS record_key, * FROM {table} "
+                f"WHERE {_key(keys)} IN (SELECT record_key FROM _diff)")  # fmt: skip
+    # changed: one row per field that differs
     fields = ", ".join(
-        f"{{'field': '{c}', 'before': o.\"{c}\"::VARCHAR, 'after': n.\"{c}\"::VARCHAR, "
-        f"'differs': o.\"{c}\" IS DISTINCT FROM n.\"{c}\"}}"
+        f"""{{'field': '{c}', 'before': o."{c}"::VARCHAR, 'after': n."{c}"::VARCHAR, """
+        f"""'differs': o."{c}" IS DISTINCT FROM n."{c}"}}"""
         for c in compared
     )
     con.execute(f"""
-        INSERT INTO _changes
-        SELECT ?, ?, ?, record_key, source, 'changed', f.field, f.before, f.after
-        FROM (SELECT d.record_key, n.source, unnest([{fields}]) AS f
-              FROM _diff d JOIN _new n ON n.record_key = d.record_key JOIN _old o ON o.record_key = d.record_key
-              WHERE d.change = 'changed')
+        CREATE TEMP TABLE _fields AS
+        SELECT record_key, source, f.field, f.before, f.after FROM (
+            SELECT d.record_key, n.source, unnest([{fields}]) AS f
+            FROM _diff d JOIN _cur n ON n.record_key = d.record_key JOIN _oldrows o ON o.record_key = d.record_key
+            WHERE d.change = 'changed')
         WHERE f.differs
-    """, params)  # fmt: skip
+    """)  # fmt: skip
+    # a hash that differs with no field that does (the text form of a type changed): not a change
+    con.execute("DELETE FROM _diff WHERE change = 'changed' AND record_key NOT IN (SELECT record_key FROM _fields)")
+    con.execute("""
+        INSERT INTO _changes
+        SELECT ?, ?, ?, d.record_key, coalesce(n.source, o.source), d.change, NULL, NULL, NULL
+        FROM _diff d LEFT JOIN _cur n ON n.record_key = d.record_key LEFT JOIN _oldrows o ON o.record_key = d.record_key
+        WHERE d.change <> 'changed'
+        UNION ALL
+        SELECT ?, ?, ?, record_key, source, 'changed', field, before, after FROM _fields
+    """, [run_id, now, table] * 2)  # fmt: skip
     # the versions that begin now: new rows in full, removed ones as tombstones (key columns and source)
     keep = ", ".join(f'o."{c}"' for c in dict.fromkeys((*keys, "source")))
     con.execute(f"""
         CREATE TEMP TABLE _versions AS
-        SELECT ?::VARCHAR AS run_id, ?::TIMESTAMP AS valid_from, d.change, n.*
-        FROM _diff d JOIN _new n ON n.record_key = d.record_key WHERE d.change <> 'removed'
+        SELECT ?::VARCHAR AS run_id, ?::TIMESTAMP AS valid_from, d.change, d.record_key, d.row_hash,
+               {", ".join(f'n."{c}"' for c in cols)}
+        FROM _diff d JOIN _cur n ON n.record_key = d.record_key WHERE d.change <> 'removed'
         UNION ALL BY NAME
         SELECT ?::VARCHAR AS run_id, ?::TIMESTAMP AS valid_from, 'removed' AS change, o.record_key, {keep}
-        FROM _diff d JOIN _old o ON o.record_key = d.record_key WHERE d.change = 'removed'
+        FROM _diff d JOIN _oldrows o ON o.record_key = d.record_key WHERE d.change = 'removed'
     """, [run_id, now, run_id, now])  # fmt: skip
-    return n_changed
-
-
-def _load_history(con, table: str, keys: tuple[str, ...], cols: dict[str, str], files: list[Path]) -> None:
-    """<table>_history: every version with valid_from / valid_to (NULL = current); `table` gets valid_from."""
-    parts = [f"SELECT * FROM read_parquet({_files(files)}, union_by_name = true)"] if files else []
-    parts.append("SELECT * FROM _versions")
-    have = _columns(con, "SELECT * FROM (" + " UNION ALL BY NAME ".join(parts) + ")")
-    sel = ", ".join(f'"{c}"::{t} AS "{c}"' if c in have else f'NULL::{t} AS "{c}"' for c, t in cols.items())
+    # valid_from of the current rows: now for the new versions, else their committed version's
+    con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS valid_from TIMESTAMP")
     con.execute(f"""
-        CREATE TABLE {table}_history AS
-        SELECT {sel}, valid_from, valid_to, run_id FROM (
-            SELECT *, lead(valid_from) OVER (PARTITION BY record_key ORDER BY valid_from) AS valid_to
-            FROM ({" UNION ALL BY NAME ".join(parts)})
-        ) WHERE change <> 'removed'
-        ORDER BY {", ".join(f'"{k}"' for k in keys)}, valid_from
+        UPDATE {table} SET valid_from = v.valid_from FROM (
+            SELECT record_key, valid_from FROM _idx
+            WHERE valid_to IS NULL AND change <> 'removed' AND record_key NOT IN (SELECT record_key FROM _diff)
+            UNION ALL SELECT record_key, ?::TIMESTAMP FROM _diff WHERE change <> 'removed'
+        ) v WHERE v.record_key = {_key(keys, f"{table}.")}
+    """, [now])  # fmt: skip
+    # the versions no longer current: closed earlier, or closed by this build
+    closed = con.execute("SELECT count(*) FROM _idx WHERE valid_to IS NOT NULL AND change <> 'removed'").fetchone()[0]
+    parts = [f"SELECT {_typed(cols, cols, 'o.')}, o.valid_from, ?::TIMESTAMP AS valid_to FROM _oldrows o"]
+    if closed:
+        parts.append(f"""
+            SELECT {_typed(cols, have, "f.")}, f.valid_from, i.valid_to FROM {src} f
+            JOIN _idx i ON i.record_key = f.record_key AND i.valid_from = f.valid_from
+            WHERE i.valid_to IS NOT NULL AND i.change <> 'removed'
+        """)  # fmt: skip
+    con.execute(f"CREATE TABLE {table}_closed_versions AS {' UNION ALL '.join(parts)}", [now])
+    names = ", ".join(f'"{c}"' for c in cols)
+    con.execute(f"""
+        CREATE VIEW {table}_history AS
+        SELECT {names}, valid_from, NULL::TIMESTAMP AS valid_to FROM {table}
+        UNION ALL
+        SELECT {names}, valid_from, valid_to FROM {table}_closed_versions
     """)  # fmt: skip
-    con.execute(f"ALTER TABLE {table} ADD COLUMN valid_from TIMESTAMP")
-    on = " AND ".join(f'h."{k}" = {table}."{k}"' for k in keys)
-    con.execute(f"UPDATE {table} SET valid_from = h.valid_from FROM {table}_history h WHERE h.valid_to IS NULL AND {on}")
+    return dict(con.execute("SELECT change, count(*) FROM _diff GROUP BY 1").fetchall())
 
 
 def track(con: duckdb.DuckDBPyConnection, state, run_id: str, warehouse: Path) -> tuple[Path | None, dict]:
     """Diff the built core tables against the history; write the changes to a pending folder (commit it with
     `commit` after the swap); load `changes`, `<table>_history` and `build_info` into the build.
 
-    Returns (pending folder or None when nothing changed, {table: records added/removed/changed})."""
+    Returns (pending folder or None when nothing changed, {table: {added, removed, changed: records}})."""
     recover(state, warehouse)
     done = committed(state)
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -236,30 +265,75 @@ def track(con: duckdb.DuckDBPyConnection, state, run_id: str, warehouse: Path) -
     pending = root(state) / (PENDING + version)
     con.execute(CHANGES_DDL)
     con.execute("CREATE TEMP TABLE _changes AS SELECT * FROM changes WHERE false")
-    counts, versions = {}, {}
+    counts, written = {}, []
     for table, keys in TRACKED.items():
-        cols = _columns(con, table)
         files = [d / f"{table}.parquet" for d in done if (d / f"{table}.parquet").exists()]
-        _previous(con, table, cols, files)
-        counts[table] = _diff(con, table, keys, run_id, now)
+        counts[table] = _diff(con, table, keys, files, run_id, now)
         if counts[table]:
             pending.mkdir(parents=True, exist_ok=True)
-            versions[table] = pending / f"{table}.parquet"
-            con.execute(f"COPY _versions TO {_q(versions[table])} (FORMAT parquet, COMPRESSION zstd)")
-        _load_history(con, table, keys, cols, files)
-        con.execute("DROP TABLE _old; DROP TABLE _new; DROP TABLE _diff; DROP TABLE _versions")
+            written.append(pending / f"{table}.parquet")
+            con.execute(f"COPY _versions TO {_q(written[-1])} (FORMAT parquet, COMPRESSION zstd)")
+        for t in ("_idx", "_diff", "_oldrows", "_cur", "_fields", "_versions"):
+            con.execute(f"DROP TABLE {t}")
     if changes_files:
         con.execute(f"INSERT INTO changes BY NAME SELECT * FROM read_parquet({_files(changes_files)}, union_by_name = true)")
     con.execute("INSERT INTO changes BY NAME SELECT * FROM _changes")
     head = done[-1].name if done else None
-    if any(counts.values()):
-        con.execute(f"COPY _changes TO {_q(pending / 'changes.parquet')} (FORMAT parquet, COMPRESSION zstd)")
-        for f in [*versions.values(), pending / "changes.parquet"]:
+    if written:
+        written.append(pending / "changes.parquet")
+        con.execute(f"COPY _changes TO {_q(written[-1])} (FORMAT parquet, COMPRESSION zstd)")
+        for f in [*written, pending]:
             _fsync(f)
-        _fsync(pending)
         head = version
     else:
         pending = None
     con.execute("DROP TABLE _changes")
     con.execute("INSERT INTO build_info VALUES (?, ?, ?)", [run_id, now, head])
     return pending, counts
+
+
+def summary(con: duckdb.DuckDBPyConnection, since: datetime | None = None, source: str | None = None,
+            table: str | None = None, examples: int = 3, top_fields: int = 5) -> list[dict]:  # fmt: skip
+    """Per run and table: records added / removed / changed, the most changed fields, a few examples."""
+    where, params = ["true"], []
+    if since is not None:
+        where.append("changed_at >= ?")
+        params.append(since)
+    if source:
+        where.append("source = ?")
+        params.append(source)
+    if table:
+        where.append("table_name = ?")
+        params.append(table)
+    sel = f"(SELECT * FROM changes WHERE {' AND '.join(where)})"
+    rows = con.execute(f"""
+        SELECT run_id, min(changed_at), table_name, count(*) FILTER (WHERE change = 'added'),
+               count(*) FILTER (WHERE change = 'removed'), count(DISTINCT record_key) FILTER (WHERE change = 'changed')
+        FROM {sel} GROUP BY run_id, table_name ORDER BY 2, 1, 3
+    """, params).fetchall()  # fmt: skip
+    fields = con.execute(f"""
+        SELECT run_id, table_name, field, count(*) AS n FROM {sel} WHERE change = 'changed'
+        GROUP BY run_id, table_name, field
+        QUALIFY row_number() OVER (PARTITION BY run_id, table_name ORDER BY n DESC, field) <= ?
+        ORDER BY run_id, table_name, n DESC, field
+    """, [*params, top_fields]).fetchall()  # fmt: skip
+    shown = con.execute(f"""
+        SELECT run_id, table_name, change, record_key, field, before, after FROM {sel}
+        QUALIFY row_number() OVER (PARTITION BY run_id, table_name, change ORDER BY record_key, field) <= ?
+        ORDER BY run_id, table_name, change, record_key, field
+    """, [*params, examples]).fetchall()  # fmt: skip
+    try:
+        sources = dict(con.execute(
+            "SELECT run_id, string_agg(source || ' ' || status, ', ' ORDER BY source) FROM runs GROUP BY run_id"
+        ).fetchall())  # fmt: skip
+    except duckdb.Error:
+        sources = {}
+    out = []
+    for run_id, at, tbl, added, removed, changed in rows:
+        out.append({
+            "run_id": run_id, "changed_at": at, "table": tbl, "added": added, "removed": removed, "changed": changed,
+            "sources": sources.get(run_id, ""),
+            "fields": [(f, n) for r, t, f, n in fields if r == run_id and t == tbl],
+            "examples": [(c, k, f, b, a) for r, t, c, k, f, b, a in shown if r == run_id and t == tbl],
+        })  # fmt: skip
+    return out
