@@ -194,6 +194,16 @@ def test_modified_snapshot_records_exactly_its_changes(cfg, tmp_path):
     assert rows["projects"]["added"] == len(added) and rows["projects"]["removed"] == 3
     assert rows["projects"]["changed"] == 2 and rows["projects"]["fields"] == [("status", 2)]
     assert rows["organisations"]["fields"] == [("city", 1), ("street", 1)]
+    # and so does `baltetl changes`
+    from typer.testing import CliRunner
+
+    from baltetl.cli import app
+
+    out = CliRunner().invoke(app, ["changes", "-w", str(cfg.warehouse), "--since", f"{t_b:%Y-%m-%dT%H:%M:%S}", "-t", "projects"])
+    assert out.exit_code == 0, out.output
+    assert run_b in out.output and run_a not in out.output and "organisations" not in out.output
+    assert re.search(rf"projects +added +{len(added)} +removed +3 +changed +2 +fields: status 2", out.output)
+    assert f"~ {status_key}  status: SIGNED -> CLOSED" in out.output
 
 
 def _copy_of_sample(path):

@@ -11,9 +11,13 @@ as one folder per build that changed something (written once, never rewritten):
                                                 the new warehouse was swapped in
 
 <version> is '<changed_at>-<run_id>'.  Each build diffs its freshly built tables against the latest
-committed version of every record, in SQL; the diff compares the fields themselves (no hash, so no
-collision can hide a change).  `record_ref` is lineage (it names the landed file, which changes with every
-download) and is not compared; every other column is, including the derived ones (metropolis, revisions).
+committed version of every record, in SQL: each version is stored with an md5 of its fields, so finding the
+changed records reads only keys and hashes; only the versions being replaced are read in full, and for them
+the fields themselves are compared (one `changes` row per field that differs).  `record_ref` is lineage (it
+names the landed file, which changes with every download) and is not compared; every other column is,
+including the derived ones (metropolis assignment, revisions).  The warehouse gets `changes`,
+`<table>_closed_versions` (versions no longer current), the view `<table>_history` (those + the current rows,
+with valid_from / valid_to) and `valid_from` on the current rows.
 
 Crash safety: the pending folder is committed by one rename after the swap.  A crash before the swap
 leaves the old warehouse and an uncommitted folder: the next build discards it and diffs against the same
@@ -134,8 +138,9 @@ def _key(keys: tuple[str, ...], alias: str = "") -> str:
 
 
 def _hash(cols: list[str]) -> str:
-    """md5 of the row's fields as text ('n' = NULL, 'v' + value otherwise)."""
-    return "md5(concat_ws(chr(31), " + ", ".join(f"""coalesce('v' || "{c}"::VARCHAR, 'n')""" for c in cols) + "))"
+    """md5 of the row's non-NULL fields as 'name=value' text: a new column that is NULL (or a dropped one that
+    was) leaves the hash as it was."""
+    return "md5(concat_ws(chr(31), " + ", ".join(f"""'{c}=' || "{c}"::VARCHAR""" for c in cols) + "))"
 
 
 def _typed(cols: dict[str, str], have: dict[str, str], alias: str = "") -> str:
@@ -210,15 +215,15 @@ def _diff(con, table: str, keys: tuple[str, ...], files: list[Path], run_id: str
     """, [run_id, now, table] * 2)  # fmt: skip
     # the versions that begin now: new rows in full, removed ones as tombstones (key columns and source)
     keep = ", ".join(f'o."{c}"' for c in dict.fromkeys((*keys, "source")))
+    stamp = f"'{run_id.replace(chr(39), chr(39) * 2)}'::VARCHAR AS run_id, TIMESTAMP '{now.isoformat(sep=' ')}' AS valid_from"
     con.execute(f"""
-        CREATE TEMP TABLE _versions AS
-        SELECT ?::VARCHAR AS run_id, ?::TIMESTAMP AS valid_from, d.change, d.record_key, d.row_hash,
-               {", ".join(f'n."{c}"' for c in cols)}
+        CREATE TEMP VIEW _versions AS
+        SELECT {stamp}, d.change, d.record_key, d.row_hash, {", ".join(f'n."{c}"' for c in cols)}
         FROM _diff d JOIN _cur n ON n.record_key = d.record_key WHERE d.change <> 'removed'
         UNION ALL BY NAME
-        SELECT ?::VARCHAR AS run_id, ?::TIMESTAMP AS valid_from, 'removed' AS change, o.record_key, {keep}
+        SELECT {stamp}, 'removed' AS change, o.record_key, {keep}
         FROM _diff d JOIN _oldrows o ON o.record_key = d.record_key WHERE d.change = 'removed'
-    """, [run_id, now, run_id, now])  # fmt: skip
+    """)  # fmt: skip
     # valid_from of the current rows: now for the new versions, else their committed version's
     con.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS valid_from TIMESTAMP")
     con.execute(f"""
@@ -272,8 +277,9 @@ def track(con: duckdb.DuckDBPyConnection, state, run_id: str, warehouse: Path) -
         if counts[table]:
             pending.mkdir(parents=True, exist_ok=True)
             written.append(pending / f"{table}.parquet")
-            con.execute(f"COPY _versions TO {_q(written[-1])} (FORMAT parquet, COMPRESSION zstd)")
-        for t in ("_idx", "_diff", "_oldrows", "_cur", "_fields", "_versions"):
+            con.execute(f"COPY (SELECT * FROM _versions) TO {_q(written[-1])} (FORMAT parquet, COMPRESSION zstd)")
+        con.execute("DROP VIEW _versions")
+        for t in ("_idx", "_diff", "_oldrows", "_cur", "_fields"):
             con.execute(f"DROP TABLE {t}")
     if changes_files:
         con.execute(f"INSERT INTO changes BY NAME SELECT * FROM read_parquet({_files(changes_files)}, union_by_name = true)")
