@@ -268,8 +268,21 @@ def track(con: duckdb.DuckDBPyConnection, state, run_id: str, warehouse: Path) -
             now = last + timedelta(microseconds=1)
     version = f"{now:%Y%m%dT%H%M%S%f}-{run_id}"
     pending = root(state) / (PENDING + version)
+    try:
+        counts, head = _record(con, done, pending, version, run_id, now)
+    except BaseException:
+        discard(pending)
+        raise
+    con.execute("INSERT INTO build_info VALUES (?, ?, ?)", [run_id, now, head])
+    return (pending if head == version else None), counts
+
+
+def _record(con, done: list[Path], pending: Path, version: str, run_id: str, now: datetime) -> tuple[dict, str | None]:
+    """Diff every tracked table, write the changes to `pending`, load the history tables; return the counts and
+    the history version the build holds."""
     con.execute(CHANGES_DDL)
     con.execute("CREATE TEMP TABLE _changes AS SELECT * FROM changes WHERE false")
+    changes_files = [d / "changes.parquet" for d in done if (d / "changes.parquet").exists()]
     counts, written = {}, []
     for table, keys in TRACKED.items():
         files = [d / f"{table}.parquet" for d in done if (d / f"{table}.parquet").exists()]
@@ -291,11 +304,8 @@ def track(con: duckdb.DuckDBPyConnection, state, run_id: str, warehouse: Path) -
         for f in [*written, pending]:
             _fsync(f)
         head = version
-    else:
-        pending = None
     con.execute("DROP TABLE _changes")
-    con.execute("INSERT INTO build_info VALUES (?, ?, ?)", [run_id, now, head])
-    return pending, counts
+    return counts, head
 
 
 def summary(con: duckdb.DuckDBPyConnection, since: datetime | None = None, source: str | None = None,

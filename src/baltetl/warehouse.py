@@ -65,7 +65,8 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
             log(f"revisions: {applied} (see revision_issues)")
         t0 = time.perf_counter()
         pending, changed = history.track(con, state, run_id, target)
-        log(f"history: records added/removed/changed {changed} in {time.perf_counter() - t0:.2f} s")
+        log("history: " + ", ".join(f"{t} +{c.get('added', 0)} -{c.get('removed', 0)} ~{c.get('changed', 0)}"
+                                     for t, c in changed.items()) + f" in {time.perf_counter() - t0:.2f} s")  # fmt: skip
         con.execute((sqld / "marts.sql").read_text())
         counts = {
             t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
