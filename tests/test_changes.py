@@ -344,3 +344,23 @@ def test_later_real_export_records_what_it_changed(cfg):
     assert ("projects", "removed") not in by
     assert by[("participations", "added")] == 119242 - 13983
     assert by[("organisations", "added")] == 30721 - len(before["organisations"])
+
+
+def test_a_configuration_change_is_recorded_as_changes_of_derived_fields(cfg, tmp_path):
+    """A new metropolis in the configuration moves records into it: recorded as changed metropolis fields."""
+    from baltetl import pipeline
+    from baltetl.config import load_config
+
+    run_refresh(cfg, sample=True)
+    toml = tmp_path / "turku.toml"
+    toml.write_text('[metropolises.turku]\nname = "Turku"\ncountry = "FI"\nfua = "FI003L4"\naliases = ["TURKU", "ABO"]\n')
+    cfg2 = load_config(toml, warehouse=cfg.warehouse)
+    run_id = pipeline.new_run_id()
+    pipeline.build(cfg2, run_id, log=lambda m: None)
+    got = changes(cfg2, run_id)
+    turku = {r[0] for r in query(cfg2, "SELECT org_key FROM organisations WHERE metropolis_id = 'turku'")}
+    assert turku
+    assert {(t, c, f) for t, c, _k, f, _b, _a in got} == {
+        (t, "changed", f) for t in ("organisations", "participations") for f in ("metropolis_id", "assigned_by", "assigned_from")}  # fmt: skip
+    assert {k for t, _c, k, f, _b, a in got if t == "organisations" and f == "metropolis_id" and a == "turku"} == turku
+    assert {b for t, _c, _k, f, b, _a in got if f == "metropolis_id"} == {None}  # they were in no metropolis before
