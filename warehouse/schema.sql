@@ -152,5 +152,6 @@ CREATE TABLE build_info (
     run_id       VARCHAR NOT NULL,
     built_at     TIMESTAMP NOT NULL,
     fingerprint  VARCHAR NOT NULL,                 -- sha256 over the parts
-    parts        JSON                              -- snapshots per source, revision files, config, code, reference
+    parts        JSON,                             -- snapshots per source, revision files, config, code, reference
+    history_head VARCHAR                           -- the history version (state/history) this build holds
 );

@@ -297,10 +297,12 @@ def _print_report(rep) -> None:
 
 
 from .cli_opportunities import register as _register_opportunities  # noqa: E402
+from .cli_history import register as _register_history  # noqa: E402
 from .cli_resolution import register as _register_resolution  # noqa: E402
 from .cli_revisions import register as _register_revisions  # noqa: E402
 
 _register_resolution(app)
+_register_history(app)
 _register_revisions(app)
 _register_opportunities(app)
 

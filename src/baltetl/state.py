@@ -7,6 +7,7 @@ a refresh of one source keeps the others, and the DuckDB file is always derived,
     <state>/sources/<source>/CURRENT                                  run_id of the snapshot in use
     <state>/runs/<run_id>__<source>.json                              one row of `runs`
     <state>/quarantine/<run_id>__<source>.parquet                     rows that failed, with the reason
+    <state>/history/<version>/                                        versions and changes per build (history.py)
 Every file is written beside its place and renamed into it, so a crash leaves the old state whole.
 """
 

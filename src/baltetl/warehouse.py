@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from datetime import UTC, datetime
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
 
-from . import buildinfo, report, resolve, revisions, topics
+from . import buildinfo, history, report, resolve, revisions, topics
 from .config import Config
 from .geo import build_geography, insert_rows
 from .state import State
@@ -52,6 +53,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         p.unlink(missing_ok=True)
     sqld = sql_dir(cfg)
     con = duckdb.connect(str(tmp))
+    pending = None  # this build's history, committed only once the new file is swapped in
     try:
         con.execute("SET preserve_insertion_order = false")
         con.execute((sqld / "schema.sql").read_text())
@@ -66,11 +68,15 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         applied = revisions.apply(con, cfg, revs, run_id)
         if any(applied.get(k) for k in ("invalid", "stale_target", "conflict")):
             log(f"revisions: {applied} (see revision_issues)")
+        t0 = time.perf_counter()
+        pending, changed, head = history.track(con, state, run_id, target)
+        log("history: " + ", ".join(f"{t} +{c.get('added', 0)} -{c.get('removed', 0)} ~{c.get('changed', 0)}"
+                                     for t, c in changed.items()) + f" in {time.perf_counter() - t0:.2f} s")  # fmt: skip
         # the data-quality report of this run (of the last one recorded if this build is not a run's), and
         # what this build was made from
         rep = report.build(cfg, run_id, state=state, con=con) or report.build(cfg, state=state, con=con)
         report.write(con, rep)
-        insert_rows(con, "build_info", [(run_id, datetime.now(UTC).replace(tzinfo=None), fp, json.dumps(parts))])
+        insert_rows(con, "build_info", [(run_id, datetime.now(UTC).replace(tzinfo=None), fp, json.dumps(parts), head)])
         con.execute((sqld / "marts.sql").read_text())
         topics.build(con, cfg, sqld, log=log)  # topic relevance and co-operation marts
         counts = {
@@ -81,9 +87,15 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
     except BaseException:
         con.close()
         tmp.unlink(missing_ok=True)
+        history.discard(pending)
         raise
     con.close()
-    swap(tmp, target)
+    try:
+        swap(tmp, target)
+    except BaseException:
+        history.discard(pending)
+        raise
+    history.commit(pending)
     buildinfo.record(cfg, state, fp, parts, run_id, counts)
     return counts
 

@@ -1,0 +1,73 @@
+"""`baltetl changes`: what the refreshes changed, per run and table (reads the warehouse read-only).
+
+Registered on the main app by `register(app)` (bottom of src/baltetl/cli.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+MARK = {"added": "+", "removed": "-", "changed": "~"}
+
+
+def _short(v: str | None, n: int = 60) -> str:
+    if v is None:
+        return "NULL"
+    return v if len(v) <= n else v[: n - 1] + "…"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("changes")
+    def changes(
+        since: Annotated[Optional[datetime], typer.Option("--since", help="Changes recorded on or after this date (UTC), e.g. 2026-05-01; default: all.", formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"])] = None,
+        source: Annotated[Optional[str], typer.Option("--source", "-s", help="Only records of this source.")] = None,
+        table: Annotated[Optional[str], typer.Option("--table", "-t", help="Only this table: projects, organisations, participations.")] = None,
+        examples: Annotated[int, typer.Option("--examples", "-n", help="Examples per run, table and kind of change.")] = 3,
+        warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-w", envvar="BALTETL_WAREHOUSE", help="DuckDB file (default warehouse/baltmet.duckdb).")] = None,
+        config: Annotated[Optional[Path], typer.Option("--config", "-c", envvar="BALTETL_CONFIG", help="TOML overriding the defaults.")] = None,
+    ) -> None:  # fmt: skip
+        """Summary of the recorded changes per run and table: added / removed / changed, top fields, examples."""
+        import duckdb
+
+        from .config import load_config
+        from .history import TRACKED, summary
+
+        if table and table not in TRACKED:
+            typer.echo(f"error: --table must be one of {', '.join(TRACKED)}", err=True)
+            raise typer.Exit(2)
+        cfg = load_config(config, warehouse=warehouse)
+        if not cfg.warehouse.exists():
+            typer.echo(f"no warehouse at {cfg.warehouse}", err=True)
+            raise typer.Exit(2)
+        con = duckdb.connect(str(cfg.warehouse), read_only=True)
+        try:
+            if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'changes'").fetchone()[0]:
+                typer.echo(f"{cfg.warehouse} has no changes table (built before history was kept): refresh", err=True)
+                raise typer.Exit(2)
+            first = con.execute("SELECT min(changed_at) FROM changes").fetchone()[0]
+            rows = summary(con, since, source, table, examples=examples)
+        finally:
+            con.close()
+        what = " ".join(x for x in (f"source {source}" if source else "", f"table {table}" if table else "") if x)
+        typer.echo(f"changes{' since ' + since.isoformat(sep=' ') if since else ''}{' — ' + what if what else ''}: "
+                   f"{cfg.warehouse}")  # fmt: skip
+        if not rows:
+            typer.echo("  none")
+            return
+        run = None
+        for r in rows:
+            if r["run_id"] != run:
+                run = r["run_id"]
+                base = " (first build with history: every record is new to it)" if r["changed_at"] == first else ""
+                typer.echo(f"run {run}  {r['changed_at']:%Y-%m-%d %H:%M} UTC  [{r['sources']}]{base}")
+            line = f"  {r['table']:<15} added {r['added']:>6}  removed {r['removed']:>6}  changed {r['changed']:>6}"
+            if r["fields"]:
+                line += "   fields: " + ", ".join(f"{f} {n}" for f, n in r["fields"])
+            typer.echo(line)
+            for change, key, field, before, after in r["examples"]:
+                detail = f"  {field}: {_short(before)} -> {_short(after)}" if field else ""
+                typer.echo(f"      {MARK[change]} {key}{detail}")
