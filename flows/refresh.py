@@ -41,6 +41,13 @@ def build(cfg: Config, run_id: str):
     return pipeline.build(cfg, run_id, log=get_run_logger().info)
 
 
+@task(name="publish", cache_policy=NO_CACHE)
+def publish_site(cfg: Config):
+    from baltetl.publish import publish
+
+    return publish(cfg, log=get_run_logger().info)
+
+
 @flow(name="refresh", log_prints=True)
 def refresh(
     sources: list[str] | None = None,
@@ -48,11 +55,13 @@ def refresh(
     input: str | None = None,
     warehouse: str | None = None,
     config: str | None = None,
+    publish: bool = True,
 ) -> dict:
-    """Refresh `sources` (default: all) into the warehouse.
+    """Refresh `sources` (default: all) into the warehouse, then publish the site from it.
 
     sample: load each source's bundled sample instead of fetching; input: a local download to load
-    (one source); warehouse: the DuckDB file; config: a TOML file overriding the defaults.
+    (one source); warehouse: the DuckDB file; config: a TOML file overriding the defaults; publish: publish
+    the site and exports afterwards (also needs `[publish] after_refresh`, on by default).
     """
     log = get_run_logger()
     cfg = load_config(config, warehouse=warehouse)
@@ -72,12 +81,24 @@ def refresh(
     failed = [r.source for r in results if r.status == "failed"]
     ran = [r for r in results if r.status != "skipped"]
     status = "success" if not failed else ("failed" if len(failed) == len(ran) else "partial")
+    published = {"status": "skipped", "message": "not asked for"}
+    if publish and cfg.raw.get("publish", {}).get("after_refresh", True):
+        # outside the lock: publishing reads the new warehouse read-only; a failure keeps the warehouse
+        try:
+            site = publish_site(cfg)
+            published = {"status": "success", "out": site["out"], "pages": sum(site["pages"].values()),
+                         "bytes": site["bytes"], "seconds": site["seconds"], "message": ""}  # fmt: skip
+        except Exception as exc:
+            log.error(f"publish failed (the warehouse is built; the previous site stays): {exc}")
+            published = {"status": "failed", "message": f"{type(exc).__name__}: {exc}"}
+            status = "partial" if status == "success" else status
     return {
         "run_id": run_id,
         "status": status,
         "warehouse": str(cfg.warehouse),
         "sources": [vars(r) for r in results],
         "counts": counts,
+        "publish": published,
     }
 
 

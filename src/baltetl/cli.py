@@ -60,8 +60,9 @@ def refresh(
     warehouse: WarehouseOpt = None,
     config: ConfigOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log.")] = False,
+    publish: Annotated[bool, typer.Option("--publish/--no-publish", help="Publish the site and exports after the build.")] = True,
 ) -> None:
-    """Fetch (or take --input / --sample), validate and load sources, then rebuild the warehouse."""
+    """Fetch (or take --input / --sample), validate and load sources, rebuild the warehouse, publish the site."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if input is not None and not input.exists():
@@ -96,6 +97,7 @@ def refresh(
                 input=str(input.resolve()) if input else None,
                 warehouse=str(warehouse) if warehouse else None,
                 config=str(config) if config else None,
+                publish=publish,
             )
     except RefreshLocked as exc:
         console.print(f"[red]refused:[/] {exc}")
@@ -169,6 +171,11 @@ def _print_result(result: dict) -> None:
                   str(r["rows_quarantined"]), f"{r['duration_s']:.1f}", r["message"][:120])  # fmt: skip
     out.print(t)
     out.print(f"warehouse {result['warehouse']}: " + ", ".join(f"{k} {v}" for k, v in result["counts"].items()))
+    pub = result.get("publish") or {}
+    if pub.get("status") == "success":
+        out.print(f"site {pub['out']}: {pub['pages']} pages, {pub['bytes'] / 1e6:.1f} MB in {pub['seconds']} s")
+    elif pub.get("status") == "failed":
+        out.print(f"[red]publish failed[/] (the warehouse is built, the previous site stays): {pub['message'][:300]}")
 
 
 @app.command()
@@ -213,11 +220,13 @@ def status(
         out.print(m)
 
 
+from .cli_publish import register as _register_publish  # noqa: E402
 from .cli_resolution import register as _register_resolution  # noqa: E402
 from .cli_revisions import register as _register_revisions  # noqa: E402
 
 _register_resolution(app)
 _register_revisions(app)
+_register_publish(app)
 
 
 def main() -> None:  # pragma: no cover

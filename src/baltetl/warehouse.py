@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -62,6 +63,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         if any(applied.get(k) for k in ("invalid", "stale_target", "conflict")):
             log(f"revisions: {applied} (see revision_issues)")
         con.execute((sqld / "marts.sql").read_text())
+        create_public_views(con, sqld / "public.sql")  # last: it reads the marts too
         counts = {
             t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
             for t in ("projects", "organisations", "golden_organisations", "participations", "quarantine", "runs")
@@ -74,6 +76,19 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
     con.close()
     swap(tmp, target)
     return counts
+
+
+def create_public_views(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    """Run public.sql: its first block always, each `-- requires: a, b` block when those tables exist.
+    Returns the public_* views the warehouse now has."""
+    blocks = re.split(r"^-- requires:(.*)$", path.read_text(), flags=re.M)
+    have = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    con.execute(blocks[0])
+    for needs, sql in zip(blocks[1::2], blocks[2::2]):
+        if all(t.strip() in have for t in needs.split(",")):
+            con.execute(sql)
+    return [r[0] for r in con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE view_name LIKE 'public\\_%' ESCAPE '\\' ORDER BY 1").fetchall()]
 
 
 def _stage(con: duckdb.DuckDBPyConnection, state: State, sources: list[str]) -> None:
