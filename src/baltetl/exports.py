@@ -130,7 +130,7 @@ def write(con: duckdb.DuckDBPyConnection, dest: Path, meta: dict, tables: dict[s
                       "title": "Every table above in one JSON object: table name -> list of rows",
                       "licenses": _licences(meta, meta["present"])})  # fmt: skip
     package = {
-        "profile": "tabular-data-package",
+        "profile": "data-package",
         "name": "baltmet-community-database",
         "title": meta["title"],
         "description": meta["description"],
