@@ -174,6 +174,14 @@ class SiteData:
         self._links: dict[tuple[str, str], Markup] = {}
         self._refs: dict[tuple[str, str], dict] = {}
         self._sort_names: dict[str, str] = {}
+        self._members: dict[str, frozenset[str]] = {}
+
+    def members(self, key: str) -> frozenset[str]:
+        """The organisations taking part in a project."""
+        m = self._members.get(key)
+        if m is None:
+            m = self._members[key] = frozenset(pa["golden_id"] for pa in self.parts_by_project[key])
+        return m
 
     def sort_name(self, gid: str) -> str:
         n = self._sort_names.get(gid)
@@ -375,16 +383,20 @@ def org_context(data: SiteData, gid: str, meta: dict) -> dict:
     projects = [{**data.project_ref(k), "roles": sorted(r, key=lambda x: ROLE_ORDER.get(x, 9))} for k, r in roles.items()]
     projects.sort(key=lambda x: (not x["ongoing"], -(x["end"] or date.min).toordinal(), x["name"].casefold()))
     shared = Counter()
-    for k in roles:  # count each partner once per project
-        for g in {pa["golden_id"] for pa in data.parts_by_project[k]} - {gid}:
-            shared[g] += 1
-    top = sorted(shared.items(), key=lambda t: (-t[1], data.sort_name(t[0])))
+    for k in roles:  # each partner once per project
+        shared.update(data.members(k))
+    del shared[gid]
+    # the most frequent partners (ties by name): only those tied with the TOP_PARTNERS-th need their name
+    ranked = shared.most_common()
+    cut = ranked[min(TOP_PARTNERS, len(ranked)) - 1][1] if ranked else 0
+    top = sorted((t for t in ranked if t[1] >= cut), key=lambda t: (-t[1], data.sort_name(t[0])))
     partner_rows = [{**data.org_ref(g), "shared": n} for g, n in top[:TOP_PARTNERS]]
+    more = len(ranked) - len(partner_rows)
     src = [{**s, "title": meta.get(s["source"], {}).get("title", s["source"])} for s in data.sources_by_org.get(gid, [])]
     opps = [_opportunity(data, x, gid) for x in data.opportunities if gid in (x["golden_a"], x["golden_b"])][:30]
     return {"o": o, "kind": org_kind(o), "metro": data.metro_ref(o["metropolis_id"]), "website": web_url(o["website"]),
             "sources": src, "networks": data.networks_by_org.get(gid, []), "persons": data.persons_by_org.get(gid, []),
-            "projects": projects, "partners": partner_rows, "more_partners": max(0, len(top) - TOP_PARTNERS),
+            "projects": projects, "partners": partner_rows, "more_partners": more,
             "topics": data.org_topics.get(gid, [])[:15], "opps": opps, "has_opportunities": data.has_opportunities}  # fmt: skip
 
 
