@@ -24,6 +24,7 @@ HIDDEN_ORG_NAME = "Hidden Helsinki Org Zq"
 MAILBOX_NAME = "Mailbox Oy"
 KNOWN_ORG = "HELSINGIN YLIOPISTO"  # University of Helsinki in the real CORDIS sample
 CONSENTED = {"name": "Aino Consented", "email": "aino.consented@example.org", "phone": "+358 40 111 2222"}
+CONSENTED_2 = {"name": "Maija Mailbox", "email": "maija.mailbox@example.org"}  # at the organisation named with an address
 # what must never leave the warehouse: persons without consent (or withdrawn, or of a hidden organisation),
 # their e-mail addresses and phones, an e-mail address written into a name, the partners' own addresses
 SECRETS = ["Ville Nonconsent", "ville.nonconsent@example.org", "+358 40 999 8888",
@@ -59,6 +60,7 @@ def revision_rows() -> list[dict]:
         {**a, "op": "hide", "target": HIDDEN_PROJECT},
         {**a, "op": "add_organisation", "target": "revisions:mailbox-oy", "name": "Mailbox Oy kontakt.person@mailbox-oy.example.fi",
          "country": "FI", "city": "Helsinki", "metropolis_id": "helsinki"},
+        {**a, "op": "add_person", "target": "revisions:mailbox-oy", "consent_to_publish": "yes", **CONSENTED_2},
     ]  # fmt: skip
 
 

@@ -11,6 +11,14 @@ CREATE OR REPLACE MACRO public_text(s) AS
     nullif(trim(regexp_replace(regexp_replace(s, '[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}', '', 'g'),
                                '\s{2,}', ' ', 'g')), '');
 
+-- Consented persons of non-hidden organisations (as revisions.py defines the view), the organisation's name
+-- as it is published.
+CREATE OR REPLACE VIEW public_persons AS
+SELECT p.person_id, p.golden_id, public_text(g.name) AS organisation, p.name, p.role, p.email, p.phone
+FROM persons p
+JOIN golden_organisations g ON g.golden_id = p.golden_id
+WHERE p.consent_to_publish AND NOT coalesce(g.hidden, false);
+
 -- Each project's metropolises: a partner placed there by its address in the project or by its organisation.
 CREATE OR REPLACE VIEW public_project_metropolises AS
 SELECT DISTINCT pa.project_key, coalesce(pa.metropolis_id, g.metropolis_id) AS metropolis_id
