@@ -1,4 +1,5 @@
-"""The `refresh` flow: for each source land -> parse -> validate/stage, then build the warehouse.
+"""The `refresh` flow: for each source land -> parse -> validate/stage, then build the warehouse and publish
+the site (`baltetl publish`) from it.
 
 Runs without a Prefect server (Prefect starts a temporary local API), from the CLI (`baltetl refresh`),
 or as a deployment (prefect.yaml).  A source that fails is recorded and keeps its last good data; the
@@ -81,7 +82,7 @@ def refresh(
     failed = [r.source for r in results if r.status == "failed"]
     ran = [r for r in results if r.status != "skipped"]
     status = "success" if not failed else ("failed" if len(failed) == len(ran) else "partial")
-    published = {"status": "skipped", "message": "not asked for"}
+    published = {"status": "skipped", "message": "publish=False or [publish] after_refresh = false"}
     if publish and cfg.raw.get("publish", {}).get("after_refresh", True):
         # outside the lock: publishing reads the new warehouse read-only; a failure keeps the warehouse
         try:
