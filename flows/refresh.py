@@ -1,5 +1,5 @@
-"""The `refresh` flow: for each source land -> parse -> validate/stage, then build the warehouse, then the
-data-quality report.
+"""The `refresh` flow: for each source land -> parse -> validate/stage, then build the warehouse, the
+data-quality report, and publish the site (`baltetl publish`) from it.
 
 Every source's fetch starts at once (the task runner's threads; one polite HTTP layer keeps its per-host
 limits across them); parse and stage take one source at a time, in order, so memory stays that of the
@@ -58,6 +58,20 @@ def quality_report(cfg: Config, run_id: str) -> str:
     return rep.markdown()
 
 
+@task(name="publish", cache_policy=NO_CACHE)
+def publish_site(cfg: Config):
+    from baltetl.publish import publish
+
+    return publish(cfg, log=get_run_logger().info)
+
+
+def _site_current(cfg: Config, out: dict) -> bool:
+    """The warehouse was not rebuilt by this run and a site published from it is in place."""
+    from baltetl.publish import MARKER, site_dir
+
+    return out.get("built_by") not in (None, out["run_id"]) and (site_dir(cfg) / MARKER).exists()
+
+
 @flow(name="refresh", log_prints=True, task_runner=ThreadPoolTaskRunner(max_workers=8))
 def refresh(
     sources: list[str] | None = None,
@@ -65,11 +79,13 @@ def refresh(
     input: str | None = None,
     warehouse: str | None = None,
     config: str | None = None,
+    publish: bool = True,
 ) -> dict:
-    """Refresh `sources` (default: all) into the warehouse.
+    """Refresh `sources` (default: all) into the warehouse, then publish the site from it.
 
     sample: load each source's bundled sample instead of fetching; input: a local download to load
-    (one source); warehouse: the DuckDB file; config: a TOML file overriding the defaults.
+    (one source); warehouse: the DuckDB file; config: a TOML file overriding the defaults; publish: publish
+    the site and exports afterwards (also needs `[publish] after_refresh`, on by default).
     """
     log = get_run_logger()
     cfg = load_config(config, warehouse=warehouse)
@@ -91,7 +107,22 @@ def refresh(
             ))  # fmt: skip
         counts = build(cfg, run_id, results)
         quality_report(cfg, run_id)
-    return pipeline.summary(cfg, run_id, results, counts)
+    out = pipeline.summary(cfg, run_id, results, counts)
+    out["publish"] = {"status": "skipped", "message": "publish=False or [publish] after_refresh = false"}
+    if publish and cfg.raw.get("publish", {}).get("after_refresh", True) and _site_current(cfg, out):
+        out["publish"] = {"status": "skipped", "message": "the warehouse was not rebuilt: the site stays as published"}
+    elif publish and cfg.raw.get("publish", {}).get("after_refresh", True):
+        # outside the lock: publishing reads the new warehouse read-only; a failure keeps the warehouse
+        try:
+            site = publish_site(cfg)
+            out["publish"] = {"status": "success", "out": site["out"], "pages": sum(site["pages"].values()),
+                              "bytes": site["bytes"], "seconds": site["seconds"], "message": ""}  # fmt: skip
+        except Exception as exc:
+            log.error(f"publish failed (the warehouse is built; the previous site stays): {exc}")
+            out["publish"] = {"status": "failed", "message": f"{type(exc).__name__}: {exc}"}
+            if out["status"] == "success":
+                out["status"] = "partial"
+    return out
 
 
 if __name__ == "__main__":

@@ -33,6 +33,9 @@ def test_refresh_flow_on_the_sample(prefect_server, tmp_path):
     ongoing = con.execute("SELECT count(*) FROM ongoing_projects").fetchone()[0]
     con.close()
     assert ongoing > 0
+    # the site is published at the end of the run, beside the warehouse
+    assert result["publish"]["status"] == "success" and result["publish"]["pages"] > 1000
+    assert (tmp_path / "site" / "index.html").exists() and (tmp_path / "site" / "data" / "datapackage.json").exists()
     # the data-quality report of the run, as Prefect artifacts
     from prefect.artifacts import Artifact
 
@@ -51,6 +54,7 @@ def test_refresh_flow_on_the_sample(prefect_server, tmp_path):
 
     assert {r["run_id"] for r in State(load_config(warehouse=str(wh)).state).runs()} == {result["run_id"], again["run_id"]}
     assert f"run {again['run_id']}: success" in Artifact.get("data-quality").data
+    assert again["publish"]["status"] == "skipped"  # nothing changed: the site stays as published
 
 
 def test_cli_refresh_and_status(prefect_server, tmp_path, monkeypatch):
@@ -63,10 +67,35 @@ def test_cli_refresh_and_status(prefect_server, tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     assert "success" in res.output and "failed" not in res.output
     assert wh.exists()
+    assert "pages" in res.output and (tmp_path / "site" / "index.html").exists()  # published after the build
     res = runner.invoke(app, ["status"])
     assert res.exit_code == 0, res.output
     assert "cordis" in res.output and "success" in res.output
     assert "helsinki" in res.output
+
+
+def test_a_failed_publish_marks_the_run_and_keeps_the_warehouse(prefect_server, tmp_path):
+    """The site folder is someone else's (publish refuses to replace it): the warehouse is built all the same,
+    the run is partial and says why; `publish=False` skips publishing."""
+    from baltetl.cli import _load_flow
+
+    refresh = _load_flow()
+    foreign = tmp_path / "www"
+    foreign.mkdir()
+    (foreign / "index.html").write_text("the city's own site")
+    override = tmp_path / "site.toml"
+    override.write_text(f'[paths]\nsite = "{foreign}"\n')
+    wh = tmp_path / "pub.duckdb"
+    result = refresh(sample=True, sources=["networks"], warehouse=str(wh), config=str(override))
+    assert [s["status"] for s in result["sources"]] == ["success"]
+    assert result["status"] == "partial"
+    assert result["publish"]["status"] == "failed" and "not a site published by baltetl" in result["publish"]["message"]
+    con = duckdb.connect(str(wh), read_only=True)
+    assert con.execute("SELECT count(*) FROM network_memberships").fetchone()[0] > 0
+    con.close()
+    assert (foreign / "index.html").read_text() == "the city's own site"
+    skipped = refresh(sample=True, sources=["networks"], warehouse=str(wh), config=str(override), publish=False)
+    assert skipped["status"] == "success" and skipped["publish"]["status"] == "skipped"
 
 
 def test_cli_rejects_missing_input(tmp_path):

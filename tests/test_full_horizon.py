@@ -88,3 +88,22 @@ def test_real_csv_rows_load_through_the_csv_path(cfg, tmp_path):
     rows = dict(con.execute("SELECT org_key, total_cost FROM participations").fetchall())
     assert float(rows["cordis:999643007"]) == 960619.95  # decimal comma in the real row
     assert con.execute("SELECT country, country_source FROM organisations WHERE org_key = 'cordis:999643007'").fetchone() == ("GR", "EL")
+
+
+def test_the_full_data_publishes(full, tmp_path):
+    """The complete Horizon Europe data as a site: a page per organisation of a metropolis and per project with
+    a partner there, the real University of Helsinki findable, no e-mail address anywhere (no person consented)."""
+    import re
+
+    from baltetl.publish import publish
+
+    cfg, _, _, con = full
+    result = publish(cfg, tmp_path / "site", log=lambda m: None)
+    pages = result["pages"]
+    in_metro = con.execute("SELECT count(*) FROM golden_organisations WHERE metropolis_id IS NOT NULL AND NOT hidden").fetchone()[0]
+    assert pages["organisation"] == in_metro > 2000
+    assert pages["project"] == con.execute("SELECT count(*) FROM public_projects").fetchone()[0] > 4000
+    index = (tmp_path / "site" / "assets" / "search-index.js").read_text(encoding="utf-8")
+    assert '"HELSINGIN YLIOPISTO"' in index
+    for page in (tmp_path / "site").rglob("*.html"):
+        assert not re.search(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z]{2,}", page.read_text(encoding="utf-8")), page

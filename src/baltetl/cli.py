@@ -60,8 +60,9 @@ def refresh(
     warehouse: WarehouseOpt = None,
     config: ConfigOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log.")] = False,
+    publish: Annotated[bool, typer.Option("--publish/--no-publish", help="Publish the site and exports after the build.")] = True,
 ) -> None:
-    """Fetch (or take --input / --sample), validate and load sources, then rebuild the warehouse."""
+    """Fetch (or take --input / --sample), validate and load sources, rebuild the warehouse, publish the site."""
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if input is not None and not input.exists():
@@ -101,6 +102,7 @@ def refresh(
                 input=str(input.resolve()) if input else None,
                 warehouse=str(warehouse) if warehouse else None,
                 config=str(config) if config else None,
+                publish=publish,
             )
     except RefreshLocked as exc:
         console.print(f"[red]refused:[/] {exc}")
@@ -198,6 +200,11 @@ def _print_result(result: dict) -> None:
     if result.get("built_by") and result["built_by"] != result["run_id"]:
         out.print(f"not rebuilt: nothing it is made from changed since run {result['built_by']}")
     out.print("data-quality report: baltetl status")
+    pub = result.get("publish") or {}
+    if pub.get("status") == "success":
+        out.print(f"site {pub['out']}: {pub['pages']} pages, {pub['bytes'] / 1e6:.1f} MB in {pub['seconds']} s")
+    elif pub.get("status") == "failed":
+        out.print(f"[red]publish failed[/] (the warehouse is built, the previous site stays): {pub['message'][:300]}")
 
 
 @app.command()
@@ -298,6 +305,7 @@ def _print_report(rep) -> None:
 
 from .cli_opportunities import register as _register_opportunities  # noqa: E402
 from .cli_history import register as _register_history  # noqa: E402
+from .cli_publish import register as _register_publish  # noqa: E402
 from .cli_resolution import register as _register_resolution  # noqa: E402
 from .cli_revisions import register as _register_revisions  # noqa: E402
 
@@ -305,6 +313,7 @@ _register_resolution(app)
 _register_history(app)
 _register_revisions(app)
 _register_opportunities(app)
+_register_publish(app)
 
 
 def main() -> None:  # pragma: no cover

@@ -10,6 +10,7 @@ import json
 import os
 import time
 from datetime import UTC, datetime
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -79,6 +80,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         insert_rows(con, "build_info", [(run_id, datetime.now(UTC).replace(tzinfo=None), fp, json.dumps(parts), head)])
         con.execute((sqld / "marts.sql").read_text())
         topics.build(con, cfg, sqld, log=log)  # topic relevance and co-operation marts
+        create_public_views(con, sqld / "public.sql")  # last: it reads the marts too
         counts = {
             t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
             for t in ("projects", "organisations", "golden_organisations", "participations", "quarantine", "runs")
@@ -98,6 +100,19 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
     history.commit(pending)
     buildinfo.record(cfg, state, fp, parts, run_id, counts)
     return counts
+
+
+def create_public_views(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    """Run public.sql: its first block always, each `-- requires: a, b` block when those tables exist.
+    Returns the public_* views the warehouse now has."""
+    blocks = re.split(r"^-- requires:(.*)$", path.read_text(), flags=re.M)
+    have = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    con.execute(blocks[0])
+    for needs, sql in zip(blocks[1::2], blocks[2::2]):
+        if all(t.strip() in have for t in needs.split(",")):
+            con.execute(sql)
+    return [r[0] for r in con.execute(
+        "SELECT view_name FROM duckdb_views() WHERE view_name LIKE 'public\\_%' ESCAPE '\\' ORDER BY 1").fetchall()]
 
 
 def _stage(con: duckdb.DuckDBPyConnection, state: State, sources: list[str]) -> None:

@@ -1,0 +1,36 @@
+"""CLI command `baltetl publish`: the static website and open-data exports from the warehouse.
+
+Registered on the main app by `register(app)` (src/baltetl/cli.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("publish")
+    def publish_cmd(
+        out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder of the site (default [paths] site, else site/ beside the warehouse).")] = None,
+        warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-w", envvar="BALTETL_WAREHOUSE", help="DuckDB file (default warehouse/baltmet.duckdb).")] = None,
+        config: Annotated[Optional[Path], typer.Option("--config", "-c", envvar="BALTETL_CONFIG", help="TOML overriding the defaults.")] = None,
+    ) -> None:
+        """Publish the warehouse as a static website (works from any static host or file://) with CSV,
+        Parquet, JSON and datapackage.json exports in its data/ folder."""
+        from .config import ConfigError, load_config
+        from .publish import PublishError, publish
+
+        try:
+            cfg = load_config(config, warehouse=warehouse)
+            result = publish(cfg, out, log=lambda m: None)
+        except (PublishError, ConfigError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        pages = result["pages"]
+        typer.echo(f"site: {result['out']}")
+        typer.echo("pages: " + ", ".join(f"{k} {v}" for k, v in pages.items()) + f" (total {sum(pages.values())})")
+        typer.echo(f"exports: {', '.join(f['path'] for f in result['exports'])}")
+        typer.echo(f"files={result['files']} size_mb={result['bytes'] / 1e6:.1f} seconds={result['seconds']}")

@@ -1,0 +1,171 @@
+"""Open-data exports beside the site: CSV and Parquet per public table, one JSON dump, datapackage.json.
+
+Every export reads a public_* view (warehouse/public.sql) and nothing else.  CSV holds list columns as JSON
+arrays (Table Schema type `array`) and guards text cells a spreadsheet would run as a formula (starting with
+= + - @) with a leading apostrophe; Parquet and the JSON dump hold the values as they are.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import duckdb
+
+# file name -> (view, title, primary key, ordering); optional views are exported when the warehouse has them
+TABLES = {
+    "metropolises": ("public_metropolises", "Metropolises with their published organisations and projects",
+                     ["metropolis_id"]),
+    "organisations": ("public_organisations", "Organisations, one record per real organisation across sources",
+                      ["golden_id"]),
+    "organisation_sources": ("public_organisation_sources", "The source records behind each organisation",
+                             ["org_key"]),
+    "projects": ("public_projects", "Projects with a partner in a metropolis", ["project_key"]),
+    "participations": ("public_participations", "Which organisation takes part in which project, in which role",
+                       None),
+    "project_metropolises": ("public_project_metropolises", "The metropolises each project has partners in",
+                             ["project_key", "metropolis_id"]),
+    "network_memberships": ("public_network_memberships", "Memberships of city and cluster networks", None),
+    "persons": ("public_persons", "Contact persons who consented to publication", ["person_id"]),
+    "metropolis_links": ("public_metropolis_links", "Co-operation between metropolises: shared ongoing projects",
+                         ["metro_a", "metro_b"]),
+    "sources": ("public_sources", "The sources and the date their data was fetched", ["source"]),
+    "project_topics": ("public_project_topics", "Topic relevance of each project", ["project_key"]),
+    "organisation_topics": ("public_organisation_topics", "Topics of each organisation, weighted",
+                            ["golden_id", "topic"]),
+    "opportunities": ("public_opportunities", "Co-operation opportunities between organisations of two metropolises",
+                      None),
+    "metropolis_opportunities": ("public_metropolis_opportunities", "Co-operation opportunities per pair of metropolises",
+                                 ["metro_a", "metro_b"]),
+}
+ORDER = {"participations": "project_key, ord, golden_id, role", "network_memberships": "golden_id, network",
+         "opportunities": "metro_a, metro_b, rank_in_pair, golden_a, golden_b"}  # fmt: skip
+
+FIELD_DOCS = {
+    "golden_id": "The organisation's id in this database, stable across refreshes",
+    "project_key": "The project's key: <source>:<the source's project id>",
+    "metropolis_id": "The metropolis (see metropolises), empty: in none",
+    "org_key": "The source record: <source>:<the source's id>",
+    "source": "The source the record comes from",
+    "sources": "The sources behind the organisation",
+    "ongoing": "The project ends today or later (as of the publication date)",
+    "total_cost": "Total cost in EUR; empty: not reported",
+    "ec_max_contribution": "EU contribution in EUR",
+    "ec_contribution": "EU contribution to this partner in EUR",
+    "role": "coordinator (lead partner), participant, associatedPartner, thirdParty ...",
+    "ord": "Partner number in the project",
+    "metropolises": "The metropolises the project has partners in",
+    "match_rule": "How the source record was matched to the organisation",
+    "snapshot_date": "When the source's data was fetched",
+    "activity_type": "CORDIS activity type: HES education, REC research, PRC company, PUB public body, OTH other",
+    "org_type": "The source's own type of organisation",
+    "nuts3": "NUTS3 region code",
+    "country": "ISO 3166 alpha-2 country code",
+}
+
+
+def _field_type(duck: str) -> str:
+    t = duck.upper()
+    if t.endswith("[]"):
+        return "array"
+    if t in ("BOOLEAN",):
+        return "boolean"
+    if t in ("BIGINT", "INTEGER", "SMALLINT", "TINYINT", "HUGEINT", "UBIGINT", "UINTEGER"):
+        return "integer"
+    if t.startswith(("DECIMAL", "DOUBLE", "FLOAT", "REAL")):
+        return "number"
+    if t == "DATE":
+        return "date"
+    if t.startswith("TIMESTAMP"):
+        return "datetime"
+    return "string"
+
+
+def _q(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _csv_select(view: str, cols: list[tuple[str, str]], order: str) -> str:
+    out = []
+    for name, typ in cols:
+        c = f'"{name}"'
+        if typ.endswith("[]"):
+            out.append(f"to_json({c})::VARCHAR AS {c}")
+        elif typ == "VARCHAR":
+            out.append(f"CASE WHEN regexp_matches({c}, '^[=+\\-@\\t\\r]') THEN '''' || {c} ELSE {c} END AS {c}")
+        else:
+            out.append(c)
+    return f"SELECT {', '.join(out)} FROM {view} ORDER BY {order}"
+
+
+def write(con: duckdb.DuckDBPyConnection, dest: Path, meta: dict, tables: dict[str, str]) -> list[dict]:
+    """Write every public table in `tables` (export name -> the relation holding it) as CSV and Parquet, the
+    JSON dump and datapackage.json into `dest`.  meta: title, description, created, sources (name ->
+    licence/attribution config), present (the sources with data).  Returns the files: {path, rows, bytes}."""
+    dest.mkdir(parents=True, exist_ok=True)
+    resources, files, dump = [], [], []
+    for name, view in tables.items():
+        title, key = TABLES[name][1], TABLES[name][2]
+        cols = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {view}").fetchall()]
+        order = ORDER.get(name) or ", ".join(key or [c for c, _ in cols[:2]])
+        rows = con.execute(f"SELECT count(*) FROM {view}").fetchone()[0]
+        con.execute(f"COPY ({_csv_select(view, cols, order)}) TO {_q(dest / f'{name}.csv')} (HEADER, DELIMITER ',')")
+        con.execute(f"COPY (SELECT * FROM {view} ORDER BY {order}) TO {_q(dest / f'{name}.parquet')} "
+                    "(FORMAT parquet, COMPRESSION zstd)")  # fmt: skip
+        dump.append(f"(SELECT coalesce(list(t ORDER BY {order}), []) FROM {view} t) AS \"{name}\"")
+        fields = [{"name": c, "type": _field_type(t), **({"description": FIELD_DOCS[c]} if c in FIELD_DOCS else {})}
+                  for c, t in cols]  # fmt: skip
+        schema = {"fields": fields, **({"primaryKey": key} if key else {})}
+        licences = _licences(meta, _sources_of(con, view, cols) or meta["present"])
+        for fmt, media in (("csv", "text/csv"), ("parquet", "application/vnd.apache.parquet")):
+            res = {"name": name if fmt == "csv" else f"{name}-parquet", "path": f"{name}.{fmt}", "title": title,
+                   "format": fmt, "mediatype": media, "schema": schema, "licenses": licences}
+            if fmt == "csv":
+                res.update(profile="tabular-data-resource", encoding="utf-8")
+            resources.append(res)
+            files.append({"path": f"{name}.{fmt}", "rows": rows, "bytes": (dest / f"{name}.{fmt}").stat().st_size})
+    con.execute(f"COPY (SELECT {', '.join(dump)}) TO {_q(dest / 'baltmet.json')} (FORMAT json)")
+    files.append({"path": "baltmet.json", "rows": None, "bytes": (dest / "baltmet.json").stat().st_size})
+    resources.append({"name": "json-dump", "path": "baltmet.json", "format": "json", "mediatype": "application/json",
+                      "title": "Every table above in one JSON object: table name -> list of rows",
+                      "licenses": _licences(meta, meta["present"])})  # fmt: skip
+    package = {
+        "profile": "data-package",
+        "name": "baltmet-community-database",
+        "title": meta["title"],
+        "description": meta["description"],
+        "created": meta["created"],
+        "licenses": _licences(meta, meta["present"]),
+        "sources": [{"title": f"{s['title']} ({s['attribution']})", "path": s["path"]}
+                    for n, s in meta["sources"].items() if n in meta["present"] or s.get("reference")],
+        "resources": resources,
+    }  # fmt: skip
+    text = json.dumps(package, ensure_ascii=False, indent=2)
+    (dest / "datapackage.json").write_text(text + "\n", encoding="utf-8")
+    files.append({"path": "datapackage.json", "rows": None, "bytes": len(text.encode()) + 1})
+    return files
+
+
+def _sources_of(con, view: str, cols: list[tuple[str, str]]) -> list[str]:
+    names = dict(cols)
+    if names.get("source") == "VARCHAR":
+        return [r[0] for r in con.execute(f"SELECT DISTINCT source FROM {view} ORDER BY 1").fetchall()]
+    if names.get("sources") == "VARCHAR[]":
+        return [r[0] for r in con.execute(f"SELECT DISTINCT unnest(sources) FROM {view} ORDER BY 1").fetchall()]
+    return []
+
+
+def _licences(meta: dict, sources) -> list[dict]:
+    """The licences of these sources (and of the reference data), each once."""
+    out, seen = [], set()
+    for name, s in meta["sources"].items():
+        if name not in sources and not s.get("reference"):
+            continue
+        lic = dict(s.get("licence") or {})
+        if not lic:
+            continue
+        key = (lic.get("name"), lic.get("path"), lic.get("title"))
+        if key not in seen:
+            seen.add(key)
+            out.append(lic)
+    return out

@@ -1,0 +1,174 @@
+"""The published site in a real browser: Debian's headless Chromium driven by playwright, pages opened from
+file:// (and once over a local HTTP server), every console error and page error collected.
+
+Skipped, with the reason, when /usr/bin/chromium or playwright is absent (.ci/run installs Chromium).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+
+import site_helpers as h
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.skip(f"needs Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does it)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extras")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    return h.published_sample(tmp_path_factory)
+
+
+class Tab:
+    """A page that records console errors, page errors and dialogs (a dialog is dismissed at once)."""
+
+    def __init__(self, browser):
+        self.page = browser.new_page()
+        self.page.set_default_timeout(20_000)
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        self.page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+
+    def open(self, url: str):
+        self.page.goto(url)
+        self.page.wait_for_load_state("load")
+        return self.page
+
+    def clean(self) -> None:
+        assert self.errors == [] and self.dialogs == []
+        assert self.page.evaluate("typeof window.__pwned") == "undefined"
+
+
+@pytest.fixture
+def tab(browser):
+    t = Tab(browser)
+    yield t
+    t.page.close()
+
+
+def url(site, rel: str) -> str:
+    return (site.site / rel).as_uri()
+
+
+def test_home_page_loads_without_errors_from_file_and_http(site, tab):
+    page = tab.open(url(site, "index.html"))
+    assert page.title().startswith("Home")
+    rows = page.locator("#metropolises tbody tr")
+    assert rows.count() == len(site.cfg.metropolises)
+    assert page.locator("svg").count() == 2 and page.locator("footer").inner_text().count("CORDIS") >= 1
+    tab.clean()
+    # the same site from a static web server
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site.site))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = tab.open(f"http://127.0.0.1:{server.server_address[1]}/index.html")
+        page.locator("header nav a", has_text="Riga").click()
+        page.wait_for_load_state("load")
+        assert page.locator("h1").inner_text().startswith("Riga")
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/search.html?q=riga")
+        page.locator("#results li").first.wait_for()
+        tab.clean()
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_metropolis_page_lists_organisations(site, tab):
+    page = tab.open(url(site, "metropolis/helsinki.html"))
+    links = page.locator("ul.orgs a")
+    assert links.count() >= 100
+    names = links.all_inner_texts()
+    assert h.KNOWN_ORG in names and h.MAILBOX_NAME in names and h.HIDDEN_ORG_NAME not in names
+    assert page.locator("h3", has_text="Universities and schools").count() == 1
+    links.filter(has_text=h.KNOWN_ORG).first.click()
+    page.wait_for_load_state("load")
+    assert page.locator("h1").inner_text() == h.KNOWN_ORG
+    assert page.locator("dd a[href='../metropolis/helsinki.html']").inner_text() == "Helsinki"  # back to its metropolis
+    tab.clean()
+
+
+def test_search_finds_a_known_organisation_of_the_real_data(site, tab):
+    page = tab.open(url(site, "index.html"))
+    page.locator("header input[name=q]").fill("helsingin yliopisto")
+    page.locator("header button").click()  # the header's form: search.html?q=... under file://
+    page.wait_for_load_state("load")
+    first = page.locator("#results li a").first
+    first.wait_for()
+    assert first.inner_text() == h.KNOWN_ORG
+    assert "found" in page.locator("#count").inner_text()
+    # typing refines the results at once; accents and case do not matter
+    page.locator("#q").fill("GÉOLOGIAN tutkimus")
+    assert page.locator("#results li a").first.inner_text() == "GEOLOGIAN TUTKIMUSKESKUS"
+    page.locator("#q").fill("Biodiversa")
+    assert "Biodiversa-plus" in page.locator("#results li a").all_inner_texts()[0]
+    page.locator("#q").fill(h.KNOWN_ORG.lower())
+    page.locator("#results li a").first.click()
+    page.wait_for_load_state("load")
+    assert page.locator("h1").inner_text() == h.KNOWN_ORG
+    tab.clean()
+
+
+def test_project_page_links_back_to_its_organisations(site, tab):
+    page = tab.open(url(site, "project/cordis-101052342.html"))
+    assert page.locator("h1").inner_text().startswith("Biodiversa-plus")
+    partners = page.locator("#partners tbody tr")
+    linked = page.locator("#partners tbody a[href^='../organisation/']")
+    assert partners.count() > linked.count() >= 5  # partners outside the metropolises are text
+    hrefs = linked.evaluate_all("els => els.map(e => e.getAttribute('href'))")
+    names = linked.all_inner_texts()
+    for href, name in list(zip(hrefs, names))[:4]:
+        org = tab.open(url(site, href.removeprefix("../")))
+        assert org.locator("h1").inner_text() == name
+        back = org.locator("a[href='../project/cordis-101052342.html']")
+        assert back.count() == 1
+        back.click()
+        org.wait_for_load_state("load")
+        assert org.locator("h1").inner_text().startswith("Biodiversa-plus")
+    tab.clean()
+
+
+def test_a_script_in_an_organisation_name_is_text_and_runs_nothing(site, tab):
+    shown = h.EVIL_NAME
+    for rel in ("organisation/revisions-evil-oy.html", "project/cordis-101052342.html", "metropolis/helsinki.html"):
+        page = tab.open(url(site, rel))
+        assert page.get_by_text(shown, exact=False).first.is_visible(), rel
+        assert page.locator("img").count() == 0 and page.locator("script").count() == 0, rel
+        tab.clean()
+    page = tab.open(url(site, "organisation/revisions-evil-oy.html"))
+    assert page.locator("h1").inner_text() == shown
+    assert page.locator("a[href^='javascript:']").count() == 0
+    assert h.CONSENTED["email"] in page.locator("ul.persons").inner_text()  # the consented contact is shown
+    # in the search results too (built by search.js from the index)
+    page = tab.open(url(site, "search.html"))
+    page.locator("#q").fill("evil oy")
+    result = page.locator("#results li a").first
+    result.wait_for()
+    assert result.inner_text() == shown
+    assert page.locator("#results img").count() == 0 and page.locator("script").count() == 2
+    result.click()
+    page.wait_for_load_state("load")
+    assert page.locator("h1").inner_text() == shown
+    tab.clean()
