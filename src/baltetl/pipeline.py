@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import progress, quality, warehouse
 from .config import Config, resolve_path
+from .faults import point
 from .geo import norm_place
 from .http import Fetcher
 from .landing import Landing, now_iso
@@ -75,6 +76,7 @@ def refresh_lock(cfg: Config) -> Iterator[None]:
             raise RefreshLocked(f"another refresh is writing {cfg.warehouse} ({holder}); try again when it ends") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}, started {now_iso()}".encode(), 0)
+        warehouse.remove_stale_builds(cfg.warehouse)  # left by a refresh that was killed mid-build
         yield
     finally:
         os.close(fd)  # closing releases the lock
@@ -246,6 +248,7 @@ def refresh_source(cfg: Config, source: str, run_id: str, *, sample: bool = Fals
     started = time.time()
     try:
         files = land_(cfg, source, sample, input_path)
+        point("source.landed")
         if unchanged(cfg, source, files):  # a 304 or the same bytes: nothing to parse
             log("info", f"{source}: input unchanged, its data stays as loaded")
             return keep_unchanged(cfg, run_id, source, started, files)

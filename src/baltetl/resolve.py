@@ -75,6 +75,7 @@ from cleanco import basename as _cleanco_basename
 from cleanco import prepare_default_terms
 from rapidfuzz import fuzz
 
+from .faults import point
 from .state import write_parquet
 
 THRESHOLD = 92.0  # token_sort_ratio on normalised names, same or unknown city
@@ -809,6 +810,7 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None)
     # the registry keeps records absent from this run, so a record that comes back gets its id again
     reg = {**old, **gid_of}
     write_parquet(pd.DataFrame(sorted(reg.items()), columns=["org_key", "golden_id"]), registry_path(state))
+    point("resolve.registry")
     if len(ev):
         write_parquet(hist, history_path(state))
     out = {"records": len(recs), "golden": len(clusters), "multi_source": int((golden["sources"].map(len) > 1).sum()),

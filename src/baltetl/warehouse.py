@@ -6,6 +6,7 @@ never blocked; a new connection sees the new build; nobody ever sees a half-buil
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 from collections.abc import Callable
@@ -15,6 +16,7 @@ import duckdb
 
 from . import resolve, revisions
 from .config import Config
+from .faults import point
 from .geo import build_geography, insert_rows
 from .state import State
 
@@ -47,21 +49,26 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         p.unlink(missing_ok=True)
     sqld = sql_dir(cfg)
     con = duckdb.connect(str(tmp))
+    point("build.open")
     try:
         con.execute("SET preserve_insertion_order = false")
         con.execute((sqld / "schema.sql").read_text())
         build_geography(con, cfg)
         sources = state.sources()
         _stage(con, state, sources)
+        point("build.staged")
         con.execute((sqld / "core.sql").read_text())
         _history(con, state, sources)
+        point("build.core")
         # one organisation, one record: golden organisations, then the partners' revisions on top
         revs = revisions.load(cfg)
         resolve.run(con, cfg, state, revs, run_id, log=log)
         applied = revisions.apply(con, cfg, revs, run_id)
         if any(applied.get(k) for k in ("invalid", "stale_target", "conflict")):
             log(f"revisions: {applied} (see revision_issues)")
+        point("build.resolved")
         con.execute((sqld / "marts.sql").read_text())
+        point("build.marts")
         counts = {
             t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
             for t in ("projects", "organisations", "golden_organisations", "participations", "quarantine", "runs")
@@ -72,7 +79,9 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         tmp.unlink(missing_ok=True)
         raise
     con.close()
+    point("build.closed")
     swap(tmp, target)
+    point("build.done")
     return counts
 
 
@@ -160,6 +169,16 @@ def _history(con: duckdb.DuckDBPyConnection, state: State, sources: list[str]) -
         insert_rows(con, "landed_files", landed)
 
 
+def remove_stale_builds(target: Path) -> list[str]:
+    """Delete the half-built files a crashed build left beside the warehouse (`<name>.building-<run>` and
+    its .wal).  Only with the refresh lock held: then no build is running."""
+    gone = []
+    for p in target.parent.glob(glob.escape(target.name) + ".building-*"):
+        p.unlink(missing_ok=True)
+        gone.append(p.name)
+    return sorted(gone)
+
+
 def swap(tmp: Path, target: Path) -> None:
     """Replace `target` by the finished build `tmp` in one rename."""
     wal = Path(str(target) + ".wal")
@@ -173,7 +192,9 @@ def swap(tmp: Path, target: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+    point("swap.before")
     os.replace(tmp, target)
+    point("swap.after")
     dfd = os.open(target.parent, os.O_RDONLY)
     try:
         os.fsync(dfd)
