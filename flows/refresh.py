@@ -59,26 +59,10 @@ def refresh(
     names = pipeline.selected_sources(cfg, sources, sample)
     if input and len(names) != 1:
         raise ValueError(f"--input feeds one source; name it with --source (configured: {', '.join(cfg.sources)})")
-    run_id = pipeline.new_run_id()
-    results = []
-    with pipeline.refresh_lock(cfg):
-        log.info(f"run {run_id}: sources {', '.join(names)} -> {cfg.warehouse}")
-        for name in names:
-            results.append(pipeline.refresh_source(
-                cfg, name, run_id, sample=sample, input_path=input, steps=(land, parse, stage),
-                log=lambda level, msg: getattr(log, level)(msg),
-            ))  # fmt: skip
-        counts = build(cfg, run_id)
-    failed = [r.source for r in results if r.status == "failed"]
-    ran = [r for r in results if r.status != "skipped"]
-    status = "success" if not failed else ("failed" if len(failed) == len(ran) else "partial")
-    return {
-        "run_id": run_id,
-        "status": status,
-        "warehouse": str(cfg.warehouse),
-        "sources": [vars(r) for r in results],
-        "counts": counts,
-    }
+    return pipeline.refresh(
+        cfg, names, sample=sample, input_path=input, steps=(land, parse, stage), build_step=build,
+        log=lambda level, msg: getattr(log, level)(msg),
+    )
 
 
 if __name__ == "__main__":

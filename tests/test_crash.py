@@ -168,3 +168,37 @@ def test_kill_at_a_moment(after_s, forkserver, builds, inputs, tmp_path):
     p.join(60)
     assert p.exitcode in (-signal.SIGKILL, 0)  # 0: it finished first
     assert_recoverable(folder, builds, inputs, "new" if p.exitcode == 0 else None)
+
+
+def wait_stopped(pid: int, timeout: float = 60) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T":
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"process {pid} did not reach its stop point")
+
+
+def test_a_second_refresh_is_refused_while_one_runs(forkserver, builds, inputs, tmp_path):
+    folder = tmp_path / "wh"
+    shutil.copytree(builds["base"], folder)
+    wh = folder / "baltmet.duckdb"
+    runs_before = {r["run_id"] for r in State(load_config(warehouse=wh).state).runs()}
+    first = start(forkserver, folder, inputs["new"], {"BALTETL_STOP_AT": "build.core"})  # halted mid-build
+    try:
+        wait_stopped(first.pid)
+        report = tmp_path / "refused.txt"
+        second = forkserver.Process(target=crash_child.refresh_or_refused, args=(str(wh), inputs["new"], str(report)))
+        second.start()
+        second.join(60)
+        assert second.exitcode == 3
+        message = report.read_text()
+        assert f"another refresh is writing {wh} (pid {first.pid}, started" in message
+        assert fingerprint(wh) == builds["prev"]  # nothing swapped in yet
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+        first.join(60)
+    assert first.exitcode == 0  # the first completes untouched
+    assert fingerprint(wh) == builds["new"]
+    runs = {r["run_id"] for r in State(load_config(warehouse=wh).state).runs()} - runs_before
+    assert len(runs) == 1  # only the first refresh ran

@@ -266,6 +266,43 @@ def refresh_source(cfg: Config, source: str, run_id: str, *, sample: bool = Fals
         return result
 
 
+def run_status(results: list[SourceResult]) -> tuple[str, list[str]]:
+    """A run's status and, when not a success, why: each failed source with its message.  success: no
+    source failed; partial: some failed (they keep their last good data) while the others refreshed;
+    failed: every source that ran failed.  Skipped and unchanged sources do not make a run partial."""
+    failed = [r for r in results if r.status == "failed"]
+    ran = [r for r in results if r.status != "skipped"]
+    status = "success" if not failed else ("failed" if len(failed) == len(ran) else "partial")
+    return status, [f"{r.source}: {r.message}" for r in failed]
+
+
+def refresh(cfg: Config, names: list[str], *, sample: bool = False, input_path: str | None = None,
+            steps=None, build_step=None, log=None) -> dict:  # fmt: skip
+    """A whole refresh run: under the refresh lock each source in turn (refresh_source), then the warehouse
+    build; -> the run's summary (status, reasons, per-source results, counts).  The flow passes its Prefect
+    tasks as `steps` and `build_step` (called build_step(cfg, run_id)); by default the plain functions."""
+    log = log or (lambda level, msg: None)
+    build_step = build_step or (lambda c, r: build(c, r, log=lambda m: None))
+    run_id = new_run_id()
+    results = []
+    with refresh_lock(cfg):
+        log("info", f"run {run_id}: sources {', '.join(names)} -> {cfg.warehouse}")
+        for name in names:
+            results.append(refresh_source(cfg, name, run_id, sample=sample, input_path=input_path, steps=steps, log=log))
+        counts = build_step(cfg, run_id)
+    status, reasons = run_status(results)
+    if reasons:
+        log("warning", f"run {run_id} is {status}: " + "; ".join(reasons))
+    return {
+        "run_id": run_id,
+        "status": status,
+        "reasons": reasons,
+        "warehouse": str(cfg.warehouse),
+        "sources": [vars(r) for r in results],
+        "counts": counts,
+    }
+
+
 def build(cfg: Config, run_id: str, log: Log = print) -> dict:
     counts = warehouse.build(cfg, State(cfg.state), run_id, log)
     log(f"warehouse {cfg.warehouse}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
