@@ -178,6 +178,9 @@ def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
     for landed in files:
         for member, data in _contents(landed):
             ref = f"{landed.path.name}!{member}" if member != landed.path.name else landed.path.name
+            if member == landed.path.name and not data.strip():
+                raise StructureChanged(f"eurocities: the directory page {ref} is empty ({len(data)} bytes)"
+                                       + (f" as fetched from {landed.origin}" if "://" in landed.origin else ""))
             kind = _kind(member, data)
             if kind == "json":
                 wikidata.extend(_wikidata(data))
