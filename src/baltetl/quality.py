@@ -93,8 +93,12 @@ def validate_table(df: pd.DataFrame, model, table: str) -> tuple[pd.DataFrame, l
         except SchemaErrors as exc:
             fc = exc.failure_cases
             rows = fc[fc["index"].notna()]
-            if rows.empty:
+            uncoercible = _uncoercible(remaining, schema, fc)
+            if rows.empty and not uncoercible:
                 raise ContractError(f"{table}: {_describe(fc)}") from None
+            for idx, col, check, value in uncoercible:
+                rec = df.loc[idx]
+                failures.append((table, _s(rec.get("record_key")), _s(rec.get("record_ref")), col, check, _s(value)))
             seen = set()
             for r in rows.itertuples(index=False):
                 idx = int(r.index)
@@ -109,9 +113,35 @@ def validate_table(df: pd.DataFrame, model, table: str) -> tuple[pd.DataFrame, l
                 failures.append(
                     (table, _s(rec.get("record_key")), _s(rec.get("record_ref")), _s(r.column), check, _s(r.failure_case))
                 )
-            bad = set(rows["index"].astype(int))
+            bad = set(rows["index"].astype(int)) | {u[0] for u in uncoercible}
             remaining = remaining.drop(index=[i for i in remaining.index if i in bad])
     raise ContractError(f"{table}: validation did not settle after {MAX_ROUNDS} rounds")
+
+
+def _uncoercible(df: pd.DataFrame, schema: pa.DataFrameSchema, fc: pd.DataFrame) -> list[tuple]:
+    """(row, column, check, value) of the values their column's type cannot take, found value by value.
+
+    pandera reports a coercion that fails for the column as a whole without the rows: an out-of-range date
+    ('9999-12-31', '1500-01-01', '-1' read as the year -1) would otherwise make the whole table uncheckable.
+    """
+    cols = fc.loc[fc["index"].isna() & fc["check"].astype(str).str.startswith("coerce_dtype"), "column"]
+    out = []
+    for col in cols.dropna().unique():
+        dtype = schema.columns[col].dtype
+        ok: dict = {}
+        for idx, v in df[col].items():
+            if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
+                continue
+            key = (type(v), v)
+            if key not in ok:
+                try:
+                    dtype.coerce(pd.Series([v], dtype=object))
+                    ok[key] = True
+                except Exception:  # noqa: BLE001 - whatever the type's coercion raises, the value cannot be it
+                    ok[key] = False
+            if not ok[key]:
+                out.append((idx, col, f"coerce_dtype('{dtype}')", v))
+    return out
 
 
 def _short(check: str) -> str:
