@@ -277,3 +277,14 @@ def test_a_broken_source_keeps_its_last_good_data_while_the_others_refresh(fault
     assert dict((s, m) for s, _, m in recorded)[fault.source] == results[fault.source]["message"]
     if fault.name == "http-429-retry-after":
         assert took >= 1.0  # the retry waited the Retry-After second
+
+
+def test_run_status():
+    def r(source, status):
+        return pipeline.SourceResult(source, status, f"{status} message")
+
+    assert pipeline.run_status([r("a", "success"), r("b", "unchanged"), r("c", "skipped")]) == ("success", [])
+    assert pipeline.run_status([r("a", "failed"), r("b", "unchanged")]) == ("partial", ["a: failed message"])
+    assert pipeline.run_status([r("a", "failed"), r("b", "failed"), r("c", "skipped")]) == (
+        "failed", ["a: failed message", "b: failed message"])  # fmt: skip
+    assert pipeline.run_status([r("c", "skipped")]) == ("success", [])
