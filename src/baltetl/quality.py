@@ -122,23 +122,30 @@ def _uncoercible(df: pd.DataFrame, schema: pa.DataFrameSchema, fc: pd.DataFrame)
     """(row, column, check, value) of the values their column's type cannot take, found value by value.
 
     pandera reports a coercion that fails for the column as a whole without the rows: an out-of-range date
-    ('9999-12-31', '1500-01-01', '-1' read as the year -1) would otherwise make the whole table uncheckable.
+    ('9999-12-31', '1500-01-01', '-1' read as the year -1), or a date in another format than the column's
+    first (pandas parses a column in the format of its first value) would make the whole table uncheckable.
+    A value is tried alone and after the column's first value.
     """
     cols = fc.loc[fc["index"].isna() & fc["check"].astype(str).str.startswith("coerce_dtype"), "column"]
     out = []
     for col in cols.dropna().unique():
         dtype = schema.columns[col].dtype
+
+        def coerces(*values) -> bool:
+            try:
+                dtype.coerce(pd.Series(list(values), dtype=object))
+                return True
+            except Exception:  # noqa: BLE001 - whatever the type's coercion raises, the value cannot be it
+                return False
+
+        present = [(i, v) for i, v in df[col].items() if not (v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)))]
+        first = present[0][1] if present else None
+        first_ok = bool(present) and coerces(first)
         ok: dict = {}
-        for idx, v in df[col].items():
-            if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
-                continue
+        for idx, v in present:
             key = (type(v), v)
             if key not in ok:
-                try:
-                    dtype.coerce(pd.Series([v], dtype=object))
-                    ok[key] = True
-                except Exception:  # noqa: BLE001 - whatever the type's coercion raises, the value cannot be it
-                    ok[key] = False
+                ok[key] = coerces(v) and (not first_ok or coerces(first, v))
             if not ok[key]:
                 out.append((idx, col, f"coerce_dtype('{dtype}')", v))
     return out
