@@ -333,3 +333,24 @@ def test_an_out_of_range_date_quarantines_its_row_not_the_source():
     assert q[["record_key", "column_name", "check_name", "failure_value"]].values.tolist() == [
         ["30001", "end_date", "coerce_dtype('datetime64[ns]')", "9999-12-31"]]
     assert (v.reports["projects"].loaded, v.reports["organisations"].loaded) == (0, 5)
+
+
+def test_a_quote_never_closed_in_a_long_file_is_handled():
+    """csv raises csv.Error for a field longer than 131,072 characters: a quote opened and never closed in a
+    long list.  The ETMUN list quarantines the row; a cluster registry is refused as unreadable."""
+    header, aarhus, _ = NETWORKS.split(b"\n", 2)
+    unquoted = aarhus.replace(b'"', b"") + b"\n"  # 20 fields without a quote
+    members = header + b"\n" + aarhus + b'\n"Aalborg;' + unquoted * 2000  # 260 kB after an opened quote
+    cfg = config()
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "members.csv"
+        p.write_bytes(members)
+        src = cfg.source("networks")
+        parsed = load_module(src).parse(SourceContext(cfg, src), [Landed(p, "", 1, "", "input:members.csv", "etmun")])
+        assert [(r.check, "field larger than field limit" in r.value) for r in parsed.rejects] == [("malformed_csv_row", True)]
+        assert 0 < len(parsed.tables["network_memberships"]) < 2000  # Aarhus, and the rows after the limit
+        tail = b"".join(b"Cluster %d,Berlin,DE,,\n" % i for i in range(9000))
+        p.write_bytes(CLUSTERS_REGISTRY.replace(b"Hamburg Aviation,", b'"Hamburg Aviation,', 1) + tail)  # 200 kB
+        src = cfg.source("clusters")
+        with pytest.raises(StructureChanged, match="not a readable CSV from line 2"):
+            load_module(src).parse(SourceContext(cfg, src), [Landed(p, "", 1, "", "input:r.csv", "registry-handmade-bsr")])
