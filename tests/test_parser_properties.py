@@ -282,6 +282,7 @@ def test_networks_members_list(ops):
 
 @PROPS
 @given(edits=JSON_EDITS, ops=st.lists(OPS, max_size=2))
+@example(edits=[(0.0, 49, [], False)], ops=[])  # found: a list where a date was expected: TypeError in quality
 def test_interreg_se_extract(edits, ops):
     doc = edit_json(json.loads(json.dumps(INTERREG_SE)), edits)
     data = mangle(json.dumps(doc, ensure_ascii=False).encode(), ops)
@@ -300,6 +301,7 @@ def test_eurocities_directory_page(ops):
 @PROPS
 @given(ops=MANGLES)
 @example(ops=[("flip", 0.0697, 0xE9)])  # 'Aarhus' -> 'Aa\ufffdhus' (a Latin-1 é): quarantined
+@example(ops=[("junk", 0.0, b"[")])  # found: taken for the Wikidata JSON, a JSONDecodeError escaped
 def test_eurocities_text_copy(ops):
     check("eurocities", [("members.txt", mangle(EUROCITIES_TEXT, ops), "input", "input:members.txt")])
 

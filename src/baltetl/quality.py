@@ -143,7 +143,7 @@ def _uncoercible(df: pd.DataFrame, schema: pa.DataFrameSchema, fc: pd.DataFrame)
         first_ok = bool(present) and coerces(first)
         ok: dict = {}
         for idx, v in present:
-            key = (type(v), v)
+            key = (type(v), v) if isinstance(v, (str, int, float)) else (type(v), repr(v))  # lists, dicts
             if key not in ok:
                 ok[key] = coerces(v) and (not first_ok or coerces(first, v))
             if not ok[key]:
