@@ -10,8 +10,6 @@ keeps its last good data; the others still refresh, and the run is reported as p
 
 from __future__ import annotations
 
-import time
-
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -92,22 +90,20 @@ def refresh(
     names = pipeline.selected_sources(cfg, sources, sample)
     if input and len(names) != 1:
         raise ValueError(f"--input feeds one source; name it with --source (configured: {', '.join(cfg.sources)})")
-    run_id = pipeline.new_run_id()
-    results = []
-    with pipeline.refresh_lock(cfg):
-        log.info(f"run {run_id}: sources {', '.join(names)} -> {cfg.warehouse}")
-        started = time.time()
-        fetcher = pipeline.fetcher_for(cfg)  # shared: one request at a time per host, whichever source asks
-        fetches = {n: land.submit(cfg, n, sample, input, fetcher) for n in names}
-        for name in names:  # one source at a time from here: its fetch (done or under way), parse, stage
-            results.append(pipeline.refresh_source(
-                cfg, name, run_id, sample=sample, input_path=input, started=started,
-                steps=(lambda c, n, s, i: fetches[n].result(), parse, stage),
-                log=lambda level, msg: getattr(log, level)(msg),
-            ))  # fmt: skip
-        counts = build(cfg, run_id, results)
-        quality_report(cfg, run_id)
-    out = pipeline.summary(cfg, run_id, results, counts)
+    def fetch_all(c, ns):  # every fetch starts at once; one polite HTTP layer keeps its per-host limits
+        fetcher = pipeline.fetcher_for(c)
+        futures = {n: land.submit(c, n, sample, input, fetcher) for n in ns}
+        return {n: (lambda _c, _n, _s, _i, f=f: f.result()) for n, f in futures.items()}
+
+    def build_and_report(c, run_id, results):
+        counts = build(c, run_id, results)
+        quality_report(c, run_id)
+        return counts
+
+    out = pipeline.refresh(
+        cfg, names, sample=sample, input_path=input, steps=(land, parse, stage), build_step=build_and_report,
+        fetch_all=fetch_all, log=lambda level, msg: getattr(log, level)(msg),
+    )
     out["publish"] = {"status": "skipped", "message": "publish=False or [publish] after_refresh = false"}
     if publish and cfg.raw.get("publish", {}).get("after_refresh", True) and _site_current(cfg, out):
         out["publish"] = {"status": "skipped", "message": "the warehouse was not rebuilt: the site stays as published"}
@@ -122,6 +118,7 @@ def refresh(
             out["publish"] = {"status": "failed", "message": f"{type(exc).__name__}: {exc}"}
             if out["status"] == "success":
                 out["status"] = "partial"
+                out["reasons"].append(f"publish: {type(exc).__name__}: {exc}")
     return out
 
 

@@ -42,5 +42,9 @@ class Organisations(core.Organisations):
     coordinator: Series[str] = pa.Field(nullable=True)
     source_url: Series[str] = pa.Field(nullable=True)
 
+    @pa.dataframe_check(name="text_decoded_with_the_right_encoding", element_wise=False)
+    def text_decoded(cls, df: pd.DataFrame) -> Series[bool]:
+        return core.decoded(df)
+
 
 CONTRACTS = {"organisations": Organisations}

@@ -13,6 +13,16 @@ from pandera.typing import Series
 COUNTRIES = sorted({c.alpha_2 for c in pycountry.countries} | {f"X{c}" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"})
 
 
+def decoded(df: pd.DataFrame) -> pd.Series:
+    """False for a row holding U+FFFD in a text: a value decoded with the wrong encoding (for the sources
+    whose pages are decoded leniently, HTML and the Eurocities text copy)."""
+    ok = pd.Series(True, index=df.index)
+    for col in df.columns:
+        if df[col].dtype == object or pd.api.types.is_string_dtype(df[col]):
+            ok &= ~df[col].map(lambda v: isinstance(v, str) and "\ufffd" in v).astype(bool)
+    return ok
+
+
 class Staged(pa.DataFrameModel):
     record_key: Series[str] = pa.Field(unique=True, str_length={"min_value": 1, "max_value": 200})
     record_ref: Series[str] = pa.Field(str_length={"min_value": 1})

@@ -26,6 +26,10 @@ class Organisations(core.Organisations):
     country_source: Series[str] = pa.Field(nullable=True)
     wikidata_id: Series[str] = pa.Field(nullable=True, str_matches=r"^Q[1-9]\d*$")
 
+    @pa.dataframe_check(name="text_decoded_with_the_right_encoding", element_wise=False)
+    def text_decoded(cls, df: pd.DataFrame) -> Series[bool]:
+        return core.decoded(df)
+
 
 class NetworkMemberships(core.Staged):
     network: Series[str] = pa.Field(isin=["Eurocities"])
@@ -34,6 +38,10 @@ class NetworkMemberships(core.Staged):
     country: Series[str] = pa.Field(isin=core.COUNTRIES)
     category: Series[str] = pa.Field(nullable=True, isin=CATEGORIES)
     joined_year: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=1986, le=2100)  # Eurocities: founded 1986
+
+    @pa.dataframe_check(name="text_decoded_with_the_right_encoding", element_wise=False)
+    def text_decoded(cls, df: pd.DataFrame) -> Series[bool]:
+        return core.decoded(df)
 
 
 CONTRACTS = {"organisations": Organisations, "network_memberships": NetworkMemberships}

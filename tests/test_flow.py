@@ -98,6 +98,20 @@ def test_a_failed_publish_marks_the_run_and_keeps_the_warehouse(prefect_server, 
     assert skipped["status"] == "success" and skipped["publish"]["status"] == "skipped"
 
 
+def test_cli_refresh_is_refused_while_another_runs(prefect_server, tmp_path):
+    """The lock is held here as a running refresh holds it (tests/test_crash.py: by another process)."""
+    from baltetl import pipeline
+    from baltetl.cli import app
+    from baltetl.config import load_config
+
+    wh = tmp_path / "locked.duckdb"
+    with pipeline.refresh_lock(load_config(warehouse=wh)):
+        res = CliRunner().invoke(app, ["refresh", "--sample", "--source", "networks", "-w", str(wh)])
+    assert res.exit_code == 2, res.output
+    assert "refused" in res.output and "another refresh is writing" in res.output
+    assert not wh.exists()
+
+
 def test_cli_rejects_missing_input(tmp_path):
     from baltetl.cli import app
 
@@ -138,6 +152,7 @@ lists = [{{ name = "etmun", url = "{httpserver.url_for('/members.csv')}" }}]
     second = refresh(sources=["eurocities", "networks"], warehouse=str(wh), config=str(override))
     by_source = {s["source"]: s for s in second["sources"]}
     assert second["status"] == "partial"
+    assert [r.split(":")[0] for r in second["reasons"]] == ["eurocities"] and "JavaScript" in second["reasons"][0]
     assert by_source["networks"]["status"] == "success"
     assert by_source["eurocities"]["status"] == "failed" and "JavaScript" in by_source["eurocities"]["message"]
     con = duckdb.connect(str(wh), read_only=True)

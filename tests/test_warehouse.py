@@ -61,25 +61,37 @@ def test_city_spellings_reach_their_metropolis(cfg):
 
 
 def test_reader_keeps_its_snapshot_during_a_refresh(cfg, tmp_path):
+    """An analyst's read-only connection, opened before a refresh and queried all through it, sees the old
+    build whole; the refresh is not blocked; a connection opened afterwards sees the new build."""
     run_refresh(cfg, input_path=small_archive(tmp_path, 3))
     assert q(cfg.warehouse, "SELECT count(*) FROM projects") == [(3,)]
+    stop = tmp_path / "stop"
     reader = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(f"""
-            import duckdb, sys
+            import duckdb, os, time
             con = duckdb.connect({str(cfg.warehouse)!r}, read_only=True)
-            print(con.execute("SELECT count(*) FROM projects").fetchone()[0], flush=True)
-            sys.stdin.readline()
-            print(con.execute("SELECT count(*) FROM projects").fetchone()[0], flush=True)
+            sql = "SELECT (SELECT count(*) FROM projects), (SELECT count(*) FROM participations), " \
+                  "(SELECT count(*) FROM golden_organisations), (SELECT count(*) FROM runs)"
+            print(con.execute(sql).fetchone(), flush=True)
+            seen, n = set(), 0
+            while not os.path.exists({str(stop)!r}):
+                seen.add(con.execute(sql).fetchone())
+                n += 1
+                time.sleep(0.01)
+            print(n, sorted(seen), flush=True)
+            print(con.execute(sql).fetchone(), flush=True)
         """)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE, text=True,
     )
     try:
-        assert reader.stdout.readline().strip() == "3"
+        before = reader.stdout.readline().strip()
+        assert before.startswith("(3, ")
         result, counts = run_refresh(cfg, sample=True)  # not blocked by the open reader
         assert result.status == "success" and counts["projects"] == 575
-        reader.stdin.write("\n")
-        reader.stdin.flush()
-        assert reader.stdout.readline().strip() == "3"  # the old snapshot, whole
+        stop.touch()
+        queries, seen = reader.stdout.readline().strip().split(" ", 1)
+        assert int(queries) > 0 and seen == f"[{before}]"  # during the refresh: the old build, whole
+        assert reader.stdout.readline().strip() == before  # after it, until reconnecting: the same
     finally:
         reader.kill()
         reader.wait()

@@ -196,6 +196,9 @@ def _print_result(result: dict) -> None:
         t.add_row(r["source"], f"[{style}]{r['status']}[/]", str(r["rows_read"]), str(r["rows_loaded"]),
                   str(r["rows_quarantined"]), f"{r['duration_s']:.1f}", r["message"][:120])  # fmt: skip
     out.print(t)
+    if result.get("reasons"):
+        out.print(f"[yellow]run {result['status']}[/]: these sources failed and keep their last good data: "
+                  + "; ".join(result["reasons"]))  # fmt: skip
     out.print(f"warehouse {result['warehouse']}: " + ", ".join(f"{k} {v}" for k, v in result["counts"].items()))
     if result.get("built_by") and result["built_by"] != result["run_id"]:
         out.print(f"not rebuilt: nothing it is made from changed since run {result['built_by']}")

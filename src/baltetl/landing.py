@@ -15,6 +15,7 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .faults import point
 from .sources import Landed
 
 KEEP_PER_NAME = 5
@@ -53,6 +54,7 @@ class Landing:
             tmp.unlink(missing_ok=True)
         else:
             os.replace(tmp, final)
+        point("landing.data")
         meta = {
             "name": name, "origin": origin, "sha256": digest, "bytes": final.stat().st_size,
             "fetched_at": now_iso(), **(extra or {}),
@@ -61,6 +63,7 @@ class Landing:
         tmp_side = side.with_name(f".{side.name}.tmp")
         tmp_side.write_text(json.dumps(meta, indent=2))
         os.replace(tmp_side, side)
+        point("landing.sidecar")
         self._prune(source, name)
         return Landed(final, digest, meta["bytes"], meta["fetched_at"], origin, name)
 

@@ -6,6 +6,7 @@ The Prefect flow in flows/refresh.py wraps each in a task; tests call them direc
 from __future__ import annotations
 
 import fcntl
+import glob
 import os
 import secrets
 import time
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from . import buildinfo, progress, report
 from .config import Config, resolve_path
+from .faults import point
 from .http import Fetcher
 from .landing import Landing, now_iso
 from .sources import Landed, NoInput, Parsed, SourceContext, load_module
@@ -81,9 +83,20 @@ def refresh_lock(cfg: Config) -> Iterator[None]:
             raise RefreshLocked(f"another refresh is writing {cfg.warehouse} ({holder}); try again when it ends") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}, started {now_iso()}".encode(), 0)
+        remove_stale_builds(cfg.warehouse)  # left by a refresh that was killed mid-build
         yield
     finally:
         os.close(fd)  # closing releases the lock
+
+
+def remove_stale_builds(target: Path) -> list[str]:
+    """Delete the half-built files a crashed build left beside the warehouse (`<name>.building-<run>` and
+    its .wal).  Only with the refresh lock held: then no build is running."""
+    gone = []
+    for p in target.parent.glob(glob.escape(target.name) + ".building-*"):
+        p.unlink(missing_ok=True)
+        gone.append(p.name)
+    return sorted(gone)
 
 
 def selected_sources(cfg: Config, names: list[str] | None, sample: bool) -> list[str]:
@@ -258,6 +271,7 @@ def refresh_source(cfg: Config, source: str, run_id: str, *, sample: bool = Fals
     started = started or time.time()
     try:
         files = land_(cfg, source, sample, input_path)
+        point("source.landed")
         if unchanged(cfg, source, files):  # a 304 or the same bytes: nothing to parse
             log("info", f"{source}: input unchanged, its data stays as loaded")
             return keep_unchanged(cfg, run_id, source, started, files)
@@ -273,6 +287,39 @@ def refresh_source(cfg: Config, source: str, run_id: str, *, sample: bool = Fals
         else:
             log("error", f"{source} failed, keeping its last good data: {type(exc).__name__}: {exc}")
         return result
+
+
+def run_status(results: list[SourceResult]) -> tuple[str, list[str]]:
+    """A run's status (report.run_status: success, partial when some source failed while others refreshed,
+    failed when every source that ran failed; skipped and unchanged sources do not make a run partial) and,
+    when not a success, why: each failed source with its message."""
+    failed = [r for r in results if r.status == "failed"]
+    return report.run_status([r.status for r in results]), [f"{r.source}: {r.message}" for r in failed]
+
+
+def refresh(cfg: Config, names: list[str], *, sample: bool = False, input_path: str | None = None,
+            steps=None, build_step=None, fetch_all=None, log=None) -> dict:  # fmt: skip
+    """A whole refresh run: under the refresh lock each source in turn (refresh_source), then the warehouse
+    build; -> the run's summary (status, reasons, per-source results, counts).  The flow passes its Prefect
+    tasks: `steps` (see refresh_source), `build_step(cfg, run_id, results)`, and `fetch_all(cfg, names)` ->
+    {name: land step}, which starts every source's fetch at once; by default the plain functions, in turn."""
+    log = log or (lambda level, msg: None)
+    build_step = build_step or (lambda c, r, res: build(c, r, log=lambda m: None, results=res))
+    run_id = new_run_id()
+    results = []
+    with refresh_lock(cfg):
+        log("info", f"run {run_id}: sources {', '.join(names)} -> {cfg.warehouse}")
+        started = time.time()
+        lands = fetch_all(cfg, names) if fetch_all else {}
+        for name in names:  # one source at a time from here: its fetch (done or under way), parse, stage
+            st = (lands[name], steps[1], steps[2]) if fetch_all else steps  # fetch_all comes with steps
+            results.append(refresh_source(cfg, name, run_id, sample=sample, input_path=input_path, started=started,
+                                          steps=st, log=log))  # fmt: skip
+        counts = build_step(cfg, run_id, results)
+    out = summary(cfg, run_id, results, counts)
+    if out["reasons"]:
+        log("warning", f"run {run_id} is {out['status']}: " + "; ".join(out["reasons"]))
+    return out
 
 
 def build(cfg: Config, run_id: str, log: Log = print, results: list[SourceResult] | None = None) -> dict:
@@ -299,9 +346,11 @@ def summary(cfg: Config, run_id: str, results: list[SourceResult], counts: dict)
     """What a refresh returns: its status, the per-source results, the warehouse's counts and the run that
     built it (an earlier one when nothing changed)."""
     info = buildinfo.load(State(cfg.state)) or {}
+    status, reasons = run_status(results)
     return {
         "run_id": run_id,
-        "status": report.run_status([r.status for r in results]),
+        "status": status,
+        "reasons": reasons,
         "warehouse": str(cfg.warehouse),
         "sources": [vars(r) for r in results],
         "counts": counts,

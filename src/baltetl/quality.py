@@ -93,8 +93,12 @@ def validate_table(df: pd.DataFrame, model, table: str) -> tuple[pd.DataFrame, l
         except SchemaErrors as exc:
             fc = exc.failure_cases
             rows = fc[fc["index"].notna()]
-            if rows.empty:
+            uncoercible = _uncoercible(remaining, schema, fc)
+            if rows.empty and not uncoercible:
                 raise ContractError(f"{table}: {_describe(fc)}") from None
+            for idx, col, check, value in uncoercible:
+                rec = df.loc[idx]
+                failures.append((table, _s(rec.get("record_key")), _s(rec.get("record_ref")), col, check, _s(value)))
             seen = set()
             for r in rows.itertuples(index=False):
                 idx = int(r.index)
@@ -109,9 +113,42 @@ def validate_table(df: pd.DataFrame, model, table: str) -> tuple[pd.DataFrame, l
                 failures.append(
                     (table, _s(rec.get("record_key")), _s(rec.get("record_ref")), _s(r.column), check, _s(r.failure_case))
                 )
-            bad = set(rows["index"].astype(int))
+            bad = set(rows["index"].astype(int)) | {u[0] for u in uncoercible}
             remaining = remaining.drop(index=[i for i in remaining.index if i in bad])
     raise ContractError(f"{table}: validation did not settle after {MAX_ROUNDS} rounds")
+
+
+def _uncoercible(df: pd.DataFrame, schema: pa.DataFrameSchema, fc: pd.DataFrame) -> list[tuple]:
+    """(row, column, check, value) of the values their column's type cannot take, found value by value.
+
+    pandera reports a coercion that fails for the column as a whole without the rows: an out-of-range date
+    ('9999-12-31', '1500-01-01', '-1' read as the year -1), or a date in another format than the column's
+    first (pandas parses a column in the format of its first value) would make the whole table uncheckable.
+    A value is tried alone and after the column's first value.
+    """
+    cols = fc.loc[fc["index"].isna() & fc["check"].astype(str).str.startswith("coerce_dtype"), "column"]
+    out = []
+    for col in cols.dropna().unique():
+        dtype = schema.columns[col].dtype
+
+        def coerces(*values) -> bool:
+            try:
+                dtype.coerce(pd.Series(list(values), dtype=object))
+                return True
+            except Exception:  # noqa: BLE001 - whatever the type's coercion raises, the value cannot be it
+                return False
+
+        present = [(i, v) for i, v in df[col].items() if not (v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)))]
+        first = present[0][1] if present else None
+        first_ok = bool(present) and coerces(first)
+        ok: dict = {}
+        for idx, v in present:
+            key = (type(v), v) if isinstance(v, (str, int, float)) else (type(v), repr(v))  # lists, dicts
+            if key not in ok:
+                ok[key] = coerces(v) and (not first_ok or coerces(first, v))
+            if not ok[key]:
+                out.append((idx, col, f"coerce_dtype('{dtype}')", v))
+    return out
 
 
 def _short(check: str) -> str:

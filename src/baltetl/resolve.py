@@ -81,6 +81,7 @@ from cleanco.clean import strip_punct as _strip_punct
 from cleanco.clean import strip_tail as _strip_tail
 from rapidfuzz import fuzz
 
+from .faults import point
 from .state import write_parquet
 
 THRESHOLD = 92.0  # token_sort_ratio on normalised names, same or unknown city
@@ -927,6 +928,7 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None)
     # the registry keeps records absent from this run, so a record that comes back gets its id again
     reg = {**old, **gid_of}
     write_parquet(pd.DataFrame(sorted(reg.items()), columns=["org_key", "golden_id"]), registry_path(state))
+    point("resolve.registry")
     if len(ev):
         write_parquet(hist, history_path(state))
     out = {"records": len(recs), "golden": len(clusters), "multi_source": int((golden["sources"].map(len) > 1).sum()),

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # reading the run history needs neither
     import pandas as pd
 
+from .faults import point
+
 KEEP_SNAPSHOTS = 3
 
 
@@ -46,6 +48,7 @@ def write_parquet(df: pd.DataFrame, path: Path) -> None:
         con.execute(f"COPY (SELECT * FROM frame) TO '{tmp}' (FORMAT parquet, COMPRESSION snappy)")
     finally:
         con.close()
+    point("parquet.tmp")
     os.replace(tmp, path)
 
 
@@ -78,8 +81,11 @@ class State:
             shutil.rmtree(snap)
         for name, df in tables.items():
             write_parquet(df, snap / f"{name}.parquet")
+            point("snapshot.table")
         _atomic_write(snap / "meta.json", json.dumps({**meta, "tables": sorted(tables)}, indent=2, default=str))
+        point("snapshot.meta")
         _atomic_write(self.source_dir(source) / "CURRENT", run_id)
+        point("snapshot.current")
         self._prune(source, keep=run_id)
         return snap
 
@@ -92,6 +98,7 @@ class State:
     # -- run history ------------------------------------------------------------------------------------
     def record_run(self, row: dict) -> None:
         _atomic_write(self.root / "runs" / f"{row['run_id']}__{row['source']}.json", json.dumps(row, default=str))
+        point("run.recorded")
 
     def save_quarantine(self, run_id: str, source: str, df: pd.DataFrame) -> None:
         if len(df):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from datetime import UTC, datetime
-import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import duckdb
 
 from . import buildinfo, history, report, resolve, revisions, topics
 from .config import Config
+from .faults import point
 from .geo import build_geography, insert_rows
 from .state import State
 
@@ -55,20 +56,24 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
     sqld = sql_dir(cfg)
     con = duckdb.connect(str(tmp))
     pending = None  # this build's history, committed only once the new file is swapped in
+    point("build.open")
     try:
         con.execute("SET preserve_insertion_order = false")
         con.execute((sqld / "schema.sql").read_text())
         build_geography(con, cfg)
         sources = state.sources()
         _stage(con, state, sources)
+        point("build.staged")
         con.execute((sqld / "core.sql").read_text())
         _history(con, state, sources)
+        point("build.core")
         # one organisation, one record: golden organisations, then the partners' revisions on top
         revs = revisions.load(cfg)
         resolve.run(con, cfg, state, revs, run_id, log=log)
         applied = revisions.apply(con, cfg, revs, run_id)
         if any(applied.get(k) for k in ("invalid", "stale_target", "conflict")):
             log(f"revisions: {applied} (see revision_issues)")
+        point("build.resolved")
         t0 = time.perf_counter()
         pending, changed, head = history.track(con, state, run_id, target)
         log("history: " + ", ".join(f"{t} +{c.get('added', 0)} -{c.get('removed', 0)} ~{c.get('changed', 0)}"
@@ -81,6 +86,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         con.execute((sqld / "marts.sql").read_text())
         topics.build(con, cfg, sqld, log=log)  # topic relevance and co-operation marts
         create_public_views(con, sqld / "public.sql")  # last: it reads the marts too
+        point("build.marts")
         counts = {
             t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
             for t in ("projects", "organisations", "golden_organisations", "participations", "quarantine", "runs")
@@ -92,11 +98,13 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         history.discard(pending)
         raise
     con.close()
+    point("build.closed")
     try:
         swap(tmp, target)
     except BaseException:
         history.discard(pending)
         raise
+    point("build.done")  # swapped in, history not yet committed: the next build rolls it forward
     history.commit(pending)
     buildinfo.record(cfg, state, fp, parts, run_id, counts)
     return counts
@@ -212,7 +220,9 @@ def swap(tmp: Path, target: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+    point("swap.before")
     os.replace(tmp, target)
+    point("swap.after")
     dfd = os.open(target.parent, os.O_RDONLY)
     try:
         os.fsync(dfd)

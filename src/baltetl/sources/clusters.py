@@ -496,9 +496,12 @@ def _read_table(landed: Landed, reg: dict | None) -> tuple[list[tuple[str, list[
         delim = max([";", ",", "\t"], key=head.count)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
     rows, line = [], 1
-    for cells in reader:
-        rows.append((f"{name}:{line}", cells))
-        line = reader.line_num + 1
+    try:
+        for cells in reader:
+            rows.append((f"{name}:{line}", cells))
+            line = reader.line_num + 1
+    except csv.Error as exc:  # a quote never closed: a field past the csv module's size limit
+        raise StructureChanged(f"{name}: not a readable CSV from line {line}: {exc}") from None
     return rows, fmt
 
 

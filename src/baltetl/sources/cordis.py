@@ -23,7 +23,7 @@ from pathlib import PurePosixPath
 import pandas as pd
 
 from .. import archive
-from . import Landed, Parsed, Reject, SourceContext, cordis_xml
+from . import Landed, Parsed, Reject, SourceContext, StructureChanged, cordis_xml
 
 TABLES = ("projects", "organisations", "participations")  # parents first: schemas/cordis.py PARENTS
 BATCH_BYTES = 4 << 20  # XML handed to a parse worker at a time
@@ -110,7 +110,7 @@ def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
         elif "project.csv" in csv_members or "organization.csv" in csv_members:
             _parse_csv(ctx, landed, csv_members, projects, parts, rejects, repaired)
         else:
-            raise ValueError(
+            raise StructureChanged(
                 f"{landed.path.name}: neither the CORDIS XML edition (*.xml) nor the CSV edition "
                 f"(project.csv, organization.csv); members: {members[:5]}"
             )
@@ -263,14 +263,17 @@ def _batches(items, max_bytes: int):
 def split_records(data: bytes) -> list[tuple[int, bytes]]:
     """Split a CORDIS CSV into (line number, record bytes): header first, then one entry per record.
 
-    Every record starts at a line beginning with a quoted number; lines in between belong to a quoted
-    multi-line field of the record before.
+    The header is the first line.  Every record starts at a line beginning with a quoted number; lines in
+    between belong to a quoted multi-line field of the record before.  Lines after the header that start
+    no record (a damaged first record) are an entry of their own, so they are rejected, not taken for
+    part of the header.
     """
-    starts = [m.start() for m in _RECORD_START.finditer(data)]
-    if not starts or starts[0] != 0:
-        starts = [0] + starts
-    out = []
-    line = 1
+    head_end = data.find(b"\n") + 1 or len(data)
+    starts = [m.start() for m in _RECORD_START.finditer(data, head_end)]
+    if head_end < len(data) and (not starts or starts[0] != head_end):
+        starts.insert(0, head_end)
+    out = [(1, data[:head_end])]
+    line = 2
     for i, s in enumerate(starts):
         e = starts[i + 1] if i + 1 < len(starts) else len(data)
         chunk = data[s:e]
@@ -303,12 +306,15 @@ def parse_record(text: str, width: int) -> tuple[list[str] | None, bool]:
 def read_table(data: bytes, member: str, table: str, rejects: list[Reject]) -> tuple[list[str], list[dict], int]:
     """Read a CORDIS CSV table -> (header, rows as dicts with '_ref', repaired count)."""
     text_records = split_records(data)
-    if not text_records:
-        return [], [], 0
     header_line, header_bytes = text_records[0]
-    header = next(csv.reader([header_bytes.decode("utf-8-sig").strip()], delimiter=";"))
+    try:
+        header = next(csv.reader([header_bytes.decode("utf-8-sig").strip()], delimiter=";"), [])
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise StructureChanged(f"{member}: the header is not a UTF-8 CSV line ({exc}): {header_bytes[:200]!r}") from None
     rows, repaired = [], 0
     for line, chunk in text_records[1:]:
+        if not chunk.strip():
+            continue  # blank lines
         ref = f"{member}:{line}"
         try:
             text = chunk.decode("utf-8")
@@ -362,4 +368,4 @@ def _parse_csv(ctx, landed, csv_members, projects, parts, rejects, repaired) -> 
 def _require(header: list[str], required: tuple[str, ...], member: str) -> None:
     missing = [c for c in required if c not in header]
     if missing:
-        raise ValueError(f"{member}: not the CORDIS CSV layout, columns missing: {missing}; header: {header[:8]}")
+        raise StructureChanged(f"{member}: not the CORDIS CSV layout, columns missing: {missing}; header: {header[:8]}")

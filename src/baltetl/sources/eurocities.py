@@ -178,9 +178,12 @@ def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
     for landed in files:
         for member, data in _contents(landed):
             ref = f"{landed.path.name}!{member}" if member != landed.path.name else landed.path.name
+            if member == landed.path.name and not data.strip():
+                raise StructureChanged(f"eurocities: the directory page {ref} is empty ({len(data)} bytes)"
+                                       + (f" as fetched from {landed.origin}" if "://" in landed.origin else ""))
             kind = _kind(member, data)
             if kind == "json":
-                wikidata.extend(_wikidata(data))
+                wikidata.extend(_wikidata(data, ref))
             elif kind == "html":
                 text = data.decode("utf-8", errors="replace")
                 page_url = landed.origin if member == landed.path.name and "://" in landed.origin else None
@@ -388,8 +391,11 @@ def normalise_category(value: str | None) -> str | None:
     return low
 
 
-def _wikidata(data: bytes) -> list[dict]:
-    doc = json.loads(data.decode("utf-8-sig"))
+def _wikidata(data: bytes, ref: str) -> list[dict]:
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise StructureChanged(f"eurocities: {ref} looks like the Wikidata mapping but is not JSON ({exc})") from None
     rows = doc.get("members", []) if isinstance(doc, dict) else doc
     return [r for r in rows if isinstance(r, dict) and r.get("name_on_website") and r.get("wikidata_id")]
 

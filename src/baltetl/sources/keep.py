@@ -557,7 +557,7 @@ def postcode_of(v: str | None, country_source: str | None, iso: str | None) -> s
         s = s[m.end():]
     else:  # 'LV 1586', 'LV3466': the country's own code glued or spaced
         for code in sorted({country_source, iso} - {None}):
-            if re.match(rf"^{code}\s*\d", s):
+            if re.match(rf"^{re.escape(code)}\s*\d", s):
                 s = s[len(code):].strip()
                 break
     return s or None

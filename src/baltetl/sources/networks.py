@@ -104,7 +104,10 @@ def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
         for member, data in archive.iter_members(landed.path, lambda n: not PurePosixPath(n).name.startswith(".")):
             where = landed.path.name if member == landed.path.name else f"{landed.path.name}!{member}"
             text = _text(data, where)
-            head = next(csv.reader(io.StringIO(text[:4000]), delimiter=";"), [])
+            try:
+                head = next(csv.reader(io.StringIO(text[:4000], newline=""), delimiter=";"), [])
+            except csv.Error:  # not a CSV header: neither of the two files
+                head = []
             head = [h.strip().lstrip("\ufeff") for h in head]
             if tuple(head[: len(MEMBER_HEADER)]) == MEMBER_HEADER:
                 _read_members(text, where, wanted, members, rejects)
@@ -155,7 +158,15 @@ def _read_members(text: str, where: str, wanted: set[str], out: list[dict], reje
     n = len(header)
     idx = {h.strip().lstrip("\ufeff"): i for i, h in enumerate(header)}
     line = reader.line_num
-    for fields in reader:
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # e.g. a quote never closed: a field past the csv module's size limit
+            rejects.append(Reject("network_memberships", None, f"{where}:{line + 1}", "malformed_csv_row", str(exc)))
+            line = reader.line_num
+            continue
         first, line = line + 1, reader.line_num
         ref = f"{where}:{first}"
         if not any(f.strip() for f in fields):
@@ -276,9 +287,12 @@ def _read_meta(text: str, where: str) -> list[dict]:
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=";")
     out = []
     line = reader.line_num
-    for row in reader:
-        first, line = line + 1, reader.line_num
-        out.append({(k or "").strip(): v for k, v in row.items()} | {"_ref": f"{where}:{first}"})
+    try:
+        for row in reader:
+            first, line = line + 1, reader.line_num
+            out.append({(k or "").strip(): v for k, v in row.items()} | {"_ref": f"{where}:{first}"})
+    except csv.Error as exc:
+        raise StructureChanged(f"{where}: the networks metadata is not a readable CSV after line {line}: {exc}") from None
     return out
 
 
