@@ -31,23 +31,14 @@ def register(app: typer.Typer) -> None:
         config: Annotated[Optional[Path], typer.Option("--config", "-c", envvar="BALTETL_CONFIG", help="TOML overriding the defaults.")] = None,
     ) -> None:  # fmt: skip
         """Summary of the recorded changes per run and table: added / removed / changed, top fields, examples."""
-        import duckdb
-
-        from .config import load_config
+        from .cli_common import open_warehouse
         from .history import TRACKED, summary
 
         if table and table not in TRACKED:
             typer.echo(f"error: --table must be one of {', '.join(TRACKED)}", err=True)
             raise typer.Exit(2)
-        cfg = load_config(config, warehouse=warehouse)
-        if not cfg.warehouse.exists():
-            typer.echo(f"no warehouse at {cfg.warehouse}", err=True)
-            raise typer.Exit(2)
-        con = duckdb.connect(str(cfg.warehouse), read_only=True)
+        cfg, con = open_warehouse(config, warehouse, ("changes",), "history was kept")
         try:
-            if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'changes'").fetchone()[0]:
-                typer.echo(f"{cfg.warehouse} has no changes table (built before history was kept): refresh", err=True)
-                raise typer.Exit(2)
             first = con.execute("SELECT min(changed_at) FROM changes").fetchone()[0]
             rows = summary(con, since, source, table, examples=examples)
         finally:

@@ -90,21 +90,10 @@ def register(app: typer.Typer) -> None:
         config: Annotated[Optional[Path], typer.Option("--config", "-c", envvar="BALTETL_CONFIG", help="TOML overriding the defaults.")] = None,
     ) -> None:
         """Co-operation report for a metropolis: its existing links, then its top-ranked opportunities with reasons."""
-        import duckdb
+        from .cli_common import open_warehouse
 
-        from .config import load_config
-
-        cfg = load_config(config, warehouse=warehouse)
-        if not cfg.warehouse.exists():
-            typer.echo(f"no warehouse at {cfg.warehouse}", err=True)
-            raise typer.Exit(2)
-        con = duckdb.connect(str(cfg.warehouse), read_only=True)
+        cfg, con = open_warehouse(config, warehouse, NEEDED, "the opportunity marts")
         try:
-            have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-            missing = [t for t in NEEDED if t not in have]
-            if missing:
-                typer.echo(f"{cfg.warehouse} has no {', '.join(missing)} (built before the opportunity marts): refresh it", err=True)
-                raise typer.Exit(2)
             wanted = metropolis or (cfg.raw.get("opportunities") or {}).get("metropolis") or "riga"
             found = find_metropolis(con, wanted)
             other = find_metropolis(con, with_) if with_ else None

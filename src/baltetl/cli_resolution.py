@@ -84,20 +84,10 @@ def register(app: typer.Typer) -> None:
         top: Annotated[int, typer.Option("--top", "-n", help="How many of the largest clusters to show.")] = 15,
     ) -> None:
         """Golden organisations: how many, how many from several sources, the largest clusters."""
-        import duckdb
+        from .cli_common import open_warehouse
 
-        from .config import load_config
-
-        cfg = load_config(config, warehouse=warehouse)
-        if not cfg.warehouse.exists():
-            typer.echo(f"no warehouse at {cfg.warehouse}", err=True)
-            raise typer.Exit(2)
-        con = duckdb.connect(str(cfg.warehouse), read_only=True)
+        cfg, con = open_warehouse(config, warehouse, ("golden_organisations",), "resolution")
         try:
-            have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-            if "golden_organisations" not in have:
-                typer.echo(f"{cfg.warehouse} has no golden_organisations (built before resolution)", err=True)
-                raise typer.Exit(2)
             n, multi, recs = con.execute(
                 "SELECT count(*), count(*) FILTER (WHERE len(sources) > 1), sum(records) FROM golden_organisations WHERE NOT hidden"
             ).fetchone()

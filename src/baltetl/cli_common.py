@@ -1,0 +1,28 @@
+"""What the CLI's read-only commands share: the warehouse opened for reading, or a clear refusal."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def open_warehouse(config: Path | None, warehouse: Path | None, needs: tuple[str, ...] = (), built_before: str = ""):
+    """(cfg, read-only connection) of the configured warehouse; exit 2 with the reason when it is missing
+    or lacks one of the tables `needs` (it was `built_before` they existed: refresh it)."""
+    import duckdb
+
+    from .config import load_config
+
+    cfg = load_config(config, warehouse=warehouse)
+    if not cfg.warehouse.exists():
+        typer.echo(f"no warehouse at {cfg.warehouse}", err=True)
+        raise typer.Exit(2)
+    con = duckdb.connect(str(cfg.warehouse), read_only=True)  # analysts and refreshes may hold it too
+    have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    missing = [t for t in needs if t not in have]
+    if missing:
+        con.close()
+        typer.echo(f"{cfg.warehouse} has no {', '.join(missing)} (built before {built_before}): refresh it", err=True)
+        raise typer.Exit(2)
+    return cfg, con
