@@ -79,7 +79,8 @@ def refresh(archive: Path, workdir: Path) -> tuple[float, float, int, dict]:
     return t0, elapsed, peak, json.loads(runs[-1].read_text())
 
 
-def main() -> None:
+def start() -> tuple[Path, float]:
+    """The archive named on the command line (default: the complete HE XML) and its floor, printed."""
     archive = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
     if not archive.exists():
         sys.exit(f"archive not found: {archive}")
@@ -87,6 +88,11 @@ def main() -> None:
     print(f"archive {archive.name} ({archive.stat().st_size / 1e6:.1f} MB), {os.cpu_count()} cores")
     floor_s, n = floor(archive)
     print(f"floor: {n} XML members decompressed and parsed in {floor_s:.2f} s")
+    return archive, floor_s
+
+
+def main() -> None:
+    archive, floor_s = start()
     with tempfile.TemporaryDirectory(prefix="baltetl-bench-") as d:
         t0, refresh_s, peak, run = refresh(archive, Path(d))
     tables = run["tables"]

@@ -14,23 +14,16 @@ and prints as its last line
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from refresh_cordis import DEFAULT, floor, refresh  # noqa: E402
+from refresh_cordis import refresh, start  # noqa: E402
 
 
 def main() -> None:
-    archive = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT
-    if not archive.exists():
-        sys.exit(f"archive not found: {archive}")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    print(f"archive {archive.name} ({archive.stat().st_size / 1e6:.1f} MB), {os.cpu_count()} cores")
-    floor_s, n = floor(archive)
-    print(f"floor: {n} XML members decompressed and parsed in {floor_s:.2f} s")
+    archive, floor_s = start()
     with tempfile.TemporaryDirectory(prefix="baltetl-bench-") as d:
         _, first_s, peak, first = refresh(archive, Path(d))
         print(f"first refresh: {first_s:.2f} s ({first['status']}, peak {peak / 2**20:.0f} MB)")
