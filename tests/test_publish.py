@@ -48,6 +48,7 @@ def test_public_views_hold_only_what_may_be_published(site):
         hidden_orgs = con.execute("SELECT count(*) FROM golden_organisations WHERE hidden").fetchone()[0]
         in_metro = con.execute("SELECT count(*) FROM golden_organisations WHERE metropolis_id IS NOT NULL AND NOT hidden").fetchone()[0]
         published_in_metro = con.execute("SELECT count(*) FROM public_organisations WHERE metropolis_id IS NOT NULL").fetchone()[0]
+        summary_orgs = con.execute("SELECT sum(organisations) FROM metropolis_summary").fetchone()[0]
         partners = con.execute("SELECT count(*) FROM public_participations WHERE project_key = ?", [h.EVIL_PROJECT]).fetchone()[0]
         cols = {r[0] for r in con.execute("DESCRIBE public_persons").fetchall()}
         no_metro_partner = con.execute("""SELECT count(*) FROM public_projects p WHERE NOT EXISTS (
@@ -60,6 +61,7 @@ def test_public_views_hold_only_what_may_be_published(site):
     assert "consent_to_publish" not in cols and "revision_id" not in cols
     assert hidden_orgs == 1 and h.HIDDEN_ORG_NAME not in names
     assert published_in_metro == in_metro  # every visible organisation of a metropolis is published
+    assert summary_orgs == in_metro  # the analysts' summary does not count the hidden one either
     assert h.EVIL_NAME in names and h.MAILBOX_NAME in names  # 'Mailbox Oy kontakt.person@...' without the address
     assert h.HIDDEN_PROJECT not in projects and h.EVIL_PROJECT in projects
     assert partners > 10 and no_metro_partner == 0

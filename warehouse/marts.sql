@@ -36,7 +36,7 @@ GROUP BY ALL;
 -- Per metropolis: organisations, participations and ongoing projects.
 CREATE VIEW metropolis_summary AS
 SELECT m.metropolis_id, m.name, m.country,
-       (SELECT count(*) FROM golden_organisations g WHERE g.metropolis_id = m.metropolis_id) AS organisations,
+       (SELECT count(*) FROM golden_organisations g WHERE g.metropolis_id = m.metropolis_id AND NOT g.hidden) AS organisations,
        (SELECT count(*) FROM organisations o WHERE o.metropolis_id = m.metropolis_id) AS source_records,
        (SELECT count(*) FROM participations pa WHERE pa.metropolis_id = m.metropolis_id) AS participations,
        (SELECT count(*) FROM ongoing_projects op WHERE list_contains(op.metropolises, m.metropolis_id)) AS ongoing_projects
