@@ -213,3 +213,19 @@ def test_organisations_command(built, tmp_path, wh):
     assert len([line for line in r.output.splitlines() if line.startswith("  ")]) == 5
     r = CliRunner().invoke(app, ["organisations", "--warehouse", str(tmp_path / "absent.duckdb")])
     assert r.exit_code == 2
+
+
+def test_the_registry_is_current_only_once_its_build_is_in_place(wh):
+    """warehouse.build resolves with commit=False and commits after the swap: a build that fails or is killed
+    before it leaves the registry and the id history as they were."""
+    con, state = wh
+    resolve.run(con, None, state, revs(), "r1", commit=False)
+    assert not resolve.registry_path(state).exists() and not resolve.history_path(state).exists()
+    resolve.commit(state)
+    before = resolve.registry_path(state).read_bytes(), resolve.history_path(state).read_bytes()
+    con.execute("DELETE FROM organisations WHERE org_key IN (SELECT org_key FROM organisations ORDER BY org_key LIMIT 3)")
+    resolve.run(con, None, state, revs(), "r2", commit=False)  # this build never reaches its swap
+    assert resolve.registry_path(state).with_name("registry.parquet.pending").exists()
+    resolve.discard(state)
+    assert (resolve.registry_path(state).read_bytes(), resolve.history_path(state).read_bytes()) == before
+    assert not list(resolve.registry_path(state).parent.glob("*.pending"))

@@ -52,7 +52,7 @@ a heavy dependency (and its own DuckDB/Spark backends) to the nightly run.  A tr
 rapidfuzz score does the same job here in well under the time budget.
 
 Stable ids: a registry (org_key -> golden_id) in `state.root / "resolution" / "registry.parquet"`, written
-atomically.  A cluster keeps the id most of its members had; when members of two old ids meet, the larger
+atomically and made current only once the build that wrote it is swapped in (`commit`).  A cluster keeps the id most of its members had; when members of two old ids meet, the larger
 keeps its id and the other is recorded 'merged_into'; when an old cluster splits, the larger part keeps the
 id and each other part gets a new id recorded 'split_from'; brand-new ids are 'org_' + the first 12 hex of
 sha1(smallest org_key).
@@ -737,6 +737,24 @@ def history_path(state) -> Path:
     return Path(state.root) / "resolution" / "history.parquet"
 
 
+def _pending(path: Path) -> Path:
+    return path.with_name(path.name + ".pending")
+
+
+def commit(state) -> None:
+    """Make a build's registry and id history (written pending by run(commit=False)) the current ones: called
+    once the build is swapped in, so that no id event is kept of a build nobody saw."""
+    for path in (history_path(state), registry_path(state)):
+        if _pending(path).exists():
+            os.replace(_pending(path), path)
+
+
+def discard(state) -> None:
+    """Forget a build's pending registry and history (the build failed, or was killed before its swap)."""
+    for path in (history_path(state), registry_path(state)):
+        _pending(path).unlink(missing_ok=True)
+
+
 def _read_parquet(path: Path) -> pd.DataFrame | None:
     if not path.exists():
         return None
@@ -886,9 +904,11 @@ CREATE OR REPLACE TABLE golden_id_history (
 """
 
 
-def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None) -> dict:
-    """Resolve every row of `organisations` into golden organisations; update the id registry."""
+def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None, commit: bool = True) -> dict:
+    """Resolve every row of `organisations` into golden organisations; update the id registry (commit=False:
+    written pending, made current by `commit(state)` once the build is in place)."""
     t0 = time.perf_counter()
+    discard(state)  # what a killed build left (builds run under the refresh lock, one at a time)
     recs = load_records(con)
     keys = {r.key for r in recs}
     old = load_registry(state)
@@ -927,10 +947,11 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None)
         con.unregister("hist_frame")
     # the registry keeps records absent from this run, so a record that comes back gets its id again
     reg = {**old, **gid_of}
-    write_parquet(pd.DataFrame(sorted(reg.items()), columns=["org_key", "golden_id"]), registry_path(state))
+    where = (lambda path: path) if commit else _pending
+    write_parquet(pd.DataFrame(sorted(reg.items()), columns=["org_key", "golden_id"]), where(registry_path(state)))
     point("resolve.registry")
     if len(ev):
-        write_parquet(hist, history_path(state))
+        write_parquet(hist, where(history_path(state)))
     out = {"records": len(recs), "golden": len(clusters), "multi_source": int((golden["sources"].map(len) > 1).sum()),
            "events": Counter(e for _g, e, _o, _m in events), "seconds": round(time.perf_counter() - t0, 2), **stats}  # fmt: skip
     if log:

@@ -69,7 +69,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         point("build.core")
         # one organisation, one record: golden organisations, then the partners' revisions on top
         revs = revisions.load(cfg)
-        resolve.run(con, cfg, state, revs, run_id, log=log)
+        resolve.run(con, cfg, state, revs, run_id, log=log, commit=False)  # committed after the swap
         applied = revisions.apply(con, cfg, revs, run_id)
         if any(applied.get(k) for k in ("invalid", "stale_target", "conflict")):
             log(f"revisions: {applied} (see revision_issues)")
@@ -96,6 +96,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         con.close()
         tmp.unlink(missing_ok=True)
         history.discard(pending)
+        resolve.discard(state)
         raise
     con.close()
     point("build.closed")
@@ -103,9 +104,11 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         swap(tmp, target)
     except BaseException:
         history.discard(pending)
+        resolve.discard(state)
         raise
     point("build.done")  # swapped in, history not yet committed: the next build rolls it forward
     history.commit(pending)
+    resolve.commit(state)  # (a kill before this: the next build makes the same ids from the old registry)
     buildinfo.record(cfg, state, fp, parts, run_id, counts)
     return counts
 
