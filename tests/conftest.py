@@ -103,3 +103,12 @@ def refresh_run(cfg, sources, *, sample=True):
         results = [pipeline.refresh_source(cfg, s, run_id, sample=sample) for s in sources]
         counts = pipeline.build(cfg, run_id, log=lambda m: None, results=results)
     return run_id, results, counts
+
+
+def local_toml(path: Path, body: str, **http) -> Path:
+    """Write an override TOML for sources served by a local test server: no pause between requests to a host,
+    fast backoff, `retries` (default 0) and any other [http] settings given; `body` holds the [sources.*]
+    tables (their `hosts` naming the local server).  Returns the path."""
+    settings = {"min_interval_s": 0, "retries": 0, "backoff_s": 0.01, **http}
+    path.write_text("[http]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()) + body, encoding="utf-8")
+    return path

@@ -24,6 +24,7 @@ from werkzeug import Request, Response
 from baltetl import pipeline
 from baltetl.config import load_config
 from baltetl.state import State
+from conftest import local_toml
 
 SAMPLE = Path(__file__).resolve().parents[1] / "src" / "baltetl" / "sample" / "cordis-HORIZON-xml-baltmet-sample.tar.xz"
 SAMPLE_PROJECTS = 575
@@ -54,15 +55,9 @@ def serve_conditionally(server: HTTPServer, path: str, body: bytes, content_type
 
 def override(tmp_path, url: str) -> object:
     """An override TOML: the one download points at the local server, which is the only allowed host."""
-    toml = tmp_path / "override.toml"
-    toml.write_text(
+    toml = local_toml(
+        tmp_path / "override.toml",
         f"""
-[http]
-min_interval_s = 0
-retries = 1
-backoff_s = 0.01
-read_timeout_s = 10
-
 [sources.cordis]
 hosts = ["127.0.0.1", "localhost"]
 parse_workers = 1
@@ -71,7 +66,9 @@ parse_workers = 1
 name = "horizon"
 url = "{url}"
 enabled = true
-"""
+""",
+        retries=1,
+        read_timeout_s=10,
     )
     cfg = load_config(toml, warehouse=tmp_path / "wh.duckdb")
     downloads = cfg.source("cordis").options["downloads"]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import duckdb
 import pytest
-from conftest import FIXTURES, ROOT, SAMPLE
+from conftest import FIXTURES, ROOT, SAMPLE, local_toml
 from pytest_httpserver import HTTPServer
 from test_source_eurocities import directory_html, pairs
 from werkzeug import Request, Response
@@ -114,15 +114,7 @@ def server():
 
 def config(folder, server: HTTPServer):
     base = server.url_for("/").rstrip("/")
-    toml = folder / "live.toml"
-    toml.write_text(f"""
-[http]
-min_interval_s = 0
-retries = 1
-backoff_s = 0.01
-connect_timeout_s = 2
-read_timeout_s = 1
-
+    toml = local_toml(folder / "live.toml", f"""
 [sources.cordis]
 hosts = ["127.0.0.1"]
 parse_workers = 1
@@ -145,7 +137,7 @@ sitemap_url = "{base}{SITEMAP}"
 eccp_base_url = "{base}"
 registries = []
 max_quarantine_share = 0.5
-""", encoding="utf-8")  # fmt: skip
+""", retries=1, connect_timeout_s=2, read_timeout_s=1)  # fmt: skip
     return load_config(toml, warehouse=folder / "wh" / "baltmet.duckdb")
 
 

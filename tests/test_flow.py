@@ -123,7 +123,7 @@ def test_cli_rejects_missing_input(tmp_path):
 def test_a_failing_source_keeps_its_data_while_the_others_refresh(prefect_server, tmp_path, httpserver):
     """Live refresh of two sources: Eurocities' page changed (filled by JavaScript), the networks list is fine."""
     from baltetl.cli import _load_flow
-    from conftest import FIXTURES, ROOT
+    from conftest import FIXTURES, ROOT, local_toml
 
     refresh = _load_flow()
     wh = tmp_path / "partial.duckdb"
@@ -135,12 +135,7 @@ def test_a_failing_source_keeps_its_data_while_the_others_refresh(prefect_server
     httpserver.expect_request("/cities/").respond_with_data(
         (FIXTURES / "eurocities" / "directory_js_empty.html").read_text(), content_type="text/html")
     httpserver.expect_request("/members.csv").respond_with_data(members.read_bytes(), content_type="text/csv")
-    override = tmp_path / "live.toml"
-    override.write_text(f"""
-[http]
-min_interval_s = 0
-retries = 0
-
+    override = local_toml(tmp_path / "live.toml", f"""
 [sources.eurocities]
 hosts = ["localhost", "127.0.0.1"]
 directory_url = "{httpserver.url_for('/cities/')}"
@@ -203,7 +198,7 @@ def test_fetches_of_different_sources_overlap(prefect_server, tmp_path):
     from werkzeug import Response
 
     from baltetl.cli import _load_flow
-    from conftest import ROOT
+    from conftest import ROOT, local_toml
 
     sample = ROOT / "src/baltetl/sample"
     payloads = {
@@ -230,12 +225,7 @@ def test_fetches_of_different_sources_overlap(prefect_server, tmp_path):
             server.start()
             server.expect_request("/robots.txt").respond_with_data("User-agent: *\nAllow: /\n")
             server.expect_request(f"/{name}").respond_with_handler(answer(*payloads[name]))
-        override = tmp_path / "live.toml"
-        override.write_text(f"""
-[http]
-min_interval_s = 0
-retries = 0
-
+        override = local_toml(tmp_path / "live.toml", f"""
 [sources.networks]
 hosts = ["127.0.0.1"]
 lists = [{{ name = "etmun", url = "{servers['networks'].url_for('/networks')}" }}]

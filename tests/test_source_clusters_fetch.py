@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-from conftest import FIXTURES, run_refresh
+from conftest import FIXTURES, local_toml, run_refresh
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -46,14 +46,7 @@ class Site:
 
 def override(tmp_path, server: HTTPServer, *, registries: bool = True, extra: str = "") -> object:
     base = server.url_for("/").rstrip("/")
-    toml = tmp_path / "override.toml"
     text = f"""
-[http]
-min_interval_s = 0
-retries = 0
-backoff_s = 0.01
-read_timeout_s = 10
-
 [sources.clusters]
 hosts = ["127.0.0.1", "localhost"]
 sitemap_url = "{base}/sitemap.xml"
@@ -79,7 +72,7 @@ columns = {{ name = "Klynge", city = "By", country = "Land", website = "Hjemmesi
 """
     else:
         text = text.replace("max_quarantine_share = 0.3", "max_quarantine_share = 0.3\nregistries = []")
-    toml.write_text(text, encoding="utf-8")
+    toml = local_toml(tmp_path / "override.toml", text, read_timeout_s=10)
     return load_config(toml, warehouse=tmp_path / "wh" / "baltmet.duckdb")
 
 

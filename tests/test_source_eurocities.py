@@ -25,7 +25,7 @@ from baltetl.config import load_config
 from baltetl.sources import Landed, SourceContext, StructureChanged
 from baltetl.sources import eurocities as ec
 
-from conftest import FIXTURES, ROOT, SHARED, need_shared, run_refresh
+from conftest import FIXTURES, ROOT, SHARED, local_toml, need_shared, run_refresh
 
 SAMPLE_DIR = ROOT / "src" / "baltetl" / "sample" / "eurocities"
 TEXT = SAMPLE_DIR / "members_from_website_2025-05-18.txt"
@@ -90,20 +90,15 @@ def landed(path: Path, origin: str | None = None) -> Landed:
 
 
 def override(tmp_path, url: str, extra: str = "") -> object:
-    toml = tmp_path / "override.toml"
-    toml.write_text(
+    toml = local_toml(
+        tmp_path / "override.toml",
         f"""
-[http]
-min_interval_s = 0
-retries = 0
-backoff_s = 0.01
-read_timeout_s = 10
-
 [sources.eurocities]
 hosts = ["127.0.0.1", "localhost"]
 directory_url = "{url}"
 {extra}
-"""
+""",
+        read_timeout_s=10,
     )
     return load_config(toml, warehouse=tmp_path / "wh" / "baltmet.duckdb")
 

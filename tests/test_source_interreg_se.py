@@ -18,7 +18,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import SHARED, landed, need_shared, run_refresh  # noqa: E402
+from conftest import SHARED, landed, local_toml, need_shared, run_refresh  # noqa: E402
 
 from baltetl.sources import NoInput, SourceContext, interreg_se  # noqa: E402
 
@@ -143,10 +143,9 @@ def test_fetch_downloads_the_configured_url(httpserver, tmp_path):
 
     httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nAllow: /\n")
     httpserver.expect_request("/data/rawdata").respond_with_data(SAMPLE.read_bytes(), content_type="application/json")
-    toml = tmp_path / "o.toml"
-    toml.write_text(
-        '[http]\nmin_interval_s = 0\nretries = 0\n\n[sources.interreg_se]\nhosts = ["127.0.0.1", "localhost"]\n'
-        f'url = "{httpserver.url_for("/data/rawdata")}"\n'
+    toml = local_toml(
+        tmp_path / "o.toml",
+        f'[sources.interreg_se]\nhosts = ["127.0.0.1", "localhost"]\nurl = "{httpserver.url_for("/data/rawdata")}"\n',
     )
     cfg = load_config(toml, warehouse=tmp_path / "wh.duckdb")
     files = pipeline.land(cfg, "interreg_se")

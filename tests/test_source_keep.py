@@ -17,7 +17,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import SHARED, landed, need_shared, run_refresh  # noqa: E402
+from conftest import SHARED, landed, local_toml, need_shared, run_refresh  # noqa: E402
 
 from baltetl import pipeline  # noqa: E402
 from baltetl.config import load_config  # noqa: E402
@@ -237,19 +237,14 @@ def serve_api(server, *, missing=("30003",)):
 
 
 def api_config(tmp_path, base: str, extra: str = "") -> object:
-    toml = tmp_path / "override.toml"
-    toml.write_text(
+    toml = local_toml(
+        tmp_path / "override.toml",
         f"""
-[http]
-min_interval_s = 0
-retries = 0
-backoff_s = 0.01
-
 [sources.keep]
 hosts = ["127.0.0.1", "localhost"]
 api_base = "{base}"
 {extra}
-"""
+""",
     )
     return load_config(toml, warehouse=tmp_path / "wh.duckdb")
 

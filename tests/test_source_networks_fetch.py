@@ -15,6 +15,7 @@ from pytest_httpserver import HTTPServer
 from baltetl import pipeline
 from baltetl.config import load_config
 from baltetl.http import RobotsDisallowed
+from conftest import local_toml
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "src" / "baltetl" / "sample" / "networks-etmun-2019"
 MEMBERS = (SAMPLE_DIR / "etmun_network_members_geocoded_2019.csv").read_bytes()
@@ -28,20 +29,13 @@ def _clean_env(monkeypatch):
 
 
 def override(tmp_path, lists: list[tuple[str, str]]):
-    toml = tmp_path / "override.toml"
     body = """
-[http]
-min_interval_s = 0
-retries = 1
-backoff_s = 0.01
-read_timeout_s = 10
-
 [sources.networks]
 hosts = ["127.0.0.1", "localhost"]
 """
     for name, url in lists:
         body += f'\n[[sources.networks.lists]]\nname = "{name}"\nurl = "{url}"\n'
-    toml.write_text(body)
+    toml = local_toml(tmp_path / "override.toml", body, retries=1, read_timeout_s=10)
     return load_config(toml, warehouse=tmp_path / "wh.duckdb")
 
 
