@@ -90,6 +90,7 @@ def refresh(
     names = pipeline.selected_sources(cfg, sources, sample)
     if input and len(names) != 1:
         raise ValueError(f"--input feeds one source; name it with --source (configured: {', '.join(cfg.sources)})")
+
     def fetch_all(c, ns):  # every fetch starts at once; one polite HTTP layer keeps its per-host limits
         fetcher = pipeline.fetcher_for(c)
         futures = {n: land.submit(c, n, sample, input, fetcher) for n in ns}
@@ -104,10 +105,11 @@ def refresh(
         cfg, names, sample=sample, input_path=input, steps=(land, parse, stage), build_step=build_and_report,
         fetch_all=fetch_all, log=lambda level, msg: getattr(log, level)(msg),
     )
-    out["publish"] = {"status": "skipped", "message": "publish=False or [publish] after_refresh = false"}
-    if publish and cfg.raw.get("publish", {}).get("after_refresh", True) and _site_current(cfg, out):
+    if not (publish and cfg.raw.get("publish", {}).get("after_refresh", True)):
+        out["publish"] = {"status": "skipped", "message": "publish=False or [publish] after_refresh = false"}
+    elif _site_current(cfg, out):
         out["publish"] = {"status": "skipped", "message": "the warehouse was not rebuilt: the site stays as published"}
-    elif publish and cfg.raw.get("publish", {}).get("after_refresh", True):
+    else:
         # outside the lock: publishing reads the new warehouse read-only; a failure keeps the warehouse
         try:
             site = publish_site(cfg)

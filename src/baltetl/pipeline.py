@@ -309,7 +309,8 @@ def refresh(cfg: Config, names: list[str], *, sample: bool = False, input_path: 
     results = []
     with refresh_lock(cfg):
         log("info", f"run {run_id}: sources {', '.join(names)} -> {cfg.warehouse}")
-        started = time.time()
+        # fetched all at once, a source's time runs from the common start; one after the other, from its own
+        started = time.time() if fetch_all else None
         lands = fetch_all(cfg, names) if fetch_all else {}
         for name in names:  # one source at a time from here: its fetch (done or under way), parse, stage
             st = (lands[name], steps[1], steps[2]) if fetch_all else steps  # fetch_all comes with steps

@@ -65,7 +65,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         _stage(con, state, sources)
         point("build.staged")
         con.execute((sqld / "core.sql").read_text())
-        _history(con, state, sources)
+        _run_records(con, state, sources)
         point("build.core")
         # one organisation, one record: golden organisations, then the partners' revisions on top
         revs = revisions.load(cfg)
@@ -184,7 +184,8 @@ def _core_select(con, source: str, stg: str, table: str) -> str:
     return f"SELECT {', '.join(out)} FROM {stg}"
 
 
-def _history(con: duckdb.DuckDBPyConnection, state: State, sources: list[str]) -> None:
+def _run_records(con: duckdb.DuckDBPyConnection, state: State, sources: list[str]) -> None:
+    """runs, quarantine and landed_files from the state (the history of records is history.py)."""
     rows = state.runs()
     if rows:
         insert_rows(
