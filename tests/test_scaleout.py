@@ -12,12 +12,11 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 
 import duckdb
 import pytest
 
-from baltetl.prefect_api import _free_port
+from baltetl.prefect_api import _free_port, healthy
 from conftest import ROOT
 
 pytestmark = pytest.mark.prefect
@@ -42,19 +41,6 @@ def _stop(proc, sig=signal.SIGTERM, wait=10.0) -> None:
             proc.wait()
 
 
-def _healthy(url: str, timeout: float, proc) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and proc.poll() is None:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as r:
-                if r.status == 200:
-                    return True
-        except OSError:
-            pass
-        time.sleep(0.2)
-    return False
-
-
 def _cli(args, env, log, timeout=60) -> None:
     proc = _start(args, env, log)
     try:
@@ -76,7 +62,7 @@ def test_a_worker_runs_the_deployed_refresh(tmp_path):
         # the server: no UI; no scheduler, so the nightly schedule adds no runs while the test runs
         procs.append(server := _start(["server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-ui",
                                        "--analytics-off", "--no-scheduler"], env, logs["server"]))  # fmt: skip
-        if not _healthy(url, SERVER_START_S, server):
+        if not healthy(url, server, SERVER_START_S, poll=0.2):
             pytest.skip(f"the Prefect server did not answer within {SERVER_START_S} s (busy machine?)")
         _cli(["work-pool", "create", "baltetl", "--type", "process"], env, logs["pool"])
         # deploy as prefect.yaml says; the worker says where the checkout is (BALTETL_PROJECT_DIR)

@@ -21,6 +21,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def healthy(url: str, proc: subprocess.Popen, timeout: float, poll: float = 0.05) -> bool:
+    """Wait until the Prefect API at `url` (served by `proc`) answers its health check: True; False when the
+    process ends or `timeout` seconds pass first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with urllib.request.urlopen(f"{url}/health", timeout=1) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            pass
+        time.sleep(poll)
+    return False
+
+
 class TemporaryAPI:
     def __init__(self) -> None:
         self.port = _free_port()
@@ -34,17 +49,8 @@ class TemporaryAPI:
 
     def wait(self, timeout: float = 60.0) -> bool:
         """True once the API answers its health check; False if it died or timed out (then it is stopped)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                return False
-            try:
-                with urllib.request.urlopen(f"{self.url}/health", timeout=1) as r:
-                    if r.status == 200:
-                        return True
-            except OSError:
-                pass
-            time.sleep(0.05)
+        if healthy(self.url, self.proc, timeout):
+            return True
         self.stop(wait=10)
         return False
 
