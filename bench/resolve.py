@@ -22,33 +22,28 @@ from types import SimpleNamespace
 import duckdb
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
-INPUTS = {
-    "cordis": SHARED / "cordis" / "horizon" / "xml" / "cordis-HORIZONprojects-xml_2025-12-06.tar.xz",
-    "keep": SHARED / "keep",
-    "eurocities": None,
-    "networks": SHARED / "city_networks",
-    "interreg_se": SHARED / "interreg_se" / "tillvaxtverket_interreg_se_partners_2021-2027_extract-2026-06-09.json",
-}
-
-
 def build(wh: Path) -> None:
+    """The full real data (tests/conftest.py FULL_INPUTS) into `wh`: every source, then one build."""
     sys.path.insert(0, str(ROOT / "tests"))
-    from conftest import run_refresh
+    from conftest import FULL_INPUTS
 
+    from baltetl import pipeline
     from baltetl.config import load_config
 
     cfg = load_config(warehouse=wh)
-    for source, path in INPUTS.items():
-        t = time.perf_counter()
-        if path is not None and path.exists():
-            result, counts = run_refresh(cfg, source, input_path=path)
-            if result.status != "success":  # a shared file the source cannot read as given: its sample
-                print(f"  {source}: --input failed ({result.message[:120]}); using the sample", flush=True)
-                result, counts = run_refresh(cfg, source, sample=True)
-        else:
-            result, counts = run_refresh(cfg, source, sample=True)
-        print(f"  {source}: {result.status} {result.rows_loaded} rows in {time.perf_counter() - t:.0f} s", flush=True)
+    run_id = pipeline.new_run_id()
+    with pipeline.refresh_lock(cfg):
+        for source, path in FULL_INPUTS.items():
+            t = time.perf_counter()
+            if path is not None and path.exists():
+                result = pipeline.refresh_source(cfg, source, run_id, input_path=path)
+                if result.status != "success":  # a shared file the source cannot read as given: its sample
+                    print(f"  {source}: --input failed ({result.message[:120]}); using the sample", flush=True)
+                    result = pipeline.refresh_source(cfg, source, run_id, sample=True)
+            else:
+                result = pipeline.refresh_source(cfg, source, run_id, sample=True)
+            print(f"  {source}: {result.status} {result.rows_loaded} rows in {time.perf_counter() - t:.0f} s", flush=True)
+        pipeline.build(cfg, run_id, log=lambda m: None)
 
 
 def main() -> None:
