@@ -34,7 +34,7 @@ def land(cfg: Config, source: str, sample: bool, input_path: str | None, fetcher
 
 @task(name="parse", cache_policy=NO_CACHE)
 def parse(cfg: Config, source: str, files):
-    return pipeline.parse(cfg, source, files)
+    return pipeline.parse(cfg, source, files, log=get_run_logger().info)
 
 
 @task(name="validate-and-stage", cache_policy=NO_CACHE)

@@ -68,8 +68,9 @@ def refresh(
     if input is not None and not input.exists():
         console.print(f"[red]input not found:[/] {input}")
         raise typer.Exit(2)
+    landed: dict = {}
     if sample or input is not None:  # local inputs: when nothing changed, no orchestrator is needed
-        kept = _refresh_if_unchanged(source, sample, input, warehouse, config)
+        kept = _refresh_if_unchanged(source, sample, input, warehouse, config, landed)
         if kept is not None:
             _print_result(kept)
             raise typer.Exit(0)
@@ -78,9 +79,13 @@ def refresh(
     from . import prefect_api
 
     api = prefect_api.start_if_needed()  # comes up while the pipeline is imported
+    from . import pipeline
     from . import progress as prog
-    from .config import ConfigError
+    from .config import ConfigError, load_config
     from .pipeline import RefreshLocked
+
+    if api is not None and landed:  # parse the local inputs while the API comes up; the flow takes the result
+        pipeline.read_ahead(load_config(config, warehouse=warehouse), landed)
 
     flow = _load_flow()
     settings = nullcontext()
@@ -112,6 +117,7 @@ def refresh(
         raise typer.Exit(2) from None
     finally:
         prog.set_sink(None)
+        pipeline.drop_read_ahead()
         if api is not None:
             _drain_prefect()  # send what Prefect still holds (logs, events) while its API is up
             api.stop()
@@ -119,9 +125,10 @@ def refresh(
     raise typer.Exit(0 if result["status"] == "success" else 1)
 
 
-def _refresh_if_unchanged(source, sample, input, warehouse, config) -> dict | None:
+def _refresh_if_unchanged(source, sample, input, warehouse, config, landed: dict) -> dict | None:
     """The run's summary when every local input is as last time and the warehouse is current (recorded, no
-    Prefect needed: it would start a temporary API for nothing); None to run the flow."""
+    Prefect needed: it would start a temporary API for nothing); None to run the flow (`landed` then holds
+    the inputs that landed, by source)."""
     from .config import ConfigError, load_config
     from .pipeline import RefreshLocked, refresh_if_unchanged, selected_sources
 
@@ -134,7 +141,8 @@ def _refresh_if_unchanged(source, sample, input, warehouse, config) -> dict | No
     if input is not None and len(names) != 1:
         return None  # the flow explains
     try:
-        return refresh_if_unchanged(cfg, names, sample=sample, input_path=str(input.resolve()) if input else None)
+        return refresh_if_unchanged(cfg, names, sample=sample, input_path=str(input.resolve()) if input else None,
+                                    landed=landed)  # fmt: skip
     except RefreshLocked as exc:
         console.print(f"[red]refused:[/] {exc}")
         raise typer.Exit(2) from None

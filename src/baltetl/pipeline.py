@@ -9,8 +9,10 @@ import fcntl
 import glob
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -148,9 +150,52 @@ def keep_unchanged(cfg: Config, run_id: str, source: str, started: float, files:
     return result
 
 
-def parse(cfg: Config, source: str, files: list[Landed]) -> Parsed:
+def parse(cfg: Config, source: str, files: list[Landed], log: Log | None = None) -> Parsed:
+    """The source's parser on its landed files (the result of a read-ahead of the same files, if one ran)."""
+    ahead = _read_ahead.pop(_ahead_key(cfg, source, files), None)
+    if ahead is not None:
+        if log:
+            log(f"{source}: parsed ahead, while the Prefect API started")
+        return ahead.result()  # its error, if it failed: the same parser on the same bytes
     src = cfg.source(source)
     return load_module(src).parse(SourceContext(cfg, src, None, progress.report), files)
+
+
+_read_ahead: dict[tuple, Future] = {}
+
+
+def _ahead_key(cfg: Config, source: str, files: list[Landed]) -> tuple:
+    return str(cfg.warehouse), source, tuple(sorted(f.sha256 for f in files))
+
+
+def read_ahead(cfg: Config, landed: dict[str, list[Landed]]) -> None:
+    """Start parsing landed local inputs in a background thread, one source after the other, while the CLI
+    waits for its temporary Prefect API (~4 s of one idle core).  The flow's parse of the same files takes
+    the result.  Sources whose input is unchanged are not parsed (the flow keeps their data)."""
+    todo = {n: fs for n, fs in landed.items() if fs and not unchanged(cfg, n, fs)}
+    futures = {n: Future() for n in todo}
+
+    def run() -> None:
+        for name, fs in todo.items():
+            fut = futures[name]
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                src = cfg.source(name)
+                fut.set_result(load_module(src).parse(SourceContext(cfg, src, None, progress.report), fs))
+            except BaseException as exc:  # handed to the flow's parse
+                fut.set_exception(exc)
+
+    for name, fs in todo.items():
+        _read_ahead[_ahead_key(cfg, name, fs)] = futures[name]
+    threading.Thread(target=run, name="read-ahead", daemon=True).start()
+
+
+def drop_read_ahead() -> None:
+    """Forget read-aheads the flow did not take (a parse under way finishes on its own)."""
+    for fut in _read_ahead.values():
+        fut.cancel()
+    _read_ahead.clear()
 
 
 def stage(cfg: Config, source: str, parsed: Parsed, files: list[Landed], run_id: str, started: float,
@@ -359,23 +404,23 @@ def summary(cfg: Config, run_id: str, results: list[SourceResult], counts: dict)
     }
 
 
-def refresh_if_unchanged(cfg: Config, names: list[str], *, sample: bool = False,
-                         input_path: str | None = None) -> dict | None:  # fmt: skip
+def refresh_if_unchanged(cfg: Config, names: list[str], *, sample: bool = False, input_path: str | None = None,
+                         landed: dict | None = None) -> dict | None:  # fmt: skip
     """A refresh of local inputs (--input, --sample) that would change nothing, done at once: every source's
     input lands with the checksum of its data in use, and the warehouse was built from exactly the current
     state.  Then each source is recorded `unchanged` and the summary returned, with no orchestrator needed;
-    else None, with nothing recorded (the caller runs the refresh flow)."""
+    else None, with nothing recorded (the caller runs the refresh flow).  landed: a dict to receive each
+    source's landed files (for read_ahead)."""
+    landed = {} if landed is None else landed
     with refresh_lock(cfg):
         started = time.time()
-        landed = {}
         for name in names:
             try:
-                files = land(cfg, name, sample=sample, input_path=input_path)
+                landed[name] = land(cfg, name, sample=sample, input_path=input_path)
             except Exception:  # let the flow report it
                 return None
-            if not unchanged(cfg, name, files):
-                return None
-            landed[name] = files
+        if not all(unchanged(cfg, name, files) for name, files in landed.items()):
+            return None
         state = State(cfg.state)
         kept = buildinfo.current(cfg, state, buildinfo.compute(cfg, state)[0])
         if not kept:

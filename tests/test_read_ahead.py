@@ -1,0 +1,64 @@
+"""Read-ahead: the CLI parses local inputs while its temporary Prefect API starts; the flow's parse takes the
+result.  Tested on the bundled sample, without the Prefect engine, and once through the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import duckdb
+
+from baltetl import pipeline
+from baltetl.archive import ArchiveError
+from conftest import ROOT, run_refresh
+
+
+def test_parse_takes_the_read_ahead_of_the_same_files(cfg):
+    files = pipeline.land(cfg, "cordis", sample=True)
+    pipeline.read_ahead(cfg, {"cordis": files})
+    notes = []
+    first = pipeline.parse(cfg, "cordis", files, log=notes.append)
+    assert notes == ["cordis: parsed ahead, while the Prefect API started"]
+    assert len(first.tables["projects"]) > 100
+    again = pipeline.parse(cfg, "cordis", files, log=notes.append)  # taken once: this one parses itself
+    assert len(notes) == 1
+    for table, df in first.tables.items():
+        assert df.equals(again.tables[table]), table
+
+
+def test_a_read_ahead_that_fails_fails_the_parse_with_its_error(cfg, tmp_path):
+    broken = tmp_path / "cordis.tar.xz"
+    broken.write_bytes(pipeline.resolve_path(cfg.source("cordis").sample, cfg.project_dir).read_bytes()[:5000])
+    files = pipeline.land(cfg, "cordis", input_path=str(broken))
+    pipeline.read_ahead(cfg, {"cordis": files})
+    try:
+        pipeline.parse(cfg, "cordis", files)
+    except ArchiveError as exc:
+        assert "truncated or corrupt" in str(exc)
+    else:
+        raise AssertionError("a truncated archive parsed")
+    assert not pipeline._read_ahead
+
+
+def test_an_unchanged_input_is_not_read_ahead(cfg):
+    run_refresh(cfg, "cordis", sample=True)
+    files = pipeline.land(cfg, "cordis", sample=True)
+    pipeline.read_ahead(cfg, {"cordis": files})
+    assert not pipeline._read_ahead
+
+
+def test_cli_refresh_with_a_temporary_api_uses_the_read_ahead(tmp_path):
+    """The README's first command, as a user runs it: no Prefect server configured, so the CLI starts a
+    temporary API and parses the sample while it comes up."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API", "PREFECT_LOGGING", "BALTETL_"))}
+    env.update(PREFECT_HOME=str(tmp_path / "prefect"), COLUMNS="200")
+    wh = tmp_path / "wh.duckdb"
+    res = subprocess.run(
+        [sys.executable, "-m", "baltetl", "refresh", "--sample", "--source", "cordis", "-w", str(wh), "--no-publish", "-v"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "cordis: parsed ahead, while the Prefect API started" in res.stdout + res.stderr
+    with duckdb.connect(str(wh), read_only=True) as con:
+        assert con.execute("SELECT count(*) FROM ongoing_projects").fetchone()[0] > 0
