@@ -23,7 +23,7 @@ from cordis_helpers import (
 from lxml import etree
 
 from baltetl import archive, quality
-from baltetl.sources import cordis
+from baltetl.sources import cordis, cordis_values
 
 N_SAMPLE = 575
 HE_ROLES = {"coordinator", "participant", "associatedPartner", "thirdParty"}
@@ -114,7 +114,7 @@ def test_activity_types_lose_the_leading_slash(parsed, raw_sample):
 
 def test_eu_country_codes_become_iso(parsed):
     pa, orgs = parsed.tables["participations"], parsed.tables["organisations"]
-    for eu, iso in cordis.EU_TO_ISO.items():
+    for eu, iso in cordis_values.EU_TO_ISO.items():
         rows = pa[pa["country_source"] == eu]
         assert len(rows) > 0, f"the sample has no {eu} row"
         assert (rows["country"] == iso).all()
@@ -181,7 +181,7 @@ def test_double_nuts_code_takes_the_first_nuts3(parsed):
     ],
 )
 def test_first_nuts3(raw, expected):
-    assert cordis._first_nuts3(raw) == expected
+    assert cordis_values._first_nuts3(raw) == expected
 
 
 @pytest.mark.parametrize(
@@ -199,8 +199,8 @@ def test_first_nuts3(raw, expected):
     ],
 )  # fmt: skip
 def test_unquote(raw, expected):
-    assert cordis._unquote(raw) == expected
-    assert cordis._unquote(cordis._unquote(raw)) == expected  # idempotent: no doubled quote is left
+    assert cordis_values._unquote(raw) == expected
+    assert cordis_values._unquote(cordis_values._unquote(raw)) == expected  # idempotent: no doubled quote is left
 
 
 def test_escaped_quotes_in_the_sample_are_undone(parsed, raw_sample):

@@ -24,38 +24,13 @@ import pandas as pd
 
 from .. import archive
 from . import Landed, Parsed, Reject, SourceContext, StructureChanged, cordis_xml
+from .cordis_values import (
+    CONVERTED_PARTICIPATION_COLUMNS, ORGANISATION_COLUMNS, PARTICIPATION_COLUMNS, PROJECT_COLUMNS,
+    RAW_PARTICIPATION_COLUMNS, participation_row, project_row,
+)  # fmt: skip
 
 TABLES = ("projects", "organisations", "participations")  # parents first: schemas/cordis.py PARENTS
 BATCH_BYTES = 4 << 20  # XML handed to a parse worker at a time
-
-PROJECT_COLUMNS = [
-    "record_key", "record_ref", "project_id", "acronym", "title", "status", "start_date", "end_date",
-    "total_cost", "ec_max_contribution", "ec_signature_date", "framework_programme", "funding_scheme",
-    "legal_basis", "topics", "master_call", "sub_call", "keywords", "euroscivoc", "objective", "grant_doi",
-    "content_update_date",
-]  # fmt: skip
-RAW_PARTICIPATION_COLUMNS = [
-    "record_key", "record_ref", "project_id", "org_id", "role", "ord", "ec_contribution",
-    "net_ec_contribution", "total_cost", "sme", "terminated", "name", "short_name", "vat_number",
-    "activity_type", "street", "post_code", "city", "country_source", "nuts_raw", "geolocation", "website",
-    "department", "content_update_date", "org_rcn",
-]  # fmt: skip
-PARTICIPATION_COLUMNS = [
-    "record_key", "record_ref", "project_id", "org_id", "role", "ord", "ec_contribution",
-    "net_ec_contribution", "total_cost", "sme", "terminated", "city", "post_code", "country",
-    "country_source", "nuts_raw", "nuts3",
-]  # fmt: skip
-ORGANISATION_COLUMNS = [
-    "record_key", "record_ref", "org_id", "name", "short_name", "vat_number", "activity_type", "sme",
-    "street", "post_code", "city", "country", "country_source", "nuts_raw", "nuts3", "geolocation",
-    "website", "name_variants", "participations",
-]  # fmt: skip
-
-# EU country codes -> ISO 3166-1 alpha-2 (the source code is kept in country_source)
-EU_TO_ISO = {"EL": "GR", "UK": "GB"}
-BOOLS = {"true": True, "false": False, "": None}
-_ZERO = re.compile(r"^0+([.,]0*)?$")
-_NUTS3 = re.compile(r"^[A-Z]{2}[0-9A-Z]{3}$")
 
 # CSV edition: first column of every record is a quoted number ("101116741";...)
 _RECORD_START = re.compile(rb'^"\d+";', re.M)
@@ -115,21 +90,9 @@ def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
                 f"(project.csv, organization.csv); members: {members[:5]}"
             )
     pj = pd.DataFrame(projects, columns=PROJECT_COLUMNS, dtype=object)
-    raw = pd.DataFrame(parts, columns=RAW_PARTICIPATION_COLUMNS, dtype=object)
+    raw = pd.DataFrame(parts, columns=CONVERTED_PARTICIPATION_COLUMNS, dtype=object)
     projects.clear()  # the frames hold the values now
     parts.clear()
-    pj["total_cost"] = _each(pj["total_cost"], lambda v: _money_value(_not_reported(v)))
-    pj["ec_max_contribution"] = _each(pj["ec_max_contribution"], _money_value)
-    pj["title"] = _each(pj["title"], _unquote)
-    for col in ("ec_contribution", "net_ec_contribution", "total_cost"):
-        raw[col] = _each(raw[col], _money_value)
-    for col in ("sme", "terminated"):
-        raw[col] = _each(raw[col], _bool)
-    for col in ("name", "short_name"):
-        raw[col] = _each(raw[col], _unquote)
-    raw["country"] = _each(raw["country_source"], lambda c: EU_TO_ISO.get(c, c))
-    raw["nuts3"] = _each(raw["nuts_raw"], _first_nuts3)
-    raw["activity_type"] = _each(raw["activity_type"], _activity)
     return Parsed(
         tables={
             "projects": pj,
@@ -151,61 +114,6 @@ def _organisations(raw: pd.DataFrame) -> pd.DataFrame:
     orgs = ranked.drop_duplicates("org_id").set_index("org_id").join(stats).reset_index()
     orgs["record_key"] = orgs["org_id"]
     return orgs[ORGANISATION_COLUMNS].sort_values("org_id").reset_index(drop=True)
-
-
-def _bool(v):
-    """'true'/'false'/'' -> True/False/None; anything else stays, for the contract to reject."""
-    return BOOLS.get(v.strip().lower(), v) if isinstance(v, str) else v
-
-
-def _not_reported(v):
-    """Project totalCost 0 means 'not reported' (lump-sum and unit-cost actions): unknown, not zero."""
-    return None if isinstance(v, str) and _ZERO.match(v.strip()) else v
-
-
-def _each(s: pd.Series, f) -> pd.Series:
-    """f applied to each distinct non-missing value (values repeat a lot: countries, NUTS, flags)."""
-    values = pd.unique(s.dropna())
-    return s.map(dict(zip(values, map(f, values))))
-
-
-def _money_value(v):
-    """'960619,95' and '528340.97' alike; '' -> missing.  Types are checked by the contract."""
-    return (v.strip().replace(",", ".") or None) if isinstance(v, str) else v
-
-
-def _unquote(v):
-    """Values written already CSV-escaped ('RESEARCH ""DEMOKRITOS""') -> 'RESEARCH "DEMOKRITOS"'.
-
-    When the whole value is also enclosed in quotes (the XML legalName of DEMOKRITOS is, with its quotes,
-    the CSV field of its name), the enclosing quotes go too.
-    """
-    if not isinstance(v, str) or '""' not in v:
-        return v
-    if len(v) > 2 and v[0] == v[-1] == '"':  # the whole value is one quoted CSV field: drop its quotes
-        v = v[1:-1]
-    return v.replace('""', '"')
-
-
-def _first_nuts3(v):
-    """'NO084;NO' -> 'NO084'; a bare country code or '' -> None."""
-    if not isinstance(v, str):
-        return None
-    for code in v.split(";"):
-        code = code.strip().upper()
-        if _NUTS3.match(code):
-            return code
-    return None
-
-
-def _activity(v):
-    """'/HES' (XML) -> 'HES'; 'PRC;PRC' (JSON/CSV) -> 'PRC'; '' -> None."""
-    if not isinstance(v, str):
-        return v
-    codes = {c.strip().lstrip("/") for c in v.split(";") if c.strip().lstrip("/")}
-    if not codes:
-        return None
-    return codes.pop() if len(codes) == 1 else ";".join(sorted(codes))
 
 
 # ------------------------------------------------------------------------------------------ XML edition
@@ -350,7 +258,7 @@ def _parse_csv(ctx, landed, csv_members, projects, parts, rejects, repaired) -> 
         for r in rows:
             g = {CSV_PROJECT_MAP[k]: (v.strip() or None) for k, v in r.items() if k in CSV_PROJECT_MAP}
             pid = g.get("project_id")
-            projects.append(tuple([pid, r["_ref"]] + [g.get(c) for c in PROJECT_COLUMNS[2:]]))
+            projects.append(project_row(tuple([pid, r["_ref"]] + [g.get(c) for c in PROJECT_COLUMNS[2:]])))
         ctx.report(label, len(rows), None)
     if "organization.csv" in csv_members:
         member = csv_members["organization.csv"]
@@ -361,7 +269,7 @@ def _parse_csv(ctx, landed, csv_members, projects, parts, rejects, repaired) -> 
             g = {CSV_ORG_MAP[k]: (v.strip() if k in ("SME", "endOfParticipation") else (v.strip() or None))
                  for k, v in r.items() if k in CSV_ORG_MAP}  # fmt: skip
             key = f"{g.get('project_id')}/{g.get('org_id')}/{g.get('role')}/{g.get('ord')}"
-            parts.append(tuple([key, r["_ref"]] + [g.get(c) for c in RAW_PARTICIPATION_COLUMNS[2:]]))
+            parts.append(participation_row(tuple([key, r["_ref"]] + [g.get(c) for c in RAW_PARTICIPATION_COLUMNS[2:]])))
         ctx.report(label, len(rows), None)
 
 

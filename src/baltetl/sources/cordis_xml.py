@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from lxml import etree
 
+from .cordis_values import participation_row, project_row
+
 # remove_blank_text: the files are pretty-printed; dropping whitespace-only nodes parses ~20 % faster
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=True)
 
 
 def parse_batch(batch: list[tuple[str, bytes]]) -> tuple[list[tuple], list[tuple], list[tuple]]:
-    """[(ref, xml bytes)] -> (project rows, participation rows, rejects as (key, ref, check, value))."""
+    """[(ref, xml bytes)] -> (project rows, participation rows, rejects as (key, ref, check, value)); the rows
+    cleaned by cordis_values."""
     projects, parts, rejects = [], [], []
     for ref, data in batch:
         key = ref.rsplit("/", 1)[-1].rsplit(".", 1)[0]
@@ -25,8 +28,8 @@ def parse_batch(batch: list[tuple[str, bytes]]) -> tuple[list[tuple], list[tuple
             rejects.append((key, ref, "xml_root", str(root.tag)))
             continue
         proj, rows = xml_project(root, ref)
-        projects.append(proj)
-        parts.extend(rows)
+        projects.append(project_row(proj))
+        parts.extend(map(participation_row, rows))
     return projects, parts, rejects
 
 
