@@ -9,6 +9,7 @@ import fcntl
 import glob
 import os
 import secrets
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -92,11 +93,14 @@ def refresh_lock(cfg: Config) -> Iterator[None]:
 
 
 def remove_stale_builds(target: Path) -> list[str]:
-    """Delete the half-built files a crashed build left beside the warehouse (`<name>.building-<run>` and
-    its .wal).  Only with the refresh lock held: then no build is running."""
+    """Delete the half-built files a crashed build left beside the warehouse (`<name>.building-<run>`, its
+    .wal and its spill folder .tmp).  Only with the refresh lock held: then no build is running."""
     gone = []
     for p in target.parent.glob(glob.escape(target.name) + ".building-*"):
-        p.unlink(missing_ok=True)
+        if p.is_dir():  # DuckDB's spill folder (<build>.tmp)
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
         gone.append(p.name)
     return sorted(gone)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -79,9 +80,12 @@ class State:
         snap = self.source_dir(source) / run_id
         if snap.exists():
             shutil.rmtree(snap)
-        for name, df in tables.items():
-            write_parquet(df, snap / f"{name}.parquet")
+        def write(item: tuple[str, pd.DataFrame]) -> None:
+            write_parquet(item[1], snap / f"{item[0]}.parquet")
             point("snapshot.table")
+
+        with ThreadPoolExecutor(max_workers=max(1, len(tables))) as pool:  # DuckDB writes without the GIL
+            list(pool.map(write, tables.items()))
         _atomic_write(snap / "meta.json", json.dumps({**meta, "tables": sorted(tables)}, indent=2, default=str))
         point("snapshot.meta")
         _atomic_write(self.source_dir(source) / "CURRENT", run_id)

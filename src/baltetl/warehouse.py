@@ -59,6 +59,9 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
     point("build.open")
     try:
         con.execute("SET preserve_insertion_order = false")
+        limit = cfg.raw.get("build", {}).get("memory_limit")
+        if limit:  # beyond it DuckDB drops cached blocks and spills to <build>.tmp
+            con.execute("SET memory_limit = ?", [str(limit)])
         con.execute((sqld / "schema.sql").read_text())
         build_geography(con, cfg)
         sources = state.sources()
