@@ -64,8 +64,10 @@ import bisect
 import hashlib
 import os
 import re
+import threading
 import time
 from collections import Counter, defaultdict, namedtuple
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -560,7 +562,9 @@ class _UF:
 # clustering
 
 
-def load_records(con: duckdb.DuckDBPyConnection) -> list[Rec]:
+def load_records(con: duckdb.DuckDBPyConnection, table: str = "organisations") -> list[Rec]:
+    """Every organisation record, normalised for matching (`table`: organisations, or stg_organisations, of
+    which organisations is a copy plus the metropolis columns)."""
     tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()} | {
         r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}  # fmt: skip
     extra = []
@@ -577,13 +581,33 @@ def load_records(con: duckdb.DuckDBPyConnection) -> list[Rec]:
     df = con.execute(
         f"""SELECT o.org_key, o.source, o.org_id, o.name, o.country, o.city, o.org_type, o.vat_number, o.website,
                    x.pic, x.wikidata
-            FROM organisations o LEFT JOIN ({x}) x USING (org_key) ORDER BY o.org_key"""
+            FROM {table} o LEFT JOIN ({x}) x USING (org_key) ORDER BY o.org_key"""
     ).fetchall()
     out = []
     for key, source, org_id, name, country, city, org_type, vat, website, pic, wikidata in df:
         cid = org_id if source == "cordis" else (pic or None)
         out.append(Rec(key, source, name, country, city, org_type, vat, website, cid, wikidata))
     return out
+
+
+def load_records_meanwhile(con: duckdb.DuckDBPyConnection) -> Future:
+    """load_records of the staged organisations in a thread, on a cursor of its own: the normalisation (Python)
+    runs while the build's SQL (DuckDB, without the GIL) places the records in metropolises.  Pass the
+    future's result to `run`; wait for it before closing `con`."""
+    cur = con.cursor()
+    fut: Future = Future()
+    fut.set_running_or_notify_cancel()
+
+    def work() -> None:
+        try:
+            fut.set_result(load_records(cur, "stg_organisations"))
+        except BaseException as exc:
+            fut.set_exception(exc)
+        finally:
+            cur.close()
+
+    threading.Thread(target=work, name="resolve-records", daemon=True).start()
+    return fut
 
 
 def trusted_domains(recs: list[Rec]) -> set[str]:
@@ -904,12 +928,14 @@ CREATE OR REPLACE TABLE golden_id_history (
 """
 
 
-def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None, commit: bool = True) -> dict:
+def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None, commit: bool = True,
+        records: list[Rec] | None = None) -> dict:  # fmt: skip
     """Resolve every row of `organisations` into golden organisations; update the id registry (commit=False:
-    written pending, made current by `commit(state)` once the build is in place)."""
+    written pending, made current by `commit(state)` once the build is in place).  records: those rows
+    already loaded (load_records_meanwhile)."""
     t0 = time.perf_counter()
     discard(state)  # what a killed build left (builds run under the refresh lock, one at a time)
-    recs = load_records(con)
+    recs = load_records(con) if records is None else records
     keys = {r.key for r in recs}
     old = load_registry(state)
     merges, apart = revision_pairs(revs, keys, old)

@@ -56,6 +56,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
     sqld = sql_dir(cfg)
     con = duckdb.connect(str(tmp))
     pending = None  # this build's history, committed only once the new file is swapped in
+    records = None
     point("build.open")
     try:
         con.execute("SET preserve_insertion_order = false")
@@ -67,12 +68,13 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         sources = state.sources()
         _stage(con, state, sources)
         point("build.staged")
+        records = resolve.load_records_meanwhile(con)  # normalised while core.sql runs
         con.execute((sqld / "core.sql").read_text())
         _run_records(con, state, sources)
         point("build.core")
         # one organisation, one record: golden organisations, then the partners' revisions on top
         revs = revisions.load(cfg)
-        resolve.run(con, cfg, state, revs, run_id, log=log, commit=False)  # committed after the swap
+        resolve.run(con, cfg, state, revs, run_id, log=log, commit=False, records=records.result())  # committed after the swap
         applied = revisions.apply(con, cfg, revs, run_id)
         if any(applied.get(k) for k in ("invalid", "stale_target", "conflict")):
             log(f"revisions: {applied} (see revision_issues)")
@@ -96,6 +98,8 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         }
         con.execute("CHECKPOINT")
     except BaseException:
+        if records is not None:
+            records.exception()  # its cursor must be done before the connection closes
         con.close()
         tmp.unlink(missing_ok=True)
         history.discard(pending)
