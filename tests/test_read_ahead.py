@@ -19,7 +19,7 @@ def test_parse_takes_the_read_ahead_of_the_same_files(cfg):
     pipeline.read_ahead(cfg, {"cordis": files})
     notes = []
     first = pipeline.parse(cfg, "cordis", files, log=notes.append)
-    assert notes == ["cordis: parsed ahead, while the Prefect API started"]
+    assert notes == ["cordis: parsed ahead, while Prefect started"]
     assert len(first.tables["projects"]) > 100
     again = pipeline.parse(cfg, "cordis", files, log=notes.append)  # taken once: this one parses itself
     assert len(notes) == 1
@@ -59,6 +59,6 @@ def test_cli_refresh_with_a_temporary_api_uses_the_read_ahead(tmp_path):
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert res.returncode == 0, res.stdout + res.stderr
-    assert "cordis: parsed ahead, while the Prefect API started" in res.stdout + res.stderr
+    assert "cordis: parsed ahead, while Prefect started" in res.stdout + res.stderr
     with duckdb.connect(str(wh), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM ongoing_projects").fetchone()[0] > 0

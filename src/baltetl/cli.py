@@ -76,16 +76,14 @@ def refresh(
             raise typer.Exit(0)
     from contextlib import nullcontext
 
-    from . import prefect_api
-
-    api = prefect_api.start_if_needed()  # comes up while the pipeline is imported
-    from . import pipeline
+    from . import pipeline, prefect_api
     from . import progress as prog
     from .config import ConfigError, load_config
     from .pipeline import RefreshLocked
 
-    if api is not None and landed:  # parse the local inputs while the API comes up; the flow takes the result
+    if landed:  # parse the local inputs while Prefect starts (and its API); the flow's parse takes the result
         pipeline.read_ahead(load_config(config, warehouse=warehouse), landed)
+    api = prefect_api.start_if_needed()  # comes up while the flow is imported
 
     flow = _load_flow()
     settings = nullcontext()

@@ -43,6 +43,7 @@ TRACKED = {
 }
 NOT_COMPARED = {"record_ref"}  # lineage, not data
 PENDING = ".pending-"
+PARQUET = "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)"  # level 1: a third faster, ~15 % larger
 
 CHANGES_DDL = """
 CREATE TABLE changes (
@@ -289,7 +290,7 @@ def _record(con, done: list[Path], pending: Path, version: str, run_id: str, now
         if counts[table]:
             pending.mkdir(parents=True, exist_ok=True)
             written.append(pending / f"{table}.parquet")
-            con.execute(f"COPY (SELECT * FROM _versions) TO {_q(written[-1])} (FORMAT parquet, COMPRESSION zstd)")
+            con.execute(f"COPY (SELECT * FROM _versions) TO {_q(written[-1])} {PARQUET}")
         con.execute("DROP VIEW _versions")
         for t in ("_idx", "_diff", "_oldrows", "_cur", "_fields"):
             con.execute(f"DROP TABLE {t}")
@@ -299,7 +300,7 @@ def _record(con, done: list[Path], pending: Path, version: str, run_id: str, now
     head = done[-1].name if done else None
     if written:
         written.append(pending / "changes.parquet")
-        con.execute(f"COPY _changes TO {_q(written[-1])} (FORMAT parquet, COMPRESSION zstd)")
+        con.execute(f"COPY _changes TO {_q(written[-1])} {PARQUET}")
         for f in [*written, pending]:
             _fsync(f)
         head = version

@@ -159,7 +159,7 @@ def parse(cfg: Config, source: str, files: list[Landed], log: Log | None = None)
     ahead = _read_ahead.pop(_ahead_key(cfg, source, files), None)
     if ahead is not None:
         if log:
-            log(f"{source}: parsed ahead, while the Prefect API started")
+            log(f"{source}: parsed ahead, while Prefect started")
         return ahead.result()  # its error, if it failed: the same parser on the same bytes
     src = cfg.source(source)
     return load_module(src).parse(SourceContext(cfg, src, None, progress.report), files)
@@ -174,8 +174,9 @@ def _ahead_key(cfg: Config, source: str, files: list[Landed]) -> tuple:
 
 def read_ahead(cfg: Config, landed: dict[str, list[Landed]]) -> None:
     """Start parsing landed local inputs in a background thread, one source after the other, while the CLI
-    waits for its temporary Prefect API (~4 s of one idle core).  The flow's parse of the same files takes
-    the result.  Sources whose input is unchanged are not parsed (the flow keeps their data)."""
+    starts Prefect (imports, the flow run, a temporary API: seconds of one idle core).  The flow's parse of
+    the same files takes the result.  Sources whose input is unchanged are not parsed (the flow keeps their
+    data)."""
     todo = {n: fs for n, fs in landed.items() if fs and not unchanged(cfg, n, fs)}
     futures = {n: Future() for n in todo}
 
