@@ -19,6 +19,7 @@ run of either can be off by 10-20 %.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import statistics
@@ -86,11 +87,16 @@ def refresh(archive: Path, workdir: Path) -> tuple[float, float, int, dict]:
     return t0, elapsed, peak, json.loads(runs[-1].read_text())
 
 
+def args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description="refresh of a CORDIS XML archive vs. the floor of reading it")
+    ap.add_argument("archive", nargs="?", type=Path, default=DEFAULT)
+    ap.add_argument("--repeat", type=int, default=1, help="measure both N times, alternately; print medians")
+    return ap.parse_known_args()[0]
+
+
 def start() -> tuple[Path, float]:
     """The archive named on the command line (default: the complete HE XML) and its floor, printed."""
-    args = [a for i, a in enumerate(sys.argv[1:], 1)
-            if not a.startswith("--repeat") and sys.argv[i - 1] != "--repeat"]  # fmt: skip
-    archive = Path(args[0]) if args else DEFAULT
+    archive = args().archive
     if not archive.exists():
         sys.exit(f"archive not found: {archive}")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -100,15 +106,8 @@ def start() -> tuple[Path, float]:
     return archive, floor_s
 
 
-def repeats() -> int:
-    for i, a in enumerate(sys.argv):
-        if a.startswith("--repeat"):
-            return int(a.split("=", 1)[1] if "=" in a else sys.argv[i + 1])
-    return 1
-
-
 def main() -> None:
-    n = repeats()
+    n = args().repeat
     archive, floor_s = start()
     floors, walls, peaks = [floor_s], [], []
     for i in range(n):
