@@ -229,3 +229,14 @@ def test_the_registry_is_current_only_once_its_build_is_in_place(wh):
     resolve.discard(state)
     assert (resolve.registry_path(state).read_bytes(), resolve.history_path(state).read_bytes()) == before
     assert not list(resolve.registry_path(state).parent.glob("*.pending"))
+
+
+def test_records_loaded_from_the_staged_organisations_are_those_of_the_core_table(wh):
+    """The build normalises the records from stg_organisations while core.sql runs: that is only right while
+    `organisations` is a copy of them (plus the metropolis columns) when resolution starts."""
+    con, _state = wh
+    fut = resolve.load_records_meanwhile(con)
+    from_staged = fut.result(timeout=120)
+    from_core = resolve.load_records(con)
+    assert len(from_core) > 1000 and len({r.source for r in from_core}) == len(SOURCES)
+    assert from_staged == from_core
