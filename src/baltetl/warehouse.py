@@ -74,7 +74,8 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         point("build.core")
         # one organisation, one record: golden organisations, then the partners' revisions on top
         revs = revisions.load(cfg)
-        resolve.run(con, cfg, state, revs, run_id, log=log, commit=False, records=records.result())  # committed after the swap
+        # the id registry is committed after the swap
+        resolve.run(con, cfg, state, revs, run_id, log=log, commit=False, records=records.result())
         applied = revisions.apply(con, cfg, revs, run_id)
         if any(applied.get(k) for k in ("invalid", "stale_target", "conflict")):
             log(f"revisions: {applied} (see revision_issues)")
