@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import os
+import tarfile
 import tempfile
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -49,6 +52,26 @@ def landed(path: Path, name: str = "test"):
     from baltetl.sources import Landed
 
     return Landed(path, "", path.stat().st_size if path.is_file() else 0, "2026-11-24T00:00:00Z", f"test:{path}", name)
+
+
+def sample_cut(n: int) -> bytes:
+    """A zip of the first n project files of the bundled CORDIS sample."""
+    buf = io.BytesIO()
+    with tarfile.open(SAMPLE, "r|xz") as tar, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for m in tar:
+            if m.isfile() and m.name.endswith(".xml"):
+                z.writestr(m.name, tar.extractfile(m).read())
+                n -= 1
+                if not n:
+                    break
+    return buf.getvalue()
+
+
+def truncated_sample(folder: Path) -> Path:
+    """The bundled CORDIS sample cut in half (a truncated download), written into `folder`."""
+    broken = folder / "truncated.tar.xz"
+    broken.write_bytes(SAMPLE.read_bytes()[: SAMPLE.stat().st_size // 2])
+    return broken
 
 
 def run_refresh(cfg, source="cordis", *, sample=False, input_path=None):

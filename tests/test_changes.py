@@ -13,7 +13,7 @@ import tarfile
 import duckdb
 import pandas as pd
 import pytest
-from conftest import HE_XML, SAMPLE, need_shared, run_refresh
+from conftest import HE_XML, SAMPLE, need_shared, run_refresh, truncated_sample
 from cordis_helpers import write_zip
 from lxml import etree
 
@@ -227,9 +227,7 @@ def test_same_data_again_records_no_changes(cfg, tmp_path):
 
 def test_failed_source_records_no_removals(cfg, tmp_path):
     run_refresh(cfg, sample=True)
-    broken = tmp_path / "truncated.tar.xz"
-    broken.write_bytes(SAMPLE.read_bytes()[: SAMPLE.stat().st_size // 2])
-    result, counts = run_refresh(cfg, input_path=broken)
+    result, counts = run_refresh(cfg, input_path=truncated_sample(tmp_path))
     assert result.status == "failed"
     assert counts["projects"] == 575
     assert changes(cfg, last_run(cfg)) == []

@@ -14,16 +14,14 @@ import io
 import re
 import shutil
 import socket
-import tarfile
 import threading
 import time
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import duckdb
 import pytest
-from conftest import FIXTURES, ROOT, SAMPLE, local_toml
+from conftest import FIXTURES, ROOT, local_toml, sample_cut
 from pytest_httpserver import HTTPServer
 from test_source_eurocities import directory_html, pairs
 from werkzeug import Request, Response
@@ -50,18 +48,6 @@ def _clean_env(monkeypatch):
         monkeypatch.delenv(var, raising=False)
 
 
-def cordis_zip(n: int) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(SAMPLE, "r|xz") as tar, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for m in tar:
-            if m.isfile() and m.name.endswith(".xml"):
-                z.writestr(m.name, tar.extractfile(m).read())
-                n -= 1
-                if not n:
-                    break
-    return buf.getvalue()
-
-
 def keep_cut(n: int) -> bytes:
     rows = list(csv.reader(io.StringIO(KEEP_EXPORT.read_text(encoding="utf-8-sig"), newline=""), delimiter=";"))
     out = io.StringIO()
@@ -82,7 +68,7 @@ class Site:
     def __init__(self, server: HTTPServer):
         members = pairs()
         self.content = {
-            CORDIS: {"A": cordis_zip(3), "B": cordis_zip(4)},
+            CORDIS: {"A": sample_cut(3), "B": sample_cut(4)},
             DIRECTORY: {"A": directory_html(members[:30]).encode(), "B": directory_html(members[:40]).encode()},
             KEEP: {"A": keep_cut(40), "B": keep_cut(60)},
             SITEMAP: {"A": sitemap(SLUGS[:3]), "B": sitemap(SLUGS)},

@@ -108,6 +108,12 @@ JUNK_VALUES = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow
 JSON_EDITS = st.lists(st.tuples(at, st.integers(0, 100), JUNK_VALUES, st.booleans()), max_size=4)
 
 
+def mangled_json(doc, edits, ops) -> bytes:
+    """A copy of `doc` with `edits`, serialised, then mangled by `ops`."""
+    edited = edit_json(json.loads(json.dumps(doc)), edits)
+    return mangle(json.dumps(edited, ensure_ascii=False).encode(), ops)
+
+
 def edit_json(doc, edits):
     """Replace the value of a key (or delete it) in records chosen along the document."""
     records = [d for d in _dicts(doc)]
@@ -266,9 +272,7 @@ def test_keep_partner_export(ops):
 # found: end_date -1 (read as the year -1, out of datetime64 range) made the table uncheckable (ContractError)
 @example(edits=[(0.0, 0, -1, False)], ops=[])
 def test_keep_api_project(edits, ops):
-    doc = edit_json(json.loads(json.dumps(KEEP_API)), edits)
-    data = mangle(json.dumps(doc, ensure_ascii=False).encode(), ops)
-    check("keep", [("project-30001.json", data, "project-30001", "https://keep.eu/api/project/30001/")])
+    check("keep", [("project-30001.json", mangled_json(KEEP_API, edits, ops), "project-30001", "https://keep.eu/api/project/30001/")])
 
 
 @PROPS
@@ -284,9 +288,7 @@ def test_networks_members_list(ops):
 @given(edits=JSON_EDITS, ops=st.lists(OPS, max_size=2))
 @example(edits=[(0.0, 49, [], False)], ops=[])  # found: a list where a date was expected: TypeError in quality
 def test_interreg_se_extract(edits, ops):
-    doc = edit_json(json.loads(json.dumps(INTERREG_SE)), edits)
-    data = mangle(json.dumps(doc, ensure_ascii=False).encode(), ops)
-    check("interreg_se", [("partners.json", data, "partners", "input:partners.json")])
+    check("interreg_se", [("partners.json", mangled_json(INTERREG_SE, edits, ops), "partners", "input:partners.json")])
 
 
 @PROPS

@@ -11,7 +11,7 @@ import duckdb
 
 from baltetl import pipeline
 from baltetl.archive import ArchiveError
-from conftest import ROOT, run_refresh
+from conftest import ROOT, run_refresh, truncated_sample
 
 
 def test_parse_takes_the_read_ahead_of_the_same_files(cfg):
@@ -28,9 +28,7 @@ def test_parse_takes_the_read_ahead_of_the_same_files(cfg):
 
 
 def test_a_read_ahead_that_fails_fails_the_parse_with_its_error(cfg, tmp_path):
-    broken = tmp_path / "cordis.tar.xz"
-    broken.write_bytes(pipeline.resolve_path(cfg.source("cordis").sample, cfg.project_dir).read_bytes()[:5000])
-    files = pipeline.land(cfg, "cordis", input_path=str(broken))
+    files = pipeline.land(cfg, "cordis", input_path=str(truncated_sample(tmp_path)))
     pipeline.read_ahead(cfg, {"cordis": files})
     try:
         pipeline.parse(cfg, "cordis", files)

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tarfile
 import time
-import zipfile
 from html import escape
 from pathlib import Path
 
@@ -116,16 +114,10 @@ def serve_site(server: HTTPServer, directory: str, member_pages: dict[str, bytes
 
 def cordis_cut(tmp_path: Path, n: int) -> Path:
     """A zip of the first n project files of the bundled CORDIS sample (a fast second source)."""
-    from conftest import SAMPLE
+    from conftest import sample_cut
 
     out = tmp_path / "cordis-cut.zip"
-    with tarfile.open(SAMPLE, "r|xz") as tar, zipfile.ZipFile(out, "w") as z:
-        for m in tar:
-            if m.isfile() and m.name.endswith(".xml"):
-                z.writestr(m.name, tar.extractfile(m).read())
-                n -= 1
-                if not n:
-                    break
+    out.write_bytes(sample_cut(n))
     return out
 
 

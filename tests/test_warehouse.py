@@ -10,7 +10,7 @@ import pytest
 
 from baltetl import pipeline
 from baltetl.pipeline import RefreshLocked
-from conftest import SAMPLE, run_refresh
+from conftest import SAMPLE, run_refresh, truncated_sample
 
 
 def q(path, sql):
@@ -102,9 +102,7 @@ def test_reader_keeps_its_snapshot_during_a_refresh(cfg, tmp_path):
 
 def test_failed_source_keeps_last_good_data(cfg, tmp_path):
     run_refresh(cfg, sample=True)
-    broken = tmp_path / "truncated.tar.xz"
-    broken.write_bytes(SAMPLE.read_bytes()[: SAMPLE.stat().st_size // 2])
-    result, counts = run_refresh(cfg, input_path=broken)
+    result, counts = run_refresh(cfg, input_path=truncated_sample(tmp_path))
     assert result.status == "failed"
     assert "truncated or corrupt" in result.message
     assert counts["projects"] == 575

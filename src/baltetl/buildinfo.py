@@ -24,25 +24,17 @@ from importlib.metadata import version
 from pathlib import Path
 
 from .config import Config, revisions_dir
-from .landing import now_iso
+from .landing import now_iso, sha256_of
 from .state import State, _atomic_write
 
 PACKAGE = Path(__file__).resolve().parent
-
-
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _tree(files: list[Path]) -> str:
     """One checksum over files (their paths and bytes)."""
     h = hashlib.sha256()
     for p in sorted(files):
-        h.update(str(p).encode() + b"\0" + _sha(p).encode())
+        h.update(str(p).encode() + b"\0" + sha256_of(p).encode())
     return h.hexdigest()
 
 
@@ -52,12 +44,12 @@ def compute(cfg: Config, state: State) -> tuple[str, dict]:
     code = [*PACKAGE.rglob("*.py"), *(cfg.project_dir / "warehouse").glob("*.sql"), *(cfg.project_dir / "schemas").glob("*.py")]
     parts = {
         "snapshots": {s: state.current(s).name for s in state.sources()},
-        "revisions": {p.name: _sha(p) for p in sorted(revs.iterdir()) if p.is_file()} if revs.is_dir() else {},
+        "revisions": {p.name: sha256_of(p) for p in sorted(revs.iterdir()) if p.is_file()} if revs.is_dir() else {},
         # paths only say where things are: what is read from them is in the other parts
         "config": hashlib.sha256(json.dumps({k: v for k, v in cfg.raw.items() if k != "paths"}, sort_keys=True,
                                             default=str).encode()).hexdigest(),  # fmt: skip
         "code": _tree([p for p in code if "__pycache__" not in p.parts]),
-        "reference": {p.name: _sha(p) for p in (cfg.lau, cfg.nuts_changes) if p.exists()},
+        "reference": {p.name: sha256_of(p) for p in (cfg.lau, cfg.nuts_changes) if p.exists()},
         "duckdb": version("duckdb"),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest(), parts
