@@ -81,9 +81,10 @@ def refresh(
     from .config import ConfigError, load_config
     from .pipeline import RefreshLocked
 
+    api = prefect_api.start_if_needed()  # comes up while the inputs are parsed and the flow is imported
     if landed:  # parse the local inputs while Prefect starts (and its API); the flow's parse takes the result
         pipeline.read_ahead(load_config(config, warehouse=warehouse), landed)
-    api = prefect_api.start_if_needed()  # comes up while the flow is imported
+    api = prefect_api.unless_profile_api(api)
 
     flow = _load_flow()
     settings = nullcontext()

@@ -67,14 +67,23 @@ class TemporaryAPI:
 
 
 def start_if_needed() -> TemporaryAPI | None:
-    """Start a temporary API unless a Prefect API is configured (or BALTETL_PREFECT_TEMP_API=0)."""
+    """Start a temporary API unless PREFECT_API_URL is set (or BALTETL_PREFECT_TEMP_API=0).  It is started
+    before Prefect is imported (a second and more while a read-ahead runs): check `profile_api` after."""
     if os.environ.get("PREFECT_API_URL") or os.environ.get("BALTETL_PREFECT_TEMP_API", "1") == "0":
+        return None
+    return TemporaryAPI()
+
+
+def unless_profile_api(api: TemporaryAPI | None) -> TemporaryAPI | None:
+    """`api`, or None (it is stopped) when the active Prefect profile names an API: that one is used."""
+    if api is None:
         return None
     try:
         from prefect.settings import get_current_settings
 
-        if get_current_settings().api.url:  # set in the active Prefect profile
-            return None
+        if not get_current_settings().api.url:
+            return api
     except Exception:  # pragma: no cover - let Prefect decide later
-        return None
-    return TemporaryAPI()
+        pass
+    api.stop()
+    return None
