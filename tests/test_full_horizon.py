@@ -107,3 +107,17 @@ def test_the_full_data_publishes(full, tmp_path):
     assert '"HELSINGIN YLIOPISTO"' in index
     for page in (tmp_path / "site").rglob("*.html"):
         assert not re.search(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z]{2,}", page.read_text(encoding="utf-8")), page
+
+
+def test_tables_are_stored_in_row_groups_every_core_can_scan(full):
+    """The build writes row groups of db.ROW_GROUP_SIZE rows (DuckDB's default, 122,880, would leave the
+    participations in one group, scanned by one thread), and leaves nothing beside the warehouse."""
+    from baltetl.db import ROW_GROUP_SIZE
+
+    cfg, _, _, con = full
+    groups = con.execute("SELECT count(DISTINCT row_group_id), max(count) FROM pragma_storage_info('participations')").fetchone()
+    n = con.execute("SELECT count(*) FROM participations").fetchone()[0]
+    assert groups[0] >= n // ROW_GROUP_SIZE > 1
+    assert groups[1] <= ROW_GROUP_SIZE
+    beside = sorted(p.name for p in cfg.warehouse.parent.iterdir() if p.name.startswith(cfg.warehouse.name))
+    assert beside == [cfg.warehouse.name, cfg.warehouse.name + ".lock", cfg.warehouse.name + ".state"]

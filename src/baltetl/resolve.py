@@ -83,6 +83,7 @@ from cleanco.clean import strip_punct as _strip_punct
 from cleanco.clean import strip_tail as _strip_tail
 from rapidfuzz import fuzz
 
+from . import db
 from .faults import point
 from .state import write_parquet
 
@@ -594,7 +595,7 @@ def load_records_meanwhile(con: duckdb.DuckDBPyConnection) -> Future:
     """load_records of the staged organisations in a thread, on a cursor of its own: the normalisation (Python)
     runs while the build's SQL (DuckDB, without the GIL) places the records in metropolises.  Pass the
     future's result to `run`; wait for it before closing `con`."""
-    cur = con.cursor()
+    cur = db.cursor(con)
     fut: Future = Future()
     fut.set_running_or_notify_cancel()
 

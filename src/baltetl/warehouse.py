@@ -10,13 +10,14 @@ import json
 import os
 import re
 import time
-from datetime import UTC, datetime
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
-from . import buildinfo, history, report, resolve, revisions, topics
+from . import buildinfo, db, history, report, resolve, revisions, topics
 from .config import Config
 from .faults import point
 from .geo import build_geography, insert_rows
@@ -54,9 +55,9 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
     for p in (tmp, Path(str(tmp) + ".wal")):
         p.unlink(missing_ok=True)
     sqld = sql_dir(cfg)
-    con = duckdb.connect(str(tmp))
+    con = db.open_build(tmp)
     pending = None  # this build's history, committed only once the new file is swapped in
-    records = None
+    records = hist = None
     point("build.open")
     try:
         con.execute("SET preserve_insertion_order = false")
@@ -80,27 +81,37 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         if any(applied.get(k) for k in ("invalid", "stale_target", "conflict")):
             log(f"revisions: {applied} (see revision_issues)")
         point("build.resolved")
-        t0 = time.perf_counter()
-        pending, changed, head = history.track(con, state, run_id, target)
+        # the history's diff runs on cursors of its own beside the report and the marts, which read none of
+        # what it writes (its valid_from columns are added first, so no table changes shape meanwhile)
+        history.add_valid_from(con)
+        hist_con, hist_pool = db.cursor(con), ThreadPoolExecutor(1)
+        hist = hist_pool.submit(_timed, history.track, hist_con, state, run_id, target)
+        try:
+            # the data-quality report of this run (of the last one recorded if this build is not a run's)
+            rep = report.build(cfg, run_id, state=state, con=con) or report.build(cfg, state=state, con=con)
+            report.write(con, rep)
+            con.execute((sqld / "marts.sql").read_text())
+            topics.build(con, cfg, sqld, log=log)  # topic relevance and co-operation marts
+        finally:
+            hist_pool.shutdown(wait=True)
+            hist_con.close()
+        (pending, changed, head), seconds = hist.result()
         log("history: " + ", ".join(f"{t} +{c.get('added', 0)} -{c.get('removed', 0)} ~{c.get('changed', 0)}"
-                                     for t, c in changed.items()) + f" in {time.perf_counter() - t0:.2f} s")  # fmt: skip
-        # the data-quality report of this run (of the last one recorded if this build is not a run's), and
+                                     for t, c in changed.items()) + f" in {seconds:.2f} s")  # fmt: skip
         # what this build was made from
-        rep = report.build(cfg, run_id, state=state, con=con) or report.build(cfg, state=state, con=con)
-        report.write(con, rep)
         insert_rows(con, "build_info", [(run_id, datetime.now(UTC).replace(tzinfo=None), fp, json.dumps(parts), head)])
-        con.execute((sqld / "marts.sql").read_text())
-        topics.build(con, cfg, sqld, log=log)  # topic relevance and co-operation marts
         create_public_views(con, sqld / "public.sql")  # last: it reads the marts too
         point("build.marts")
         counts = {
             t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
             for t in ("projects", "organisations", "golden_organisations", "participations", "quarantine", "runs")
         }
-        con.execute("CHECKPOINT")
+        con.execute("CHECKPOINT build")
     except BaseException:
         if records is not None:
             records.exception()  # its cursor must be done before the connection closes
+        if hist is not None and hist.done() and hist.exception() is None:
+            pending = hist.result()[0][0]  # the history was written, the build failed beside it
         con.close()
         tmp.unlink(missing_ok=True)
         history.discard(pending)
@@ -121,6 +132,11 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
     return counts
 
 
+def _timed(fn, *args):
+    t0 = time.perf_counter()
+    return fn(*args), time.perf_counter() - t0
+
+
 def create_public_views(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
     """Run public.sql: its first block always, each `-- requires: a, b` block when those tables exist.
     Returns the public_* views the warehouse now has."""
@@ -138,17 +154,14 @@ def _stage(con: duckdb.DuckDBPyConnection, state: State, sources: list[str]) -> 
     """stg_<source>__<table> for every snapshot table; stg_<core table> = the union over sources."""
     parts: dict[str, list[str]] = {t: [] for t in CORE_TABLES}
     records = []
-    for source in sources:
-        snap = state.current(source)
-        for pq in sorted(snap.glob("*.parquet")):
-            table = pq.stem
-            stg = f"stg_{source}__{table}"
-            con.execute(f"CREATE TABLE {stg} AS SELECT * FROM read_parquet({_q(pq)})")
-            records.append(
-                f"SELECT '{source}' AS source, '{table}' AS table_name, record_key, record_ref FROM {stg}"
-            )
-            if table in CORE_TABLES:
-                parts[table].append(_core_select(con, source, stg, table))
+    loads = [(source, pq.stem, pq) for source in sources for pq in sorted(state.current(source).glob("*.parquet"))]
+    parallel(con, [f"CREATE TABLE stg_{source}__{table} AS SELECT * FROM read_parquet({_q(pq)})"
+                   for source, table, pq in loads])  # fmt: skip
+    for source, table, _pq in loads:
+        stg = f"stg_{source}__{table}"
+        records.append(f"SELECT '{source}' AS source, '{table}' AS table_name, record_key, record_ref FROM {stg}")
+        if table in CORE_TABLES:
+            parts[table].append(_core_select(con, source, stg, table))
     for table, selects in parts.items():
         if selects:
             con.execute(f"CREATE VIEW stg_{table} AS " + " UNION ALL BY NAME ".join(selects))
@@ -162,6 +175,23 @@ def _stage(con: duckdb.DuckDBPyConnection, state: State, sources: list[str]) -> 
         + (" UNION ALL ".join(records) if records else "SELECT NULL::VARCHAR source, NULL::VARCHAR table_name, "
            "NULL::VARCHAR record_key, NULL::VARCHAR record_ref WHERE false")
     )  # fmt: skip
+
+
+def parallel(con: duckdb.DuckDBPyConnection, statements: list[str]) -> None:
+    """Run independent statements at once, each on a cursor of its own: most tables here are a few row groups,
+    so a single statement keeps only some cores busy."""
+    if len(statements) < 2:
+        for sql in statements:
+            con.execute(sql)
+        return
+    cursors = [db.cursor(con) for _ in statements]
+    try:
+        with ThreadPoolExecutor(max_workers=min(len(statements), os.cpu_count() or 1)) as pool:
+            for fut in [pool.submit(cur.execute, sql) for cur, sql in zip(cursors, statements)]:
+                fut.result()
+    finally:
+        for cur in cursors:
+            cur.close()
 
 
 def _columns(con, table: str) -> dict[str, str]:
