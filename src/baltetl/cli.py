@@ -74,6 +74,16 @@ def refresh(
         if kept is not None:
             _print_result(kept)
             raise typer.Exit(0)
+    from . import pipeline
+
+    with pipeline.batch_gc():  # from the read-ahead on (the flow's refresh sets it too)
+        result = _run_flow(source, sample, input, warehouse, config, publish, landed)
+    _print_result(result)
+    raise typer.Exit(0 if result["status"] == "success" else 1)
+
+
+def _run_flow(source, sample, input, warehouse, config, publish, landed: dict) -> dict:
+    """Start the temporary API, read the local inputs ahead, run the refresh flow: -> its result."""
     from contextlib import nullcontext
 
     from . import pipeline, prefect_api
@@ -120,8 +130,7 @@ def refresh(
         if api is not None:
             _drain_prefect()  # send what Prefect still holds (logs, events) while its API is up
             api.stop()
-    _print_result(result)
-    raise typer.Exit(0 if result["status"] == "success" else 1)
+    return result
 
 
 def _refresh_if_unchanged(source, sample, input, warehouse, config, landed: dict) -> dict | None:

@@ -30,13 +30,10 @@ from __future__ import annotations
 
 import os
 import shutil
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
-
-from . import db
 
 # tracked tables and their keys
 TRACKED = {
@@ -287,46 +284,33 @@ def track(con: duckdb.DuckDBPyConnection, state, run_id: str, warehouse: Path) -
 
 
 def _record(con, done: list[Path], pending: Path, version: str, run_id: str, now: datetime) -> tuple[dict, str | None]:
-    """Diff every tracked table (each on a cursor of its own, at once), write the changes to `pending`, load
-    the history tables; return the counts and the history version the build holds."""
+    """Diff every tracked table, write the changes to `pending`, load the history tables; return the counts and
+    the history version the build holds."""
     con.execute(CHANGES_DDL)
+    con.execute("CREATE TEMP TABLE _changes AS SELECT * FROM changes WHERE false")
     changes_files = [d / "changes.parquet" for d in done if (d / "changes.parquet").exists()]
+    counts, written = {}, []
+    for table, keys in TRACKED.items():
+        files = [d / f"{table}.parquet" for d in done if (d / f"{table}.parquet").exists()]
+        counts[table] = _diff(con, table, keys, files, run_id, now)
+        if counts[table]:
+            pending.mkdir(parents=True, exist_ok=True)
+            written.append(pending / f"{table}.parquet")
+            con.execute(f"COPY (SELECT * FROM _versions) TO {_q(written[-1])} {PARQUET}")
+        con.execute("DROP VIEW _versions")
+        for t in ("_idx", "_diff", "_oldrows", "_cur", "_fields"):
+            con.execute(f"DROP TABLE {t}")
     if changes_files:
         con.execute(f"INSERT INTO changes BY NAME SELECT * FROM read_parquet({_files(changes_files)}, union_by_name = true)")
-
-    def track_table(cur, table: str, keys: tuple[str, ...]) -> tuple[dict, Path | None]:
-        files = [d / f"{table}.parquet" for d in done if (d / f"{table}.parquet").exists()]
-        cur.execute("CREATE TEMP TABLE _changes AS SELECT * FROM changes WHERE false")
-        counts = _diff(cur, table, keys, files, run_id, now)
-        out = None
-        if counts:
-            pending.mkdir(parents=True, exist_ok=True)
-            out = pending / f"{table}.parquet"
-            cur.execute(f"COPY (SELECT * FROM _versions) TO {_q(out)} {PARQUET}")
-        cur.execute("INSERT INTO changes SELECT * FROM _changes")
-        cur.execute("DROP VIEW _versions")
-        for t in ("_idx", "_diff", "_oldrows", "_cur", "_fields", "_changes"):
-            cur.execute(f"DROP TABLE {t}")
-        return counts, out
-
-    cursors = {table: db.cursor(con) for table in TRACKED}
-    try:
-        with ThreadPoolExecutor(max_workers=len(TRACKED)) as pool:
-            futures = {t: pool.submit(track_table, cursors[t], t, keys) for t, keys in TRACKED.items()}
-            results = {t: f.result() for t, f in futures.items()}
-    finally:
-        for cur in cursors.values():
-            cur.close()
-    counts = {t: r[0] for t, r in results.items()}
-    written = [r[1] for r in results.values() if r[1] is not None]
+    con.execute("INSERT INTO changes BY NAME SELECT * FROM _changes")
     head = done[-1].name if done else None
     if written:
-        written.append(pending / "changes.parquet")  # this build's changes: changed_at is `now`, later than any before
-        con.execute(f"COPY (SELECT * FROM changes WHERE changed_at = TIMESTAMP '{now.isoformat(sep=' ')}') "
-                    f"TO {_q(written[-1])} {PARQUET}")  # fmt: skip
+        written.append(pending / "changes.parquet")
+        con.execute(f"COPY _changes TO {_q(written[-1])} {PARQUET}")
         for f in [*written, pending]:
             _fsync(f)
         head = version
+    con.execute("DROP TABLE _changes")
     return counts, head
 
 

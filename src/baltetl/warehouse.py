@@ -81,7 +81,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         if any(applied.get(k) for k in ("invalid", "stale_target", "conflict")):
             log(f"revisions: {applied} (see revision_issues)")
         point("build.resolved")
-        # the history's diff runs on cursors of its own beside the report and the marts, which read none of
+        # the history's diff runs on a cursor of its own beside the report and the marts, which read none of
         # what it writes (its valid_from columns are added first, so no table changes shape meanwhile)
         history.add_valid_from(con)
         hist_con, hist_pool = db.cursor(con), ThreadPoolExecutor(1)
