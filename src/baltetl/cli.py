@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import os
 import sys
@@ -79,6 +80,8 @@ def refresh(
     with pipeline.batch_gc():  # from the read-ahead on (the flow's refresh sets it too)
         result = _run_flow(source, sample, input, warehouse, config, publish, landed)
     _print_result(result)
+    # the process ends here: spare the collector's last pass over everything the run left (~0.7 s at exit)
+    gc.freeze()
     raise typer.Exit(0 if result["status"] == "success" else 1)
 
 
