@@ -72,9 +72,29 @@ def fetch(ctx: SourceContext) -> list[Landed]:
 # --------------------------------------------------------------------------------------------------- parse
 
 
+class _Columns:
+    """A table gathered column by column (see cordis_xml.parse_batch)."""
+
+    def __init__(self, names: list[str]):
+        self.names, self.cols = names, [[] for _ in names]
+
+    def add_columns(self, cols) -> None:
+        for col, values in zip(self.cols, cols):
+            col.extend(values)
+
+    def add_rows(self, rows: list[tuple]) -> None:
+        if rows:
+            self.add_columns(zip(*rows))
+
+    def frame(self) -> pd.DataFrame:
+        df = pd.DataFrame(dict(zip(self.names, self.cols)), columns=self.names, dtype=object)
+        self.cols = [[] for _ in self.names]  # the frame holds the values now
+        return df
+
+
 def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
-    projects: list[tuple] = []
-    parts: list[tuple] = []
+    projects = _Columns(PROJECT_COLUMNS)
+    parts = _Columns(CONVERTED_PARTICIPATION_COLUMNS)
     rejects: list[Reject] = []
     repaired = {"projects": 0, "participations": 0}
     for landed in files:
@@ -89,10 +109,8 @@ def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
                 f"{landed.path.name}: neither the CORDIS XML edition (*.xml) nor the CSV edition "
                 f"(project.csv, organization.csv); members: {members[:5]}"
             )
-    pj = pd.DataFrame(projects, columns=PROJECT_COLUMNS, dtype=object)
-    raw = pd.DataFrame(parts, columns=CONVERTED_PARTICIPATION_COLUMNS, dtype=object)
-    projects.clear()  # the frames hold the values now
-    parts.clear()
+    pj = projects.frame()
+    raw = parts.frame()
     return Parsed(
         tables={
             "projects": pj,
@@ -119,7 +137,7 @@ def _organisations(raw: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------------------------------ XML edition
 
 
-def _parse_xml(ctx, landed: Landed, projects: list, parts: list, rejects: list) -> None:
+def _parse_xml(ctx, landed: Landed, projects: _Columns, parts: _Columns, rejects: list) -> None:
     """Parse every <project> file; worker processes parse while this one decompresses the archive."""
     size = landed.size or landed.path.stat().st_size
     label = f"cordis {landed.name or landed.path.name}"
@@ -130,8 +148,8 @@ def _parse_xml(ctx, landed: Landed, projects: list, parts: list, rejects: list) 
 
     def collect(result) -> None:
         p, r, bad = result
-        projects.extend(p)
-        parts.extend(r)
+        projects.add_columns(p)
+        parts.add_columns(r)
         rejects.extend(Reject("projects", *b) for b in bad)
 
     members = archive.iter_members(landed.path, lambda n: n.lower().endswith(".xml"), progress)
@@ -255,21 +273,25 @@ def _parse_csv(ctx, landed, csv_members, projects, parts, rejects, repaired) -> 
         header, rows, fixed = read_table(contents[member], f"{name}!{member}", "projects", rejects)
         _require(header, CSV_PROJECT_REQUIRED, member)
         repaired["projects"] += fixed
+        out = []
         for r in rows:
             g = {CSV_PROJECT_MAP[k]: (v.strip() or None) for k, v in r.items() if k in CSV_PROJECT_MAP}
             pid = g.get("project_id")
-            projects.append(project_row(tuple([pid, r["_ref"]] + [g.get(c) for c in PROJECT_COLUMNS[2:]])))
+            out.append(project_row(tuple([pid, r["_ref"]] + [g.get(c) for c in PROJECT_COLUMNS[2:]])))
+        projects.add_rows(out)
         ctx.report(label, len(rows), None)
     if "organization.csv" in csv_members:
         member = csv_members["organization.csv"]
         header, rows, fixed = read_table(contents[member], f"{name}!{member}", "participations", rejects)
         _require(header, CSV_ORG_REQUIRED, member)
         repaired["participations"] += fixed
+        out = []
         for r in rows:
             g = {CSV_ORG_MAP[k]: (v.strip() if k in ("SME", "endOfParticipation") else (v.strip() or None))
                  for k, v in r.items() if k in CSV_ORG_MAP}  # fmt: skip
             key = f"{g.get('project_id')}/{g.get('org_id')}/{g.get('role')}/{g.get('ord')}"
-            parts.append(participation_row(tuple([key, r["_ref"]] + [g.get(c) for c in RAW_PARTICIPATION_COLUMNS[2:]])))
+            out.append(participation_row(tuple([key, r["_ref"]] + [g.get(c) for c in RAW_PARTICIPATION_COLUMNS[2:]])))
+        parts.add_rows(out)
         ctx.report(label, len(rows), None)
 
 

