@@ -845,30 +845,55 @@ def _pick(values, rank):
     return min(vals, key=lambda t: t[0])[1] if vals else None
 
 
-def golden_rows(con, members_of: dict[str, list[str]], hidden: set[str] = frozenset()) -> pd.DataFrame:
-    """One golden row per cluster.  Rule: the name is the most frequent name of the best source (CORDIS legal
-    name, then clusters, Interreg SE, keep.eu, Eurocities, networks); ties go to the shorter name.  Other fields
-    are taken from the best source that has them (keep.eu's website only when its domain is a trusted key);
-    country is the members' most frequent; the metropolis is the members' most frequent one."""
+GOLDEN_COLUMNS = ["golden_id", "name", "short_name", "org_type", "activity_type", "country", "city", "nuts3",
+                  "website", "metropolis_id", "assigned_by", "sources", "records", "hidden"]  # fmt: skip
+
+
+def insert_golden(con, members_of: dict[str, list[str]], hidden: set[str] = frozenset()) -> int:
+    """One golden row per cluster, into golden_organisations; returns how many have members of more than one
+    source.  Rule: the name is the most frequent name of the best source (CORDIS legal name, then clusters,
+    Interreg SE, keep.eu, Eurocities, networks); ties go to the shorter name.  Other fields are taken from
+    the best source that has them (keep.eu's website only when its domain is a trusted key); country is the
+    members' most frequent; the metropolis is the members' most frequent one.  A cluster of one record (most
+    of them) is that record's fields, in SQL."""
+    singles = pd.DataFrame([(gid, keys[0], gid in hidden) for gid, keys in members_of.items() if len(keys) == 1],
+                           columns=["golden_id", "org_key", "hidden"])  # fmt: skip
+    con.register("golden_singles", singles)
+    con.execute("""
+        INSERT INTO golden_organisations BY NAME
+        SELECT s.golden_id, o.name, nullif(o.short_name, '') AS short_name, nullif(o.org_type, '') AS org_type,
+               nullif(o.activity_type, '') AS activity_type, nullif(o.country, '') AS country,
+               nullif(o.city, '') AS city, nullif(o.nuts3, '') AS nuts3, nullif(o.website, '') AS website,
+               o.metropolis_id, CASE WHEN coalesce(o.metropolis_id, '') <> '' THEN o.assigned_by END AS assigned_by,
+               [o.source] AS sources, 1 AS records, s.hidden
+        FROM golden_singles s JOIN organisations o ON o.org_key = s.org_key
+    """)  # fmt: skip
+    con.unregister("golden_singles")
+    multi = {gid: keys for gid, keys in members_of.items() if len(keys) > 1}
+    golden = _golden_of_many(con, multi, hidden)
+    if golden.empty:
+        return 0
+    con.register("golden_frame", golden)
+    con.execute("INSERT INTO golden_organisations BY NAME SELECT * FROM golden_frame")
+    con.unregister("golden_frame")
+    return int((golden["sources"].map(len) > 1).sum())
+
+
+def _golden_of_many(con, members_of: dict[str, list[str]], hidden: set[str]) -> pd.DataFrame:
+    """The golden rows of clusters of several records (the rule of insert_golden)."""
     cols = ("org_key", "source", "name", "short_name", "org_type", "activity_type", "country", "city", "nuts3",
             "website", "metropolis_id", "assigned_by")  # fmt: skip
     Row = namedtuple("Row", cols)
-    rows = {r[0]: Row(*r) for r in con.execute(f"SELECT {', '.join(cols)} FROM organisations").fetchall()}
+    keys = pd.DataFrame({"org_key": [k for ks in members_of.values() for k in ks]}, dtype=object)
+    con.register("golden_members", keys)
+    rows = {r[0]: Row(*r) for r in con.execute(
+        f"SELECT {', '.join(cols)} FROM organisations WHERE org_key IN (SELECT org_key FROM golden_members)").fetchall()}  # fmt: skip
+    con.unregister("golden_members")
     prio = {s: i for i, s in enumerate(SOURCE_PRIORITY)}
     out = []
     for gid, keys in members_of.items():
         recs = [rows[k] for k in keys if k in rows]
         if not recs:
-            continue
-        if len(recs) == 1:  # most clusters: one record, its own fields
-            r = recs[0]
-            out.append({
-                "golden_id": gid, "name": r.name, "short_name": r.short_name or None, "org_type": r.org_type or None,
-                "activity_type": r.activity_type or None, "country": r.country or None, "city": r.city or None,
-                "nuts3": r.nuts3 or None, "website": r.website or None, "metropolis_id": r.metropolis_id,
-                "assigned_by": r.assigned_by if r.metropolis_id else None, "sources": [r.source], "records": 1,
-                "hidden": gid in hidden,
-            })  # fmt: skip
             continue
         best_src = min(recs, key=lambda r: prio.get(r.source, 99)).source
         names = Counter(r.name for r in recs if r.source == best_src)
@@ -889,9 +914,7 @@ def golden_rows(con, members_of: dict[str, list[str]], hidden: set[str] = frozen
             "metropolis_id": metro, "assigned_by": assigned,
             "sources": sorted({r.source for r in recs}), "records": len(recs), "hidden": gid in hidden,
         })  # fmt: skip
-    return pd.DataFrame(out, columns=["golden_id", "name", "short_name", "org_type", "activity_type", "country",
-                                      "city", "nuts3", "website", "metropolis_id", "assigned_by", "sources",
-                                      "records", "hidden"])  # fmt: skip
+    return pd.DataFrame(out, columns=GOLDEN_COLUMNS)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -951,10 +974,7 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None,
     gid_of = {k: gid for gid, ms in members_of.items() for k in ms}
     src = {r.key: r.source for r in recs}
     con.execute(SCHEMA)
-    golden = golden_rows(con, members_of)
-    con.register("golden_frame", golden)
-    con.execute("INSERT INTO golden_organisations BY NAME SELECT * FROM golden_frame")
-    con.unregister("golden_frame")
+    multi_source = insert_golden(con, members_of)
     os_rows = pd.DataFrame(
         [(k, gid_of[k], src[k], *(best.get(k, ("single", 1.0)) if len(members_of[gid_of[k]]) > 1 else ("single", 1.0)))
          for k in sorted(gid_of)],
@@ -979,7 +999,7 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None,
     point("resolve.registry")
     if len(ev):
         write_parquet(hist, where(history_path(state)))
-    out = {"records": len(recs), "golden": len(clusters), "multi_source": int((golden["sources"].map(len) > 1).sum()),
+    out = {"records": len(recs), "golden": len(clusters), "multi_source": multi_source,
            "events": Counter(e for _g, e, _o, _m in events), "seconds": round(time.perf_counter() - t0, 2), **stats}  # fmt: skip
     if log:
         log(f"resolution: {out['records']} records -> {out['golden']} organisations ({out['multi_source']} multi-source) in {out['seconds']} s")
