@@ -104,21 +104,21 @@ def args() -> argparse.Namespace:
     return ap.parse_known_args()[0]
 
 
-def start() -> tuple[Path, float]:
-    """The archive named on the command line (default: the complete HE XML) and its floor, printed."""
-    archive = args().archive
+def start(archive: Path) -> float:
+    """The archive's floor, printed."""
     if not archive.exists():
         sys.exit(f"archive not found: {archive}")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     print(f"archive {archive.name} ({archive.stat().st_size / 1e6:.1f} MB), {os.cpu_count()} cores")
     floor_s, n = floor(archive)
     print(f"floor: {n} XML members decompressed and parsed in {floor_s:.2f} s")
-    return archive, floor_s
+    return floor_s
 
 
 def main() -> None:
-    n = args().repeat
-    archive, floor_s = start()
+    a = args()
+    n, archive = a.repeat, a.archive
+    floor_s = start(archive)
     floors, walls, peaks = [floor_s], [], []
     for i in range(n):
         if i:

@@ -19,11 +19,12 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from refresh_cordis import refresh, start  # noqa: E402
+from refresh_cordis import args, refresh, start  # noqa: E402
 
 
 def main() -> None:
-    archive, floor_s = start()
+    archive = args().archive
+    floor_s = start(archive)
     with tempfile.TemporaryDirectory(prefix="baltetl-bench-") as d:
         _, first_s, peak, first = refresh(archive, Path(d))
         print(f"first refresh: {first_s:.2f} s ({first['status']}, peak {peak / 2**20:.0f} MB)")

@@ -12,16 +12,17 @@ import duckdb
 ROW_GROUP_SIZE = 16_384
 
 
-def _q(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def quote(text: str | Path) -> str:
+    """A path or text as an SQL string literal."""
+    return "'" + str(text).replace("'", "''") + "'"
 
 
 def open_build(path: Path) -> duckdb.DuckDBPyConnection:
     """A connection whose default database is the new file `path`.  Nothing is written to a WAL: a build that
     fails is deleted, a finished one is checkpointed once at the end.  DuckDB spills to `<path>.tmp`."""
     con = duckdb.connect()  # an in-memory instance with the file attached: ATTACH takes the storage options
-    con.execute(f"SET temp_directory = {_q(str(path) + '.tmp')}")
-    con.execute(f"ATTACH {_q(str(path))} AS build (ROW_GROUP_SIZE {ROW_GROUP_SIZE}, RECOVERY_MODE no_wal_writes)")
+    con.execute(f"SET temp_directory = {quote(str(path) + '.tmp')}")
+    con.execute(f"ATTACH {quote(path)} AS build (ROW_GROUP_SIZE {ROW_GROUP_SIZE}, RECOVERY_MODE no_wal_writes)")
     con.execute("USE build")
     return con
 

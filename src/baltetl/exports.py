@@ -12,6 +12,8 @@ from pathlib import Path
 
 import duckdb
 
+from .db import quote as _q
+
 # file name -> (view, title, primary key, ordering); optional views are exported when the warehouse has them
 TABLES = {
     "metropolises": ("public_metropolises", "Metropolises with their published organisations and projects",
@@ -80,9 +82,6 @@ def _field_type(duck: str) -> str:
         return "datetime"
     return "string"
 
-
-def _q(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _csv_select(view: str, cols: list[tuple[str, str]], order: str) -> str:

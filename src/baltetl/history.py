@@ -35,6 +35,8 @@ from pathlib import Path
 
 import duckdb
 
+from .db import quote as _q
+
 # tracked tables and their keys
 TRACKED = {
     "projects": ("project_key",),
@@ -68,9 +70,6 @@ def committed(state) -> list[Path]:
     d = root(state)
     return sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")) if d.exists() else []
 
-
-def _q(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _files(paths: list[Path]) -> str:

@@ -178,6 +178,10 @@ def parse(cfg: Config, source: str, files: list[Landed], log: Log | None = None)
         if log:
             log(f"{source}: parsed ahead, while Prefect started")
         return ahead.result()  # its error, if it failed: the same parser on the same bytes
+    return _parse_now(cfg, source, files)
+
+
+def _parse_now(cfg: Config, source: str, files: list[Landed]) -> Parsed:
     src = cfg.source(source)
     return load_module(src).parse(SourceContext(cfg, src, None, progress.report), files)
 
@@ -203,8 +207,7 @@ def read_ahead(cfg: Config, landed: dict[str, list[Landed]]) -> None:
             if not fut.set_running_or_notify_cancel():
                 continue
             try:
-                src = cfg.source(name)
-                fut.set_result(load_module(src).parse(SourceContext(cfg, src, None, progress.report), fs))
+                fut.set_result(_parse_now(cfg, name, fs))
             except BaseException as exc:  # handed to the flow's parse
                 fut.set_exception(exc)
 

@@ -68,7 +68,7 @@ class TemporaryAPI:
 
 def start_if_needed() -> TemporaryAPI | None:
     """Start a temporary API unless PREFECT_API_URL is set (or BALTETL_PREFECT_TEMP_API=0).  It is started
-    before Prefect is imported (a second and more while a read-ahead runs): check `profile_api` after."""
+    before Prefect is imported (a second and more while a read-ahead runs): pass it to `unless_profile_api` after."""
     if os.environ.get("PREFECT_API_URL") or os.environ.get("BALTETL_PREFECT_TEMP_API", "1") == "0":
         return None
     return TemporaryAPI()

@@ -80,6 +80,7 @@ class State:
         snap = self.source_dir(source) / run_id
         if snap.exists():
             shutil.rmtree(snap)
+
         def write(item: tuple[str, pd.DataFrame]) -> None:
             write_parquet(item[1], snap / f"{item[0]}.parquet")
             point("snapshot.table")

@@ -19,6 +19,7 @@ import duckdb
 
 from . import buildinfo, db, history, report, resolve, revisions, topics
 from .config import Config
+from .db import quote as _q
 from .faults import point
 from .geo import build_geography, insert_rows
 from .state import State
@@ -38,9 +39,6 @@ def sql_dir(cfg: Config) -> Path:
         raise FileNotFoundError(f"no warehouse SQL at {d}: run baltetl from its checkout or set BALTETL_PROJECT_DIR")
     return d
 
-
-def _q(path: Path) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = print,
