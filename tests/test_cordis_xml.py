@@ -23,7 +23,7 @@ from cordis_helpers import (
 from lxml import etree
 
 from baltetl import archive, quality
-from baltetl.sources import cordis, cordis_values
+from baltetl.sources import cordis, cordis_values, cordis_xml
 
 N_SAMPLE = 575
 HE_ROLES = {"coordinator", "participant", "associatedPartner", "thirdParty"}
@@ -289,6 +289,65 @@ def test_rejected_members_are_quarantined(xml_ctx, tmp_path, subset):
     assert (v.reports["projects"].read, v.reports["projects"].loaded) == (5, 3)
     with pytest.raises(quality.SourceRejected, match="projects: 2 of 5"):
         quality.validate(p, contracts(), cordis.TABLES, 0.02, {})
+
+
+# --------------------------------------------------------------------- <result> elements cut before parsing
+
+
+def _rows(root, ref="r"):
+    return cordis_xml.xml_project(root, ref)
+
+
+def test_cutting_results_changes_no_row_of_the_sample(raw_sample):
+    """Every real file gives the same rows whether parsed whole or with its <result> elements cut out."""
+    cut = 0
+    for name, data in raw_sample.items():
+        lean = cordis_xml.without_results(data)
+        if lean is not data:
+            cut += 1
+            assert b"<result " not in lean and len(lean) < len(data)
+        assert _rows(cordis_xml.parse_document(data), name) == _rows(etree.fromstring(data, cordis_xml.PARSER), name)
+    assert cut > len(raw_sample) / 2
+
+
+ORG = b'<organization type="coordinator" order="1"><id>9</id><legalName>ACME</legalName></organization>'
+
+
+def _doc(inner: bytes, title: bytes = b"T") -> bytes:
+    return (b'<?xml version="1.0" encoding="UTF-8"?>\n<project><id>1</id><title>' + title
+            + b"</title><relations><associations>" + inner + b"</associations></relations></project>")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "doc, cut",
+    [
+        (_doc(b'<result type="relatedResult" source="corda"><id>p</id></result>' + ORG), True),
+        (_doc(b'<result type="a"/>' + ORG + b'<result type="b"><id>p</id></result>'), True),  # self-closing stays
+        (_doc(b"<resultList><id>p</id></resultList>" + ORG), False),  # another tag
+        (_doc(ORG, b'<![CDATA[a <result type="x">b</result> c]]>'), False),  # "<result" as text
+        (_doc(b'<!-- <result type="x"> --><result type="x">p</result>' + ORG), False),
+        (_doc(b'<result type="a"><result type="b">p</result></result>' + ORG), False),  # nested
+        (_doc(b'<result type="a">p</result >' + ORG + b'<result type="b">q</result>'), False),  # "</result >"
+    ],
+)
+def test_results_are_cut_only_exactly(doc, cut):
+    lean = cordis_xml.without_results(doc)
+    assert (lean is not doc) == cut
+    proj, rows = _rows(cordis_xml.parse_document(doc))
+    assert (proj, rows) == _rows(etree.fromstring(doc, cordis_xml.PARSER))
+    assert [r[3] for r in rows] == ["9"]  # the organisation is never cut
+
+
+def test_a_cut_that_breaks_the_document_falls_back_to_the_whole():
+    """A single-quoted result (left in place) around a cut one whose end tag has a space: the cut takes the
+    outer result's end tag, the shortened document does not parse, and the whole one is parsed instead."""
+    doc = _doc(b"<result type='a'><result type=\"b\">p</result ></result>" + ORG)
+    lean = cordis_xml.without_results(doc)
+    assert lean is not doc
+    with pytest.raises(etree.XMLSyntaxError):
+        etree.fromstring(lean, cordis_xml.PARSER)
+    assert _rows(cordis_xml.parse_document(doc)) == _rows(etree.fromstring(doc, cordis_xml.PARSER))
+    assert [r[3] for r in _rows(cordis_xml.parse_document(doc))[1]] == ["9"]
 
 
 @pytest.mark.parametrize("packaging", ["zip", "dir"])

@@ -5,6 +5,8 @@ Kept free of pandas and of the rest of baltetl so that parse worker processes st
 
 from __future__ import annotations
 
+import re
+
 from lxml import etree
 
 from .cordis_values import participation_row, project_row
@@ -21,7 +23,7 @@ def parse_batch(batch: list[tuple[str, bytes]]) -> tuple[list[tuple], list[tuple
     for ref, data in batch:
         key = ref.rsplit("/", 1)[-1].rsplit(".", 1)[0]
         try:
-            root = etree.fromstring(data, PARSER)
+            root = parse_document(data)
         except etree.XMLSyntaxError as exc:
             rejects.append((key, ref, "xml_syntax", str(exc)[:500]))
             continue
@@ -32,6 +34,66 @@ def parse_batch(batch: list[tuple[str, bytes]]) -> tuple[list[tuple], list[tuple
         projects.append(project_row(proj))
         parts.extend(map(participation_row, rows))
     return list(zip(*projects)), list(zip(*parts)), rejects
+
+
+# A <result> (a publication or deliverable of the project: ~45 % of the archive's bytes) is never read, so it
+# is cut out of the document's bytes before lxml parses it.  A plain start tag (attributes in double quotes
+# without < or >): a self-closing or unusual one is left in place, to be parsed.
+_RESULT_START = re.compile(rb'<result(?:\s+[\w:.-]+="[^"<>]*")*\s*>')
+
+
+def without_results(data: bytes) -> bytes:
+    """`data` without its <result> elements when they can be cut exactly, else `data` itself.
+
+    Exactly: every "<result" is then markup (no CDATA, comment, DOCTYPE or processing instruction after the
+    declaration, where it could be text), and each cut runs from a result's start tag to the first
+    "</result>" with no other result starting in between.  A cut that does not end at its own element's
+    end (a nested result, an end tag written "</result >") leaves an unmatched tag, so the shortened
+    document does not parse and parse_document takes the whole one.
+    """
+    find = data.find
+    i = find(b"<result")
+    if i < 0 or not _markup_only(data):
+        return data
+    out, pos = [], 0
+    while i >= 0:
+        m = _RESULT_START.match(data, i)
+        if m is None:
+            i = find(b"<result", i + 7)
+            continue
+        end = find(b"</result>", m.end())
+        if end < 0 or find(b"<result", m.end(), end) >= 0:
+            return data
+        out.append(data[pos:i])
+        pos = end + 9
+        i = find(b"<result", pos)
+    if not out:
+        return data
+    out.append(data[pos:])
+    return b"".join(out)
+
+
+def _markup_only(data: bytes) -> bool:
+    """No "<!" (CDATA, comment, DOCTYPE) and no "<?" but the declaration at the start."""
+    for ch in (b"!", b"?"):
+        i = data.find(ch, 1)
+        while i >= 0:
+            if data[i - 1] == 0x3C and not (i == 1 and ch == b"?"):  # 0x3C: "<"
+                return False
+            i = data.find(ch, i + 1)
+    return True
+
+
+def parse_document(data: bytes):
+    """The parsed document, its <result> elements left out when possible (see without_results); a syntax
+    error is the whole document's."""
+    lean = without_results(data)
+    if lean is not data:
+        try:
+            return etree.fromstring(lean, PARSER)
+        except etree.XMLSyntaxError:
+            pass
+    return etree.fromstring(data, PARSER)
 
 
 def _children(el, wanted: frozenset) -> dict:
