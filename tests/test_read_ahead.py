@@ -11,7 +11,7 @@ import duckdb
 
 from baltetl import pipeline
 from baltetl.archive import ArchiveError
-from conftest import ROOT, run_refresh, truncated_sample
+from conftest import ROOT, SAMPLE, run_refresh, truncated_sample
 
 
 def test_parse_takes_the_read_ahead_of_the_same_files(cfg):
@@ -60,3 +60,16 @@ def test_cli_refresh_with_a_temporary_api_uses_the_read_ahead(tmp_path):
     assert "cordis: parsed ahead, while Prefect started" in res.stdout + res.stderr
     with duckdb.connect(str(wh), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM ongoing_projects").fetchone()[0] > 0
+
+
+def test_a_file_landed_a_moment_ago_is_taken_once_not_landed_again(cfg, tmp_path):
+    """The CLI lands its input (to see whether it changed); the flow's land task takes that landing."""
+    src = tmp_path / "cordis.tar.xz"
+    src.write_bytes(SAMPLE.read_bytes())
+    first = pipeline.land(cfg, "cordis", input_path=str(src))
+    assert pipeline.land(cfg, "cordis", input_path=str(src)) == first  # the same landing, fetched_at and all
+    third = pipeline.land(cfg, "cordis", input_path=str(src))  # taken once: this one lands again
+    assert third[0].sha256 == first[0].sha256 and third[0].fetched_at != first[0].fetched_at
+    src.write_bytes(truncated_sample(tmp_path).read_bytes())  # changed since it landed
+    changed = pipeline.land(cfg, "cordis", input_path=str(src))
+    assert changed[0].sha256 != first[0].sha256 and changed[0].path.read_bytes() == src.read_bytes()

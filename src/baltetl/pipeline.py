@@ -138,17 +138,38 @@ def land(cfg: Config, source: str, *, sample: bool = False, input_path: str | No
          fetcher: Fetcher | None = None) -> list[Landed]:  # fmt: skip
     """Put the raw input of a source into the landing folder: an --input file, the sample, or a download."""
     src = cfg.source(source)
-    landing = Landing(cfg.landing)
-    if input_path:
-        p = Path(input_path).expanduser().resolve()
-        return [landing.land_file(p, source, "input", f"input:{p}")]
-    if sample:
-        if not src.sample:
+    if input_path or sample:
+        if input_path:
+            p = Path(input_path).expanduser().resolve()
+            name, origin = "input", f"input:{p}"
+        elif not src.sample:
             raise NoInput(f"{source} has no bundled sample")
-        p = resolve_path(src.sample, cfg.project_dir)
-        return [landing.land_file(p, source, "sample", f"sample:{p.name}")]
+        else:
+            p = resolve_path(src.sample, cfg.project_dir)
+            name, origin = "sample", f"sample:{p.name}"
+        return [_land_local(cfg, source, p, name, origin)]
     mod = load_module(src)
     return mod.fetch(SourceContext(cfg, src, fetcher or fetcher_for(cfg), progress.report))
+
+
+# local files this process landed and nobody took yet: the CLI lands its inputs before the flow starts (to see
+# whether anything changed, and to parse them ahead); the flow's land task takes them instead of landing again
+_landed_here: dict[tuple, tuple[tuple, Landed]] = {}
+
+
+def _land_local(cfg: Config, source: str, path: Path, name: str, origin: str) -> Landed:
+    """Land a local file or folder; a file this process landed a moment ago, unchanged since, is taken once
+    as it was landed (a folder is always landed again: its own time stamp does not tell a changed file)."""
+    key = (str(cfg.landing), source, str(path))
+    st = path.stat() if path.is_file() else None
+    sig = (st.st_size, st.st_mtime_ns) if st else None
+    hit = _landed_here.pop(key, None)
+    if sig is not None and hit is not None and hit[0] == sig and hit[1].path.exists():
+        return hit[1]
+    landed = Landing(cfg.landing).land_file(path, source, name, origin)
+    if sig is not None:
+        _landed_here[key] = (sig, landed)
+    return landed
 
 
 def unchanged(cfg: Config, source: str, files: list[Landed]) -> bool:
