@@ -168,10 +168,10 @@ def _diff(con, table: str, keys: tuple[str, ...], files: list[Path], run_id: str
     # records whose hash differs from their current version, or that are new or gone
     con.execute(f"""
         CREATE TEMP TABLE _diff AS
-        SELECT coalesce(n.record_key, c.record_key) AS record_key, n.row_hash, c.valid_from AS old_from,
+        SELECT coalesce(n.record_key, c.record_key) AS record_key, n.source, n.row_hash, c.valid_from AS old_from,
                CASE WHEN c.record_key IS NULL THEN 'added' WHEN n.record_key IS NULL THEN 'removed'
                     ELSE 'changed' END AS change
-        FROM (SELECT {_key(keys)} AS record_key, {_hash(compared)} AS row_hash FROM {table}) n
+        FROM (SELECT {_key(keys)} AS record_key, source, {_hash(compared)} AS row_hash FROM {table}) n
         FULL JOIN (SELECT * FROM _idx WHERE valid_to IS NULL AND change <> 'removed') c
           ON n.record_key = c.record_key
         WHERE n.record_key IS NULL OR c.record_key IS NULL OR n.row_hash <> c.row_hash
@@ -186,8 +186,10 @@ def _diff(con, table: str, keys: tuple[str, ...], files: list[Path], run_id: str
         CREATE TEMP TABLE _oldrows AS SELECT NULL::VARCHAR AS record_key, NULL::TIMESTAMP AS valid_from,
         {", ".join(f'"{c}"' for c in cols)} FROM {table} WHERE false
     """)  # fmt: skip
+    # the current rows of the changed records (an added one is read from `table` where needed: after a first
+    # build or a large change, most rows are added, and copying them here cost more than the rest of the diff)
     con.execute(f"CREATE TEMP TABLE _cur AS SELECT {_key(keys)} AS record_key, * FROM {table} "
-                f"WHERE {_key(keys)} IN (SELECT record_key FROM _diff)")  # fmt: skip
+                f"WHERE {_key(keys)} IN (SELECT record_key FROM _diff WHERE change = 'changed')")  # fmt: skip
     # changed: one row per field that differs
     fields = ", ".join(
         f"""{{'field': '{c}', 'before': o."{c}"::VARCHAR, 'after': n."{c}"::VARCHAR, """
@@ -206,8 +208,8 @@ def _diff(con, table: str, keys: tuple[str, ...], files: list[Path], run_id: str
     con.execute("DELETE FROM _diff WHERE change = 'changed' AND record_key NOT IN (SELECT record_key FROM _fields)")
     con.execute("""
         INSERT INTO _changes
-        SELECT ?, ?, ?, d.record_key, coalesce(n.source, o.source), d.change, NULL, NULL, NULL
-        FROM _diff d LEFT JOIN _cur n ON n.record_key = d.record_key LEFT JOIN _oldrows o ON o.record_key = d.record_key
+        SELECT ?, ?, ?, d.record_key, coalesce(d.source, o.source), d.change, NULL, NULL, NULL
+        FROM _diff d LEFT JOIN _oldrows o ON o.record_key = d.record_key
         WHERE d.change <> 'changed'
         UNION ALL
         SELECT ?, ?, ?, record_key, source, 'changed', field, before, after FROM _fields
@@ -218,7 +220,8 @@ def _diff(con, table: str, keys: tuple[str, ...], files: list[Path], run_id: str
     con.execute(f"""
         CREATE TEMP VIEW _versions AS
         SELECT {stamp}, d.change, d.record_key, d.row_hash, {", ".join(f'n."{c}"' for c in cols)}
-        FROM _diff d JOIN _cur n ON n.record_key = d.record_key WHERE d.change <> 'removed'
+        FROM _diff d JOIN (SELECT {_key(keys)} AS record_key, * FROM {table}) n ON n.record_key = d.record_key
+        WHERE d.change <> 'removed'
         UNION ALL BY NAME
         SELECT {stamp}, 'removed' AS change, o.record_key, {keep}
         FROM _diff d JOIN _oldrows o ON o.record_key = d.record_key WHERE d.change = 'removed'
