@@ -1,8 +1,8 @@
 """A temporary local Prefect API for one CLI run, started in the background while the CLI gets ready.
 
 Without PREFECT_API_URL, Prefect starts a temporary server on the first flow call and waits ~5 s for it.
-The CLI starts the same kind of server (`prefect server start`) as its first act instead, so that the wait
-overlaps with importing the pipeline; if that server does not come up, Prefect's own way is used.
+The CLI starts the same server as its first act instead, so that the wait overlaps with importing the
+pipeline and parsing the inputs; if that server does not come up, Prefect's own way is used.
 """
 
 from __future__ import annotations
@@ -37,13 +37,18 @@ def healthy(url: str, proc: subprocess.Popen, timeout: float, poll: float = 0.05
 
 
 class TemporaryAPI:
+    """The server Prefect itself starts when no API is configured (`prefect.server.api.server`'s
+    SubprocessASGIServer): the API and the services that record runs, no UI or maintenance loops, served by
+    uvicorn on a free port.  Started here rather than by Prefect so that it comes up while the CLI works."""
+
     def __init__(self) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
-        env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_UI_ENABLED": "false"}
+        env = {**os.environ, "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1", "PREFECT_UI_ENABLED": "0",
+               "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}  # fmt: skip
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(self.port),
-             "--no-ui", "--analytics-off", "--no-scheduler", "--no-late-runs"],
+            [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
+             "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
         )  # fmt: skip
 
