@@ -155,6 +155,11 @@ MUNI_PREFIX = ("free and hanseatic city of", "hanseatic city of", "city council 
                "miasto", "gmina miasta", "gmina miejska", "gmina", "stadt", "hansestadt", "landeshauptstadt",
                "freie und hansestadt", "kommune", "urzad miasta", "urzad miejski w", "stolichnyi gorod", "gorod")  # fmt: skip
 MUNI_TYPES = {"city", "municipality", "town"}
+# the same words as one str.startswith / str.endswith argument: one C call tells whether any applies at all
+_LEGAL_PREFIXES_SP = tuple(p + " " for p in LEGAL_PREFIXES)
+_LEGAL_SUFFIXES_SP = tuple(" " + s for s in LEGAL_SUFFIXES)
+_MUNI_PREFIX_SP = tuple(p + " " for p in MUNI_PREFIX)
+_MUNI_SUFFIX_SP = tuple(" " + s for s in MUNI_SUFFIX)
 EXONYMS = {"copenhagen": "kobenhavn", "kopenhagen": "kobenhavn", "warsaw": "warszawa", "warschau": "warszawa",
            "helsingin": "helsinki", "helsingfors": "helsinki", "turun": "turku", "abo": "turku",
            "st petersburg": "sankt peterburg", "saint petersburg": "sankt peterburg", "petersburg": "sankt peterburg",
@@ -234,14 +239,14 @@ def norm_name(name: str) -> str:
             break
         base = strip_legal_suffix(base) or base
     s = fold(base)
-    changed = True
+    changed = s.startswith(_LEGAL_PREFIXES_SP)
     while changed:
         changed = False
         for p in LEGAL_PREFIXES:
             if s.startswith(p + " ") and len(s) > len(p) + 3:
                 s, changed = s[len(p) + 1:], True
                 break
-    for suf in LEGAL_SUFFIXES:
+    for suf in LEGAL_SUFFIXES if s.endswith(_LEGAL_SUFFIXES_SP) else ():
         if s.endswith(" " + suf) and len(s.split()) > len(suf.split()) + 1:
             s = s[: -len(suf) - 1]
             break
@@ -305,12 +310,12 @@ def municipality_place(name: str, org_type: str | None, city_norm: str | None) -
     for s in (full, head):
         if not s:
             continue
-        for p in MUNI_PREFIX:
+        for p in MUNI_PREFIX if s.startswith(_MUNI_PREFIX_SP) else ():
             if s.startswith(p + " "):
                 rest = s[len(p) + 1:]
                 if rest and len(rest.split()) <= 3:
                     return _place_canon(rest, city_norm)
-        for suf in MUNI_SUFFIX:
+        for suf in MUNI_SUFFIX if s.endswith(_MUNI_SUFFIX_SP) else ():
             if s.endswith(" " + suf):
                 rest = s[: -len(suf) - 1]
                 if rest and len(rest.split()) <= 2 and not rest.endswith(" city"):
