@@ -47,9 +47,10 @@ def without_results(data: bytes) -> bytes:
 
     Exactly: every "<result" is then markup (no CDATA, comment, DOCTYPE or processing instruction after the
     declaration, where it could be text), and each cut runs from a result's start tag to the first
-    "</result>" with no other result starting in between.  A cut that does not end at its own element's
-    end (a nested result, an end tag written "</result >") leaves an unmatched tag, so the shortened
-    document does not parse and parse_document takes the whole one.
+    "</result>" with no other result starting in between (else nothing is cut).  A cut that still does not
+    end at its own element's end (its end tag written "</result >", inside a result whose start tag is not
+    plain) leaves an unmatched tag, so the shortened document does not parse and parse_document takes the
+    whole one.
     """
     find = data.find
     i = find(b"<result")
@@ -86,7 +87,8 @@ def _markup_only(data: bytes) -> bool:
 
 def parse_document(data: bytes):
     """The parsed document, its <result> elements left out when possible (see without_results); a syntax
-    error is the whole document's."""
+    error is the whole document's.  (A syntax error inside a result alone no longer rejects the project:
+    nothing of a result is read.)"""
     lean = without_results(data)
     if lean is not data:
         try:
