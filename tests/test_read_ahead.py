@@ -73,3 +73,11 @@ def test_a_file_landed_a_moment_ago_is_taken_once_not_landed_again(cfg, tmp_path
     src.write_bytes(truncated_sample(tmp_path).read_bytes())  # changed since it landed
     changed = pipeline.land(cfg, "cordis", input_path=str(src))
     assert changed[0].sha256 != first[0].sha256 and changed[0].path.read_bytes() == src.read_bytes()
+
+
+def test_a_landing_of_long_ago_is_not_taken(cfg, tmp_path, monkeypatch):
+    src = tmp_path / "cordis.tar.xz"
+    src.write_bytes(SAMPLE.read_bytes())
+    first = pipeline.land(cfg, "cordis", input_path=str(src))
+    monkeypatch.setattr(pipeline, "LANDED_HERE_S", 0)  # every landing is long ago
+    assert pipeline.land(cfg, "cordis", input_path=str(src))[0].fetched_at != first[0].fetched_at

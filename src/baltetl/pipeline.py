@@ -154,7 +154,8 @@ def land(cfg: Config, source: str, *, sample: bool = False, input_path: str | No
 
 # local files this process landed and nobody took yet: the CLI lands its inputs before the flow starts (to see
 # whether anything changed, and to parse them ahead); the flow's land task takes them instead of landing again
-_landed_here: dict[tuple, tuple[tuple, Landed]] = {}
+_landed_here: dict[tuple, tuple[tuple, float, Landed]] = {}
+LANDED_HERE_S = 300  # "a moment ago": the flow starts seconds after the CLI landed its inputs
 
 
 def _land_local(cfg: Config, source: str, path: Path, name: str, origin: str) -> Landed:
@@ -164,11 +165,12 @@ def _land_local(cfg: Config, source: str, path: Path, name: str, origin: str) ->
     st = path.stat() if path.is_file() else None
     sig = (st.st_size, st.st_mtime_ns) if st else None
     hit = _landed_here.pop(key, None)
-    if sig is not None and hit is not None and hit[0] == sig and hit[1].path.exists():
-        return hit[1]
+    if (sig is not None and hit is not None and hit[0] == sig and time.monotonic() - hit[1] < LANDED_HERE_S
+            and hit[2].path.exists()):  # fmt: skip
+        return hit[2]
     landed = Landing(cfg.landing).land_file(path, source, name, origin)
     if sig is not None:
-        _landed_here[key] = (sig, landed)
+        _landed_here[key] = (sig, time.monotonic(), landed)
     return landed
 
 
