@@ -83,7 +83,6 @@ def _field_type(duck: str) -> str:
     return "string"
 
 
-
 def _csv_select(view: str, cols: list[tuple[str, str]], order: str) -> str:
     out = []
     for name, typ in cols:

@@ -16,6 +16,7 @@ import pandas as pd
 from anyascii import anyascii
 
 from .config import Config
+from .db import quote
 
 _PUNCT = re.compile(r"[^A-Z0-9 ]+")
 _SPACES = re.compile(r"\s+")
@@ -36,10 +37,10 @@ def norm_place(value: str | None) -> str | None:
 def build_geography(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     """Create `metropolises`, `metropolis_nuts3` and `metropolis_places` in `con`."""
     con.execute(
-        f"CREATE TEMP TABLE lau AS SELECT * FROM read_csv('{cfg.lau}', all_varchar=true, header=true)"
+        f"CREATE TEMP TABLE lau AS SELECT * FROM read_csv({quote(cfg.lau)}, all_varchar=true, header=true)"
     )
     con.execute(
-        f"CREATE TEMP TABLE nuts_history AS SELECT * FROM read_csv('{cfg.nuts_changes}', all_varchar=true, header=true)"
+        f"CREATE TEMP TABLE nuts_history AS SELECT * FROM read_csv({quote(cfg.nuts_changes)}, all_varchar=true, header=true)"
         " WHERE typology = 'nuts_level_3'"
     )
     metro_rows, nuts_rows, place_rows = [], [], []

@@ -71,7 +71,6 @@ def committed(state) -> list[Path]:
     return sorted(p for p in d.iterdir() if p.is_dir() and not p.name.startswith(".")) if d.exists() else []
 
 
-
 def _files(paths: list[Path]) -> str:
     return "[" + ", ".join(_q(p) for p in paths) + "]"
 

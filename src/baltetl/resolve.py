@@ -788,7 +788,7 @@ def discard(state) -> None:
 def _read_parquet(path: Path) -> pd.DataFrame | None:
     if not path.exists():
         return None
-    return duckdb.connect().execute(f"SELECT * FROM read_parquet('{path}')").df()
+    return duckdb.connect().execute(f"SELECT * FROM read_parquet({db.quote(path)})").df()
 
 
 def load_registry(state) -> dict[str, str]:

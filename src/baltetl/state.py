@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # reading the run history needs neither
     import pandas as pd
 
+from .db import quote
 from .faults import point
 
 KEEP_SNAPSHOTS = 3
@@ -46,7 +47,7 @@ def write_parquet(df: pd.DataFrame, path: Path) -> None:
     con = duckdb.connect()
     try:
         con.register("frame", df)
-        con.execute(f"COPY (SELECT * FROM frame) TO '{tmp}' (FORMAT parquet, COMPRESSION snappy)")
+        con.execute(f"COPY (SELECT * FROM frame) TO {quote(tmp)} (FORMAT parquet, COMPRESSION snappy)")
     finally:
         con.close()
     point("parquet.tmp")

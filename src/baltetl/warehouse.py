@@ -40,7 +40,6 @@ def sql_dir(cfg: Config) -> Path:
     return d
 
 
-
 def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = print,
           fingerprint: tuple[str, dict] | None = None) -> dict:  # fmt: skip
     """Build a new warehouse file from every source's current snapshot; return counts.
