@@ -138,16 +138,14 @@ def land(cfg: Config, source: str, *, sample: bool = False, input_path: str | No
          fetcher: Fetcher | None = None) -> list[Landed]:  # fmt: skip
     """Put the raw input of a source into the landing folder: an --input file, the sample, or a download."""
     src = cfg.source(source)
-    if input_path or sample:
-        if input_path:
-            p = Path(input_path).expanduser().resolve()
-            name, origin = "input", f"input:{p}"
-        elif not src.sample:
+    if input_path:
+        p = Path(input_path).expanduser().resolve()
+        return [_land_local(cfg, source, p, "input", f"input:{p}")]
+    if sample:
+        if not src.sample:
             raise NoInput(f"{source} has no bundled sample")
-        else:
-            p = resolve_path(src.sample, cfg.project_dir)
-            name, origin = "sample", f"sample:{p.name}"
-        return [_land_local(cfg, source, p, name, origin)]
+        p = resolve_path(src.sample, cfg.project_dir)
+        return [_land_local(cfg, source, p, "sample", f"sample:{p.name}")]
     mod = load_module(src)
     return mod.fetch(SourceContext(cfg, src, fetcher or fetcher_for(cfg), progress.report))
 
