@@ -324,3 +324,69 @@ def test_values_put_into_links_and_scripts_are_safe():
     text = pub.js_json({"n": "</script><script>alert(1)</script>\u2028&"})
     assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
     assert json.loads(text) == {"n": "</script><script>alert(1)</script>\u2028&"}
+
+
+# websites a partner or a source could give: none may reach a page or an export as a link of another scheme
+HOSTILE_WEBSITES = ["javascript:pwnd1()", " JaVaScRiPt:pwnd2()", "data:text/html,<script>pwnd3()</script>",
+                    "\x01javascript:pwnd4()", "java\tscript:pwnd5()", "vbscript:pwnd6()"]  # fmt: skip
+SAFE_WEBSITES = {"HTTPS://Example.org/seven": "https://Example.org/seven", "www.riga.lv": "https://www.riga.lv"}
+# names a spreadsheet would run as a formula: the ASCII ones and those NFKC folds to them
+FORMULA_NAMES = ['＝HYPERLINK("http://x.example","y")', "＋1+1", "－1+1", "＠SUM(1)", "﹦1", "\t=1+1", "\r=1+1"]
+
+
+@pytest.fixture(scope="module")
+def hostile(site, tmp_path_factory):
+    """The sample site published again after hostile websites, a project address and formula-like names were
+    written into its warehouse: (published site folder, publish result, {golden_id: website given},
+    {golden_id: name given}, the project whose url was set)."""
+    root = tmp_path_factory.mktemp("hostile")
+    wh = root / "baltmet.duckdb"
+    shutil.copy(site.warehouse, wh)
+    con = duckdb.connect(str(wh))
+    ids = [r[0] for r in con.execute("SELECT golden_id FROM public_organisations WHERE golden_id <> ? ORDER BY golden_id "
+                                     "LIMIT 20", [h.EVIL_KEY]).fetchall()]  # fmt: skip
+    sites = dict(zip(ids, HOSTILE_WEBSITES + list(SAFE_WEBSITES)))
+    names = dict(zip(ids[len(sites):], FORMULA_NAMES))
+    for gid, w in sites.items():
+        con.execute("UPDATE golden_organisations SET website = ? WHERE golden_id = ?", [w, gid])
+    for gid, n in names.items():
+        con.execute("UPDATE golden_organisations SET name = ? WHERE golden_id = ?", [n, gid])
+    project = con.execute("SELECT project_key FROM public_projects ORDER BY project_key LIMIT 1").fetchone()[0]
+    con.execute("UPDATE projects SET url = 'javascript:pwnd7()' WHERE project_key = ?", [project])
+    con.close()
+    out = root / "site"
+    result = pub.publish(load_config(warehouse=wh), out, log=lambda m: None)
+    return out, result, sites, names, project
+
+
+def test_exports_hold_no_unsafe_link_in_any_format(hostile):
+    out, result, sites, _names, project = hostile
+    data = out / "data"
+    want = {gid: SAFE_WEBSITES.get(w) for gid, w in sites.items()}  # hostile ones empty
+    csv_orgs = {r["golden_id"]: r["website"] for r in csv.DictReader(open(data / "organisations.csv", encoding="utf-8"))}
+    assert {g: csv_orgs[g] or None for g in sites} == want
+    assert csv_orgs[h.EVIL_KEY] == ""  # the revision's javascript:alert(1)
+    pq = dict(duckdb.execute(f"SELECT golden_id, website FROM read_parquet('{data / 'organisations.parquet'}')").fetchall())
+    assert {g: pq[g] for g in sites} == want and pq[h.EVIL_KEY] is None
+    dump = json.loads((data / "baltmet.json").read_text(encoding="utf-8"))
+    js = {r["golden_id"]: r["website"] for r in dump["organisations"]}
+    assert {g: js[g] for g in sites} == want and js[h.EVIL_KEY] is None
+    assert next(r for r in dump["projects"] if r["project_key"] == project)["url"] is None
+    assert {r["project_key"]: r["url"] for r in csv.DictReader(open(data / "projects.csv", encoding="utf-8"))}[project] == ""
+    # counted: every format of the table reports the values it emptied
+    emptied = {f["path"]: f.get("links_emptied", 0) for f in result["exports"]}
+    assert emptied["organisations.csv"] == emptied["organisations.parquet"] == len(HOSTILE_WEBSITES) + 1
+    assert emptied["projects.csv"] == 1
+    for path, text in published_texts(out):  # pages, exports, datapackage.json, the search index
+        assert "pwnd" not in text.lower() and "javascript:alert" not in text.lower(), path
+
+
+def test_csv_guards_formulas_written_in_fullwidth_and_other_nfkc_forms(hostile):
+    out, _result, _sites, names, _project = hostile
+    rows = {r["golden_id"]: r["name"] for r in csv.DictReader(open(out / "data" / "organisations.csv", encoding="utf-8",
+                                                                    newline=""))}  # fmt: skip
+    assert len(names) == len(FORMULA_NAMES)
+    for gid, name in names.items():
+        assert rows[gid] == "'" + name.strip(" "), repr(name)
+    pq = dict(duckdb.execute(f"SELECT golden_id, name FROM read_parquet('{out / 'data' / 'organisations.parquet'}')").fetchall())
+    assert {g: pq[g] for g in names} == {g: n.strip(" ") for g, n in names.items()}  # Parquet: as it is

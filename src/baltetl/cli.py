@@ -219,6 +219,8 @@ def _print_result(result: dict) -> None:
         out.print(f"[yellow]run {result['status']}[/]: these sources failed and keep their last good data: "
                   + "; ".join(result["reasons"]))  # fmt: skip
     out.print(f"warehouse {result['warehouse']}: " + ", ".join(f"{k} {v}" for k, v in result["counts"].items()))
+    for note in result.get("notes") or ():
+        out.print(f"[yellow]warehouse:[/] {note}")
     if result.get("built_by") and result["built_by"] != result["run_id"]:
         out.print(f"not rebuilt: nothing it is made from changed since run {result['built_by']}")
     out.print("data-quality report: baltetl status")

@@ -1,7 +1,12 @@
-"""The DuckDB connection a warehouse build writes through."""
+"""The DuckDB connection a warehouse build writes through, and who else holds the warehouse file."""
 
 from __future__ import annotations
 
+import fcntl
+import os
+import struct
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -34,3 +39,75 @@ def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     cur = con.cursor()
     cur.execute(f'USE "{db}"')
     return cur
+
+
+class WarehouseBusy(RuntimeError):
+    """Someone holds the warehouse open for writing: the new build is kept beside it, not swapped in."""
+
+
+def _flock(kind: int) -> bytes:
+    return struct.pack("hhqqi4x", kind, os.SEEK_SET, 0, 0, 0)  # struct flock: the whole file, l_pid 0
+
+
+def hold_against_writers(path: Path) -> int | None:
+    """An fd holding a read lock on `path` (an open file description lock, F_OFD_SETLK) or None when there is
+    no such file; raises WarehouseBusy naming the holder when a process holds it open read-write.
+
+    DuckDB takes an fcntl write lock on its file for a read-write connection and a read lock for a read-only
+    one: the read lock taken here conflicts with the first (and, while held, keeps new read-write sessions
+    out) but not with analysts' read-only connections.  An OFD lock belongs to this fd alone, but closing any
+    fd of a file drops this process's own DuckDB (POSIX) locks on it: close it only once the file is
+    replaced.  Without OFD locks (not Linux) nothing is checked: None."""
+    if not hasattr(fcntl, "F_OFD_SETLK"):
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        fcntl.fcntl(fd, fcntl.F_OFD_SETLK, _flock(fcntl.F_RDLCK))
+    except OSError:
+        pid = struct.unpack("hhqqi4x", fcntl.fcntl(fd, fcntl.F_OFD_GETLK, _flock(fcntl.F_RDLCK)))[4]
+        if pid != os.getpid():  # (this very process holding it read-write: keep its lock, leave the fd open)
+            os.close(fd)
+        who = "this process" if pid == os.getpid() else f"pid {pid}" if pid > 0 else "another process"
+        raise WarehouseBusy(f"{path} is open read-write by {who}") from None
+    return fd
+
+
+def wait_for_writers(path: Path, wait_s: float, poll_s: float = 0.5) -> int | None:
+    """hold_against_writers, retried for up to `wait_s` seconds while a writer holds the file."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return hold_against_writers(path)
+        except WarehouseBusy:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(min(poll_s, max(deadline - time.monotonic(), 0.01)))
+
+
+def recover_wal(path: Path, log: Callable[[str], None] = print) -> str | None:
+    """Move aside a WAL beside `path` that is not its own, so that the file opens again; -> the message (also
+    logged), or None when there is nothing to recover.
+
+    DuckDB writes a read-write session's changes to `<file>.wal` and refuses to open a file whose WAL was
+    written for another file ("WAL does not match database file"): such a WAL is left by a session that
+    held the previous build, open when it was replaced, and died.  A WAL that belongs to the file (a
+    session that wrote and did not close) is not touched: it holds that session's writes."""
+    wal = Path(str(path) + ".wal")
+    if not wal.exists():
+        return None
+    if path.exists():
+        try:
+            duckdb.connect(str(path), read_only=True).close()
+            return None  # no WAL, or the file's own (replayed in memory, the file unchanged)
+        except duckdb.Error as exc:
+            if "WAL does not match" not in str(exc):
+                return None  # e.g. a writer holds it: its WAL
+    aside = wal.with_name(f"{wal.name}.orphan-{time.strftime('%Y%m%dT%H%M%S')}-{time.time_ns() % 10**9:09d}")
+    os.replace(wal, aside)
+    msg = (f"{wal} did not belong to {path} (left by a read-write session of an earlier build that did not "
+           f"close): moved aside to {aside.name}, the warehouse opens again")  # fmt: skip
+    log(msg)
+    return msg

@@ -2,17 +2,25 @@
 
 Every export reads a public_* view (warehouse/public.sql) and nothing else.  CSV holds list columns as JSON
 arrays (Table Schema type `array`) and guards text cells a spreadsheet would run as a formula (starting with
-= + - @) with a leading apostrophe; Parquet and the JSON dump hold the values as they are.
+= + - @, tab or CR, or a character NFKC folds to one of them such as the fullwidth ＝) with a leading
+apostrophe; Parquet and the JSON dump hold the values as they are.  Links (URL_COLUMNS) are in every format
+what the site links: an http(s) address (urls.web_url) or empty, never a javascript: or data: address.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
 
 from .db import quote as _q
+from .urls import web_url
+
+URL_COLUMNS = ("website", "url")  # links taken from the data
 
 # file name -> (view, title, primary key, ordering); optional views are exported when the warehouse has them
 TABLES = {
@@ -83,6 +91,14 @@ def _field_type(duck: str) -> str:
     return "string"
 
 
+@lru_cache(maxsize=1)
+def _formula_start() -> str:
+    """A regular expression of the first characters a spreadsheet may run as a formula: = + - @ tab CR and
+    every character whose NFKC form starts with = + - or @ (fullwidth, small, superscript ...)."""
+    chars = "".join(chr(i) for i in range(0x10000) if unicodedata.normalize("NFKC", chr(i))[:1] in "=+-@")
+    return "^[\\t\\r" + "".join(re.escape(c) if c in "\\]^-" else c for c in chars) + "]"
+
+
 def _csv_select(view: str, cols: list[tuple[str, str]], order: str) -> str:
     out = []
     for name, typ in cols:
@@ -90,10 +106,24 @@ def _csv_select(view: str, cols: list[tuple[str, str]], order: str) -> str:
         if typ.endswith("[]"):
             out.append(f"to_json({c})::VARCHAR AS {c}")
         elif typ == "VARCHAR":
-            out.append(f"CASE WHEN regexp_matches({c}, '^[=+\\-@\\t\\r]') THEN '''' || {c} ELSE {c} END AS {c}")
+            out.append(f"CASE WHEN regexp_matches({c}, {_q(_formula_start())}) THEN '''' || {c} ELSE {c} END AS {c}")
         else:
             out.append(c)
     return f"SELECT {', '.join(out)} FROM {view} ORDER BY {order}"
+
+
+def _linked(con, name: str, view: str, cols: list[tuple[str, str]]) -> tuple[str, int]:
+    """(a temporary table of the view with its links as the site shows them, how many values were emptied for
+    not being an http(s) address); the view itself when it has no links."""
+    urls = [f'"{c}"' for c, t in cols if c in URL_COLUMNS and t == "VARCHAR"]
+    if not urls:
+        return view, 0
+    safe = ", ".join(f"baltetl_web_url({c}) AS {c}" for c in urls)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE export_{name} AS SELECT * REPLACE ({safe}) FROM {view}")
+    given, kept = (con.execute(f"SELECT {' + '.join(f'count({c})' for c in urls)} FROM {t}").fetchone()[0]
+                   for t in (view, f"export_{name}"))
+    emptied = given - kept
+    return f"export_{name}", emptied
 
 
 def write(con: duckdb.DuckDBPyConnection, dest: Path, meta: dict, tables: dict[str, str]) -> list[dict]:
@@ -101,10 +131,15 @@ def write(con: duckdb.DuckDBPyConnection, dest: Path, meta: dict, tables: dict[s
     JSON dump and datapackage.json into `dest`.  meta: title, description, created, sources (name ->
     licence/attribution config), present (the sources with data).  Returns the files: {path, rows, bytes}."""
     dest.mkdir(parents=True, exist_ok=True)
+    try:
+        con.create_function("baltetl_web_url", web_url, ["VARCHAR"], "VARCHAR", null_handling="special", side_effects=False)
+    except duckdb.NotImplementedException:
+        pass  # registered by an earlier export on this connection
     resources, files, dump = [], [], []
-    for name, view in tables.items():
+    for name, relation in tables.items():
         title, key = TABLES[name][1], TABLES[name][2]
-        cols = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {view}").fetchall()]
+        cols = [(r[0], r[1]) for r in con.execute(f"DESCRIBE {relation}").fetchall()]
+        view, emptied = _linked(con, name, relation, cols)
         order = ORDER.get(name) or ", ".join(key or [c for c, _ in cols[:2]])
         rows = con.execute(f"SELECT count(*) FROM {view}").fetchone()[0]
         con.execute(f"COPY ({_csv_select(view, cols, order)}) TO {_q(dest / f'{name}.csv')} (HEADER, DELIMITER ',')")
@@ -121,7 +156,8 @@ def write(con: duckdb.DuckDBPyConnection, dest: Path, meta: dict, tables: dict[s
             if fmt == "csv":
                 res.update(profile="tabular-data-resource", encoding="utf-8")
             resources.append(res)
-            files.append({"path": f"{name}.{fmt}", "rows": rows, "bytes": (dest / f"{name}.{fmt}").stat().st_size})
+            files.append({"path": f"{name}.{fmt}", "rows": rows, "bytes": (dest / f"{name}.{fmt}").stat().st_size,
+                          **({"links_emptied": emptied} if emptied else {})})
     con.execute(f"COPY (SELECT {', '.join(dump)}) TO {_q(dest / 'baltmet.json')} (FORMAT json)")
     files.append({"path": "baltmet.json", "rows": None, "bytes": (dest / "baltmet.json").stat().st_size})
     resources.append({"name": "json-dump", "path": "baltmet.json", "format": "json", "mediatype": "application/json",

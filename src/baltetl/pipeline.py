@@ -412,8 +412,9 @@ def refresh(cfg: Config, names: list[str], *, sample: bool = False, input_path: 
             st = (lands[name], steps[1], steps[2]) if fetch_all else steps  # fetch_all comes with steps
             results.append(refresh_source(cfg, name, run_id, sample=sample, input_path=input_path, started=started,
                                           steps=st, log=log))  # fmt: skip
+        notes = recover_wal(cfg, lambda m: log("warning", m))  # before the build reads the live warehouse
         counts = build_step(cfg, run_id, results)
-    out = summary(cfg, run_id, results, counts)
+    out = summary(cfg, run_id, results, counts, notes)
     if out["reasons"]:
         log("warning", f"run {run_id} is {out['status']}: " + "; ".join(out["reasons"]))
     return out
@@ -427,6 +428,7 @@ def build(cfg: Config, run_id: str, log: Log = print, results: list[SourceResult
     and the counts are those of that warehouse."""
     state = State(cfg.state)
     fp = buildinfo.compute(cfg, state)
+    recover_wal(cfg, log)  # a stray WAL would make the warehouse unopenable, kept or rebuilt
     if results is not None and all(r.status in KEEPS_DATA for r in results):
         kept = buildinfo.current(cfg, state, fp[0])
         if kept:
@@ -439,9 +441,20 @@ def build(cfg: Config, run_id: str, log: Log = print, results: list[SourceResult
     return counts
 
 
-def summary(cfg: Config, run_id: str, results: list[SourceResult], counts: dict) -> dict:
+def recover_wal(cfg: Config, log: Log) -> list[str]:
+    """A WAL beside the warehouse that is not its own (db.recover_wal) moved aside, so that the warehouse opens
+    again: -> what was done, for the run's summary (`notes`)."""
+    if not Path(str(cfg.warehouse) + ".wal").exists():
+        return []
+    from . import db
+
+    msg = db.recover_wal(cfg.warehouse, log)
+    return [msg] if msg else []
+
+
+def summary(cfg: Config, run_id: str, results: list[SourceResult], counts: dict, notes: list[str] = ()) -> dict:
     """What a refresh returns: its status, the per-source results, the warehouse's counts and the run that
-    built it (an earlier one when nothing changed)."""
+    built it (an earlier one when nothing changed), and `notes` on the warehouse (a stray WAL moved aside)."""
     info = buildinfo.load(State(cfg.state)) or {}
     status, reasons = run_status(results)
     return {
@@ -452,6 +465,7 @@ def summary(cfg: Config, run_id: str, results: list[SourceResult], counts: dict)
         "sources": [vars(r) for r in results],
         "counts": counts,
         "built_by": info.get("run_id"),
+        "notes": list(notes),
     }
 
 
@@ -476,6 +490,7 @@ def refresh_if_unchanged(cfg: Config, names: list[str], *, sample: bool = False,
         kept = buildinfo.current(cfg, state, buildinfo.compute(cfg, state)[0])
         if not kept:
             return None
+        notes = recover_wal(cfg, lambda m: None)  # the warehouse must open, or this is no success
         run_id = new_run_id()
         results = [keep_unchanged(cfg, run_id, name, started, files) for name, files in landed.items()]
-        return summary(cfg, run_id, results, kept["counts"])
+        return summary(cfg, run_id, results, kept["counts"], notes)

@@ -30,6 +30,7 @@ from markupsafe import Markup
 
 from . import charts, exports
 from .config import Config, resolve_path
+from .urls import web_url
 
 MARKER = ".baltetl-site"  # a published site holds this file; publish replaces no other folder
 REQUIRED = ("public_metropolises", "public_organisations", "public_projects", "public_participations",
@@ -69,18 +70,6 @@ def slug(key: str, taken: set[str]) -> str:
         s = f"{s}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
     taken.add(s)
     return s
-
-
-def web_url(value: str | None) -> str | None:
-    """An http(s) link from a source's website field, or None (never a javascript: or other scheme)."""
-    if not value:
-        return None
-    v = value.strip().split()[0] if value.strip() else ""
-    if re.fullmatch(r"https?://[^\s<>\"'`]+", v, re.I):
-        return v
-    if re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)*\.[a-z]{2,}(/[^\s<>\"'`]*)?", v, re.I):
-        return "https://" + v
-    return None
 
 
 def project_link(p: dict) -> str | None:

@@ -19,6 +19,7 @@ import duckdb
 
 from . import buildinfo, db, history, report, resolve, revisions, topics
 from .config import Config
+from .db import WarehouseBusy
 from .db import quote as _q
 from .faults import point
 from .geo import build_geography, insert_rows
@@ -27,10 +28,6 @@ from .state import State
 # tables every source may stage under these names; they are unioned over sources into the core tables
 CORE_TABLES = ("projects", "organisations", "participations", "network_memberships")
 DERIVED = ("metropolis_id", "assigned_by", "assigned_from")  # computed in core.sql
-
-
-class WarehouseBusy(RuntimeError):
-    """Someone holds the warehouse open for writing: the new build is kept beside it, not swapped in."""
 
 
 def sql_dir(cfg: Config) -> Path:
@@ -117,7 +114,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
     con.close()
     point("build.closed")
     try:
-        swap(tmp, target)
+        swap(tmp, target, wait_s=float(cfg.raw.get("build", {}).get("busy_wait_s", 60)), log=log)
     except BaseException:
         history.discard(pending)
         resolve.discard(state)
@@ -246,22 +243,37 @@ def _run_records(con: duckdb.DuckDBPyConnection, state: State, sources: list[str
         insert_rows(con, "landed_files", landed)
 
 
-def swap(tmp: Path, target: Path) -> None:
-    """Replace `target` by the finished build `tmp` in one rename."""
-    wal = Path(str(target) + ".wal")
-    if wal.exists():
-        raise WarehouseBusy(
-            f"{wal} exists: the warehouse is open for writing (or a writer crashed). The new build is kept at "
-            f"{tmp}; close the writer (analysts: duckdb -readonly) and refresh again."
-        )
+def swap(tmp: Path, target: Path, wait_s: float = 0.0, log: Callable[[str], None] = print) -> None:
+    """Replace `target` by the finished build `tmp` in one rename, unless someone holds `target` open
+    read-write (waiting up to `wait_s` seconds for them): their session would go on in the replaced file and
+    put its WAL beside the new one.  Read-only connections never hold it up."""
     fd = os.open(tmp, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    point("swap.before")
-    os.replace(tmp, target)
-    point("swap.after")
+    try:
+        held = db.wait_for_writers(target, wait_s)  # from here to the rename no read-write session can start
+    except WarehouseBusy as exc:
+        raise WarehouseBusy(
+            f"{exc} (waited {wait_s:g} s, [build] busy_wait_s): not replaced; the new build is kept at {tmp.name}. "
+            "Ask them to close it (analysts: open it read-only, or write your own tables in your own file with "
+            "the warehouse attached READ_ONLY) and refresh again."
+        ) from None
+    try:
+        wal = Path(str(target) + ".wal")
+        if wal.exists() and not db.recover_wal(target, log):
+            raise WarehouseBusy(
+                f"{wal} holds writes to {target} of a read-write session that did not close; they would be lost "
+                f"with the old file, so it is not replaced (the new build is kept at {tmp.name}). Open it "
+                "read-write once and copy what you need into your own file, or delete the WAL; then refresh again."
+            )
+        point("swap.before")
+        os.replace(tmp, target)
+        point("swap.after")
+    finally:
+        if held is not None:
+            os.close(held)  # (after the rename it is the old file: this process's locks on it guard nothing)
     dfd = os.open(target.parent, os.O_RDONLY)
     try:
         os.fsync(dfd)
