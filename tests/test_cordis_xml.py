@@ -372,3 +372,21 @@ def test_truncated_archive_raises_archive_error(xml_ctx, tmp_path, keep):
     cut.write_bytes(data[: int(len(data) * keep)])
     with pytest.raises(archive.ArchiveError, match=r"cordis-HORIZON-truncated\.tar\.xz: .*truncated or corrupt"):
         _parse(xml_ctx, cut)
+
+
+def test_entity_references_and_comments_keep_the_text_around_them(tmp_path):
+    """An entity PARSER does not resolve (external: XXE stays blocked) is kept as written, with the text after
+    it; a comment inside a field loses no text either.  Before, 'A&xxe;B' was read as 'A'."""
+    secret = tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-LINE", encoding="utf-8")
+    doc = (b'<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE project [<!ENTITY xxe SYSTEM "'
+           + secret.as_uri().encode() + b'"><!ENTITY int "inner">]>\n<project><id>1</id><title>A&xxe;B</title>'
+           b"<acronym>X<!-- note -->Y</acronym><objective>one &int; two</objective><relations><associations>"
+           b'<organization type="coordinator" order="1"><id>9</id><legalName>ACME &xxe; Oy</legalName>'
+           b"</organization></associations></relations></project>")  # fmt: skip
+    proj, rows = _rows(cordis_xml.parse_document(doc))
+    assert proj[4] == "A&xxe;B" and proj[3] == "XY" and proj[19] == "one &int; two"
+    assert rows[0][11] == "ACME &xxe; Oy"
+    projects, parts, rejects = cordis_xml.parse_batch([("data/1/1.xml", doc)])  # the workers' path
+    assert not rejects and projects[4] == ("A&xxe;B",)
+    assert "TOP-SECRET-LINE" not in repr((proj, rows, projects, parts))  # the file was never read

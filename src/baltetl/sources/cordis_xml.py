@@ -99,12 +99,15 @@ def parse_document(data: bytes):
 
 
 def _children(el, wanted: frozenset) -> dict:
-    """Text of the direct children whose tag is wanted (one pass; much faster than findtext per field)."""
+    """Text of the direct children whose tag is wanted (one pass; much faster than findtext per field).
+
+    A child holding more than text (an entity reference, which PARSER never resolves, a comment, an element)
+    gives all its text, the reference as written: 'A&xxe;B' stays 'A&xxe;B', not 'A'."""
     out = {}
     for ch in el:
         tag = ch.tag
         if tag in wanted:
-            v = ch.text
+            v = ch.text if not len(ch) else "".join(ch.itertext())
             if v is not None:
                 v = v.strip()
                 if v:
