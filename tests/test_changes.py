@@ -246,7 +246,7 @@ def test_a_build_that_is_not_swapped_in_commits_no_history(cfg, tmp_path, monkey
     run_refresh(cfg, sample=True)
     path, gone = _drop_projects(tmp_path, 2)
 
-    def refused(tmp, target):
+    def refused(tmp, target, **kw):
         raise warehouse.WarehouseBusy("someone writes")
 
     monkeypatch.setattr(warehouse, "swap", refused)
