@@ -17,7 +17,9 @@ and, depending on the operation:
     link              other (the project the target organisation takes part in); optionally role
     merge, keep_apart other (the second organisation)
     add_person        name and consent_to_publish (yes or no); optionally role, email, phone.
-                      The target is the person's organisation.
+                      The target is the person's organisation.  A later row about the same person (the
+                      same organisation and name, or the person_id published in persons.csv) updates it,
+                      e.g. withdraws consent.
     hide              nothing more: the organisation or project is not published
 
 `reason` (why) is optional but recommended.  A row that breaks a rule is reported with its file and line
@@ -37,6 +39,7 @@ YES_NO = ["yes", "no"]
 ISO_DAY = r"^\d{4}-\d{2}-\d{2}$"
 EMAIL = r"^[^@\s,;]+@[^@\s,;]+\.[A-Za-z]{2,}$"
 NEW_ORG_KEY = r"^revisions:[a-z0-9][a-z0-9-]*$"
+PERSON_ID = r"^person-[0-9a-f]{10}$"
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # never set by a correction: identifiers and bookkeeping
 PROTECTED_FIELDS = {"golden_id", "org_key", "project_key", "source", "sources", "records", "hidden", "record_ref",
@@ -44,7 +47,7 @@ PROTECTED_FIELDS = {"golden_id", "org_key", "project_key", "source", "sources", 
 # the columns a revision file may have (any subset, in any order; op, target, author and date are required)
 COLUMNS = ["op", "target", "field", "value", "other", "author", "date", "reason",
            "name", "short_name", "org_type", "activity_type", "country", "city", "nuts3", "website", "metropolis_id",
-           "role", "email", "phone", "consent_to_publish"]  # fmt: skip
+           "role", "email", "phone", "consent_to_publish", "person_id"]  # fmt: skip
 
 
 def _given(s: pd.Series) -> pd.Series:
@@ -65,6 +68,7 @@ class Revision(pa.DataFrameModel):
     nuts3: Series[str] = pa.Field(nullable=True, str_matches=r"^[A-Z]{2}[0-9A-Z]{3}$")
     email: Series[str] = pa.Field(nullable=True, str_matches=EMAIL, description="a person's e-mail address")
     consent_to_publish: Series[str] = pa.Field(nullable=True, isin=YES_NO, description="yes or no")
+    person_id: Series[str] = pa.Field(nullable=True, str_matches=PERSON_ID, description="add_person: the person meant")
 
     class Config:
         coerce = True
@@ -97,9 +101,11 @@ class Revision(pa.DataFrameModel):
         key_ok = df["target"].astype("string").str.match(NEW_ORG_KEY).fillna(False).astype(bool)
         return (df["op"] != "add_organisation") | (_given(df["name"]) & _given(df["country"]) & key_ok)
 
-    @pa.dataframe_check(name="add_person needs name and consent_to_publish (yes or no)", element_wise=False)
+    @pa.dataframe_check(name="add_person needs name (or person_id) and consent_to_publish (yes or no)",
+                        element_wise=False)
     def person_complete(cls, df: pd.DataFrame) -> Series[bool]:
-        return (df["op"] != "add_person") | (_given(df["name"]) & _given(df["consent_to_publish"]))
+        who = _given(df["name"]) | _given(df["person_id"])
+        return (df["op"] != "add_person") | (who & _given(df["consent_to_publish"]))
 
 
 CONTRACTS = {"revisions": Revision}

@@ -295,7 +295,7 @@ def test_shipped_examples_are_valid_and_apply(sample_wh, tmp_path):
     con = duckdb.connect(str(copy))
     stand_in_resolution(con, revs)
     counts = revisions.apply(con, cfg, revs, "run-x")
-    assert counts == {"operations": 11, "applied": 11, "invalid": 0, "stale_target": 0, "conflict": 0}
+    assert counts == {"operations": 11, "applied": 11, "invalid": 0, "stale_target": 0, "conflict": 0, "unmatched": 0}
     # CORDIS' "HELSINGIN" corrected: the City of Helsinki is now placed in Helsinki too
     assert con.execute("SELECT city, metropolis_id FROM golden_organisations WHERE golden_id = 'G-cordis:997664207'").fetchone() == ("Helsinki", "helsinki")
     assert con.execute("SELECT name, country, metropolis_id, sources FROM golden_organisations WHERE golden_id = 'revisions:helsinki-partners'").fetchone() == (

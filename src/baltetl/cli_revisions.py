@@ -2,9 +2,10 @@
 
     baltetl revisions check [--dir DIR] [--warehouse FILE] [--config FILE]
 
-Prints every problem as file:line, exits 1 when a row is invalid (it would not be applied), 0 otherwise.  When
-the warehouse exists, the targets are checked against it too (read-only): stale targets and contradicting rows
-are reported, but do not fail the check (they depend on the data, not on the file).
+Prints every problem as file:line, exits 1 when a row is invalid (it would not be applied) or a consent
+withdrawal matches no person (`unmatched`), 0 otherwise.  When the warehouse exists, the targets are checked
+against it too (read-only): stale targets and contradicting rows are reported, but do not fail the check (they
+depend on the data, not on the file).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def register(app: typer.Typer) -> None:
         warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-w", envvar="BALTETL_WAREHOUSE", help="Check targets against this DuckDB file (read-only) when it exists.")] = None,
         config: Annotated[Optional[Path], typer.Option("--config", "-c", envvar="BALTETL_CONFIG", help="TOML overriding the defaults.")] = None,
     ) -> None:  # fmt: skip
-        """Validate the revision files: each problem with file:line; exit 1 if a row is invalid."""
+        """Validate the revision files: each problem with file:line; exit 1 if a row is invalid or unmatched."""
         from . import revisions
         from .config import ConfigError, load_config
 
@@ -62,9 +63,10 @@ def register(app: typer.Typer) -> None:
         for i in sorted(issues, key=lambda i: (i.file, i.line or 0, i.kind)):
             typer.echo(f"{folder / i.file}:{i.line or 1}: {i.kind}: {i.message}")
         files = len({o.file for o in revs.operations})
-        n = {k: sum(1 for i in issues if i.kind == k) for k in ("invalid", "stale_target", "conflict")}
+        n = {k: sum(1 for i in issues if i.kind == k) for k in revisions.KINDS}
         typer.echo(f"{len(revs.operations)} revisions in {files} files ({folder}): {n['invalid']} invalid, "
-                   f"{n['stale_target']} stale targets, {n['conflict']} conflicts; {against}")  # fmt: skip
-        raise typer.Exit(1 if n["invalid"] else 0)
+                   f"{n['stale_target']} stale targets, {n['conflict']} conflicts, {n['unmatched']} unmatched; "
+                   f"{against}")  # fmt: skip
+        raise typer.Exit(1 if n["invalid"] or n["unmatched"] else 0)
 
     app.add_typer(sub, name="revisions")

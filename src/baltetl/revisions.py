@@ -22,6 +22,8 @@ import csv
 import hashlib
 import io
 import json
+import re
+import unicodedata
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import UTC, date, datetime
@@ -31,12 +33,15 @@ from typing import Any
 import duckdb
 import pandas as pd
 import yaml
+from anyascii import anyascii
 
 from .config import Config, revisions_dir
 from .geo import insert_rows, norm_place
 from .quality import ContractError, load_contracts, validate_table
 
 SUFFIXES = (".csv", ".yaml", ".yml")
+KINDS = ("invalid", "stale_target", "conflict", "unmatched")  # of revision issues
+MAX_FILE_BYTES = 1_048_576  # default of revisions.max_file_bytes: thousands of rows
 ADDED_SOURCE = "revisions"
 # applied in this order: added organisations first (other rows may name them), persons last
 ORDER = ("add_organisation", "merge", "keep_apart", "correct", "link", "hide", "add_person")
@@ -78,7 +83,7 @@ CREATE TABLE IF NOT EXISTS revisions_applied (
 CREATE TABLE IF NOT EXISTS revision_issues (
     revision_id  VARCHAR,               -- NULL: a problem of the whole file
     run_id       VARCHAR NOT NULL,
-    kind         VARCHAR NOT NULL,      -- invalid | stale_target | conflict
+    kind         VARCHAR NOT NULL,      -- invalid | stale_target | conflict | unmatched
     message      VARCHAR NOT NULL,
     file         VARCHAR,
     line         INTEGER
@@ -131,7 +136,7 @@ class Operation:
 
 @dataclass
 class Issue:
-    kind: str  # invalid | stale_target | conflict
+    kind: str  # invalid | stale_target | conflict | unmatched
     message: str
     file: str
     line: int | None = None
@@ -184,15 +189,27 @@ def load(cfg: Config, path: Path | str | None = None) -> Revisions:
     mod = contract(cfg)
     columns = list(mod.COLUMNS)
     rows: list[tuple[str, int, dict]] = []
+    limit = max_file_bytes(cfg)
     for f in sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith(".")):
         reader = _read_csv if f.suffix.lower() == ".csv" else _read_yaml
-        file_rows, issues = reader(f, columns)
+        with open(f, "rb") as fh:
+            raw = fh.read(limit + 1)  # never more than the limit, even of a file that grows meanwhile
+        if len(raw) > limit:
+            revs.issues.append(Issue("invalid", f"larger than {limit} bytes (revisions.max_file_bytes): not read; "
+                                     "split the file or raise the limit", f.name))  # fmt: skip
+            continue
+        file_rows, issues = reader(f, raw, columns)
         rows += [(f.name, line, r) for line, r in file_rows]
         revs.issues += issues
     revs.operations = _operations(rows)
-    _validate(revs, mod.CONTRACTS["revisions"], columns)
+    _validate(revs, mod, columns)
     _pair_conflicts(revs)
     return revs
+
+
+def max_file_bytes(cfg: Config) -> int:
+    """The largest revision file read (`revisions.max_file_bytes`); a larger one is reported invalid."""
+    return int((cfg.raw.get("revisions") or {}).get("max_file_bytes", MAX_FILE_BYTES))
 
 
 def _norm_key(k: Any) -> str:
@@ -216,9 +233,9 @@ def _unknown(name: str, line: int, keys: list[str], columns: list[str]) -> list[
     return [Issue("invalid", f"unknown column {k!r} (ignored); the columns are: {', '.join(columns)}", name, line) for k in bad]
 
 
-def _read_csv(path: Path, columns: list[str]) -> tuple[list[tuple[int, dict]], list[Issue]]:
+def _read_csv(path: Path, raw: bytes, columns: list[str]) -> tuple[list[tuple[int, dict]], list[Issue]]:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = raw.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")  # as text mode reads it
     except UnicodeDecodeError as exc:
         return [], [Issue("invalid", f"not UTF-8 text ({exc.reason} at byte {exc.start}): save it as CSV UTF-8", path.name)]
     lines = text.splitlines()
@@ -248,17 +265,34 @@ def _read_csv(path: Path, columns: list[str]) -> tuple[list[tuple[int, dict]], l
     return out, issues
 
 
-def _read_yaml(path: Path, columns: list[str]) -> tuple[list[tuple[int, dict]], list[Issue]]:
+class _PlainLoader(yaml.SafeLoader):
+    """YAML without anchors and aliases: a few hundred bytes of nested aliases expand to gigabytes ('billion
+    laughs'), and a list of operations never needs them."""
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+            raise yaml.composer.ComposerError(None, None, "anchors (&name) and aliases (*name) are not allowed: write "
+                                              "each value out", event.start_mark)  # fmt: skip
+        return super().compose_node(parent, index)
+
+
+def _read_yaml(path: Path, raw: bytes, columns: list[str]) -> tuple[list[tuple[int, dict]], list[Issue]]:
     try:
-        text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        loader = _PlainLoader(raw.decode("utf-8"))
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except UnicodeDecodeError as exc:
         return [], [Issue("invalid", f"not UTF-8 text ({exc.reason})", path.name)]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         what = getattr(exc, "problem", None) or str(exc)
         return [], [Issue("invalid", f"not readable as YAML: {what}", path.name, mark.line + 1 if mark else None)]
+    except RecursionError:
+        return [], [Issue("invalid", "not readable as YAML: nested too deeply", path.name)]
     if data is None:
         return [], []
     if not isinstance(data, list):
@@ -288,6 +322,7 @@ def _operations(rows: list[tuple[str, int, dict]]) -> list[Operation]:
         if r.get("field"):
             r["field"] = r["field"].lower()
         content = "\x1f".join(str(r.get(k) or "") for k in ("op", "target", "field", "value", "other", "date", "name"))
+        content += f"\x1f{r['person_id']}" if r.get("person_id") else ""
         rid = "rev-" + hashlib.sha1(f"{file}\x1f{content}".encode()).hexdigest()[:10]
         seen[rid] = seen.get(rid, 0) + 1
         if seen[rid] > 1:
@@ -298,9 +333,10 @@ def _operations(rows: list[tuple[str, int, dict]]) -> list[Operation]:
     return ops
 
 
-def _validate(revs: Revisions, model, columns: list[str]) -> None:
+def _validate(revs: Revisions, mod, columns: list[str]) -> None:
     if not revs.operations:
         return
+    model = mod.CONTRACTS["revisions"]
     recs = []
     for o in revs.operations:
         rec = {c: None for c in columns}
@@ -312,12 +348,52 @@ def _validate(revs: Revisions, model, columns: list[str]) -> None:
         _, failures = validate_table(df, model, "revisions")
     except ContractError as exc:  # cannot happen with every column present; fail every row rather than none
         failures = [("revisions", o.revision_id, o.where, None, str(exc), None) for o in revs.operations]
+    row_checks = {c.name for c in model.to_schema().checks}  # checks over several columns: reported once per row
     by_id = {o.revision_id: o for o in revs.operations}
+    problems: dict[str, list[str]] = {}
     for _, rid, _, column, check, value in failures:
+        msg = _explain_row(by_id[rid], check, mod) if column is None or check in row_checks else _explain(column, check, value)
+        if msg not in problems.setdefault(rid, []):
+            problems[rid].append(msg)
+    for rid, msgs in problems.items():  # one issue per row, all its problems in it
         o = by_id[rid]
         o.valid = False
-        revs.issues.append(Issue("invalid", _explain(column, check, value), o.file, o.line, rid))
+        revs.issues.append(Issue("invalid", "; ".join(msgs), o.file, o.line, rid))
     revs.issues.sort(key=lambda i: (i.file, i.line or 0))
+
+
+def _protected(fld: str) -> str:
+    if fld == "hidden":
+        return "field 'hidden' is protected: use a hide revision (op hide) to keep a record off the site"
+    return f"field {fld!r} is protected (an identifier or bookkeeping): it cannot be corrected"
+
+
+def _explain_row(o: Operation, check: str, mod) -> str:
+    """A failed check over several columns of a row (schemas/revisions.py), in words about that row."""
+
+    def missing(*names: str) -> str:
+        gone = [n for n in names if n and not str((getattr(o, n) if hasattr(o, n) else o.details.get(n)) or "").strip()]
+        return f"{' and '.join(gone)} {'is' if len(gone) == 1 else 'are'} missing" if gone else ""
+
+    if check.startswith("correct needs"):
+        return f"correct needs field and value: {missing('field', 'value')}"
+    if check.startswith("field is a plain"):
+        if o.field in mod.PROTECTED_FIELDS:
+            return _protected(o.field)
+        return f"field {o.field!r} is not a column name: lower-case words joined by _ (website, city, end_date ...)"
+    if check.startswith("merge, keep_apart and link need other"):
+        return f"{o.op} needs other: " + ("the project" if o.op == "link" else "the second organisation")
+    if check.startswith("merge and keep_apart need two"):
+        return f"{o.op} of {o.target!r} with itself: target and other must be two different organisations"
+    if check.startswith("add_organisation needs"):
+        what = [m for m in (missing("name", "country"),) if m]
+        if not re.match(mod.NEW_ORG_KEY, o.target or ""):
+            what.append(f"target {o.target!r} is not a new key revisions:<lower-case-words-with-dashes>")
+        return "add_organisation: " + "; ".join(what)
+    if check.startswith("add_person needs"):
+        who = "" if o.details.get("person_id") else "name"
+        return f"add_person needs name (or person_id) and consent_to_publish (yes or no): {missing(who, 'consent_to_publish')}"
+    return check
 
 
 def _explain(column: str | None, check: str, value: str | None) -> str:
@@ -330,6 +406,7 @@ def _explain(column: str | None, check: str, value: str | None) -> str:
         ("consent_to_publish", "isin"): f"consent_to_publish is {value!r}: write yes or no",
         ("country", "isin"): f"country {value!r} is not a two-letter country code (FI, LV, SE ...)",
         ("nuts3", "str_matches"): f"nuts3 {value!r} is not a NUTS3 code such as LV006",
+        ("person_id", "str_matches"): f"person_id {value!r} is not a person id such as person-0123456789",
     }
     if column is None:
         return check  # the checks over several columns are named in words
@@ -379,9 +456,20 @@ class _Index:
         self.added = {o.target for o in revs.valid("add_organisation")}
         self.org_columns = _columns(con, "golden_organisations") if self.has_golden else dict.fromkeys(ORG_DETAILS, "VARCHAR")
         self.project_columns = _columns(con, "projects")
+        self.folded: dict[str, str | None] = {}  # fold(key) -> key; None when two keys fold alike
+        for k in (*self.added, *self.org_golden, *self.golden, *self.projects):
+            f = fold(k)
+            self.folded[f] = k if self.folded.get(f, k) == k else None
+
+    def key(self, key: str | None) -> str | None:
+        """A key as written, or the one key it names in another case or Unicode form ('Cordis:999...')."""
+        if key is None or key in self.added or key in self.org_golden or key in self.golden or key in self.projects:
+            return key
+        return self.folded.get(fold(key)) or key
 
     def org(self, key: str | None) -> tuple[str, str | None] | None:
         """-> (golden_id, org_key or None) of an organisation named by org_key, golden id or added key."""
+        key = self.key(key)
         for _ in range(50):
             if key is None:
                 return None
@@ -404,6 +492,8 @@ class _Plan:
     issues: list[Issue] = dc_field(default_factory=list)
     located: dict[str, tuple] = dc_field(default_factory=dict)  # revision_id -> what it applies to
     skip: set[str] = dc_field(default_factory=set)
+    person_names: dict[str, str] = dc_field(default_factory=dict)  # person_id -> the name its first row gives
+    withheld_persons: set[str] = dc_field(default_factory=set)  # never published: a withdrawal may mean them
 
 
 def _stale(o: Operation, key: str | None, what: str = "organisation or project") -> Issue:
@@ -420,11 +510,11 @@ def _plan(idx: _Index, revs: Revisions) -> _Plan:
         if o.op == "add_organisation":
             loc = ("org", o.target, o.target)
         elif o.op in ("correct", "hide"):
-            org, proj = idx.org(o.target), o.target in idx.projects
+            org, proj = idx.org(o.target), idx.key(o.target) in idx.projects
             if org and not (proj and o.op == "correct" and o.field not in idx.org_columns):
                 loc = ("org", *org)
             elif proj:
-                loc = ("project", o.target)
+                loc = ("project", idx.key(o.target))
             else:
                 plan.issues.append(_stale(o, o.target))
         elif o.op in ("merge", "keep_apart", "link", "add_person"):
@@ -432,8 +522,8 @@ def _plan(idx: _Index, revs: Revisions) -> _Plan:
             if org is None:
                 plan.issues.append(_stale(o, o.target, "organisation"))
             elif o.op == "link":
-                if o.other in idx.projects:
-                    loc = ("link", *org, o.other)
+                if idx.key(o.other) in idx.projects:
+                    loc = ("link", *org, idx.key(o.other))
                 else:
                     plan.issues.append(_stale(o, o.other, "project"))
             elif o.op in ("merge", "keep_apart"):
@@ -448,8 +538,62 @@ def _plan(idx: _Index, revs: Revisions) -> _Plan:
             plan.skip.add(o.revision_id)
         else:
             plan.located[o.revision_id] = loc
+    _persons(revs, plan)
     _value_conflicts(revs, plan)
     return plan
+
+
+def person_id(target: str | None, name: str | None) -> str:
+    """A person's id: their organisation as their first row names it, and their name, both folded."""
+    return "person-" + hashlib.sha1(f"{fold(target)}\x1f{fold(name)}".encode()).hexdigest()[:10]
+
+
+def _loose(name: str | None) -> str:
+    """A name without accents and punctuation ('Märta' ~ 'Marta'): to find what a withdrawal may have meant."""
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", anyascii(fold(name))).split())
+
+
+def _persons(revs: Revisions, plan: _Plan) -> None:
+    """Which person each add_person row is about: the same organisation and the same folded name (or the
+    person_id a row gives).  A withdrawal that matches no person exactly is `unmatched`, and whom it may mean
+    (the same name but for accents and punctuation, at the same organisation) is not published meanwhile."""
+    rows = [o for o in revs.valid("add_person") if o.revision_id in plan.located]
+    people: dict[tuple, list[Operation]] = {}
+    for o in rows:
+        if not o.details.get("person_id"):
+            people.setdefault((plan.located[o.revision_id][1], fold(o.details.get("name"))), []).append(o)
+    ids: dict[str, tuple] = {}
+    for key, group in people.items():
+        first = min(group, key=lambda x: (x.date or "", x.file, x.line))
+        pid = person_id(first.target, first.details.get("name"))
+        ids[pid] = key
+        plan.person_names[pid] = first.details["name"]
+        for o in group:
+            plan.located[o.revision_id] = (*plan.located[o.revision_id][:3], pid)
+    consented = {key for key, group in people.items() if any(x.details.get("consent_to_publish") == "yes" for x in group)}
+    for o in rows:
+        pid, golden = o.details.get("person_id"), plan.located[o.revision_id][1]
+        if pid:
+            if pid in ids:
+                plan.located[o.revision_id] = (*plan.located[o.revision_id][:3], pid)
+            else:
+                plan.skip.add(o.revision_id)
+                plan.issues.append(Issue("unmatched", f"add_person: no person {pid!r} (the person_id of a person "
+                                         "row in these files, as published in persons.csv): check the id",
+                                         o.file, o.line, o.revision_id))  # fmt: skip
+            continue
+        key = (golden, fold(o.details.get("name")))
+        if o.details.get("consent_to_publish") != "no" or key in consented:
+            continue
+        meant = [k for k in consented if k[0] == golden and _loose(k[1]) == _loose(key[1])]
+        for k in meant:
+            pid_meant = next(p for p, v in ids.items() if v == k)
+            plan.withheld_persons.add(pid_meant)
+            where = ", ".join(x.where for x in people[k])
+            plan.issues.append(Issue("unmatched", f"consent withdrawn for {o.details.get('name')!r} at {o.target}, a "
+                                     f"name no person has exactly; {plan.person_names[pid_meant]!r} ({where}) is not "
+                                     f"published until the rows agree: write the name as there, or person_id "
+                                     f"{pid_meant}", o.file, o.line, o.revision_id))  # fmt: skip
 
 
 def _value_conflicts(revs: Revisions, plan: _Plan) -> None:
@@ -469,7 +613,7 @@ def _value_conflicts(revs: Revisions, plan: _Plan) -> None:
         elif o.op == "add_organisation":
             key, val = ("added", o.target), json.dumps(o.details, sort_keys=True)
         else:
-            key = ("person", loc[1], _person_name(o.details.get("name")))
+            key = ("person", loc[3])
             val = json.dumps({k: o.details.get(k) for k in PERSON_DETAILS}, sort_keys=True)
         groups.setdefault(key, []).append((o, val))
     for key, members in groups.items():
@@ -487,7 +631,7 @@ def _value_conflicts(revs: Revisions, plan: _Plan) -> None:
         for o, v in members:
             others = ", ".join(x.where for x, _ in members if x is not o)
             what = f"{o.field} of {o.target}" if o.op == "correct" else o.target if o.op == "add_organisation" else \
-                f"person {o.details.get('name')!r} at {o.target}"  # fmt: skip
+                f"person {o.details.get('name') or plan.person_names.get(key[1])!r} at {o.target}"  # fmt: skip
             if winner is None:
                 msg = f"{what}: contradicts {others} of the same date: none is applied until they agree"
             elif o is winner:
@@ -499,8 +643,11 @@ def _value_conflicts(revs: Revisions, plan: _Plan) -> None:
                 plan.skip.add(o.revision_id)
 
 
-def _person_name(name: str | None) -> str:
-    return " ".join((name or "").lower().split())
+def fold(text: str | None) -> str:
+    """The form in which keys and names are compared: Unicode NFKC (a name typed on a Mac, in NFD, is the
+    same name), case folded, runs of white space as one space."""
+    s = unicodedata.normalize("NFKC", text or "").casefold()
+    return " ".join(unicodedata.normalize("NFKC", s).split())
 
 
 def check_targets(con: duckdb.DuckDBPyConnection, revs: Revisions) -> list[Issue]:
@@ -515,6 +662,7 @@ class _Applier:
         self.applied: list[tuple] = []
         self.issues: list[Issue] = []
         self.persons: dict[str, tuple] = {}
+        self.person_names: dict[str, str] = {}  # person_id -> name, for rows that name a person by person_id
         self.metros = {r[0] for r in con.execute("SELECT metropolis_id FROM metropolises").fetchall()}
 
     def record(self, o: Operation, target: str, fld: str | None, before: Any, after: Any) -> None:
@@ -586,7 +734,9 @@ class _Applier:
     def correct(self, o: Operation, loc) -> None:
         table, key_col, key = ("golden_organisations", "golden_id", loc[1]) if loc[0] == "org" else ("projects", "project_key", loc[1])
         cols = self.idx.org_columns if loc[0] == "org" else self.idx.project_columns
-        if o.field not in cols or o.field in NOT_CORRECTED:
+        if o.field in NOT_CORRECTED:
+            return self.invalid(o, _protected(o.field))
+        if o.field not in cols:
             usable = ", ".join(c for c in cols if c not in NOT_CORRECTED)
             return self.invalid(o, f"{'an organisation' if loc[0] == 'org' else 'a project'} has no field {o.field!r} "
                                 f"that may be corrected; the fields are: {usable}")  # fmt: skip
@@ -645,10 +795,10 @@ class _Applier:
         self.record(o, key, "hidden", before, True)
 
     def add_person(self, o: Operation, loc) -> None:
-        _, golden, org_key = loc
+        _, golden, org_key, pid = loc
         d = o.details
-        pid = "person-" + hashlib.sha1(f"{golden}\x1f{_person_name(d.get('name'))}".encode()).hexdigest()[:10]
-        self.persons[pid] = (pid, golden, org_key, d["name"], d.get("role"), d.get("email"), d.get("phone"),
+        name = d.get("name") or self.person_names.get(pid)
+        self.persons[pid] = (pid, golden, org_key, name, d.get("role"), d.get("email"), d.get("phone"),
                              ADDED_SOURCE, d["consent_to_publish"] == "yes", o.revision_id)  # fmt: skip
         self.record(o, golden, "person", None, pid)
 
@@ -680,6 +830,7 @@ def apply(con: duckdb.DuckDBPyConnection, cfg: Config, revs: Revisions, run_id: 
     idx = _Index(con, revs)
     plan = _plan(idx, revs)
     ap = _Applier(con, idx, run_id, now)
+    ap.person_names = plan.person_names
     place_changed: dict[str, Operation] = {}
     metro_corrected: set[str] = set()
     todo = [o for o in revs.valid() if o.revision_id not in plan.skip]
@@ -697,12 +848,14 @@ def apply(con: duckdb.DuckDBPyConnection, cfg: Config, revs: Revisions, run_id: 
                     metro_corrected.add(loc[1])
         if op == "correct":
             ap.replace_after_place_change(set(place_changed), metro_corrected, place_changed)
+    for pid in plan.withheld_persons & ap.persons.keys():  # a withdrawal may mean them: not published
+        ap.persons[pid] = (*ap.persons[pid][:8], False, ap.persons[pid][9])
     insert_rows(con, "persons", list(ap.persons.values()))
     insert_rows(con, "revisions_applied", ap.applied)
     issues = revs.issues + plan.issues + ap.issues
     insert_rows(con, "revision_issues", [(i.revision_id, run_id, i.kind, i.message, i.file, i.line) for i in issues])
     con.execute(PUBLIC_PERSONS)
     counts = {"operations": len(revs.operations), "applied": len({a[0] for a in ap.applied})}
-    for kind in ("invalid", "stale_target", "conflict"):
+    for kind in KINDS:
         counts[kind] = sum(1 for i in issues if i.kind == kind)
     return counts

@@ -72,7 +72,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         # the id registry is committed after the swap
         resolve.run(con, cfg, state, revs, run_id, log=log, commit=False, records=records.result())
         applied = revisions.apply(con, cfg, revs, run_id)
-        if any(applied.get(k) for k in ("invalid", "stale_target", "conflict")):
+        if any(applied.get(k) for k in revisions.KINDS):
             log(f"revisions: {applied} (see revision_issues)")
         point("build.resolved")
         # the history's diff runs on a cursor of its own beside the report and the marts, which read none of
