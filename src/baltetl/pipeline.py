@@ -131,7 +131,8 @@ def selected_sources(cfg: Config, names: list[str] | None, sample: bool) -> list
 
 
 def fetcher_for(cfg: Config) -> Fetcher:
-    return Fetcher(Landing(cfg.landing), cfg.http, {n: s.hosts for n, s in cfg.sources.items()})
+    return Fetcher(Landing(cfg.landing), cfg.http, {n: s.hosts for n, s in cfg.sources.items()},
+                   limits={n: s.options["http"] for n, s in cfg.sources.items() if "http" in s.options})  # fmt: skip
 
 
 def land(cfg: Config, source: str, *, sample: bool = False, input_path: str | None = None,
