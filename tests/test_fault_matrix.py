@@ -169,6 +169,31 @@ def truncated_transfer(site: Site):
                                     direct_passthrough=True)  # fmt: skip
 
 
+def endless(request: Request) -> Response:
+    """A body that does not end (256 MiB of it, so that a test without a limit ends too)."""
+    return Response((b"x" * 65536 for _ in range(4096)), direct_passthrough=True)
+
+
+def drip(request: Request) -> Response:
+    """One byte every 0.3 s: each read is quick, the download never ends."""
+    def gen():
+        for _ in range(20):
+            yield b"<"
+            time.sleep(0.3)
+
+    return Response(gen(), direct_passthrough=True)
+
+
+def off_host(site: Site):
+    """A redirect to the same server under a host the source has not configured (which would serve it)."""
+    def handler(request: Request) -> Response:
+        if request.host.startswith("localhost"):
+            return Response(site.content[CORDIS][site.version])
+        return Response(status=302, headers={"Location": f"http://localhost:{request.host.split(':')[1]}{CORDIS}"})
+
+    return handler
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -207,6 +232,14 @@ FAULTS = [
     Fault("dead-host", "clusters", lambda site, cfg: cfg.source("clusters").options.update(
           sitemap_url=f"http://127.0.0.1:{closed_port()}/sitemap.xml"),
           r"FetchError: \S+/robots.txt unreachable"),
+    Fault("redirect-off-host", "cordis", lambda site, cfg: site.faults.update({CORDIS: off_host(site)}),
+          r"FetchRefused: cordis: host 'localhost' is not in the source's configured hosts .* \(redirected from \S+\)"),
+    Fault("endless-body", "keep", lambda site, cfg: (site.faults.update({KEEP: endless}),
+                                                     cfg.source("keep").options.update(http={"max_mb": 1})),
+          r"FetchLimit: keep: \S+ sent more than max_mb 1 \(MiB\)"),
+    Fault("slow-drip", "eurocities", lambda site, cfg: (site.faults.update({DIRECTORY: drip}),
+                                                        cfg.source("eurocities").options.update(http={"deadline_s": 1})),
+          r"FetchLimit: eurocities: \S+ not received within deadline_s 1 "),
 ]  # fmt: skip
 
 
