@@ -45,3 +45,12 @@ def refresh_or_refused(warehouse: str, inputs: dict[str, str], report: str) -> N
         with open(report, "w") as f:
             f.write(str(exc))
         os._exit(3)
+
+
+def refresh_run(warehouse: str, names: list[str], fault: dict[str, str] | None = None) -> None:
+    """pipeline.refresh of `names` from their samples (a whole run: lock, run record, sources, build) in a
+    forked child; `fault` sets BALTETL_KILL_AT or BALTETL_STOP_AT for it."""
+    for var in ENV:
+        os.environ.pop(var, None)
+    os.environ.update(fault or {})
+    pipeline.refresh(load_config(warehouse=warehouse), names, sample=True)

@@ -13,6 +13,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from functools import partial
+
+from .procs import die_with_parent
 
 
 def _free_port() -> int:
@@ -50,6 +53,7 @@ class TemporaryAPI:
             [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+            preexec_fn=partial(die_with_parent, os.getpid()),  # killed with the CLI (kill -9, OOM): not left listening
         )  # fmt: skip
 
     def wait(self, timeout: float = 60.0) -> bool:

@@ -28,7 +28,8 @@ class SourceLine:
     status: str | None
     rows_read: int = 0
     rows_loaded: int = 0
-    rows_quarantined: int = 0
+    rows_quarantined: int = 0  # rows held back
+    fields_nulled: int = 0  # values emptied in rows that loaded
     unchanged: bool = False
     duration_s: float | None = None
     message: str = ""
@@ -71,8 +72,8 @@ class Report:
     def markdown(self) -> str:
         md = [f"# Data quality — run {self.run_id}: {self.status}", ""]
         md += _md_table(
-            ["source", "status", "read", "loaded", "quarantined", "unchanged", "seconds", "message"],
-            [[s.source, s.status, s.rows_read, s.rows_loaded, s.rows_quarantined, "yes" if s.unchanged else "",
+            ["source", "status", "read", "loaded", "quarantined", "fields emptied", "unchanged", "seconds", "message"],
+            [[s.source, s.status, s.rows_read, s.rows_loaded, s.rows_quarantined, s.fields_nulled, "yes" if s.unchanged else "",
               f"{s.duration_s:.1f}", s.message[:200]] for s in self.ran],
         )  # fmt: skip
         md += ["", "## Top failing checks", ""]
@@ -158,9 +159,12 @@ def build(cfg: Config, run_id: str | None = None, *, state: State | None = None,
             line.rows_read, line.rows_loaded = row.get("rows_read") or 0, row.get("rows_loaded") or 0
             line.rows_quarantined, line.duration_s = row.get("rows_quarantined") or 0, row.get("duration_s") or 0.0
             line.unchanged, line.message = row["status"] == "unchanged", row.get("message") or ""
+            line.fields_nulled = sum(t.get("fields_nulled") or 0 for t in (row.get("tables") or {}).values())
         lines.append(line)
     started = min((r.get("started_at") or "" for r in this.values()), default=None)
-    return Report(run_id, run_status([r["status"] for r in this.values()]), started,
+    record = state.run_records().get(run_id) or {}  # how the run ended: interrupted, or a build not swapped in
+    status = record["status"] if record.get("status") in ("interrupted", "failed") else None
+    return Report(run_id, status or run_status([r["status"] for r in this.values()]), started,
                   now.isoformat(timespec="seconds"), lines, _revision_issues(cfg, con))  # fmt: skip
 
 

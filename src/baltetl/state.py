@@ -6,6 +6,7 @@ a refresh of one source keeps the others, and the DuckDB file is always derived,
     <state>/sources/<source>/<run_id>/<table>.parquet + meta.json    a validated snapshot
     <state>/sources/<source>/CURRENT                                  run_id of the snapshot in use
     <state>/runs/<run_id>__<source>.json                              one row of `runs`
+    <state>/run_records/<run_id>.json                                 a run: started (pid, sources), then finished
     <state>/quarantine/<run_id>__<source>.parquet                     rows that failed, with the reason
     <state>/history/<version>/                                        versions and changes per build (history.py)
 Every file is written beside its place and renamed into it, so a crash leaves the old state whole.
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # reading the run history needs neither
     import pandas as pd
 
+from . import procs
 from .db import quote
 from .faults import point
 
@@ -52,6 +54,41 @@ def write_parquet(df: pd.DataFrame, path: Path) -> None:
         con.close()
     point("parquet.tmp")
     os.replace(tmp, path)
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _unbuilt(rows: list[dict], state: State) -> list[dict]:
+    """The per-source rows as they stand in the warehouse: a run interrupted (or whose build was not swapped in)
+    loaded nothing into it: its staged sources say `staged` (their snapshots go into the next build), and a
+    source it never reached says `interrupted`."""
+    records = state.run_records()
+    unbuilt = {i for i, r in records.items() if r["status"] == "interrupted" or r.get("built") is False}
+    if not unbuilt:
+        return rows
+    from . import buildinfo
+
+    unbuilt.discard((buildinfo.load(state) or {}).get("run_id"))  # killed after its build was recorded
+    for row in rows:
+        if row["run_id"] in unbuilt and row["status"] == "success":
+            why = records[row["run_id"]].get("message") or "the run was interrupted"
+            row.update(status="staged", rows_loaded=0,
+                       message=f"staged {row.get('rows_loaded', 0)} rows, not in the warehouse ({why}): the next refresh builds them")  # fmt: skip
+    seen = {(r["run_id"], r["source"]) for r in rows}
+    for run_id in sorted(unbuilt):
+        rec = records[run_id]
+        if rec["status"] != "interrupted":
+            continue
+        rows += [{"run_id": run_id, "source": s, "status": "interrupted", "started_at": rec.get("started_at"),
+                  "finished_at": None, "duration_s": None, "rows_read": 0, "rows_loaded": 0, "rows_quarantined": 0,
+                  "tables": {}, "input_files": [],
+                  "message": f"run interrupted (pid {rec.get('pid')} is gone) before this source was staged"}
+                 for s in rec.get("sources", []) if (run_id, s) not in seen]  # fmt: skip
+    return rows
 
 
 class State:
@@ -96,15 +133,68 @@ class State:
         return snap
 
     def _prune(self, source: str, keep: str) -> None:
-        snaps = sorted(p for p in self.source_dir(source).iterdir() if p.is_dir())
+        # only whole snapshots count as kept: one a killed run left half-written is a leftover
+        snaps = sorted(p for p in self.source_dir(source).iterdir() if p.is_dir() and (p / "meta.json").exists())
         for old in snaps[:-KEEP_SNAPSHOTS]:
             if old.name != keep:
                 shutil.rmtree(old, ignore_errors=True)
+
+    def remove_leftovers(self) -> list[str]:
+        """Delete what killed processes left: files written beside their place (`.<name>.tmp-<pid>`) by a pid
+        that is gone, and snapshots never finished (no meta.json; not CURRENT).  Only with the refresh lock
+        held: then no snapshot is being written.  -> the paths removed, relative to the state folder."""
+        gone = []
+        if not self.root.exists():
+            return gone
+        for p in self.root.rglob(".*.tmp-*"):
+            pid = p.name.rsplit(".tmp-", 1)[-1]
+            if p.is_file() and pid.isdigit() and not procs.alive(int(pid)):
+                p.unlink(missing_ok=True)
+                gone.append(str(p.relative_to(self.root)))
+        d = self.root / "sources"
+        for src in d.iterdir() if d.exists() else ():
+            current = self.current(src.name)
+            for snap in (p for p in src.iterdir() if p.is_dir()) if src.is_dir() else ():
+                if not (snap / "meta.json").exists() and snap != current:
+                    shutil.rmtree(snap, ignore_errors=True)
+                    gone.append(str(snap.relative_to(self.root)))
+        return sorted(gone)
 
     # -- run history ------------------------------------------------------------------------------------
     def record_run(self, row: dict) -> None:
         _atomic_write(self.root / "runs" / f"{row['run_id']}__{row['source']}.json", json.dumps(row, default=str))
         point("run.recorded")
+
+    def start_run(self, run_id: str, sources: list[str]) -> None:
+        """Record a run as started, by this process: until finish_run, `baltetl status` shows it running, or
+        `interrupted` once its process is gone (killed, the machine stopped)."""
+        pid = os.getpid()
+        _atomic_write(self._record_path(run_id), json.dumps({
+            "run_id": run_id, "status": "started", "pid": pid, "pid_started": procs.start_time(pid),
+            "sources": sources, "started_at": _now(), "finished_at": None, "message": "", "built": None,
+        }))  # fmt: skip
+
+    def finish_run(self, run_id: str, status: str, message: str = "", built: bool | None = True) -> None:
+        """Record how a started run ended: success | partial | failed (built: whether its warehouse build is
+        the one in place, or was current already; False when the build failed or was not swapped in)."""
+        path = self._record_path(run_id)
+        rec = json.loads(path.read_text()) if path.exists() else {"run_id": run_id}
+        rec.update(status=status, message=message, built=built, finished_at=_now())
+        _atomic_write(path, json.dumps(rec))
+
+    def run_records(self) -> dict[str, dict]:
+        """Every recorded run by id; one that never finished and whose process is gone is `interrupted`."""
+        d = self.root / "run_records"
+        out = {}
+        for p in d.glob("*.json") if d.exists() else ():
+            rec = json.loads(p.read_text())
+            if rec.get("status") == "started" and not procs.alive(rec.get("pid") or 0, rec.get("pid_started")):
+                rec["status"] = "interrupted"
+            out[rec["run_id"]] = rec
+        return out
+
+    def _record_path(self, run_id: str) -> Path:
+        return self.root / "run_records" / f"{run_id}.json"
 
     def save_quarantine(self, run_id: str, source: str, df: pd.DataFrame) -> None:
         if len(df):
@@ -115,7 +205,7 @@ class State:
         if not d.exists():
             return []
         rows = [json.loads(p.read_text()) for p in d.glob("*.json")]
-        return sorted(rows, key=lambda r: (r.get("started_at") or "", r["source"]))
+        return sorted(_unbuilt(rows, self), key=lambda r: (r.get("started_at") or "", r["source"]))
 
     def quarantine_files(self) -> list[Path]:
         d = self.root / "quarantine"

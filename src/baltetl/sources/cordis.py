@@ -23,6 +23,7 @@ from pathlib import PurePosixPath
 import pandas as pd
 
 from .. import archive
+from ..procs import die_with_parent
 from . import Landed, Parsed, Reject, SourceContext, StructureChanged, cordis_xml
 from .cordis_values import (
     CONVERTED_PARTICIPATION_COLUMNS, ORGANISATION_COLUMNS, PARTICIPATION_COLUMNS, PROJECT_COLUMNS,
@@ -98,7 +99,7 @@ def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
     rejects: list[Reject] = []
     repaired = {"projects": 0, "participations": 0}
     for landed in files:
-        members = archive.names(landed.path, limit=100)  # enough to tell the edition
+        members = archive.names(landed.path, limit=100, limits=archive.Limits.of(ctx.config, ctx.source))  # the edition
         csv_members = {PurePosixPath(n).name.lower(): n for n in members if n.lower().endswith(".csv")}
         if any(n.lower().endswith(".xml") for n in members):
             _parse_xml(ctx, landed, projects, parts, rejects)
@@ -152,7 +153,8 @@ def _parse_xml(ctx, landed: Landed, projects: _Columns, parts: _Columns, rejects
         parts.add_columns(r)
         rejects.extend(Reject("projects", *b) for b in bad)
 
-    members = archive.iter_members(landed.path, lambda n: n.lower().endswith(".xml"), progress)
+    limits = archive.Limits.of(ctx.config, ctx.source)
+    members = archive.iter_members(landed.path, lambda n: n.lower().endswith(".xml"), progress, limits)
     batches = _batches(((f"{landed.path.name}!{m}", d) for m, d in members), BATCH_BYTES)
     if workers <= 1:
         for batch in batches:
@@ -160,7 +162,8 @@ def _parse_xml(ctx, landed: Landed, projects: _Columns, parts: _Columns, rejects
     else:
         # bounded: at most 2 batches per worker in flight, so memory stays ~ a few MB per worker
         ctx_mp = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx_mp) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx_mp, initializer=die_with_parent,
+                                 initargs=(os.getpid(),)) as pool:  # workers die with this process (kill -9, OOM)
             pending: deque = deque()
             for batch in batches:
                 pending.append(pool.submit(cordis_xml.parse_batch, batch))
@@ -266,7 +269,7 @@ def _key_of(chunk: bytes) -> str | None:
 def _parse_csv(ctx, landed, csv_members, projects, parts, rejects, repaired) -> None:
     wanted = {csv_members.get("project.csv"), csv_members.get("organization.csv")} - {None}
     label = f"cordis {landed.name or landed.path.name}"
-    contents = dict(archive.iter_members(landed.path, lambda n: n in wanted))
+    contents = dict(archive.iter_members(landed.path, lambda n: n in wanted, limits=archive.Limits.of(ctx.config, ctx.source)))
     name = landed.path.name
     if "project.csv" in csv_members:
         member = csv_members["project.csv"]
