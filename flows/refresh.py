@@ -110,9 +110,14 @@ def refresh(
     elif _site_current(cfg, out):
         out["publish"] = {"status": "skipped", "message": "the warehouse was not rebuilt: the site stays as published"}
     else:
-        # outside the lock: publishing reads the new warehouse read-only; a failure keeps the warehouse
+        # outside the refresh lock: publishes take turns on a lock of their own and never replace a site of a
+        # newer build; publishing reads the new warehouse read-only; a failure keeps the warehouse
         try:
             site = publish_site(cfg)
+            if site.get("skipped"):  # a newer build's site is in place (published by a later refresh)
+                log.warning(site["skipped"])
+                out["publish"] = {"status": "skipped", "message": site["skipped"]}
+                return out
             out["publish"] = {"status": "success", "out": site["out"], "pages": sum(site["pages"].values()),
                               "bytes": site["bytes"], "seconds": site["seconds"], "message": ""}  # fmt: skip
         except Exception as exc:

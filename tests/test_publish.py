@@ -253,7 +253,7 @@ def test_publish_keeps_the_previous_site_when_it_fails(site, tmp_path, monkeypat
         pub.publish(site.cfg, out, log=lambda m: None)
     assert (out / pub.MARKER).read_text() == marker  # the previous site, whole
     assert sum(1 for p in out.rglob("*.html")) == sum(site.result["pages"].values())
-    assert [p.name for p in tmp_path.iterdir()] == ["site"]  # no half-written folder left beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".site.lock", "site"]  # no half-written folder beside it
 
 
 def test_publish_replaces_its_own_site_but_no_other_folder(site, tmp_path):

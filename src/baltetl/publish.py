@@ -4,12 +4,15 @@ Reads only the public_* views (warehouse/public.sql) over a read-only connection
 warehouse open).  Pages: the home page (counts per metropolis, each source's snapshot date, two SVG charts),
 one page per metropolis, per organisation placed in a metropolis (or with a consented contact) and per
 published project (a project with a partner in a metropolis); other partners are shown as text.  Search runs
-in the browser over an index loaded by <script> (works from file://).  Everything is written to a temporary
-folder beside the target and swapped in at the end: a failed publish leaves the previous site.
+in the browser over an index loaded by <script> (works from file://).  Everything is written to a folder of
+its own beside the target, `.site.build-<run>-<n>`, and `site` is a symlink switched to it in one rename: a
+reader sees the previous site or the new one, whole; a failed publish leaves the previous site.  Publishes
+to one site take turns (a lock beside it), and a site published from a newer build is never replaced.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
@@ -18,10 +21,12 @@ import shutil
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from functools import lru_cache
+from glob import escape as glob_escape
 from pathlib import Path
 
 import duckdb
@@ -430,74 +435,216 @@ def materialise(con, views: set[str]) -> dict[str, str]:
     return out
 
 
-def publish(cfg: Config, out: Path | None = None, log: Callable[[str], None] = print) -> dict:
-    """Publish the warehouse `cfg.warehouse` to `out` (default: site_dir(cfg)); return figures."""
+def publish(cfg: Config, out: Path | None = None, log: Callable[[str], None] = print, force: bool = False) -> dict:
+    """Publish the warehouse `cfg.warehouse` to `out` (default: site_dir(cfg)); return figures.
+
+    One publish to `out` at a time (a lock beside it, waited for up to `[publish] lock_wait_s`).  A site
+    published from a newer build than the warehouse holds is not replaced (the result's `skipped` says why)
+    unless `force`.  The site is written into a folder of its own, `.<out>.build-<run>-<n>`, and `out` is a
+    symlink to it, switched in one rename: a reader sees the previous site or the new one, whole."""
     t0 = time.perf_counter()
     out = Path(out) if out else site_dir(cfg)
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
-        raise PublishError(f"{out} exists and is not a site published by baltetl (no {MARKER}): not replaced")
+    _check_target(out)
     if not cfg.warehouse.exists():
         raise PublishError(f"no warehouse at {cfg.warehouse}: run baltetl refresh first")
     out.parent.mkdir(parents=True, exist_ok=True)
-    for p in _leftovers(out):
-        _remove_later(p)
-    tmp = out.with_name(f".{out.name}.publishing-{os.getpid()}-{time.time_ns()}")
-    now = datetime.now(UTC)
     pub = cfg.raw.get("publish", {})
-    con = duckdb.connect(str(cfg.warehouse), read_only=True)
-    try:
-        views = public_views(con)
-        missing = [v for v in REQUIRED if v not in views]
-        if missing:
-            raise PublishError(f"{cfg.warehouse} has no {', '.join(missing)}: it was built before warehouse/public.sql; "
-                               "run baltetl refresh to rebuild it")  # fmt: skip
-        tables = materialise(con, views)
-        data = SiteData(con, tables)
-        t_read = time.perf_counter()
-        meta = {"title": pub.get("title", "BaltMet community database"), "description": pub.get("description", ""),
-                "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "sources": _source_meta(cfg), "present": data.present}  # fmt: skip
-        w = Writer(tmp)
-        pg = Pages(data, w, cfg, now)
-        # the exports run in DuckDB (which lets go of the GIL) while Python renders the pages
-        with ThreadPoolExecutor(1) as pool:
-            job = pool.submit(exports.write, con, tmp / "data", meta, tables)
-            render_common(pg)
-            render_entities(pg)
-            t_pages = time.perf_counter()
-            files = job.result()
-        t_wait = time.perf_counter()
-        pg.page("data.html", "data.html", "data", files=files, sources=pg.attribution)
-        pages = dict(pg.counts)
-        w.write(MARKER, json.dumps({"published_at": now.isoformat(), "warehouse": str(cfg.warehouse), "pages": pages},
-                                   default=str) + "\n")  # fmt: skip
-    except BaseException:
-        con.close()
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    con.close()
-    old = _swap(tmp, out)
-    if old is not None:
-        _remove_later(old)
-    total_bytes = w.bytes + sum(f["bytes"] for f in files)
-    result = {
-        "out": str(out), "pages": dict(pages), "files": w.files + len(files), "bytes": total_bytes,
-        "exports": files, "seconds": round(time.perf_counter() - t0, 2), "read_s": round(t_read - t0, 2),
-        "pages_s": round(t_pages - t_read, 2), "wait_s": round(t_wait - t_pages, 2),
-    }  # fmt: skip
+    with _publish_lock(out, float(pub.get("lock_wait_s", 600))):
+        _check_target(out)
+        for p in _old_versions(out):  # of publishes that died, or not yet deleted
+            _remove_later(p)
+        con = _open_warehouse(cfg.warehouse, log)
+        dest = None
+        try:
+            build = _build_of(con)
+            site = site_build(out)
+            if not force and _newer(site, build):
+                msg = (f"{out} was published from a newer build (run {site.get('run_id')}, built {site.get('built_at')}) "
+                       f"than {cfg.warehouse} holds (run {(build or {}).get('run_id', 'unknown')}, built "
+                       f"{(build or {}).get('built_at', 'unknown')}): not replaced")  # fmt: skip
+                log(msg)
+                return {"out": str(out), "skipped": msg, "build": build, "pages": {}, "files": 0, "bytes": 0,
+                        "exports": [], "seconds": round(time.perf_counter() - t0, 2)}  # fmt: skip
+            run = re.sub(r"[^A-Za-z0-9_-]", "_", (build or {}).get("run_id") or "unknown")
+            dest = out.with_name(f".{out.name}.build-{run}-{time.time_ns()}")
+            result = _write_site(cfg, con, dest, build)
+        except BaseException:
+            if dest is not None:
+                shutil.rmtree(dest, ignore_errors=True)
+            raise
+        finally:
+            con.close()
+        old = _switch(dest, out)
+        for p in [*old, *_old_versions(out)]:
+            _remove_later(p)
+    pages, total_bytes = result["pages"], result["bytes"]
+    result.update(out=str(out), seconds=round(time.perf_counter() - t0, 2))
+    result["read_s"] = round(result.pop("t_read") - t0, 2)
     log(f"published {sum(pages.values())} pages, {result['files']} files, {total_bytes / 1e6:.1f} MB to {out} "
         f"in {result['seconds']} s")  # fmt: skip
     return result
 
 
-def _swap(tmp: Path, out: Path) -> Path | None:
-    """Put the finished site in place of the previous one; return the previous one's new name, if any."""
-    if not out.exists():
-        os.replace(tmp, out)
+def _write_site(cfg: Config, con, tmp: Path, build: dict | None) -> dict:
+    """Render the pages and write the exports into the new folder `tmp`: -> figures."""
+    now = datetime.now(UTC)
+    pub = cfg.raw.get("publish", {})
+    views = public_views(con)
+    missing = [v for v in REQUIRED if v not in views]
+    if missing:
+        raise PublishError(f"{cfg.warehouse} has no {', '.join(missing)}: it was built before warehouse/public.sql; "
+                           "run baltetl refresh to rebuild it")  # fmt: skip
+    tables = materialise(con, views)
+    data = SiteData(con, tables)
+    t_read = time.perf_counter()
+    meta = {"title": pub.get("title", "BaltMet community database"), "description": pub.get("description", ""),
+            "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "sources": _source_meta(cfg), "present": data.present}  # fmt: skip
+    w = Writer(tmp)
+    pg = Pages(data, w, cfg, now)
+    # the exports run in DuckDB (which lets go of the GIL) while Python renders the pages
+    with ThreadPoolExecutor(1) as pool:
+        job = pool.submit(exports.write, con, tmp / "data", meta, tables)
+        render_common(pg)
+        render_entities(pg)
+        t_pages = time.perf_counter()
+        files = job.result()
+    t_wait = time.perf_counter()
+    pg.page("data.html", "data.html", "data", files=files, sources=pg.attribution)
+    pages = dict(pg.counts)
+    w.write(MARKER, json.dumps({"published_at": now.isoformat(), "warehouse": str(cfg.warehouse), "build": build,
+                                "pages": pages}, default=str) + "\n")  # fmt: skip
+    return {"pages": pages, "files": w.files + len(files), "bytes": w.bytes + sum(f["bytes"] for f in files),
+            "exports": files, "build": build, "t_read": t_read, "pages_s": round(t_pages - t_read, 2),
+            "wait_s": round(t_wait - t_pages, 2)}  # fmt: skip
+
+
+def _check_target(out: Path) -> None:
+    """Publish replaces only a site it published: its own symlink, or a folder holding MARKER (or empty)."""
+    if out.is_symlink():
+        if not _ours(out, os.readlink(out)):
+            raise PublishError(f"{out} is a symlink to {os.readlink(out)}, not one made by baltetl publish: not replaced")
+    elif out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).exists())):
+        raise PublishError(f"{out} exists and is not a site published by baltetl (no {MARKER}): not replaced")
+
+
+def _ours(out: Path, name: str) -> bool:
+    """`name` (beside `out`) is one of its site folders or a temporary folder or link of a publish."""
+    return "/" not in name and name.startswith(tuple(f".{out.name}.{k}-" for k in ("build", "publishing", "old", "link")))
+
+
+def _open_warehouse(path: Path, log: Callable[[str], None]):
+    """A read-only connection; a writer holding the file is WarehouseBusy (one line), a WAL that is not the
+    file's own is moved aside (db.recover_wal) and the file opened again."""
+    from .db import WarehouseBusy, recover_wal
+
+    for attempt in (1, 2):
+        try:
+            return duckdb.connect(str(path), read_only=True)
+        except duckdb.Error as exc:
+            text = str(exc)
+            if "Could not set lock" in text or "Conflicting lock" in text:
+                pid = re.search(r"\(PID (\d+)\)", text)
+                raise WarehouseBusy(
+                    f"{path} is open read-write by {'pid ' + pid.group(1) if pid else 'another process'}: publish reads "
+                    "it read-only and cannot while a writer holds it; not published (the previous site stays). Ask "
+                    "them to close it (analysts: open it read-only) and publish again."
+                ) from None
+            if attempt == 1 and "WAL does not match" in text and recover_wal(path, log):
+                continue
+            raise PublishError(f"cannot open {path}: {text.splitlines()[0]}") from None
+
+
+def _build_of(con) -> dict | None:
+    """The build the warehouse holds (its build_info): {run_id, built_at}; None for one built without it."""
+    try:
+        row = con.execute("SELECT run_id, built_at FROM build_info ORDER BY built_at DESC LIMIT 1").fetchone()
+    except duckdb.Error:
         return None
-    old = out.with_name(f".{out.name}.old-{os.getpid()}-{time.time_ns()}")
-    os.replace(out, old)
-    os.replace(tmp, out)
+    return {"run_id": row[0], "built_at": row[1].isoformat()} if row else None
+
+
+def site_build(out: Path) -> dict | None:
+    """The build the site at `out` was published from (its MARKER), or None (none there, or published before
+    builds were recorded)."""
+    try:
+        build = json.loads((out / MARKER).read_text()).get("build")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return build if isinstance(build, dict) and build.get("built_at") else None
+
+
+def _newer(site: dict | None, ours: dict | None) -> bool:
+    """The site was published from a build newer than ours (a warehouse without build_info is the oldest)."""
+    if site is None:
+        return False
+    if ours is None:
+        return True
+    try:
+        return datetime.fromisoformat(site["built_at"]) > datetime.fromisoformat(ours["built_at"])
+    except (TypeError, ValueError):
+        return False
+
+
+@contextmanager
+def _publish_lock(out: Path, wait_s: float) -> Iterator[None]:
+    """Held while a publish to `out` runs (`.<out>.lock` beside it); waits up to `wait_s` for another one."""
+    path = out.with_name(f".{out.name}.lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "unknown"
+                    raise PublishError(f"another publish to {out} ({holder}) still runs after {wait_s:g} s "
+                                       "([publish] lock_wait_s): not published") from None  # fmt: skip
+                time.sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, started {datetime.now(UTC).isoformat(timespec='seconds')}".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _switch(dest: Path, out: Path) -> list[Path]:
+    """Make `out` a symlink to the finished site `dest` with one rename; return what it replaced that is to
+    be deleted (a site folder published before the symlink)."""
+    link = out.with_name(f".{out.name}.link-{os.getpid()}-{time.time_ns()}")
+    os.symlink(dest.name, link)  # relative: the site and its folders move together
+    old = []
+    if out.is_dir() and not out.is_symlink():  # a site published as a plain folder: replaced once
+        legacy = out.with_name(f".{out.name}.old-{os.getpid()}-{time.time_ns()}")
+        try:
+            _exchange(link, out)  # atomic: `out` the symlink, `link` the old folder
+            os.rename(link, legacy)
+        except OSError:  # no renameat2 here: a moment without `out`, once
+            os.rename(out, legacy)
+            os.replace(link, out)
+        old.append(legacy)
+    else:
+        os.replace(link, out)
+    dfd = os.open(out.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
     return old
+
+
+def _exchange(a: Path, b: Path) -> None:
+    """Swap two names atomically (Linux renameat2 RENAME_EXCHANGE)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if not hasattr(libc, "renameat2"):
+        raise OSError("renameat2 is not available")
+    at_fdcwd, rename_exchange = -100, 2
+    if libc.renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), str(a))
 
 
 def _remove_later(path: Path) -> threading.Thread:
@@ -508,21 +655,15 @@ def _remove_later(path: Path) -> threading.Thread:
     return t
 
 
-def _leftovers(out: Path) -> list[Path]:
-    """Previous sites not yet deleted, and temporary folders of publishes that died."""
-    found = list(out.parent.glob(f".{out.name}.old-*"))
-    for p in out.parent.glob(f".{out.name}.publishing-*"):
-        pid = p.name.rsplit(".publishing-", 1)[1].split("-")[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            found.append(p)
+def _old_versions(out: Path) -> list[Path]:
+    """The site folders beside `out` that it does not point to: previous sites, and the folders and links
+    of publishes that died (with the publish lock held no other publish is writing one)."""
+    current = os.readlink(out) if out.is_symlink() else None
+    found = []
+    for p in out.parent.glob(f".{glob_escape(out.name)}.*"):
+        if _ours(out, p.name) and p.name != current:
+            if p.is_symlink():
+                p.unlink(missing_ok=True)
+            else:
+                found.append(p)
     return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
