@@ -65,7 +65,9 @@ def main() -> None:
         wh = ensure_public_views(wh, d)
         cfg = load_config(warehouse=wh)
         out = args.out or d / "site"
-        if out.exists():
+        if out.is_symlink():  # a published site: a symlink to its folder (publish deletes the folder after)
+            out.unlink()
+        elif out.exists():
             shutil.rmtree(out)
         runs = []
         for label in ("into an empty folder", "over the previous site"):
