@@ -18,6 +18,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from baltetl import pipeline, report
 from baltetl.config import Config, load_config
 from baltetl.http import Fetcher
+from baltetl.state import State
 
 
 def _transient(task, task_run, state) -> bool:
@@ -38,13 +39,19 @@ def parse(cfg: Config, source: str, files):
 
 
 @task(name="validate-and-stage", cache_policy=NO_CACHE)
-def stage(cfg: Config, source: str, parsed, files, run_id: str, started: float):
-    return pipeline.stage(cfg, source, parsed, files, run_id, started, log=get_run_logger().info)
+def stage(cfg: Config, source: str, parsed, files, run_id: str, started: float, accept_shrink: bool = False):
+    return pipeline.stage(cfg, source, parsed, files, run_id, started, log=get_run_logger().info,
+                          accept_shrink=accept_shrink)  # fmt: skip
 
 
 @task(name="build-warehouse", cache_policy=NO_CACHE)
 def build(cfg: Config, run_id: str, results: list):
-    return pipeline.build(cfg, run_id, log=get_run_logger().info, results=results)
+    from baltetl.warehouse import WarehouseBusy
+
+    try:
+        return pipeline.build(cfg, run_id, log=get_run_logger().info, results=results)
+    except WarehouseBusy as exc:  # expected, not a crash: handed back, the run reports it (exit 3 in the CLI)
+        return exc
 
 
 @task(name="data-quality-report", cache_policy=NO_CACHE)
@@ -78,12 +85,14 @@ def refresh(
     warehouse: str | None = None,
     config: str | None = None,
     publish: bool = True,
+    accept_shrink: bool = False,
 ) -> dict:
     """Refresh `sources` (default: all) into the warehouse, then publish the site from it.
 
     sample: load each source's bundled sample instead of fetching; input: a local download to load
     (one source); warehouse: the DuckDB file; config: a TOML file overriding the defaults; publish: publish
-    the site and exports afterwards (also needs `[publish] after_refresh`, on by default).
+    the site and exports afterwards (also needs `[publish] after_refresh`, on by default); accept_shrink: load
+    a source even when it has far fewer rows than its last good data (else its max_drop_share fails it).
     """
     log = get_run_logger()
     cfg = load_config(config, warehouse=warehouse)
@@ -98,15 +107,19 @@ def refresh(
 
     def build_and_report(c, run_id, results):
         counts = build(c, run_id, results)
+        if isinstance(counts, Exception):
+            raise counts  # pipeline.refresh records the run as failed, its build not swapped in
         quality_report(c, run_id)
         return counts
 
     out = pipeline.refresh(
         cfg, names, sample=sample, input_path=input, steps=(land, parse, stage), build_step=build_and_report,
-        fetch_all=fetch_all, log=lambda level, msg: getattr(log, level)(msg),
+        fetch_all=fetch_all, log=lambda level, msg: getattr(log, level)(msg), accept_shrink=accept_shrink,
     )
     if not (publish and cfg.raw.get("publish", {}).get("after_refresh", True)):
         out["publish"] = {"status": "skipped", "message": "publish=False or [publish] after_refresh = false"}
+    elif out.get("busy"):
+        out["publish"] = {"status": "skipped", "message": "the new build was not swapped in: the site stays as published"}
     elif _site_current(cfg, out):
         out["publish"] = {"status": "skipped", "message": "the warehouse was not rebuilt: the site stays as published"}
     else:
@@ -126,6 +139,7 @@ def refresh(
             if out["status"] == "success":
                 out["status"] = "partial"
                 out["reasons"].append(f"publish: {type(exc).__name__}: {exc}")
+                State(cfg.state).finish_run(out["run_id"], out["status"], "; ".join(out["reasons"]))
     return out
 
 

@@ -7,10 +7,11 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, NoReturn, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -62,30 +63,60 @@ def refresh(
     config: ConfigOpt = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's log.")] = False,
     publish: Annotated[bool, typer.Option("--publish/--no-publish", help="Publish the site and exports after the build.")] = True,
+    accept_shrink: Annotated[bool, typer.Option("--accept-shrink", help="Load a source even with far fewer rows than its last good data (a genuine shrink; else max_drop_share fails it).")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Tracebacks for expected failures too, and Prefect's debug log.")] = False,
 ) -> None:
-    """Fetch (or take --input / --sample), validate and load sources, rebuild the warehouse, publish the site."""
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    """Fetch (or take --input / --sample), validate and load sources, rebuild the warehouse, publish the site.
+
+    Exit codes: 0 success; 1 a source or the publish failed (the others refreshed; failed sources keep their
+    last good data); 2 refused (another refresh is writing this warehouse, or a bad option, input or
+    configuration); 3 the warehouse is held open for writing: the new build is kept beside it, not swapped in.
+    """
+    global _debug
+    _debug = debug
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "DEBUG" if debug else "INFO" if verbose else "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     if input is not None and not input.exists():
-        console.print(f"[red]input not found:[/] {input}")
-        raise typer.Exit(2)
-    landed: dict = {}
-    if sample or input is not None:  # local inputs: when nothing changed, no orchestrator is needed
-        kept = _refresh_if_unchanged(source, sample, input, warehouse, config, landed)
-        if kept is not None:
-            _print_result(kept)
-            raise typer.Exit(0)
-    from . import pipeline
+        _fail("input not found", input)
+    from contextlib import ExitStack
 
-    with pipeline.batch_gc():  # from the read-ahead on (the flow's refresh sets it too)
-        result = _run_flow(source, sample, input, warehouse, config, publish, landed)
+    from . import pipeline
+    from .config import ConfigError, load_config
+
+    with ExitStack() as whole_run:
+        try:  # one lock for the whole run, taken first: a second refresh is refused before it lands or parses
+            whole_run.enter_context(pipeline.refresh_lock(load_config(config, warehouse=warehouse), whole_run=True))
+        except pipeline.RefreshLocked as exc:
+            _fail("refused", exc)
+        except ConfigError as exc:
+            _fail("error", exc)
+        landed: dict = {}
+        if sample or input is not None:  # local inputs: when nothing changed, no orchestrator is needed
+            kept = _refresh_if_unchanged(source, sample, input, warehouse, config, landed)
+            if kept is not None:
+                _print_result(kept)
+                raise typer.Exit(0)
+        with pipeline.batch_gc():  # from the read-ahead on (the flow's refresh sets it too)
+            result = _run_flow(source, sample, input, warehouse, config, publish, landed, accept_shrink)
     _print_result(result)
     # the process ends here: spare the collector's last pass over everything the run left (~0.7 s at exit)
     gc.freeze()
-    raise typer.Exit(0 if result["status"] == "success" else 1)
+    raise typer.Exit(0 if result["status"] == "success" else 3 if result.get("busy") else 1)
 
 
-def _run_flow(source, sample, input, warehouse, config, publish, landed: dict) -> dict:
+_debug = False  # --debug: expected failures raise (a traceback) instead of one line
+
+
+def _fail(label: str, what: object, code: int = 2) -> NoReturn:
+    """One line on stderr, `label: what` (never wrapped: a path stays whole), then exit `code`; with --debug
+    the exception propagates with its traceback."""
+    if _debug and isinstance(what, BaseException):
+        raise what
+    console.print(f"[red]{label}:[/] {escape(str(what))}", soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _run_flow(source, sample, input, warehouse, config, publish, landed: dict, accept_shrink: bool = False) -> dict:
     """Start the temporary API, read the local inputs ahead, run the refresh flow: -> its result."""
     from contextlib import nullcontext
 
@@ -120,13 +151,12 @@ def _run_flow(source, sample, input, warehouse, config, publish, landed: dict) -
                 warehouse=str(warehouse) if warehouse else None,
                 config=str(config) if config else None,
                 publish=publish,
+                accept_shrink=accept_shrink,
             )
     except RefreshLocked as exc:
-        console.print(f"[red]refused:[/] {exc}")
-        raise typer.Exit(2) from None
+        _fail("refused", exc)
     except (ConfigError, ValueError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+        _fail("error", exc)
     finally:
         prog.set_sink(None)
         pipeline.drop_read_ahead()
@@ -147,16 +177,14 @@ def _refresh_if_unchanged(source, sample, input, warehouse, config, landed: dict
         cfg = load_config(config, warehouse=warehouse)
         names = selected_sources(cfg, source or None, sample)
     except ConfigError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(2) from None
+        _fail("error", exc)
     if input is not None and len(names) != 1:
         return None  # the flow explains
     try:
         return refresh_if_unchanged(cfg, names, sample=sample, input_path=str(input.resolve()) if input else None,
                                     landed=landed)  # fmt: skip
     except RefreshLocked as exc:
-        console.print(f"[red]refused:[/] {exc}")
-        raise typer.Exit(2) from None
+        _fail("refused", exc)
 
 
 def deployment(cfg, name: str | None = None):
@@ -218,10 +246,13 @@ def _print_result(result: dict) -> None:
     if result.get("reasons"):
         out.print(f"[yellow]run {result['status']}[/]: these sources failed and keep their last good data: "
                   + "; ".join(result["reasons"]))  # fmt: skip
-    out.print(f"warehouse {result['warehouse']}: " + ", ".join(f"{k} {v}" for k, v in result["counts"].items()))
+    if result.get("busy"):  # one line: the warehouse stays the previous build
+        console.print(f"[red]not swapped in:[/] {escape(result['busy'])}", soft_wrap=True)
+    else:
+        out.print(f"warehouse {result['warehouse']}: " + ", ".join(f"{k} {v}" for k, v in result["counts"].items()))
     for note in result.get("notes") or ():
         out.print(f"[yellow]warehouse:[/] {note}")
-    if result.get("built_by") and result["built_by"] != result["run_id"]:
+    if result.get("built_by") and result["built_by"] != result["run_id"] and not result.get("busy"):
         out.print(f"not rebuilt: nothing it is made from changed since run {result['built_by']}")
     out.print("data-quality report: baltetl status")
     pub = result.get("publish") or {}
@@ -332,12 +363,14 @@ from .cli_history import register as _register_history  # noqa: E402
 from .cli_publish import register as _register_publish  # noqa: E402
 from .cli_resolution import register as _register_resolution  # noqa: E402
 from .cli_revisions import register as _register_revisions  # noqa: E402
+from .portal.cli import register as _register_portal  # noqa: E402
 
 _register_resolution(app)
 _register_history(app)
 _register_revisions(app)
 _register_opportunities(app)
 _register_publish(app)
+_register_portal(app)
 
 
 def main() -> None:  # pragma: no cover

@@ -38,6 +38,7 @@ Log = Callable[[str], None]
 
 
 KEEPS_DATA = ("unchanged", "skipped")  # run statuses that leave a source's data as it was
+MAX_DROP_SHARE = 0.2  # a table with more than this share fewer rows than last time fails its source
 
 
 class RefreshLocked(RuntimeError):
@@ -89,11 +90,20 @@ def new_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
+# lock files this process holds for a whole run (the CLI, from its first step to its last): the flow it runs
+# takes the lock as held; a flow run started elsewhere (a deployment) takes it itself
+_whole_run: set[str] = set()
+
+
 @contextmanager
-def refresh_lock(cfg: Config) -> Iterator[None]:
-    """Only one refresh writes a warehouse at a time; a second one is refused at once."""
+def refresh_lock(cfg: Config, whole_run: bool = False) -> Iterator[None]:
+    """Only one refresh writes a warehouse at a time; a second one is refused at once.  whole_run: held for
+    the whole run by its process (the CLI), and taken as held by the refresh it then runs in-process."""
     cfg.warehouse.parent.mkdir(parents=True, exist_ok=True)
     path = cfg.warehouse.with_name(cfg.warehouse.name + ".lock")
+    if str(path) in _whole_run:
+        yield
+        return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
@@ -104,8 +114,13 @@ def refresh_lock(cfg: Config) -> Iterator[None]:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}, started {now_iso()}".encode(), 0)
         remove_stale_builds(cfg.warehouse)  # left by a refresh that was killed mid-build
+        State(cfg.state).remove_leftovers()  # and its half-written state files and snapshots
+        if whole_run:
+            _whole_run.add(str(path))
         yield
     finally:
+        if whole_run:
+            _whole_run.discard(str(path))
         os.close(fd)  # closing releases the lock
 
 
@@ -204,8 +219,17 @@ def parse(cfg: Config, source: str, files: list[Landed], log: Log | None = None)
 
 
 def _parse_now(cfg: Config, source: str, files: list[Landed]) -> Parsed:
+    from .archive import ArchiveError
+
     src = cfg.source(source)
-    return load_module(src).parse(SourceContext(cfg, src, None, progress.report), files)
+    try:
+        return load_module(src).parse(SourceContext(cfg, src, None, progress.report), files)
+    except ArchiveError as exc:  # name the file as the user knows it: the landed copy is <name>-<sha256>
+        msg = str(exc)
+        for f in files:
+            if msg.startswith(f.path.name):
+                msg = f"{f.origin.removeprefix('input:')} (landed as {f.path.name}){msg[len(f.path.name):]}"
+        raise ArchiveError(msg) from exc
 
 
 _read_ahead: dict[tuple, Future] = {}
@@ -246,11 +270,12 @@ def drop_read_ahead() -> None:
 
 
 def stage(cfg: Config, source: str, parsed: Parsed, files: list[Landed], run_id: str, started: float,
-          log: Log = print) -> SourceResult:  # fmt: skip
+          log: Log = print, accept_shrink: bool = False) -> SourceResult:  # fmt: skip
     """Validate against the source's contract, quarantine failures, save the snapshot, record the run.
 
-    Raises quality.SourceRejected when the source is worse than its tolerance: then nothing of it is
-    saved but the quarantine and the failed run, and its previous snapshot stays in use.
+    Raises quality.SourceRejected when the source is worse than its tolerance, or has far fewer rows than
+    its last good data (whatever the origin; unless accept_shrink): then nothing of it is saved but the
+    quarantine and the failed run, and its previous snapshot stays in use.
     """
     from . import quality
     from .geo import norm_place
@@ -267,7 +292,7 @@ def stage(cfg: Config, source: str, parsed: Parsed, files: list[Landed], run_id:
             state.save_quarantine(run_id, source, _tag(bad.quarantine, run_id, source))
             exc.reports = bad.reports
         raise
-    if any(not f.origin.startswith(("input:", "sample:")) for f in files):
+    if not accept_shrink:
         _drift_guard(src, state, v)
     for df in v.tables.values():
         if "city" in df.columns:
@@ -298,11 +323,13 @@ def _result(source: str, status: str, message: str, reports: dict, started: floa
 
 
 def _drift_guard(src, state: State, v: quality.Validated) -> None:
-    """A fetch that yields far fewer rows than the last good one is taken for a changed page or API."""
+    """An input (fetched, --input or --sample) that yields far fewer rows than the last good one is taken for
+    a changed page or API, or a cut download: refused unless the shrink is accepted (--accept-shrink)."""
     from . import quality
 
     previous = (state.meta(src.name) or {}).get("counts", {})
-    floor = 1.0 - float(src.options.get("max_drop_share", 0.5))
+    share = float(src.options.get("max_drop_share", MAX_DROP_SHARE))
+    floor = 1.0 - share
     problems = [
         f"{t}: {r.loaded} rows, the last good run had {previous[t]}"
         for t, r in v.reports.items()
@@ -310,7 +337,9 @@ def _drift_guard(src, state: State, v: quality.Validated) -> None:
     ]
     if problems:
         err = quality.SourceRejected(
-            "far fewer rows than last time — has the source changed its structure? " + "; ".join(problems)
+            "far fewer rows than last time — has the source changed its structure, or is the input cut short? "
+            + "; ".join(problems) + f" (more than max_drop_share = {share:g} fewer; "
+            "if the source really shrank, refresh with --accept-shrink)"
         )
         err.reports = v.reports
         raise err
@@ -348,16 +377,17 @@ def fail(cfg: Config, run_id: str, source: str, started: float, exc: BaseExcepti
 
 
 def refresh_source(cfg: Config, source: str, run_id: str, *, sample: bool = False, input_path: str | None = None,
-                   steps=None, log=None, started: float | None = None) -> SourceResult:  # fmt: skip
+                   steps=None, log=None, started: float | None = None, accept_shrink: bool = False) -> SourceResult:  # fmt: skip
     """One source's refresh: land, then (unless the input is unchanged) parse and stage; a failure is recorded
     and the source's last good data stays.  `steps` = (land, parse, stage) callables — the flow passes its
     Prefect tasks, called as land(cfg, source, sample, input_path), parse(cfg, source, files),
-    stage(cfg, source, parsed, files, run_id, started); by default the plain functions of this module.
-    started: when the source's refresh began (the flow starts every fetch at once; default: now)."""
+    stage(cfg, source, parsed, files, run_id, started, accept_shrink=...); by default the plain functions of
+    this module.  started: when the source's refresh began (the flow starts every fetch at once; default: now).
+    accept_shrink: load the source even with far fewer rows than its last good data (see _drift_guard)."""
     land_, parse_, stage_ = steps or (
         lambda c, n, s, i: land(c, n, sample=s, input_path=i),
         parse,
-        lambda c, n, p, f, r, t: stage(c, n, p, f, r, t, log=lambda m: None),
+        lambda c, n, p, f, r, t, accept_shrink: stage(c, n, p, f, r, t, log=lambda m: None, accept_shrink=accept_shrink),
     )
     log = log or (lambda level, msg: None)
     started = started or time.time()
@@ -369,7 +399,7 @@ def refresh_source(cfg: Config, source: str, run_id: str, *, sample: bool = Fals
             return keep_unchanged(cfg, run_id, source, started, files)
         parsed = parse_(cfg, source, files)
         try:
-            return stage_(cfg, source, parsed, files, run_id, started)
+            return stage_(cfg, source, parsed, files, run_id, started, accept_shrink=accept_shrink)
         finally:
             # the staged tables are in the snapshot now: free them before the build and the next source.
             # Emptied, not just dropped: Prefect keeps every task's arguments and result until the flow ends
@@ -395,7 +425,7 @@ def run_status(results: list[SourceResult]) -> tuple[str, list[str]]:
 
 
 def refresh(cfg: Config, names: list[str], *, sample: bool = False, input_path: str | None = None,
-            steps=None, build_step=None, fetch_all=None, log=None) -> dict:  # fmt: skip
+            steps=None, build_step=None, fetch_all=None, log=None, accept_shrink: bool = False) -> dict:  # fmt: skip
     """A whole refresh run: under the refresh lock each source in turn (refresh_source), then the warehouse
     build; -> the run's summary (status, reasons, per-source results, counts).  The flow passes its Prefect
     tasks: `steps` (see refresh_source), `build_step(cfg, run_id, results)`, and `fetch_all(cfg, names)` ->
@@ -404,18 +434,36 @@ def refresh(cfg: Config, names: list[str], *, sample: bool = False, input_path: 
     build_step = build_step or (lambda c, r, res: build(c, r, log=lambda m: None, results=res))
     run_id = new_run_id()
     results = []
+    busy = None
     with refresh_lock(cfg), batch_gc():
-        log("info", f"run {run_id}: sources {', '.join(names)} -> {cfg.warehouse}")
-        # fetched all at once, a source's time runs from the common start; one after the other, from its own
-        started = time.time() if fetch_all else None
-        lands = fetch_all(cfg, names) if fetch_all else {}
-        for name in names:  # one source at a time from here: its fetch (done or under way), parse, stage
-            st = (lands[name], steps[1], steps[2]) if fetch_all else steps  # fetch_all comes with steps
-            results.append(refresh_source(cfg, name, run_id, sample=sample, input_path=input_path, started=started,
-                                          steps=st, log=log))  # fmt: skip
-        notes = recover_wal(cfg, lambda m: log("warning", m))  # before the build reads the live warehouse
-        counts = build_step(cfg, run_id, results)
-    out = summary(cfg, run_id, results, counts, notes)
+        state = State(cfg.state)
+        state.start_run(run_id, names)  # a run killed from here on shows as interrupted
+        try:
+            log("info", f"run {run_id}: sources {', '.join(names)} -> {cfg.warehouse}")
+            # fetched all at once, a source's time runs from the common start; one after the other, from its own
+            started = time.time() if fetch_all else None
+            lands = fetch_all(cfg, names) if fetch_all else {}
+            for name in names:  # one source at a time from here: its fetch (done or under way), parse, stage
+                st = (lands[name], steps[1], steps[2]) if fetch_all else steps  # fetch_all comes with steps
+                results.append(refresh_source(cfg, name, run_id, sample=sample, input_path=input_path,
+                                              started=started, steps=st, log=log, accept_shrink=accept_shrink))  # fmt: skip
+            notes = recover_wal(cfg, lambda m: log("warning", m))  # before the build reads the live warehouse
+            try:
+                counts = build_step(cfg, run_id, results)
+            except Exception as exc:
+                from .warehouse import WarehouseBusy
+
+                if not isinstance(exc, WarehouseBusy):
+                    raise
+                busy, counts = str(exc), {}  # expected: the run says so, no traceback
+        except BaseException as exc:
+            state.finish_run(run_id, "failed" if isinstance(exc, Exception) else "interrupted",
+                             f"{type(exc).__name__}: {exc}", built=False)  # fmt: skip
+            raise
+        out = summary(cfg, run_id, results, counts, notes)
+        if busy:
+            out.update(status="failed", busy=busy)
+        state.finish_run(run_id, out["status"], busy or "; ".join(out["reasons"]), built=not busy)
     if out["reasons"]:
         log("warning", f"run {run_id} is {out['status']}: " + "; ".join(out["reasons"]))
     return out
@@ -493,5 +541,8 @@ def refresh_if_unchanged(cfg: Config, names: list[str], *, sample: bool = False,
             return None
         notes = recover_wal(cfg, lambda m: None)  # the warehouse must open, or this is no success
         run_id = new_run_id()
+        state.start_run(run_id, names)
         results = [keep_unchanged(cfg, run_id, name, started, files) for name, files in landed.items()]
-        return summary(cfg, run_id, results, kept["counts"], notes)
+        out = summary(cfg, run_id, results, kept["counts"], notes)
+        state.finish_run(run_id, out["status"])
+        return out
