@@ -133,8 +133,10 @@ def assert_recoverable(folder: Path, builds: dict, inputs: dict, expected: str |
             assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{pq}')").fetchall() == [(n,)]
     assert all(r["source"] in SOURCES for r in state.runs())
     assert resolve.load_registry(state)  # the id registry reads (the previous one or the new)
-    with pipeline.refresh_lock(cfg):  # a dead refresh holds no lock
+    with pipeline.refresh_lock(cfg):  # a dead refresh holds no lock; what it left is removed at this start
         pass
+    assert not list(state.root.rglob(".*.tmp-*"))
+    assert all((snap / "meta.json").exists() for s in SOURCES for snap in state.source_dir(s).iterdir() if snap.is_dir())
     refresh_here(folder, inputs["new"])
     assert fingerprint(wh) == builds["new"]
     assert [p.name for p in folder.iterdir() if ".building-" in p.name] == []

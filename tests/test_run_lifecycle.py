@@ -151,6 +151,17 @@ def test_the_cli_holds_the_lock_for_the_whole_run(tmp_path):
                 pass
 
 
+def test_a_refused_refresh_is_one_line_and_a_traceback_only_with_debug(tmp_path):
+    wh = tmp_path / "wh" / "baltmet.duckdb"
+    with pipeline.refresh_lock(load_config(warehouse=wh)):  # as another process's refresh holds it
+        res = CliRunner().invoke(app, ["refresh", "--sample", "--source", "clusters", "-w", str(wh)])
+        assert res.exit_code == 2
+        one_line(res.output, "refused:", f"another refresh is writing {wh} (pid {os.getpid()}")
+        res = CliRunner().invoke(app, ["refresh", "--sample", "--source", "clusters", "-w", str(wh), "--debug"])
+        assert isinstance(res.exception, pipeline.RefreshLocked)
+    assert not wh.exists()
+
+
 # ------------------------------------------------------------------------------------------ killed runs
 
 
