@@ -11,14 +11,22 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 from .faults import point
+from .procs import alive
 from .sources import Landed
 
 KEEP_PER_NAME = 5
+# a file being written into a source's landing folder: .<name>.<pid>.tmp|.zip, .<name>.<pid>.<thread>.part
+TEMP = re.compile(r"\..+?\.(\d+)(\.\d+)?\.(tmp|zip|part)")
+
+
+class UnsafeInput(ValueError):
+    """An input folder holds something other than regular files (a symbolic link, a device, a pipe)."""
 
 
 def now_iso() -> str:
@@ -49,6 +57,7 @@ class Landing:
         digest = sha256_of(tmp)
         folder = self.root / source
         folder.mkdir(parents=True, exist_ok=True)
+        self.remove_dead_temps(source)
         final = folder / f"{name}-{digest[:16]}{suffix}"
         if final.exists() and sha256_of(final) == digest:
             tmp.unlink(missing_ok=True)
@@ -75,12 +84,24 @@ class Landing:
         folder = self.root / source
         folder.mkdir(parents=True, exist_ok=True)
         if path.is_dir():  # a CSV folder: land it as a zip of its files, so it is one checksummed file
+            _only_regular_files(path)
             tmp = folder / f".{name}.{os.getpid()}.zip"
             base = shutil.make_archive(str(tmp.with_suffix("")), "zip", root_dir=path)
             return self.place(Path(base), source, name, origin, ".zip")
         tmp = folder / f".{name}.{os.getpid()}.tmp"
         shutil.copyfile(path, tmp)
         return self.place(tmp, source, name, origin, _suffix(path.name))
+
+    def remove_dead_temps(self, source: str) -> list[str]:
+        """Delete the temporary files a killed run left in a source's landing folder (their writer's pid is
+        not running); those of a live process are being written."""
+        gone = []
+        for p in (self.root / source).glob(".*"):
+            m = TEMP.fullmatch(p.name)
+            if m and p.is_file() and not alive(int(m.group(1))):
+                p.unlink(missing_ok=True)
+                gone.append(p.name)
+        return gone
 
     def _sidecars(self, source: str, name: str):
         """(sidecar, data file, meta) of each landed file of this name.  A landed .json data file is not a
@@ -112,3 +133,13 @@ class Landing:
         for side, data, _ in found[:-KEEP_PER_NAME]:
             data.unlink(missing_ok=True)
             side.unlink(missing_ok=True)
+
+
+def _only_regular_files(folder: Path) -> None:
+    """An input folder is landed only when it holds regular files and folders: a symbolic link would copy
+    whatever it points to (/etc/passwd) into the landed zip."""
+    for p in sorted(folder.rglob("*")):
+        if p.is_symlink() or not (p.is_file() or p.is_dir()):
+            what = "a symbolic link" if p.is_symlink() else "not a regular file"
+            raise UnsafeInput(f"{folder}: {p.relative_to(folder)} is {what}; the folder is not landed "
+                              "(copy the file itself into it)")

@@ -176,7 +176,7 @@ def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
     rejects: list[Reject] = []
     empty_pages: list[str] = []
     for landed in files:
-        for member, data in _contents(landed):
+        for member, data in _contents(landed, archive.Limits.of(ctx.config, ctx.source)):
             ref = f"{landed.path.name}!{member}" if member != landed.path.name else landed.path.name
             if member == landed.path.name and not data.strip():
                 raise StructureChanged(f"eurocities: the directory page {ref} is empty ({len(data)} bytes)"
@@ -205,12 +205,12 @@ def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
     return Parsed(tables={"organisations": orgs, "network_memberships": memberships}, rejects=rejects)
 
 
-def _contents(landed: Landed):
+def _contents(landed: Landed, limits: archive.Limits | None = None):
     k = archive.kind(landed.path)
     if k == "file":
         yield landed.path.name, landed.path.read_bytes()
     else:
-        yield from archive.iter_members(landed.path, lambda n: not PurePosixPath(n).name.startswith("."))
+        yield from archive.iter_members(landed.path, lambda n: not PurePosixPath(n).name.startswith("."), limits=limits)
 
 
 def _kind(member: str, data: bytes) -> str:

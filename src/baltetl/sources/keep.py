@@ -33,7 +33,6 @@ knows them), postcodes with en dashes -> '-', country prefixes stripped (`LV–1
 from __future__ import annotations
 
 import csv
-import gzip
 import hashlib
 import io
 import json
@@ -200,13 +199,13 @@ def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
     index_entries: list[dict] = []  # projects seen in API index pages
     rejects: list[Reject] = []
     for landed in files:
-        for member, data in _members(landed):
+        for member, data in _members(landed, archive.Limits.of(ctx.config, ctx.source)):
             ref = landed.path.name if member == landed.path.name else f"{landed.path.name}!{member}"
             _read_member(member, data, ref, landed, rows, index_entries, rejects)
     return _tables(rows, index_entries, rejects)
 
 
-def _members(landed: Landed) -> Iterator[tuple[str, bytes]]:
+def _members(landed: Landed, limits: archive.Limits | None = None) -> Iterator[tuple[str, bytes]]:
     """(member name, bytes) of the inputs in a landed file: itself, its gunzipped content, or its members
     (a zip, tar or folder; an .xlsx is a zip too, but one input)."""
     path = landed.path
@@ -218,23 +217,16 @@ def _members(landed: Landed) -> Iterator[tuple[str, bytes]]:
         with open(path, "rb") as f:
             head = f.read(2)
         if head == b"\x1f\x8b":  # a gzip: a .csv.gz (one input), or a .tar.gz
-            try:
-                with gzip.open(path, "rb") as g:
-                    data = g.read()
-            except (OSError, EOFError) as exc:
-                raise archive.ArchiveError(f"{path.name}: gzip is truncated or corrupt: {exc}") from exc
+            data = archive.gunzip(path, path.name, limits)
             if data[257:262] != b"ustar":
                 yield path.name.removesuffix(".gz"), data
                 return
     want = lambda n: PurePosixPath(n).suffix.lower() in (".csv", ".gz", ".xlsx", ".json", ".txt")  # noqa: E731
-    for name, data in archive.iter_members(path, want):
+    for name, data in archive.iter_members(path, want, limits=limits):
         if PurePosixPath(name).name.startswith((".", "~$")):
             continue
         if data[:2] == b"\x1f\x8b":
-            try:
-                data = gzip.decompress(data)
-            except (OSError, EOFError) as exc:
-                raise archive.ArchiveError(f"{path.name}!{name}: gzip is truncated or corrupt: {exc}") from exc
+            data = archive.gunzip(data, f"{path.name}!{name}", limits)
             name = name.removesuffix(".gz")
         yield name, data
 

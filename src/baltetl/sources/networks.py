@@ -101,7 +101,9 @@ def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
     rejects: list[Reject] = []
     for landed in files:
         found = False
-        for member, data in archive.iter_members(landed.path, lambda n: not PurePosixPath(n).name.startswith(".")):
+        limits = archive.Limits.of(ctx.config, ctx.source)
+        for member, data in archive.iter_members(landed.path, lambda n: not PurePosixPath(n).name.startswith("."),
+                                                 limits=limits):  # fmt: skip
             where = landed.path.name if member == landed.path.name else f"{landed.path.name}!{member}"
             text = _text(data, where)
             try:
