@@ -18,7 +18,7 @@ import crash_child
 import duckdb
 import psutil
 import pytest
-from conftest import ROOT, SAMPLE
+from conftest import ROOT
 from test_crash import forkserver  # noqa: F401  (the fixture: children forked from a process with baltetl imported)
 from typer.testing import CliRunner
 
@@ -36,17 +36,19 @@ def _clean_env(monkeypatch):
         monkeypatch.delenv(var, raising=False)
 
 
-def cli(tmp_path: Path, *args: str, **env: str) -> subprocess.Popen:
-    """`baltetl refresh <args>` as its own process (its own temporary Prefect API), stdout and stderr to files."""
+def cli(tmp_path: Path, *args: str) -> subprocess.Popen:
+    """`baltetl refresh <args>` as its own process (its own temporary Prefect API); the nth one started in
+    `tmp_path` writes its stdout and stderr to cli<n>.out and cli<n>.err there."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("BALTETL_", "PREFECT_API_URL"))}
-    clean.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false", **env)
+    clean.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
     n = len(list(tmp_path.glob("cli*.out")))
-    out, err = open(tmp_path / f"cli{n}.out", "w"), open(tmp_path / f"cli{n}.err", "w")
-    return subprocess.Popen([sys.executable, "-m", "baltetl", "refresh", *args], cwd=ROOT, env=clean, stdout=out,
-                            stderr=err, stdin=subprocess.DEVNULL)  # fmt: skip
+    with open(tmp_path / f"cli{n}.out", "w") as out, open(tmp_path / f"cli{n}.err", "w") as err:
+        return subprocess.Popen([sys.executable, "-m", "baltetl", "refresh", *args], cwd=ROOT, env=clean, stdout=out,
+                                stderr=err, stdin=subprocess.DEVNULL)  # fmt: skip
 
 
 def outputs(tmp_path: Path, n: int) -> tuple[str, str]:
+    """(stdout, stderr) of the nth `cli` process."""
     return (tmp_path / f"cli{n}.out").read_text(), (tmp_path / f"cli{n}.err").read_text()
 
 
