@@ -2,12 +2,19 @@
 
 Every staged row carries `record_key` (the source's own key of the record, unique per table) and
 `record_ref` (where it was read: archive member, file and line), which become warehouse lineage.
+
+Each table's Config names its `identity` (metadata): the keys and the fields without which the record is not
+the record.  A bad value there, or in a field that may not be empty, holds the record back (and the rows
+that refer to it); a bad value in any other field (nullable, not identity) is emptied and quarantined, and
+the record loads without it (quality.py).
 """
 
 import pandas as pd
 import pandera.pandas as pa
 import pycountry
 from pandera.typing import Series
+
+from baltetl.urls import unsafe_url
 
 # ISO 3166-1 alpha-2, plus the user-assigned X? codes the EU uses (XK Kosovo; XH seen in CORDIS)
 COUNTRIES = sorted({c.alpha_2 for c in pycountry.countries} | {f"X{c}" for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"})
@@ -23,6 +30,11 @@ def decoded(df: pd.DataFrame) -> pd.Series:
     return ok
 
 
+def identity(*columns: str) -> dict:
+    """Config metadata: the record's key and lineage, and these columns, hold the record back when bad."""
+    return {"identity": ["record_key", "record_ref", *columns]}
+
+
 class Staged(pa.DataFrameModel):
     record_key: Series[str] = pa.Field(unique=True, str_length={"min_value": 1, "max_value": 200})
     record_ref: Series[str] = pa.Field(str_length={"min_value": 1})
@@ -30,6 +42,7 @@ class Staged(pa.DataFrameModel):
     class Config:
         coerce = True
         strict = False  # a source may stage more columns than the core needs
+        metadata = identity()
 
 
 class Projects(Staged):
@@ -41,6 +54,9 @@ class Projects(Staged):
     end_date: Series[pd.Timestamp] = pa.Field(nullable=True, le=pd.Timestamp("2100-12-31"))
     total_cost: Series[float] = pa.Field(nullable=True, ge=0)
     objective: Series[str] = pa.Field(nullable=True)
+
+    class Config:
+        metadata = identity("project_id")
 
     @pa.dataframe_check(name="end_date >= start_date", element_wise=False)
     def ends_after_start(cls, df: pd.DataFrame) -> Series[bool]:
@@ -55,6 +71,9 @@ class Participations(Staged):
     country: Series[str] = pa.Field(nullable=True, isin=COUNTRIES)
     nuts3: Series[str] = pa.Field(nullable=True, str_matches=r"^[A-Z]{2}[0-9A-Z]{3}$")
 
+    class Config:
+        metadata = identity("project_id", "org_id")
+
 
 class Organisations(Staged):
     org_id: Series[str] = pa.Field(unique=True, str_length={"min_value": 1})
@@ -62,3 +81,11 @@ class Organisations(Staged):
     city: Series[str] = pa.Field(nullable=True)
     country: Series[str] = pa.Field(nullable=True, isin=COUNTRIES)
     nuts3: Series[str] = pa.Field(nullable=True, str_matches=r"^[A-Z]{2}[0-9A-Z]{3}$")
+    website: Series[str] = pa.Field(nullable=True, required=False)
+
+    class Config:
+        metadata = identity("org_id", "name")
+
+    @pa.check("website", element_wise=True)
+    def website_is_no_other_scheme_than_http(cls, value) -> bool:
+        return not unsafe_url(value)  # javascript:, data: ... (urls.py); text that is no address stays

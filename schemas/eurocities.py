@@ -39,6 +39,9 @@ class NetworkMemberships(core.Staged):
     category: Series[str] = pa.Field(nullable=True, isin=CATEGORIES)
     joined_year: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=1986, le=2100)  # Eurocities: founded 1986
 
+    class Config:
+        metadata = core.identity("network", "org_id")
+
     @pa.dataframe_check(name="text_decoded_with_the_right_encoding", element_wise=False)
     def text_decoded(cls, df: pd.DataFrame) -> Series[bool]:
         return core.decoded(df)

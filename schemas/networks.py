@@ -30,6 +30,9 @@ class Organisations(core.Organisations):
     population: Series[float] = pa.Field(nullable=True, ge=0)
     memberships: Series[pd.Int64Dtype] = pa.Field(ge=1)
 
+    class Config:
+        metadata = core.identity("org_id", "name", "country")
+
 
 class NetworkMemberships(core.Staged):
     record_key: Series[str] = pa.Field(unique=True, str_matches=MEMBERSHIP_CODE)
@@ -44,6 +47,7 @@ class NetworkMemberships(core.Staged):
 
     class Config:
         unique = ["network", "org_id"]  # a member listed twice in a network: the repeat is quarantined
+        metadata = core.identity("network", "org_id")
 
 
 class Networks(core.Staged):
@@ -53,6 +57,9 @@ class Networks(core.Staged):
     url: Series[str] = pa.Field(nullable=True)
     founded: Series[pd.Int64Dtype] = pa.Field(nullable=True, ge=1800, le=2030)
     members_listed: Series[pd.Int64Dtype] = pa.Field(ge=0)
+
+    class Config:
+        metadata = core.identity("network")
 
 
 CONTRACTS = {"organisations": Organisations, "network_memberships": NetworkMemberships, "networks": Networks}

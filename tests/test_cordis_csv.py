@@ -300,19 +300,18 @@ def test_not_a_cordis_edition(tmp_path, csv_ctx):
 
 # ------------------------------------------------------------------------ quarantine of broken rows
 
-# (table, record_key, column, check name or its beginning, failure value or its beginning)
+# (table, record_key, column, check name or its beginning, failure value or its beginning, action): a bad
+# value of a field that may be empty is emptied (the record and its children load); a bad key, required field
+# or unparsable record holds the record back
+NULLED, HELD = "field_nulled", "row_held"
 BROKEN = [
-    ("projects", "101060884", "start_date", "coerce_dtype('datetime64", "2023-02-30"),
-    ("projects", "641607", "total_cost", "coerce_dtype('float64')", "12a.5"),  # "12a,5", commas already made points
-    ("participations", "633053/999643007/thirdParty/14", "ec_contribution", "coerce_dtype('float64')", "12a.5"),
-    ("participations", "652671", None, "malformed_csv_row", '"652671";"PROIntensAfrica";"998296065"'),
-    ("participations", "633413/937808902/beneficiary/11", "role", "isin(", "beneficiary"),
-    ("participations", "792210/928228018/participant/20", "record_key", "field_uniqueness", "792210/928228018/participant/20"),
-    ("organisations", "868955877", "activity_type", "isin(", "XYZ"),
-    # children of quarantined parents
-    ("participations", "641607/941324376/participant/11", "project_id", "parent:projects.project_id", "641607"),
-    ("participations", "101060884/999654356/coordinator/1", "project_id", "parent:projects.project_id", "101060884"),
-    ("participations", "101298715/868955877/participant/8", "org_id", "parent:organisations.org_id", "868955877"),
+    ("projects", "101060884", "start_date", "coerce_dtype('datetime64", "2023-02-30", NULLED),
+    ("projects", "641607", "total_cost", "coerce_dtype('float64')", "12a.5", NULLED),  # "12a,5", commas made points
+    ("participations", "633053/999643007/thirdParty/14", "ec_contribution", "coerce_dtype('float64')", "12a.5", NULLED),
+    ("participations", "652671", None, "malformed_csv_row", '"652671";"PROIntensAfrica";"998296065"', HELD),
+    ("participations", "633413/937808902/beneficiary/11", "role", "isin(", "beneficiary", HELD),
+    ("participations", "792210/928228018/participant/20", "record_key", "field_uniqueness", "792210/928228018/participant/20", HELD),
+    ("organisations", "868955877", "activity_type", "isin(", "XYZ", NULLED),
 ]  # fmt: skip
 
 
@@ -326,8 +325,8 @@ def broken_validated(broken):
     return quality.validate(broken, contracts(), cordis.TABLES, 1.0, {})
 
 
-@pytest.mark.parametrize("table, key, column, check, value", BROKEN, ids=[f"{b[0]}:{b[1]}:{b[3]}" for b in BROKEN])
-def test_broken_row_is_quarantined(broken_validated, table, key, column, check, value):
+@pytest.mark.parametrize("table, key, column, check, value, action", BROKEN, ids=[f"{b[0]}:{b[1]}:{b[3]}" for b in BROKEN])
+def test_broken_row_is_quarantined(broken_validated, table, key, column, check, value, action):
     q = broken_validated.quarantine
     hit = q[(q["table_name"] == table) & (q["record_key"] == key) & q["check_name"].str.startswith(check)]
     assert len(hit) == 1, q[["table_name", "record_key", "check_name"]].to_string()
@@ -335,15 +334,19 @@ def test_broken_row_is_quarantined(broken_validated, table, key, column, check, 
     assert r["column_name"] == column
     assert r["failure_value"].startswith(value)
     assert r["record_ref"].startswith("csv_broken!")
-    if table != "organisations":  # an organisation's ref is the participation row it was taken from
-        loaded = broken_validated.tables[table]
+    assert r["action"] == action
+    loaded = broken_validated.tables[table]
+    if action == NULLED:  # loaded, without the value
+        row = loaded[loaded["record_key"] == key]
+        assert len(row) == 1 and pd.isna(row[column].iloc[0])
+    elif table != "organisations":  # an organisation's ref is the participation row it was taken from
         assert r["record_ref"] not in set(loaded["record_ref"])
 
 
 def test_quarantine_holds_exactly_the_broken_rows(broken_validated):
     q = broken_validated.quarantine
     got = sorted(zip(q["table_name"], q["record_key"], q["check_name"]))
-    want = sorted((t, k, c) for t, k, _, c, _ in BROKEN)
+    want = sorted((t, k, c) for t, k, _, c, _, _ in BROKEN)
     assert len(got) == len(want)
     assert all(g[:2] == w[:2] and g[2].startswith(w[2]) for g, w in zip(got, want)), got
     assert q[["table_name", "record_ref", "check_name", "failure_value"]].notna().all().all()
@@ -366,15 +369,20 @@ def test_duplicate_key_first_loads(broken_validated):
 
 def test_good_rows_load(broken_validated):
     t = broken_validated.tables
-    assert set(t["projects"]["project_id"]) == set(EXCERPT_PROJECTS) - {"101060884", "641607"}
+    assert set(t["projects"]["project_id"]) == set(EXCERPT_PROJECTS)  # two of them without a bad value
     assert set(t["participations"]["record_key"]) == {
         "632927/999905974/coordinator/1",
         "633002/998221957/coordinator/1",
         "690850/997352934/partner/9",
         "792210/928228018/participant/20",
         "314056/999654356/participant/9",
+        # of the projects and the organisation loaded without a bad value; with an emptied contribution
+        "641607/941324376/participant/11",
+        "101060884/999654356/coordinator/1",
+        "101298715/868955877/participant/8",
+        "633053/999643007/thirdParty/14",
     }
-    assert "868955877" not in set(t["organisations"]["org_id"]) and len(t["organisations"]) == 8
+    assert "868955877" in set(t["organisations"]["org_id"]) and len(t["organisations"]) == 9
     # the loaded participations only point at loaded parents
     assert set(t["participations"]["project_id"]) <= set(t["projects"]["project_id"])
     assert set(t["participations"]["org_id"]) <= set(t["organisations"]["org_id"])
@@ -392,22 +400,24 @@ def test_loaded_plus_quarantined_equals_read(broken, broken_validated):
     q = broken_validated.quarantine
     for t, read in expected_read.items():
         rep = broken_validated.reports[t]
-        quarantined_records = q.loc[q["table_name"] == t, "record_ref"].nunique()
+        held_records = q.loc[(q["table_name"] == t) & (q["action"] == HELD), "record_ref"].nunique()
         assert rep.read == read
         assert rep.loaded == len(broken_validated.tables[t])
-        assert rep.loaded + quarantined_records == rep.read
-        assert rep.quarantined == quarantined_records
-    assert {t: r.quarantined for t, r in broken_validated.reports.items()} == {
-        "projects": 2,
-        "participations": 7,
-        "organisations": 1,
+        assert rep.loaded + held_records == rep.read
+        assert rep.quarantined == held_records
+        assert rep.fields_nulled == ((q["table_name"] == t) & (q["action"] == NULLED)).sum()
+    assert {t: (r.quarantined, r.fields_nulled) for t, r in broken_validated.reports.items()} == {
+        "projects": (0, 2),
+        "participations": (3, 1),
+        "organisations": (0, 1),
     }
 
 
 @pytest.mark.parametrize(
     "max_share, failing",
     [
-        (0.5, {"participations"}),  # 7/12 = 58 %
+        # rows held and rows loaded with a value emptied count alike
+        (0.3, {"participations"}),  # (3 + 1)/12 = 33 %
         (0.15, {"participations", "projects"}),  # 2/11 = 18 %
         (0.1, {"participations", "projects", "organisations"}),  # 1/9 = 11 %
     ],
@@ -423,7 +433,7 @@ def test_tolerance_exceeded_rejects_the_source(broken, max_share, failing):
 
 def test_tolerance_not_exceeded_loads(broken, csv_ctx):
     v = quality.validate(broken, contracts(), cordis.TABLES, 0.6, {})
-    assert v.reports["participations"].loaded == 5
+    assert v.reports["participations"].loaded == 9
     # the configured tolerance (2 %) is far below the broken share
     with pytest.raises(quality.SourceRejected):
         quality.validate(broken, contracts(), cordis.TABLES, csv_ctx.source.max_quarantine_share, {})

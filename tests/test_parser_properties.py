@@ -9,8 +9,9 @@ parser and the source's contract (quality.validate, every tolerance off).  Prope
 - the parser either returns tables or raises the source-level error that fails the source with a clear
   message: StructureChanged (not the expected layout: no header, not JSON, no members, not UTF-8 where the
   format is UTF-8) or ArchiveError (a truncated or corrupt archive).  Nothing else escapes.
-- of what is parsed, every row read is loaded or quarantined, per table: read = loaded + the rows with a
-  quarantine entry, and validation itself never fails (no ContractError);
+- of what is parsed, every row read is loaded or quarantined, per table: read = loaded + the rows held in
+  quarantine (a row loaded with a bad value emptied has its entry too), and validation itself never fails
+  (no ContractError);
 - no value decoded with the wrong encoding (holding U+FFFD, which the inputs do not) is loaded.
 """
 
@@ -177,8 +178,10 @@ def check(source: str, files: list[tuple[str, bytes, str, str]]) -> None:
     for table, rep in v.reports.items():
         assert rep.loaded == len(v.tables[table])
         q = v.quarantine[v.quarantine["table_name"] == table]
-        rows = q[["record_key", "record_ref"]].drop_duplicates()
+        rows = q.loc[q["action"] == "row_held", ["record_key", "record_ref"]].drop_duplicates()
         assert rep.read == rep.loaded + len(rows), (table, rep, q.head(10).to_dict("records"))
+        # a value emptied is of a row that loaded
+        assert set(q.loc[q["action"] == "field_nulled", "record_key"]) <= set(v.tables[table]["record_key"])
         for col in v.tables[table].columns:  # the inputs hold no U+FFFD: one loaded was decoded wrongly
             damaged = [x for x in v.tables[table][col] if isinstance(x, str) and "\ufffd" in x]
             assert not damaged, f"{table}.{col}: a value decoded with the wrong encoding was loaded: {damaged[0]!r}"
@@ -321,8 +324,9 @@ def test_clusters_eccp_profile(ops):
     check("clusters", [("profile.html", mangle(ECCP_PROFILE, ops), "eccp-hamburg-aviation-ev", url)])
 
 
-def test_an_out_of_range_date_quarantines_its_row_not_the_source():
-    """pandera cannot coerce '9999-12-31' to datetime64[ns] and reported it for no row: the whole table failed."""
+def test_an_out_of_range_date_quarantines_its_value_not_the_source():
+    """pandera cannot coerce '9999-12-31' to datetime64[ns] and reported it for no row: the whole table failed.
+    Now the value is quarantined and the project loads without it."""
     doc = json.loads(json.dumps(KEEP_API))
     doc["end_date"] = "9999-12-31"
     cfg = config()
@@ -334,9 +338,10 @@ def test_an_out_of_range_date_quarantines_its_row_not_the_source():
     v = quality.validate(parsed, quality.load_contracts(ROOT / "schemas", "keep"), ("projects", "organisations", "participations"),
                          max_share=1.0, min_rows={})  # fmt: skip
     q = v.quarantine[v.quarantine["table_name"] == "projects"]
-    assert q[["record_key", "column_name", "check_name", "failure_value"]].values.tolist() == [
-        ["30001", "end_date", "coerce_dtype('datetime64[ns]')", "9999-12-31"]]
-    assert (v.reports["projects"].loaded, v.reports["organisations"].loaded) == (0, 5)
+    assert q[["record_key", "column_name", "check_name", "failure_value", "action"]].values.tolist() == [
+        ["30001", "end_date", "coerce_dtype('datetime64[ns]')", "9999-12-31", "field_nulled"]]
+    assert (v.reports["projects"].loaded, v.reports["organisations"].loaded) == (1, 5)
+    assert v.tables["projects"]["end_date"].isna().all() and len(v.tables["participations"]) == v.reports["participations"].read
 
 
 def test_a_quote_never_closed_in_a_long_file_is_handled():

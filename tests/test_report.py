@@ -66,12 +66,16 @@ def test_per_source_counts_and_failing_checks_match_the_quarantine(built):
     assert [s.source for s in rep.ran] == list(SOURCES)
     assert set(lines) == set(cfg.sources)  # every configured source, run or not
     for name in SOURCES:
-        n = q(cfg, f"SELECT count(DISTINCT (table_name, record_key)) FROM quarantine "
-                   f"WHERE source = '{name}' AND run_id = '{run_id}'")[0][0]  # a row may fail several checks
+        n, nulled = q(cfg, f"SELECT count(DISTINCT (table_name, record_key)) FILTER (WHERE action = 'row_held'), "
+                           f"count(*) FILTER (WHERE action = 'field_nulled') FROM quarantine "
+                           f"WHERE source = '{name}' AND run_id = '{run_id}'")[0]  # a row may fail several checks
         line = lines[name]
         assert line.rows_quarantined == n and line.rows_read == line.rows_loaded + n
+        assert line.fields_nulled == nulled  # values emptied in rows that loaded
         assert line.status == "success" and not line.unchanged and not line.stale
     assert lines["interreg_se"].rows_quarantined > 0
+    assert lines["interreg_se"].fields_nulled == 2  # end dates 2027-02-31 and 2026-09-31: the projects load without them
+    assert q(cfg, "SELECT fields_nulled FROM quality_report WHERE source = 'interreg_se'") == [(2,)]
     # the most frequent check of Interreg SE's quarantine leads its top checks, with the same count
     (check, rows), *_ = q(cfg, "SELECT check_name, count(*) FROM quarantine WHERE source = 'interreg_se' "
                                "GROUP BY 1 ORDER BY 2 DESC, 1")  # fmt: skip

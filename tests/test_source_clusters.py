@@ -165,9 +165,11 @@ def test_registry_csv_mapping(cfg, tmp_path):
         ("kkk-pl:pomorski-klaster-ict-interizon", "org_id", "field_uniqueness"),  # listed twice: the first loads
         ("kkk-pl:pomorski-klaster-ict-interizon", "record_key", "field_uniqueness"),
     }
-    assert v.reports["organisations"].read == 5 and v.reports["organisations"].quarantined == 3
+    assert v.reports["organisations"].read == 5 and v.reports["organisations"].quarantined == 2
+    assert v.reports["organisations"].fields_nulled == 1  # the cluster loads without its member count
     loaded = v.tables["organisations"]
-    assert sorted(loaded["name"]) == ["Mazowiecki Klaster Testowy", "Pomorski Klaster ICT Interizon"]
+    assert sorted(loaded["name"]) == ["Klaster Bez Liczby", "Mazowiecki Klaster Testowy", "Pomorski Klaster ICT Interizon"]
+    assert pd.isna(loaded.set_index("name").loc["Klaster Bez Liczby", "members_total"])
     assert loaded.set_index("name").loc["Pomorski Klaster ICT Interizon", "city"] == "Gdańsk"  # the first one
 
 

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,8 +129,9 @@ def test_full_extract_every_row_loaded_or_quarantined(cfg, tmp_path):
     assert result.status == "success", result.message
     pa = result.tables["participations"]
     assert pa["read"] == 1135 and pa["loaded"] + pa["quarantined"] == 1135
-    assert pa["quarantined"] == 20  # 11 without organisation name, 9 of projects with impossible dates
-    assert result.tables["projects"]["quarantined"] == 3
+    assert pa["quarantined"] == 13  # 11 without organisation name, 2 of the project that ends before it starts
+    assert result.tables["projects"]["quarantined"] == 1
+    assert result.tables["projects"]["fields_nulled"] == 2  # end dates 2027-02-31, 2026-09-31: the projects load
 
 
 def test_fetch_needs_a_url(cfg):
@@ -159,3 +161,79 @@ def test_input_of_a_bare_json_file(cfg):
     """A landed .json data file is not mistaken for a sidecar (landing keeps working for JSON inputs)."""
     result, _ = run_refresh(cfg, "interreg_se", input_path=str(SAMPLE))
     assert result.status == "success", result.message
+
+
+def _extract_rows() -> list[dict]:
+    """Real rows of the sample: APRIORA's two partners (the extract's end date 2027-02-31) and the three partners
+    of another project, the first of them written without its organisation's name (the extract has such rows)."""
+    rows = json.loads(SAMPLE.read_bytes())
+    apriora = [r for r in rows if r["projektnamn"] == "APRIORA"]
+    assert len(apriora) == 2 and {r["slutdatum"] for r in apriora} == {"2027-02-31"}
+    named = lambda n: [bool(r["organisationsnamn"]) for r in rows if r["projektnamn"] == n]  # noqa: E731
+    name = next(r["projektnamn"] for r in rows if named(r["projektnamn"]) == [True] * 3)
+    other = [dict(r) for r in rows if r["projektnamn"] == name]
+    other[0]["organisationsnamn"] = None
+    return apriora + other
+
+
+def _tolerant(cfg):
+    """cfg whose interreg_se loads a handful of rows with failures (the real tolerance is 5 % of a table)."""
+    import dataclasses
+
+    cfg.sources["interreg_se"] = dataclasses.replace(cfg.source("interreg_se"), max_quarantine_share=1.0)
+    return cfg
+
+
+def test_an_impossible_end_date_empties_the_field_and_keeps_the_project(cfg, tmp_path):
+    """Before: APRIORA (end date 2027-02-31) was quarantined with both its partners, who vanished.  Now the
+    project loads without an end date, its partners load, and the value is in quarantine once, as a field
+    emptied; the data-quality report counts it.  A partner without a name (its organisation's identity)
+    is still held back with its participation."""
+    rows = _extract_rows()
+    folder = tmp_path / "extract"
+    folder.mkdir()
+    (folder / "partners.json").write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    result, _ = run_refresh(_tolerant(cfg), "interreg_se", input_path=str(folder))
+    assert result.status == "success", result.message
+    apriora = interreg_se.project_id("Baltic Sea Region", "Regular", "APRIORA")
+    con = duckdb.connect(str(cfg.warehouse), read_only=True)
+    try:
+        project = con.execute("SELECT title, start_date::VARCHAR, end_date FROM projects WHERE project_id = ?",
+                              [apriora]).fetchall()  # fmt: skip
+        partners = {r[0] for r in con.execute(
+            "SELECT o.name FROM participations pa JOIN organisations o USING (org_key) WHERE pa.project_key = ?",
+            [f"interreg_se:{apriora}"]).fetchall()}  # fmt: skip
+        q = con.execute("SELECT table_name, record_key, column_name, failure_value, action FROM quarantine "
+                        "ORDER BY table_name, action").fetchall()  # fmt: skip
+        report = con.execute("SELECT rows_quarantined, fields_nulled FROM quality_report WHERE source = 'interreg_se'").fetchone()
+        loaded = con.execute("SELECT count(*) FROM participations").fetchone()[0]
+    finally:
+        con.close()
+    assert project == [("APRIORA", "2023-06-21", None)]
+    assert partners == {"Högskolan Kristianstad", "Länsstyrelsen Skåne"}
+    nulled = [r for r in q if r[4] == "field_nulled"]
+    assert nulled == [("projects", apriora, "end_date", "2027-02-31", "field_nulled")]
+    # the nameless partner: its organisation (identity: name) and its participation are held back
+    held = [r for r in q if r[4] == "row_held"]
+    assert [(r[0], r[2]) for r in held] == [("organisations", "name"), ("participations", "org_id")]
+    assert loaded == len(rows) - 1
+    assert report == (2, 1)
+    tables = result.tables
+    assert tables["projects"]["quarantined"] == 0 and tables["projects"]["fields_nulled"] == 1
+
+
+def test_held_and_emptied_rows_count_against_the_tolerance(cfg):
+    """max_quarantine_share counts the rows held back and the rows loaded with a value emptied: a source whose
+    values broke en masse (say, a new date format) fails loudly instead of loading without them."""
+    from baltetl import quality
+
+    rows = _extract_rows()[:2]  # APRIORA alone: one project, its end date emptied
+    parsed = interreg_se._tables([(f"t:[{i}]", r) for i, r in enumerate(rows)],
+                                 interreg_se.county_codes(str(cfg.nuts_changes)), [])  # fmt: skip
+    contracts = quality.load_contracts(ROOT / "schemas", "interreg_se")
+    with pytest.raises(quality.SourceRejected, match=r"projects: 0 of 1 rows quarantined and 1 loaded with a value emptied"):
+        quality.validate(parsed, contracts, interreg_se.TABLES, 0.5, {})
+    v = quality.validate(parsed, contracts, interreg_se.TABLES, 1.0, {})
+    assert len(v.tables["projects"]) == 1 and pd.isna(v.tables["projects"]["end_date"][0])
+    assert len(v.tables["participations"]) == 2
+    assert list(v.quarantine["action"]) == ["field_nulled"]

@@ -115,7 +115,9 @@ CREATE TABLE runs (
     PRIMARY KEY (run_id, source)
 );
 
--- Rows that failed their contract (or could not be parsed), with the reason.  Never silently dropped.
+-- Values that failed their contract (or records that could not be parsed), with the reason.  Never silently
+-- dropped.  action: row_held (the record, and the rows referring to it, did not load: its key or identity, a
+-- required field or a table-wide check failed) or field_nulled (the record loaded with this field empty).
 CREATE TABLE quarantine (
     run_id         VARCHAR NOT NULL,
     source         VARCHAR NOT NULL,
@@ -124,7 +126,8 @@ CREATE TABLE quarantine (
     record_ref     VARCHAR,
     column_name    VARCHAR,
     check_name     VARCHAR NOT NULL,
-    failure_value  VARCHAR
+    failure_value  VARCHAR,
+    action         VARCHAR                      -- row_held | field_nulled (NULL: recorded before the marker: held)
 );
 
 -- The data-quality report of the run that built this warehouse, one row per configured source
@@ -135,7 +138,8 @@ CREATE TABLE quality_report (
     status            VARCHAR,                     -- in that run; NULL = not refreshed in it
     rows_read         BIGINT,
     rows_loaded       BIGINT,
-    rows_quarantined  BIGINT,
+    rows_quarantined  BIGINT,                      -- rows held back
+    fields_nulled     BIGINT,                      -- values emptied in rows that loaded (quarantined, action field_nulled)
     unchanged         BOOLEAN,                     -- input as last time: not parsed again, its data kept
     duration_s        DOUBLE,
     message           VARCHAR,

@@ -1,4 +1,11 @@
-"""Validate staged tables against their contracts: rows that fail go to quarantine, never silently away."""
+"""Validate staged tables against their contracts: rows that fail go to quarantine, never silently away.
+
+A bad value in a field that may be empty (nullable in the contract) and is no part of the record's identity
+(the contract's Config metadata `identity`: its keys and required identity fields) is emptied: the record
+loads without it and the value goes to quarantine with action `field_nulled`.  A record whose identity
+fails, that breaks a table-wide check (end before start, a duplicate) or a required field, is held back
+whole (`row_held`), and the rows that refer to it with it.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +23,8 @@ from pandera.errors import SchemaErrors
 
 from .sources import Parsed
 
-QUARANTINE_COLUMNS = ["table_name", "record_key", "record_ref", "column_name", "check_name", "failure_value"]
+QUARANTINE_COLUMNS = ["table_name", "record_key", "record_ref", "column_name", "check_name", "failure_value", "action"]
+HELD, NULLED = "row_held", "field_nulled"
 SCHEMAS_PACKAGE = "baltetl_schemas"
 MAX_ROUNDS = 5
 
@@ -34,7 +42,9 @@ class TableReport:
     table: str
     read: int = 0
     loaded: int = 0
-    quarantined: int = 0
+    quarantined: int = 0  # rows held back
+    fields_nulled: int = 0  # values emptied in rows that loaded
+    rows_nulled: int = 0  # rows that loaded with a value emptied
     repaired: int = 0
     top_checks: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -78,43 +88,77 @@ def _schema(model) -> pa.DataFrameSchema:
 
 
 def validate_table(df: pd.DataFrame, model, table: str) -> tuple[pd.DataFrame, list[tuple]]:
-    """-> (rows that pass, coerced; failures as quarantine tuples).  Lazy: every failing row is found.
+    """-> (rows that pass, coerced; failures as quarantine tuples, those of emptied fields included)."""
+    good, held, nulled = check_table(df, model, table)
+    return good, held + nulled
+
+
+def nullable_fields(model) -> set[str]:
+    """The columns whose bad value is emptied rather than holding the record back: nullable in the contract
+    and not in its `identity` (none when the contract declares no identity)."""
+    identity = (model.__config__.metadata or {}).get("identity")
+    if identity is None:
+        return set()
+    return {name for name, col in _schema(model).columns.items() if col.nullable and name not in identity}
+
+
+def check_table(df: pd.DataFrame, model, table: str) -> tuple[pd.DataFrame, list[tuple], list[tuple]]:
+    """-> (rows that pass, coerced; failures of rows held back; failures of values emptied in rows that pass),
+    failures as quarantine tuples.  Lazy: every failing row is found.
 
     A column whose type coercion fails for some rows cannot run its other checks in the same pass, so
-    validation repeats on the remaining rows until they pass.
+    validation repeats on the remaining rows (bad fields emptied) until they pass.
     """
     schema = _schema(model)
+    may_empty = nullable_fields(model)
     df = df.reset_index(drop=True)
-    failures: list[tuple] = []
+    held: list[tuple] = []
+    nulled: dict[int, list[tuple]] = {}  # row -> its emptied values
     remaining = df
     for _ in range(MAX_ROUNDS):
         try:
-            return schema.validate(remaining, lazy=True), failures
+            return schema.validate(remaining, lazy=True), held, [f for fs in nulled.values() for f in fs]
         except SchemaErrors as exc:
             fc = exc.failure_cases
             rows = fc[fc["index"].notna()]
             uncoercible = _uncoercible(remaining, schema, fc)
             if rows.empty and not uncoercible:
                 raise ContractError(f"{table}: {_describe(fc)}") from None
+            found: dict[int, list[tuple]] = {}  # row -> [(column, check, value, reported)]
+            whole: set[int] = set()  # rows a table-wide check failed
             for idx, col, check, value in uncoercible:
-                rec = df.loc[idx]
-                failures.append((table, _s(rec.get("record_key")), _s(rec.get("record_ref")), col, check, _s(value)))
+                found.setdefault(idx, []).append((col, check, value, True))
             seen = set()
             for r in rows.itertuples(index=False):
                 idx = int(r.index)
                 check = _short(str(r.check))
-                if check.startswith("dtype("):
-                    continue  # reported with the coercion failure of the same value
+                if r.schema_context == "DataFrameSchema":
+                    whole.add(idx)
                 k = (idx, r.column, check)
                 if k in seen:
                     continue
                 seen.add(k)
+                # a dtype failure is reported with the coercion failure of the same value
+                found.setdefault(idx, []).append((r.column, check, r.failure_case, not check.startswith("dtype(")))
+            empty: list[tuple[int, str]] = []
+            bad: set[int] = set()
+            for idx, fails in found.items():
                 rec = df.loc[idx]
-                failures.append(
-                    (table, _s(rec.get("record_key")), _s(rec.get("record_ref")), _s(r.column), check, _s(r.failure_case))
-                )
-            bad = set(rows["index"].astype(int)) | {u[0] for u in uncoercible}
+                keep = idx not in whole and all(isinstance(c, str) and c in may_empty for c, *_ in fails)
+                out = nulled.setdefault(idx, []) if keep else held
+                for col, check, value, reported in fails:
+                    if reported:
+                        out.append((table, _s(rec.get("record_key")), _s(rec.get("record_ref")), _s(col), check, _s(value)))
+                    if keep:
+                        empty.append((idx, col))
+                if not keep:
+                    bad.add(idx)
+                    held.extend(nulled.pop(idx, []))  # emptied in an earlier round: now held with its row
             remaining = remaining.drop(index=[i for i in remaining.index if i in bad])
+            if empty:
+                remaining = remaining.copy()
+                for idx, col in empty:
+                    remaining.loc[idx, col] = None
     raise ContractError(f"{table}: validation did not settle after {MAX_ROUNDS} rounds")
 
 
@@ -177,7 +221,7 @@ def validate(parsed: Parsed, contracts: ModuleType, order: tuple[str, ...], max_
     parents = getattr(contracts, "PARENTS", {})
     reports: dict[str, TableReport] = {}
     tables: dict[str, pd.DataFrame] = {}
-    q = [(r.table, r.record_key, r.record_ref, r.column, r.check, r.value) for r in parsed.rejects]
+    q = [(r.table, r.record_key, r.record_ref, r.column, r.check, r.value, HELD) for r in parsed.rejects]
     rejected_per_table = Counter(r.table for r in parsed.rejects)
     for table in order:
         df = parsed.tables.get(table)
@@ -187,7 +231,7 @@ def validate(parsed: Parsed, contracts: ModuleType, order: tuple[str, ...], max_
         if model is None:
             raise ContractError(f"no contract for table {table!r}")
         rep = TableReport(table, read=len(df) + rejected_per_table.get(table, 0), repaired=parsed.repaired.get(table, 0))
-        good, failures = validate_table(df, model, table)
+        good, failures, nulled = check_table(df, model, table)
         # rows whose parent row did not load are quarantined with it
         for col, parent, pcol in parents.get(table, []):
             if parent not in tables:
@@ -200,9 +244,14 @@ def validate(parsed: Parsed, contracts: ModuleType, order: tuple[str, ...], max_
             for rec in good[orphan].itertuples(index=False):
                 failures.append((table, _s(rec.record_key), _s(rec.record_ref), col, f"parent:{parent}.{pcol}", _s(getattr(rec, col))))
             good = good[~orphan]
-        q.extend(failures)
+        kept = set(good["record_key"].map(_s))
+        failures += [f for f in nulled if f[1] not in kept]  # of a row held back as an orphan: held with it
+        nulled = [f for f in nulled if f[1] in kept]
+        q.extend(f + (HELD,) for f in failures)
+        q.extend(f + (NULLED,) for f in nulled)
         rep.loaded = len(good)
         rep.quarantined = rep.read - rep.loaded
+        rep.fields_nulled, rep.rows_nulled = len(nulled), len({f[1] for f in nulled})
         counts: dict[str, int] = {}
         for f in q:
             if f[0] == table:
@@ -213,10 +262,12 @@ def validate(parsed: Parsed, contracts: ModuleType, order: tuple[str, ...], max_
     quarantine = pd.DataFrame(q, columns=QUARANTINE_COLUMNS, dtype=object)
     problems = []
     for rep in reports.values():
-        share = rep.quarantined / rep.read if rep.read else 0.0
+        # a row that loaded with a value emptied counts too: a source whose values broke en masse fails loudly
+        share = (rep.quarantined + rep.rows_nulled) / rep.read if rep.read else 0.0
         if share > max_share:
+            nulled = f" and {rep.rows_nulled} loaded with a value emptied" if rep.rows_nulled else ""
             problems.append(
-                f"{rep.table}: {rep.quarantined} of {rep.read} rows quarantined ({share:.1%} > {max_share:.1%}); "
+                f"{rep.table}: {rep.quarantined} of {rep.read} rows quarantined{nulled} ({share:.1%} > {max_share:.1%}); "
                 f"top checks: {rep.top_checks}"
             )
         need = min_rows.get(rep.table, 0)
