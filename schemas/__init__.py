@@ -5,6 +5,8 @@ source's `contract` in the configuration) refines those contracts with the sourc
 exports CONTRACTS = {table: model} and, optionally, PARENTS = {table: [(column, parent table, parent
 column)]}: rows whose parent was quarantined are quarantined too.
 
-Validation is lazy: every failing row goes to the `quarantine` table with its column, check and value;
+Validation is lazy: every failing value goes to the `quarantine` table with its column, check and value;
 rows that pass are loaded.  Contracts coerce types (a bad date or number fails coercion and is caught).
+A bad value in a nullable field outside the table's `identity` (Config metadata, see core.identity) is
+emptied and its record loads (action field_nulled); any other failure holds the record back (row_held).
 """
