@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE, run_refresh, sample_cut
+from conftest import SAMPLE, sample_cut
 
 from baltetl import archive, pipeline
 from baltetl.archive import ArchiveError, Limits
@@ -116,14 +116,13 @@ def test_a_compressed_tar_must_reach_its_end_marker(tmp_path):
 
 
 def test_a_tar_cut_at_a_member_boundary_fails_the_refresh_naming_the_users_file(cfg, tmp_path):
-    run_refresh(cfg, sample=True)
+    load(cfg, sample=True)
     cut = cut_at_member(plain_sample_tar(tmp_path), 402, tmp_path / "my-cordis-download.tar")
-    result, counts = run_refresh(cfg, input_path=cut)
+    result = load(cfg, input_path=str(cut))
     assert result.status == "failed"
-    assert result.message.startswith("ArchiveError: ")
-    assert str(cut) in result.message and "truncated" in result.message
-    assert counts["projects"] == 575  # the last good data stays
-    assert State(cfg.state).meta("cordis")["counts"]["projects"] == 575
+    assert result.message.startswith(f"ArchiveError: {cut} (landed as input-")
+    assert "archive is truncated: no end-of-archive block" in result.message
+    assert State(cfg.state).meta("cordis")["counts"]["projects"] == 575  # the last good data stays
 
 
 # ------------------------------------------------------------------------------------- drop guard (item 3)
@@ -142,6 +141,7 @@ def test_an_input_that_drops_many_rows_is_refused_unless_accepted(cfg, tmp_path)
     assert State(cfg.state).meta("cordis")["counts"]["projects"] == 100
 
 
+@pytest.mark.slow
 def test_a_small_drop_passes_and_the_share_is_configured_per_source(tmp_path):
     cfg = override(tmp_path, "[sources.cordis]\nmax_drop_share = 0.05\n")
     load(cfg, sample=True)
@@ -294,7 +294,8 @@ def test_a_folder_input_with_a_symbolic_link_is_refused(cfg, tmp_path):
     with pytest.raises(ValueError, match=r"networks: passwd\.csv is a symbolic link.*not landed"):
         Landing(cfg.landing).land_file(folder, "networks", "input", f"input:{folder}")
     assert not any((cfg.landing / "networks").glob("input-*"))
-    result, _ = run_refresh(cfg, "networks", input_path=folder)
+    with pipeline.refresh_lock(cfg):
+        result = pipeline.refresh_source(cfg, "networks", pipeline.new_run_id(), input_path=str(folder))
     assert result.status == "failed" and "symbolic link" in result.message
 
 
