@@ -16,7 +16,7 @@ import pytest
 from conftest import run_refresh
 from test_warehouse import q, small_archive
 
-from baltetl import pipeline
+from baltetl import db, pipeline
 from baltetl.warehouse import WarehouseBusy
 
 ANALYST = textwrap.dedent("""
@@ -145,12 +145,12 @@ def test_read_only_analysts_and_their_own_files_never_block_a_refresh(cfg, tmp_p
     cfg.raw["build"]["busy_wait_s"] = 0
     mine = tmp_path / "mine.duckdb"
     reader = Analyst(cfg.warehouse, "ro")
-    own = Analyst(mine, "rw", f"ATTACH '{cfg.warehouse}' AS wh (READ_ONLY)")
+    own = Analyst(mine, "rw", *db.analyst_sql(mine, cfg.warehouse).split("; "))  # as `baltetl analyst` does
     try:
         result, counts = run_refresh(cfg, sample=True)
         assert counts["projects"] == 575
         assert reader.sql("SELECT count(*) FROM projects") == "[(3,)]"  # its snapshot
-        assert own.sql("CREATE TABLE my_projects AS SELECT project_key FROM wh.projects") == "[(3,)]"
+        assert own.sql("CREATE TABLE my_projects AS SELECT project_key FROM projects") == "[(3,)]"
         own.close()
         reader.close()
     finally:
@@ -158,3 +158,24 @@ def test_read_only_analysts_and_their_own_files_never_block_a_refresh(cfg, tmp_p
         reader.kill()
     assert q(mine, "SELECT count(*) FROM my_projects") == [(3,)]
     assert q(cfg.warehouse, "SELECT count(*) FROM projects") == [(575,)]
+
+
+def test_baltetl_analyst_gives_a_file_of_ones_own(cfg, tmp_path, monkeypatch):
+    """`baltetl analyst FILE` (here without the duckdb shell: it says how) and db.analyst: the warehouse's
+    tables by their plain names, read-only; new tables in the analyst's file."""
+    from typer.testing import CliRunner
+
+    from baltetl.cli import app
+
+    run_refresh(cfg, input_path=small_archive(tmp_path, 3))
+    mine = tmp_path / "my notes.duckdb"
+    monkeypatch.setenv("PATH", str(tmp_path))  # no duckdb shell
+    res = CliRunner().invoke(app, ["analyst", str(mine), "--warehouse", str(cfg.warehouse)])
+    assert res.exit_code == 0 and "READ_ONLY" in res.output and "baltetl.db import analyst" in res.output
+    con = db.analyst(mine, cfg.warehouse)
+    con.execute("CREATE TABLE my_projects AS SELECT project_key FROM projects")
+    with pytest.raises(duckdb.Error, match="read-only|READ_ONLY|attached in read-only"):
+        con.execute("DROP TABLE wh.projects")
+    con.close()
+    assert q(mine, "SELECT count(*) FROM my_projects") == [(3,)]
+    assert q(cfg.warehouse, "SELECT count(*) FROM projects") == [(3,)]

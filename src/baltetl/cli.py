@@ -358,6 +358,7 @@ def _print_report(rep) -> None:
 
 
 
+from .cli_analyst import register as _register_analyst  # noqa: E402
 from .cli_opportunities import register as _register_opportunities  # noqa: E402
 from .cli_history import register as _register_history  # noqa: E402
 from .cli_publish import register as _register_publish  # noqa: E402
@@ -370,6 +371,7 @@ _register_history(app)
 _register_revisions(app)
 _register_opportunities(app)
 _register_publish(app)
+_register_analyst(app)
 _register_portal(app)
 
 

@@ -111,3 +111,19 @@ def recover_wal(path: Path, log: Callable[[str], None] = print) -> str | None:
            f"close): moved aside to {aside.name}, the warehouse opens again")  # fmt: skip
     log(msg)
     return msg
+
+
+def analyst_sql(own: str | Path, warehouse: str | Path) -> str:
+    """What makes an analyst's own DuckDB file `own` safe to write beside the warehouse: the warehouse
+    ATTACHed READ_ONLY as `wh`, its tables found by their plain names, new tables written to `own`."""
+    name = Path(own).stem.replace('"', '""').replace("'", "''")
+    return f"ATTACH {quote(warehouse)} AS wh (READ_ONLY); SET search_path = '\"{name}\",wh'"
+
+
+def analyst(own: str | Path, warehouse: str | Path) -> duckdb.DuckDBPyConnection:
+    """A connection to the analyst's own file `own` (created if need be) with the warehouse attached read-only
+    (analyst_sql).  Like a read-only connection it never holds up a refresh, and it keeps the build it
+    attached until it reconnects; what it writes lives in `own` and survives every refresh."""
+    con = duckdb.connect(str(own))
+    con.execute(analyst_sql(own, warehouse))
+    return con
