@@ -257,8 +257,8 @@ def swap(tmp: Path, target: Path, wait_s: float = 0.0, log: Callable[[str], None
     except WarehouseBusy as exc:
         raise WarehouseBusy(
             f"{exc} (waited {wait_s:g} s, [build] busy_wait_s): not replaced; the new build is kept at {tmp.name}. "
-            "Ask them to close it (analysts: open it read-only, or write your own tables in your own file with "
-            "the warehouse attached READ_ONLY) and refresh again."
+            "Ask them to close it (analysts: duckdb -readonly, or for tables of your own `baltetl analyst FILE`, "
+            "which attaches the warehouse READ_ONLY) and refresh again."
         ) from None
     try:
         wal = Path(str(target) + ".wal")
