@@ -92,6 +92,7 @@ DEFAULTS: dict[str, Any] = {
     "database_url": "",          # empty: sqlite:///<warehouse>.portal.sqlite
     "host": "127.0.0.1",
     "port": 8400,
+    "trusted_proxies": "127.0.0.1",  # whose X-Forwarded-For / -Proto are believed (the reverse proxy)
     "secure_cookies": False,     # true behind TLS: the session cookie is sent over https only
     "session_hours": 12,
     "login_max_failures": 5,     # failed sign-ins per user and address before they are slowed down
