@@ -4,6 +4,7 @@ unresolved revisions; the warehouse's quality_report; `baltetl status`."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from datetime import UTC, datetime, timedelta
 
@@ -143,6 +144,7 @@ def test_status_prints_the_report_of_the_last_run(built):
     assert f"data quality — run {run_id}: success" in out
     top = report.build(cfg).top_checks()[0]
     assert "top failing checks" in out and top["check"] in out
+    assert "emptied" in out and re.search(r"interreg_se\s*│\s*success(\s*│\s*\d+){3}\s*│\s*2\s*│", out), out  # values emptied
     assert "stale sources" in out and "clusters" in out and "never loaded" in out
     # the revisions folder is the module's (cfg.raw), not the CLI's: the issue is read from the warehouse
     assert "unresolved revisions (1)" in out and "stale_target" in out

@@ -314,15 +314,15 @@ def _styled(status: str | None) -> str:
 def _print_report(rep) -> None:
     """The data-quality report (baltetl.report) as rich tables."""
     t = Table(title=f"data quality — run {rep.run_id}: {rep.status}")
-    for col in ("source", "status", "read", "loaded", "quarant.", "s", "last good data (UTC)"):
-        t.add_column(col, justify="right" if col in ("read", "loaded", "quarant.", "s") else "left", no_wrap=True)
+    for col in ("source", "status", "read", "loaded", "quarant.", "emptied", "s", "last good data (UTC)"):
+        t.add_column(col, justify="right" if col in ("read", "loaded", "quarant.", "emptied", "s") else "left", no_wrap=True)
     for s in rep.sources:
         good = (s.last_good_at or "never")[:16].replace("T", " ") + (" [red]stale[/]" if s.stale else "")
         if s.status is None:
-            t.add_row(s.source, "[dim]not in run[/]", "", "", "", "", good)
+            t.add_row(s.source, "[dim]not in run[/]", "", "", "", "", "", good)
         else:
             t.add_row(s.source, _styled(s.status), str(s.rows_read), str(s.rows_loaded), str(s.rows_quarantined),
-                      f"{s.duration_s or 0:.1f}", good)  # fmt: skip
+                      str(s.fields_nulled), f"{s.duration_s or 0:.1f}", good)  # fmt: skip
     out.print(t)
     for s in rep.ran:
         if s.status not in ("success", "unchanged") and s.message:
