@@ -167,6 +167,13 @@ def test_script_in_every_text_field_is_inert_on_every_page(env):
                                                                     "withdrawn_by": EVIL, "withdrawn_on": "2026-12-02",
                                                                     "reason": EVIL})  # fmt: skip
     assert r.status_code == 303, r.text
+    r = p.post("/organisations/new", data={"csrf": form_csrf(p, "/organisations"), "name": EVIL, "country": "LV",
+                                           "city": EVIL, "org_type": EVIL, "metropolis_id": "riga", "reason": EVIL})  # fmt: skip
+    assert r.status_code == 303, r.text
+    r = p.post(f"/organisations/{RIGA_ORG}/merge", data={"csrf": form_csrf(p, "/organisations"), "other": EVIL})
+    assert r.status_code == 400 and "<script>" not in r.text and "&lt;script&gt;" in r.text
+    assert p.post(f"/organisations/{RIGA_ORG}/split", data={"csrf": form_csrf(p, "/organisations"), "record": "keep:LV-rtu",
+                                                            "reason": EVIL}).status_code == 303  # fmt: skip
     ids = proposal_ids(cfg)
     assert decide(co, ids[0], "reject", comment=EVIL).status_code == 303
     r = correct(p, RIGA_ORG, "website", "javascript:alert(1)")
@@ -375,3 +382,30 @@ def test_portal_keeps_working_while_a_refresh_swaps_the_warehouse(env, tmp_path)
         os.replace(new, cfg.warehouse)
         assert "RTU after refresh" in p.get(f"/organisations/{RIGA_ORG}").text
         assert correct(p, RIGA_ORG, "website", "https://rtu.lv").status_code == 303
+
+
+def test_add_merge_and_split_become_revision_rows(env):
+    cfg, app, client = env
+    p, co = user(cfg, client, "riga1"), user(cfg, client, "coord", role="coordinator", metros=())
+    token = form_csrf(p, "/organisations")
+    r = p.post("/organisations/new", data={"csrf": token, "name": "Rīgas Inovāciju Centrs", "country": "lv",
+                                           "city": "Rīga", "website": "ric.example.lv", "metropolis_id": "riga"})  # fmt: skip
+    assert r.status_code == 303, r.text
+    r = p.post("/organisations/new", data={"csrf": token, "name": "X", "country": "EE", "metropolis_id": "tallinn"})
+    assert r.status_code == 403  # not the partner's metropolis
+    r = p.post("/organisations/new", data={"csrf": token, "name": "Y", "country": "Latvia", "metropolis_id": "riga"})
+    assert r.status_code == 400 and "is not a two-letter country code" in r.text
+    token = form_csrf(p, f"/organisations/{RIGA_ORG}")
+    r = p.post(f"/organisations/{RIGA_ORG}/merge", data={"csrf": token, "other": TALLINN_ORG})
+    assert r.status_code == 403
+    assert p.post(f"/organisations/{RIGA_ORG}/merge", data={"csrf": token, "other": "keep:LV-rpr"}).status_code == 303
+    r = p.post(f"/organisations/{RIGA_ORG}/split", data={"csrf": token, "record": "keep:LV-rtu", "reason": "two faculties"})
+    assert r.status_code == 303
+    for pid in proposal_ids(cfg):
+        assert decide(co, pid, "approve").status_code == 303
+    rows = list(csv.DictReader((revisions.folder(cfg) / "portal-riga.csv").open(encoding="utf-8")))[1:]
+    assert [(r["op"], r["target"], r["other"]) for r in rows] == [
+        ("add_organisation", "revisions:rigas-inovaciju-centrs", ""), ("merge", "cordis:999880001", "keep:LV-rpr"),
+        ("keep_apart", "cordis:999880001", "keep:LV-rtu")]  # fmt: skip
+    assert rows[0]["website"] == "https://ric.example.lv" and rows[0]["country"] == "LV" and rows[0]["metropolis_id"] == "riga"
+    assert revisions.load(cfg).issues == []

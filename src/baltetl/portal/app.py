@@ -45,7 +45,8 @@ MESSAGES = {
     "password": "Your password is changed.",
 }
 KIND_LABELS = {"correct": "correction", "hide": "hide", "add_person": "new contact person",
-               "withdraw_consent": "consent withdrawn"}  # fmt: skip
+               "withdraw_consent": "consent withdrawn", "add_organisation": "new organisation",
+               "merge": "merge (one organisation)", "split": "split (two organisations)"}  # fmt: skip
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -224,13 +225,18 @@ class Portal:
     async def organisations(self, request: Request) -> Response:
         with self.engine.begin() as conn:
             u = self.begin(request, conn)
+        return await self._organisations_page(request, u)
+
+    async def _organisations_page(self, request: Request, u, status: int = 200, **ctx) -> Response:
         q = request.query_params
         args = {k: q.get(k, "")[:200] for k in ("q", "type", "source")}
         with warehouse.connect(self.cfg.warehouse) as con:
             found = warehouse.search(con, self.scope(u), args["q"], args["type"], args["source"])
             types = warehouse.org_types(con, self.scope(u))
-        return self.render(request, "organisations.html", found=found, args=args, types=types,
-                           sources=[s for s in self.cfg.sources] + [revisions.ADDED_SOURCE])  # fmt: skip
+        mine = [m for m in self.metro_names if self.can_propose(u, m)]
+        return self.render(request, "organisations.html", status, found=found, args=args, types=types, mine=mine,
+                           sources=[s for s in self.cfg.sources] + [revisions.ADDED_SOURCE],
+                           form=ctx.pop("form", {}), **ctx)  # fmt: skip
 
     def org_for(self, conn, request, u, golden_id: str, *, propose: bool = False) -> dict:
         with warehouse.connect(self.cfg.warehouse) as con:
@@ -260,8 +266,77 @@ class Portal:
             org = self.org_for(conn, request, u, request.path_params["golden_id"])
             return self.org_page(request, conn, u, org)
 
+    async def new_organisation(self, request: Request) -> Response:
+        """A missing organisation: its proposal names a new key revisions:<name-words> and a metropolis."""
+        with self.engine.begin() as conn:
+            u = self.begin(request, conn)
+        f = {}
+        try:
+            f = await self.form(request)
+            metro = f.get("metropolis_id", "")
+            with self.engine.begin() as conn:
+                if not self.can_propose(u, metro):
+                    self.forbid(conn, request, u, f"new organisation in {metro!r}")
+                d = {k: f.get(k) or None for k in output.ORG_COLUMNS}
+                if d["website"]:
+                    d["website"] = urls.web_url(d["website"])
+                    if not d["website"]:
+                        raise Invalid(f"{f['website']!r} is not a web address (http:// or https://).")
+                if d["country"]:
+                    d["country"] = d["country"].upper()
+                errors = [m for k, m in (("name", "Write the organisation's name."),
+                                         ("country", "Write the country as two letters (LV, EE, FI ...).")) if not d[k]]  # fmt: skip
+                if errors:
+                    raise Invalid(*errors)
+                key = self._new_key(conn, d["name"])
+                self._check_row({"op": "add_organisation", "target": key, **d})
+                pid = conn.execute(proposals.insert().values(
+                    kind="add_organisation", metropolis_id=metro, golden_id=key, target=key, author_id=u.id,
+                    created_at=store.now(), state="pending", reason=f.get("reason") or None, details=d,
+                )).inserted_primary_key[0]  # fmt: skip
+                store.audit(conn, "proposal_made", u.name, self.ip(request), f"proposal:{pid}", kind="add_organisation")
+        except Invalid as exc:
+            return await self._organisations_page(request, u, 400, errors=exc.messages, form=f)
+        return RedirectResponse(f"/proposals/{pid}?msg=proposed", 303)
+
+    def _new_key(self, conn, name: str) -> str:
+        from anyascii import anyascii
+
+        base = "revisions:" + ("-".join(re.findall(r"[a-z0-9]+", anyascii(name).lower()))[:60].strip("-") or "organisation")
+        with warehouse.connect(self.cfg.warehouse) as con:
+            taken = {r[0] for r in con.execute("SELECT golden_id FROM golden_organisations WHERE golden_id LIKE 'revisions:%'").fetchall()}
+        taken |= {r[0] for r in conn.execute(sa.select(proposals.c.target).where(proposals.c.kind == "add_organisation"))}
+        key, n = base, 1
+        while key in taken:
+            n += 1
+            key = f"{base}-{n}"
+        return key
+
+    def _merge(self, conn, u, org, f) -> dict:
+        other_id = f.get("other", "")
+        with warehouse.connect(self.cfg.warehouse) as con:
+            gid = con.execute("SELECT golden_id FROM organisation_sources WHERE org_key = ?", [other_id]).fetchone()
+            other = warehouse.organisation(con, gid[0] if gid else other_id)
+        if other is None:
+            raise Invalid(f"No organisation {other_id!r}: give the id shown on its page (org_...) or a source record key.")
+        if other["golden_id"] == org["golden_id"]:
+            raise Invalid("That is this organisation itself: give the other one.")
+        if not self.can_propose(u, other["metropolis_id"]):
+            raise Forbidden(u.name, other["golden_id"])
+        return {"details": {"other": warehouse.target_key(other), "other_golden": other["golden_id"],
+                            "other_name": other["name"]}}  # fmt: skip
+
+    def _split(self, conn, u, org, f) -> dict:
+        keys = [r["org_key"] for r in org["records"]]
+        record = f.get("record", "")
+        if len(keys) < 2:
+            raise Invalid("This organisation has one source record: there is nothing to split.")
+        if record not in keys[1:]:
+            raise Invalid("Choose the source record that is another organisation.")
+        return {"details": {"other": record}}
+
     async def propose_route(self, request: Request) -> Response:
-        if request.path_params["kind"] not in KIND_LABELS:
+        if request.path_params["kind"] not in KIND_LABELS or request.path_params["kind"] == "add_organisation":
             raise HTTPException(404, "No such page.")
         return await self.propose(request)
 
@@ -565,6 +640,7 @@ def create_app(cfg: Config) -> Starlette:
         Route("/logout", wrap(portal.logout), methods=["POST"]),
         Route("/password", wrap(portal.password), methods=["GET", "POST"]),
         Route("/organisations", wrap(portal.organisations)),
+        Route("/organisations/new", wrap(portal.new_organisation), methods=["POST"]),
         Route("/organisations/{golden_id:str}", wrap(portal.organisation)),
         Route("/organisations/{golden_id:str}/{kind:str}", wrap(portal.propose_route), methods=["POST"]),
         Route("/proposals", wrap(portal.proposal_list)),

@@ -20,8 +20,9 @@ from .. import revisions
 from ..config import Config
 from .store import proposals, users
 
-COLUMNS = ["op", "target", "field", "value", "author", "date", "reason", "name", "role", "email", "phone",
-           "consent_to_publish"]  # fmt: skip
+COLUMNS = ["op", "target", "field", "value", "other", "author", "date", "reason", "name", "country", "city", "org_type",
+           "website", "metropolis_id", "role", "email", "phone", "consent_to_publish"]  # fmt: skip
+ORG_COLUMNS = ("name", "country", "city", "org_type", "website", "metropolis_id")
 
 
 class RevisionRefused(ValueError):
@@ -45,6 +46,10 @@ def row(p, author: str, approver: str) -> dict:
     if p.kind == "add_person":
         return {**base, "op": "add_person", "name": d.get("name"), "role": d.get("role"), "email": d.get("email"),
                 "phone": d.get("phone"), "consent_to_publish": "yes" if d.get("consent") else "no"}  # fmt: skip
+    if p.kind == "add_organisation":
+        return {**base, "op": "add_organisation", **{k: d.get(k) for k in ORG_COLUMNS}}
+    if p.kind in ("merge", "split"):  # split: the two source records are different organisations
+        return {**base, "op": "merge" if p.kind == "merge" else "keep_apart", "other": d.get("other")}
     if p.kind == "withdraw_consent":
         return {**base, "op": "add_person", "name": d.get("name"), "consent_to_publish": "no"}
     raise ValueError(f"proposal #{p.id}: unknown kind {p.kind!r}")
