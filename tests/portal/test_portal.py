@@ -409,3 +409,43 @@ def test_add_merge_and_split_become_revision_rows(env):
         ("keep_apart", "cordis:999880001", "keep:LV-rtu")]  # fmt: skip
     assert rows[0]["website"] == "https://ric.example.lv" and rows[0]["country"] == "LV" and rows[0]["metropolis_id"] == "riga"
     assert revisions.load(cfg).issues == []
+
+
+CRASH_CHILD = """
+import os, signal, sys
+sys.path.insert(0, {tests!r})
+from starlette.testclient import TestClient
+from baltetl.config import load_config
+from baltetl.portal.app import create_app
+from portal.portal_helpers import RIGA_ORG, sign_in
+from portal.test_portal import correct
+cfg = load_config(warehouse={wh!r})
+cfg.raw["paths"]["revisions"] = {rev!r}
+c = TestClient(create_app(cfg), follow_redirects=False)
+assert sign_in(c, "riga1", "riga1-Secret-Pass-1").status_code == 303
+assert correct(c, RIGA_ORG, "website", "https://rtu.lv/crash").status_code == 303
+os.kill(os.getpid(), signal.SIGKILL)  # the portal dies right after answering
+"""
+
+
+@pytest.mark.slow
+def test_a_proposal_survives_a_crash_of_the_portal(env):
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    cfg, app, client = env
+    user(cfg, client, "riga1")
+    app.state.portal.engine.dispose()
+    tests = str(Path(__file__).resolve().parents[1])
+    code = CRASH_CHILD.format(tests=tests, wh=str(cfg.warehouse), rev=cfg.raw["paths"]["revisions"])
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
+    with store.engine(cfg).connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+        rows = conn.execute(sa.select(store.proposals)).all()
+    assert [(p.value, p.state) for p in rows] == [("https://rtu.lv/crash", "pending")]
+    c = TestClient(create_app(cfg), follow_redirects=False)
+    sign_in(c, "riga1", "riga1-Secret-Pass-1")
+    assert "https://rtu.lv/crash" in c.get("/proposals").text
