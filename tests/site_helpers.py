@@ -15,7 +15,7 @@ from pathlib import Path
 
 from conftest import run_refresh
 
-SOURCES = ("cordis", "eurocities", "networks", "keep")
+SOURCES = ("cordis", "eurocities", "networks", "keep", "clusters")  # clusters: the hand-made, illustrative sample
 EVIL_KEY = "revisions:evil-oy"
 EVIL_NAME = '<script>window.__pwned=1</script> Evil Oy <img src=x onerror="window.__pwned=2;alert(1)">'
 EVIL_PROJECT = "cordis:101052342"  # Biodiversa-plus, ongoing, partners in eight metropolises

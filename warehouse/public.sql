@@ -19,14 +19,10 @@ FROM persons p
 JOIN golden_organisations g ON g.golden_id = p.golden_id
 WHERE p.consent_to_publish AND NOT coalesce(g.hidden, false);
 
--- Each project's metropolises: a partner placed there by its address in the project or by its organisation.
+-- Each project's metropolises: a partner placed there by its address in the project or by its organisation
+-- (the one definition, marts.sql's project_metropolises).
 CREATE OR REPLACE VIEW public_project_metropolises AS
-SELECT DISTINCT pa.project_key, coalesce(pa.metropolis_id, g.metropolis_id) AS metropolis_id
-FROM participations pa
-JOIN organisation_sources os ON os.org_key = pa.org_key
-JOIN golden_organisations g ON g.golden_id = os.golden_id AND NOT coalesce(g.hidden, false)
-JOIN projects p ON p.project_key = pa.project_key AND NOT coalesce(p.hidden, false)
-WHERE coalesce(pa.metropolis_id, g.metropolis_id) IS NOT NULL;
+SELECT project_key, metropolis_id FROM project_metropolises;
 
 -- Projects with a partner in a configured metropolis.  ongoing: ends today or later.
 CREATE OR REPLACE VIEW public_projects AS
@@ -46,16 +42,18 @@ SELECT pa.project_key, os.golden_id, pa.role, pa.ord, pa.ec_contribution, pa.cou
        coalesce(pa.metropolis_id, g.metropolis_id) AS metropolis_id
 FROM participations pa
 JOIN organisation_sources os ON os.org_key = pa.org_key
-JOIN golden_organisations g ON g.golden_id = os.golden_id AND NOT coalesce(g.hidden, false)
+JOIN shown_organisations g ON g.golden_id = os.golden_id
 WHERE pa.project_key IN (SELECT project_key FROM public_project_metropolises);
 
--- Organisations: in a metropolis, a partner of a published project, or with a consented contact person.
+-- Organisations (shown: not hidden, not only from an illustrative sample): in a metropolis, a partner of a
+-- published project, or with a consented contact person.
 CREATE OR REPLACE VIEW public_organisations AS
 SELECT g.golden_id, public_text(g.name) AS name, public_text(g.short_name) AS short_name, g.org_type,
-       g.activity_type, g.country, g.city, g.nuts3, public_text(g.website) AS website, g.metropolis_id, g.sources
-FROM golden_organisations g
-WHERE NOT coalesce(g.hidden, false)
-  AND (g.metropolis_id IS NOT NULL
+       g.activity_type, g.country, g.city, g.nuts3, public_text(g.website) AS website, g.metropolis_id,
+       (SELECT list(s ORDER BY s) FROM unnest(g.sources) AS u(s)
+        WHERE s NOT IN (SELECT source FROM source_data WHERE illustrative)) AS sources
+FROM shown_organisations g
+WHERE (g.metropolis_id IS NOT NULL
        OR g.golden_id IN (SELECT golden_id FROM public_participations)
        OR g.golden_id IN (SELECT golden_id FROM public_persons));
 
@@ -64,28 +62,34 @@ CREATE OR REPLACE VIEW public_organisation_sources AS
 SELECT os.golden_id, os.org_key, os.source, public_text(o.name) AS source_name, os.match_rule
 FROM organisation_sources os
 JOIN organisations o ON o.org_key = os.org_key
-WHERE os.golden_id IN (SELECT golden_id FROM public_organisations);
+WHERE os.golden_id IN (SELECT golden_id FROM public_organisations)
+  AND os.source NOT IN (SELECT source FROM source_data WHERE illustrative);
 
 CREATE OR REPLACE VIEW public_network_memberships AS
 SELECT os.golden_id, n.network, n.category, n.joined_year, n.source
 FROM network_memberships n
 JOIN organisation_sources os ON os.org_key = n.org_key
-WHERE os.golden_id IN (SELECT golden_id FROM public_organisations);
+WHERE os.golden_id IN (SELECT golden_id FROM public_organisations)
+  AND n.source NOT IN (SELECT source FROM source_data WHERE illustrative);
 
+-- The metropolises with their figures, as metropolis_summary (and so baltetl status) counts them.
 CREATE OR REPLACE VIEW public_metropolises AS
-SELECT m.metropolis_id, m.name, m.country, m.fua_id, m.fua_population,
-       (SELECT count(*) FROM public_organisations o WHERE o.metropolis_id = m.metropolis_id) AS organisations,
-       (SELECT count(*) FROM public_project_metropolises pm WHERE pm.metropolis_id = m.metropolis_id) AS projects,
-       (SELECT count(*) FROM public_project_metropolises pm JOIN public_projects p USING (project_key)
-        WHERE pm.metropolis_id = m.metropolis_id AND p.ongoing) AS ongoing_projects
-FROM metropolises m;
+SELECT m.metropolis_id, m.name, m.country, m.fua_id, m.fua_population, s.organisations, s.projects,
+       s.ongoing_projects
+FROM metropolises m
+JOIN metropolis_summary s ON s.metropolis_id = m.metropolis_id;
 
--- Each source's data: when its files were fetched (the snapshot), and where from when that was a URL.
+-- Each source's data: the date of the data itself (source_data, see baltetl.sourcedates) and, apart, when
+-- its files were fetched (the snapshot), and where from when that was a URL; illustrative: a made-up sample,
+-- none of its records is published.
 CREATE OR REPLACE VIEW public_sources AS
-SELECT source, max(fetched_at)::DATE AS snapshot_date, count(*) AS files,
-       string_agg(DISTINCT origin, ' ' ORDER BY origin) FILTER (WHERE origin LIKE 'http%') AS urls
-FROM landed_files
-GROUP BY source;
+SELECT f.source, any_value(d.data_date) AS data_date, any_value(d.data_date_basis) AS data_date_basis,
+       max(f.fetched_at)::DATE AS snapshot_date, count(*) AS files,
+       string_agg(DISTINCT f.origin, ' ' ORDER BY f.origin) FILTER (WHERE f.origin LIKE 'http%') AS urls,
+       coalesce(any_value(d.illustrative), false) AS illustrative
+FROM landed_files f
+LEFT JOIN source_data d ON d.source = f.source
+GROUP BY f.source;
 
 -- Co-operation between metropolises: ongoing projects with partners in both.  Replaced by the mart below
 -- when it exists.
@@ -109,6 +113,11 @@ CREATE OR REPLACE VIEW public_project_topics AS
 SELECT t.project_key, t.relevant, t.topics, t.reasons
 FROM project_topics t
 WHERE t.project_key IN (SELECT project_key FROM public_projects);
+
+-- requires: topic_profile
+-- The topics of the profile with their labels (pages show labels, the marts hold ids).
+CREATE OR REPLACE VIEW public_topics AS
+SELECT topic, any_value(label) AS label FROM topic_profile GROUP BY topic;
 
 -- requires: organisation_topics
 CREATE OR REPLACE VIEW public_organisation_topics AS

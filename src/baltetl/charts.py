@@ -70,3 +70,40 @@ def network_chart(nodes: list[tuple[str, str, int, str | None]], edges: list[tup
                 f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="13" text-anchor="{anchor}" {FONT}>{lab}</text>')  # fmt: skip
         body.append(f'<a href="{escape(href)}">{item}</a>' if href else item)
     return _svg(size, size, title, body, key)
+
+
+def matrix_chart(nodes: list[tuple[str, str, str | None]], edges: list[tuple[str, str, int]], title: str,
+                 unit: str = "shared projects", key: str = "matrix") -> str:
+    """A symmetric matrix: a row and a column per node (id, label, link), each cell holds the weight of the
+    edge (a, b, weight) as a number on a shade of its size, readable without hovering."""
+    n = len(nodes)
+    label_w, cell, top = 120, 34, 118
+    width, height = label_w + cell * n + 4, top + cell * n + 4
+    weight = {}
+    for a, b, w in edges:
+        weight[(a, b)] = weight[(b, a)] = w
+    heaviest = max((w for w in weight.values()), default=0) or 1
+    body = [f'<text x="0" y="18" font-size="14" font-weight="bold" {FONT}>{escape(title)}</text>']
+    for i, (nid, name, href) in enumerate(nodes):
+        lab = escape(name)
+        y = top + i * cell + cell / 2 + 5
+        x = label_w + i * cell + cell / 2 + 4
+        row = f'<text x="{label_w - 6}" y="{y:.1f}" font-size="13" text-anchor="end" {FONT}>{lab}</text>'
+        col = (f'<text x="{x:.1f}" y="{top - 6}" font-size="13" transform="rotate(-55 {x:.1f} {top - 6})" '
+               f'{FONT}>{lab}</text>')  # fmt: skip
+        body += [f'<a href="{escape(href)}">{row}</a>' if href else row, f'<a href="{escape(href)}">{col}</a>' if href else col]
+    for i, (a, name_a, _) in enumerate(nodes):
+        for j, (b, name_b, _) in enumerate(nodes):
+            x, y = label_w + j * cell, top + i * cell
+            if a == b:
+                body.append(f'<rect x="{x}" y="{y}" width="{cell - 2}" height="{cell - 2}" fill="#e6eaed"/>')
+                continue
+            w = weight.get((a, b), 0)
+            share = w / heaviest
+            fill = f"rgb({int(255 - 99 * share)},{int(255 - 60 * share)},{int(255 - 37 * share)})"  # up to #9cc3da
+            ink = "#1d2a33"  # dark on every shade: contrast above 7:1
+            body.append(f'<rect x="{x}" y="{y}" width="{cell - 2}" height="{cell - 2}" fill="{fill}" stroke="#d8e0e5">'
+                        f'<title>{escape(name_a)} – {escape(name_b)}: {w} {escape(unit)}</title></rect>'
+                        f'<text x="{x + (cell - 2) / 2:.1f}" y="{y + cell / 2 + 3:.1f}" font-size="12" text-anchor="middle" '
+                        f'fill="{ink}" {FONT}>{w if w else ""}</text>')  # fmt: skip
+    return _svg(width, height, title, body, key)

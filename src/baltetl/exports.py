@@ -17,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+from . import dictionary
 from .db import quote as _q
 from .urls import web_url
 
@@ -40,6 +41,7 @@ TABLES = {
     "metropolis_links": ("public_metropolis_links", "Co-operation between metropolises: shared ongoing projects",
                          ["metro_a", "metro_b"]),
     "sources": ("public_sources", "The sources and the date their data was fetched", ["source"]),
+    "topics": ("public_topics", "The topics of the BaltMet profile: id and label", ["topic"]),
     "project_topics": ("public_project_topics", "Topic relevance of each project", ["project_key"]),
     "organisation_topics": ("public_organisation_topics", "Topics of each organisation, weighted",
                             ["golden_id", "topic"]),
@@ -50,28 +52,6 @@ TABLES = {
 }
 ORDER = {"participations": "project_key, ord, golden_id, role", "network_memberships": "golden_id, network",
          "opportunities": "metro_a, metro_b, rank_in_pair, golden_a, golden_b"}  # fmt: skip
-
-FIELD_DOCS = {
-    "golden_id": "The organisation's id in this database, stable across refreshes",
-    "project_key": "The project's key: <source>:<the source's project id>",
-    "metropolis_id": "The metropolis (see metropolises), empty: in none",
-    "org_key": "The source record: <source>:<the source's id>",
-    "source": "The source the record comes from",
-    "sources": "The sources behind the organisation",
-    "ongoing": "The project ends today or later (as of the publication date)",
-    "total_cost": "Total cost in EUR; empty: not reported",
-    "ec_max_contribution": "EU contribution in EUR",
-    "ec_contribution": "EU contribution to this partner in EUR",
-    "role": "coordinator (lead partner), participant, associatedPartner, thirdParty ...",
-    "ord": "Partner number in the project",
-    "metropolises": "The metropolises the project has partners in",
-    "match_rule": "How the source record was matched to the organisation",
-    "snapshot_date": "When the source's data was fetched",
-    "activity_type": "CORDIS activity type: HES education, REC research, PRC company, PUB public body, OTH other",
-    "org_type": "The source's own type of organisation",
-    "nuts3": "NUTS3 region code",
-    "country": "ISO 3166 alpha-2 country code",
-}
 
 
 def _field_type(duck: str) -> str:
@@ -146,7 +126,8 @@ def write(con: duckdb.DuckDBPyConnection, dest: Path, meta: dict, tables: dict[s
         con.execute(f"COPY (SELECT * FROM {view} ORDER BY {order}) TO {_q(dest / f'{name}.parquet')} "
                     "(FORMAT parquet, COMPRESSION zstd)")  # fmt: skip
         dump.append(f"(SELECT coalesce(list(t ORDER BY {order}), []) FROM {view} t) AS \"{name}\"")
-        fields = [{"name": c, "type": _field_type(t), **({"description": FIELD_DOCS[c]} if c in FIELD_DOCS else {})}
+        docs = dictionary.comments(con, TABLES[name][0])  # the data dictionary, as the build wrote it
+        fields = [{"name": c, "type": _field_type(t), **({"description": docs[c]} if c in docs else {})}
                   for c, t in cols]  # fmt: skip
         schema = {"fields": fields, **({"primaryKey": key} if key else {})}
         licences = _licences(meta, _sources_of(con, view, cols) or meta["present"])

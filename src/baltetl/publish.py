@@ -55,6 +55,8 @@ KIND_WORDS = (  # a source's own type -> the group it is shown in (first match)
 KIND_ORDER = ["Universities and schools", "Research organisations", "Public bodies", "Companies", "Clusters",
               "Associations and networks", "Other organisations", "Type not given"]  # fmt: skip
 ROLE_ORDER = {"coordinator": 0, "participant": 1, "associatedPartner": 2, "thirdParty": 3}
+ROLE_LABELS = {"coordinator": "Coordinator (lead partner)", "participant": "Partner", "associatedPartner": "Associated partner",
+               "thirdParty": "Third party", "partner": "Partner", "lead_partner": "Lead partner"}  # fmt: skip
 TOP_PARTNERS = 40
 
 
@@ -99,6 +101,22 @@ def eur(v) -> str:
     return "" if v is None else f"€ {float(v):,.0f}".replace(",", " ")
 
 
+def role_label(role: str | None) -> str:
+    """A role in words: 'associatedPartner' -> 'Associated partner'."""
+    if not role:
+        return ""
+    if role in ROLE_LABELS:
+        return ROLE_LABELS[role]
+    words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", role).replace("_", " ").strip()
+    return words[:1].upper() + words[1:].lower()
+
+
+def plural(n, one: str, many: str | None = None) -> str:
+    """'1 project', '2 projects' (numbers grouped by thin spaces)."""
+    n = n or 0
+    return f"{n:,}".replace(",", "\u202f") + " " + (one if n == 1 else many or one + "s")
+
+
 def js_json(obj) -> str:
     """JSON that is safe inside a <script> or .js file: no '<', '>', '&' or line separators in clear."""
     text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
@@ -111,7 +129,7 @@ def js_json(obj) -> str:
 def environment() -> Environment:
     env = Environment(loader=PackageLoader("baltetl", "templates"), autoescape=select_autoescape(["html", "svg", "xml"]),
                       trim_blocks=True, lstrip_blocks=True)  # fmt: skip
-    env.filters.update(eur=eur, web_url=web_url)
+    env.filters.update(eur=eur, web_url=web_url, role=role_label, plural=plural)
     return env
 
 
@@ -153,6 +171,7 @@ class SiteData:
         self.opportunities = opt("opportunities", "SELECT * FROM {} ORDER BY score DESC, golden_a, golden_b")
         self.metro_opportunities = opt("metropolis_opportunities", "SELECT * FROM {} ORDER BY opportunities DESC, metro_a, metro_b")
         self.has_topics = "project_topics" in t
+        self.topic_labels = {r["topic"]: r["label"] or r["topic"] for r in opt("topics", "SELECT * FROM {}")}
         self.has_opportunities = "opportunities" in t or "metropolis_opportunities" in t
         # which things get a page, and where
         taken: set[str] = set()
@@ -162,13 +181,18 @@ class SiteData:
                         if o["metropolis_id"] in self.metros or g in self.persons_by_org}  # fmt: skip
         taken = set()
         self.project_url = {k: f"project/{slug(k, taken)}.html" for k in sorted(self.projects)}
-        self.present = {s["source"] for s in self.sources} | {s for o in self.orgs.values() for s in (o["sources"] or [])}
+        self.illustrative = {s["source"] for s in self.sources if s.get("illustrative")}  # none of it is published
+        self.present = ({s["source"] for s in self.sources} | {s for o in self.orgs.values() for s in (o["sources"] or [])}) - self.illustrative
         if self.persons_by_org:
             self.present.add("revisions")
         self._links: dict[tuple[str, str], Markup] = {}
         self._refs: dict[tuple[str, str], dict] = {}
         self._sort_names: dict[str, str] = {}
         self._members: dict[str, frozenset[str]] = {}
+
+    def topic_names(self, topics) -> list[str]:
+        """Topic ids as their labels."""
+        return [self.topic_labels.get(t, t.replace("_", " ")) for t in topics or []]
 
     def members(self, key: str) -> frozenset[str]:
         """The organisations taking part in a project."""
@@ -256,16 +280,21 @@ def _source_meta(cfg: Config) -> dict[str, dict]:
 
 
 def _attribution(data: SiteData, meta: dict[str, dict]) -> list[dict]:
-    fetched = {s["source"]: s["snapshot_date"] for s in data.sources}
+    """The sources whose data is published (and the reference data), each with the date of its data and,
+    apart, when it was fetched."""
+    known = {s["source"]: s for s in data.sources}
     out = []
-    for name, m in meta.items():
-        if name in data.present or m.get("reference"):
-            out.append({**m, "name": name, "web": web_url(m.get("path")),
-                        "licence_url": web_url((m.get("licence") or {}).get("path")),
-                        "snapshot": fetched.get(name)})  # fmt: skip
-    for name in sorted(data.present - set(meta)):  # a source without configured terms still gets named
-        out.append({"name": name, "title": name, "attribution": "", "licence": {}, "snapshot": fetched.get(name)})
+    for name in [*(n for n in meta if n in data.present or meta[n].get("reference")), *sorted(data.present - set(meta))]:
+        m = meta.get(name) or {"title": name, "attribution": "", "licence": {}}  # a source without configured terms
+        s = known.get(name) or {}
+        out.append({**m, "name": name, "web": web_url(m.get("path")), "licence_url": web_url((m.get("licence") or {}).get("path")),
+                    "snapshot": s.get("snapshot_date"), "data_date": s.get("data_date"), "data_basis": s.get("data_date_basis")})  # fmt: skip
     return out
+
+
+def _left_out(data: SiteData, meta: dict[str, dict]) -> list[dict]:
+    """Sources loaded but not published: their data is an illustrative sample."""
+    return [{"name": n, "title": (meta.get(n) or {}).get("title", n)} for n in sorted(data.illustrative)]
 
 
 class Pages:
@@ -291,11 +320,11 @@ class Pages:
 
 def _charts(data: SiteData, root: str) -> tuple[str, str]:
     orgs = charts.bar_chart([(m["name"], m["organisations"], root + data.metro_url[mid]) for mid, m in data.metros.items()],
-                            "Organisations per metropolis", "organisations", key="orgs")  # fmt: skip
+                            "Organisations placed in each metropolis", "organisations", key="orgs")  # fmt: skip
     edges = [(lk["metro_a"], lk["metro_b"], lk["ongoing_projects"] or 0) for lk in data.links]
-    nodes = [(mid, m["name"], m["organisations"], root + data.metro_url[mid]) for mid, m in data.metros.items()]
-    net = charts.network_chart(nodes, edges, "Co-operation: ongoing projects shared by two metropolises",
-                               "shared ongoing projects")  # fmt: skip
+    nodes = [(mid, m["name"], root + data.metro_url[mid]) for mid, m in data.metros.items()]
+    net = charts.matrix_chart(nodes, edges, "Ongoing projects shared by two metropolises", "shared ongoing projects",
+                              key="links")  # fmt: skip
     return orgs, net
 
 
@@ -305,9 +334,11 @@ def render_common(pg: Pages) -> None:
     for name, svg in zip(("organisations-per-metropolis", "co-operation-network"), _charts(data, "../")):
         w.write(f"charts/{name}.svg", svg)
     org_chart, net_chart = _charts(data, "")  # inline in the home page, links from there
+    placed = sum(m["organisations"] or 0 for m in data.metros.values())
     pg.page("index.html", "index.html", "home", metros=list(data.metros.values()), metro_url=data.metro_url,
             org_chart=Markup(org_chart), net_chart=Markup(net_chart), sources=pg.attribution,
-            totals={"organisations": len(data.org_url), "projects": len(data.projects),
+            left_out=_left_out(data, pg.meta),
+            totals={"placed": placed, "outside": len(data.orgs) - placed, "projects": len(data.projects),
                     "ongoing": sum(1 for p in data.projects.values() if p["ongoing"])})  # fmt: skip
     pg.page("search.html", "search.html", "search")
     for mid, m in data.metros.items():
@@ -341,6 +372,7 @@ def metro_context(data: SiteData, mid: str, m: dict) -> dict:
         here = {pa["golden_id"] for pa in data.parts_by_project[key] if pa["metropolis_id"] == mid}
         topics = data.project_topics.get(key)
         projects.append({**data.project_ref(key), "here": len(here), "topics": topics,
+                         "topic_names": data.topic_names((topics or {}).get("topics")),
                          "others": [data.metro_ref(x) for x in p["metropolises"] if x != mid]})  # fmt: skip
     projects.sort(key=lambda x: (not (x["topics"] or {}).get("relevant"), x["end"] or date.max, x["name"].casefold()))
     links = []
@@ -354,7 +386,8 @@ def metro_context(data: SiteData, mid: str, m: dict) -> dict:
     for mo in data.metro_opportunities:
         if mid in (mo["metro_a"], mo["metro_b"]):
             other = mo["metro_b"] if mo["metro_a"] == mid else mo["metro_a"]
-            opp_pairs.append({**mo, "other": data.metro_ref(other) or {"name": other}})
+            opp_pairs.append({**mo, "other": data.metro_ref(other) or {"name": other},
+                              "topic_names": data.topic_names(mo["top_topics"])})  # fmt: skip
     opps = [_opportunity(data, o, mid) for o in data.opportunities
             if mid in (o["metro_a"], o["metro_b"]) and (o["rank_in_pair"] or 0) <= 3][:60]
     return {"m": m, "by_kind": by_kind, "projects": projects, "links": links, "opp_pairs": opp_pairs, "opps": opps,
@@ -365,7 +398,7 @@ def _opportunity(data: SiteData, o: dict, side: str) -> dict:
     """An opportunity seen from `side` (a metropolis id or golden id): this side's organisation first."""
     flip = side in (o["metro_b"], o["golden_b"]) and side not in (o["metro_a"], o["golden_a"])
     a, b = (o["golden_b"], o["golden_a"]) if flip else (o["golden_a"], o["golden_b"])
-    return {**o, "here": data.org_ref(a), "there": data.org_ref(b)}
+    return {**o, "here": data.org_ref(a), "there": data.org_ref(b), "topic_names": data.topic_names(o["shared_topics"])}
 
 
 def org_context(data: SiteData, gid: str, meta: dict) -> dict:
@@ -391,7 +424,7 @@ def org_context(data: SiteData, gid: str, meta: dict) -> dict:
     return {"o": o, "kind": org_kind(o), "metro": data.metro_ref(o["metropolis_id"]), "website": web_url(o["website"]),
             "sources": src, "networks": data.networks_by_org.get(gid, []), "persons": data.persons_by_org.get(gid, []),
             "projects": projects, "partners": partner_rows, "more_partners": more,
-            "topics": data.org_topics.get(gid, [])[:15], "opps": opps, "has_opportunities": data.has_opportunities}  # fmt: skip
+            "topics": [{**t, "label": data.topic_names([t["topic"]])[0]} for t in data.org_topics.get(gid, [])[:15]], "opps": opps, "has_opportunities": data.has_opportunities}  # fmt: skip
 
 
 def project_context(data: SiteData, key: str) -> dict:
@@ -404,7 +437,8 @@ def project_context(data: SiteData, key: str) -> dict:
                      "metropolis": data.metro_ref(pa["metropolis_id"]), "ec": pa["ec_contribution"]})  # fmt: skip
     return {"p": p, "ref": data.project_ref(key), "link": project_link(p), "partners": rows,
             "metros": [data.metro_ref(m) for m in (p["metropolises"] or []) if m in data.metros],
-            "topics": data.project_topics.get(key), "keywords": [k.strip() for k in (p["keywords"] or "").split(",") if k.strip()]}  # fmt: skip
+            "topics": data.project_topics.get(key), "topic_names": data.topic_names((data.project_topics.get(key) or {}).get("topics")),
+            "keywords": [k.strip() for k in (p["keywords"] or "").split(",") if k.strip()]}  # fmt: skip
 
 
 def search_index(data: SiteData) -> dict:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import buildinfo, db, history, report, resolve, revisions, topics
+from . import buildinfo, db, dictionary, history, report, resolve, revisions, sourcedates, topics
 from .config import Config
 from .db import WarehouseBusy
 from .db import quote as _q
@@ -84,6 +84,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
             # the data-quality report of this run (of the last one recorded if this build is not a run's)
             rep = report.build(cfg, run_id, state=state, con=con) or report.build(cfg, state=state, con=con)
             report.write(con, rep)
+            sourcedates.build(con, cfg, state)  # each source's data date, illustrative or not (read by the marts)
             con.execute((sqld / "marts.sql").read_text())
             topics.build(con, cfg, sqld, log=log)  # topic relevance and co-operation marts
         finally:
@@ -95,6 +96,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         # what this build was made from
         insert_rows(con, "build_info", [(run_id, datetime.now(UTC).replace(tzinfo=None), fp, json.dumps(parts), head)])
         create_public_views(con, sqld / "public.sql")  # last: it reads the marts too
+        dictionary.apply(con, sqld / dictionary.FILE)  # every table, view and column's comment
         point("build.marts")
         counts = {
             t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
