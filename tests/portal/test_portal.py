@@ -85,6 +85,12 @@ def test_users_add_prints_one_time_password_that_must_be_changed(env):
     r = c.post("/password", data={"csrf": csrf(page.text), "current": pw, "new": "a-long-new-password", "repeat": "a-long-new-password"})
     assert r.status_code == 303
     assert c.get("/organisations").status_code == 200
+    other = client()  # a second session of the same user ends when the password changes again
+    assert sign_in(other, "ilze", "a-long-new-password").status_code == 303
+    page = c.get("/password")
+    assert c.post("/password", data={"csrf": csrf(page.text), "current": "a-long-new-password", "new": "another-new-password",
+                                     "repeat": "another-new-password"}).status_code == 303  # fmt: skip
+    assert c.get("/organisations").status_code == 200 and other.get("/organisations").status_code == 303
     with store.engine(cfg).connect() as conn:
         u = store.user_by_name(conn, "ilze")
         assert u.password_hash.startswith("$argon2id$") and pw not in u.password_hash

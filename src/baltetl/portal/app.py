@@ -210,6 +210,10 @@ class Portal:
                 else:
                     with self.engine.begin() as conn:
                         await run_in_threadpool(auth.set_password, conn, u, f["new"])
+                        # the user's other sessions end (a password changed because it leaked)
+                        conn.execute(store.sessions.delete().where(
+                            store.sessions.c.user_id == u.id,
+                            store.sessions.c.token_hash != auth.token_hash(request.cookies.get(COOKIE, ""))))  # fmt: skip
                         store.audit(conn, "password_changed", u.name, self.ip(request))
                     return RedirectResponse("/?msg=password", 303)
         return self.render(request, "password.html", 400 if errors else 200, errors=errors,
