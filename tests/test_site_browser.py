@@ -172,3 +172,45 @@ def test_a_script_in_an_organisation_name_is_text_and_runs_nothing(site, tab):
     page.wait_for_load_state("load")
     assert page.locator("h1").inner_text() == shown
     tab.clean()
+
+
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"  # MPL-2.0, see its README
+TEMPLATES = {"home": "index.html", "search": "search.html?q=riga", "metropolis": "metropolis/riga.html",
+             "organisation": "organisation/revisions-evil-oy.html", "project": "project/cordis-101052342.html",
+             "data": "data.html"}  # fmt: skip
+
+
+def _axe(page) -> list[str]:
+    """axe-core's serious and critical violations of the page (WCAG 2.x A/AA and best practices)."""
+    page.add_script_tag(path=str(AXE))
+    # preload false: axe would fetch the stylesheets again, which file:// pages may not
+    found = page.evaluate("""async () => (await axe.run(document, {resultTypes: ['violations'], preload: false})).violations
+        .filter(v => v.impact === 'serious' || v.impact === 'critical')
+        .map(v => v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | '))""")
+    return found
+
+
+@pytest.mark.parametrize("kind", TEMPLATES)
+def test_every_page_template_fits_a_phone_and_passes_axe(site, browser, kind, tmp_path):
+    """At 1366 and 390 px wide (screenshots of both in tmp_path): no sideways scroll at 390 px, no serious or
+    critical axe-core violation, no console error."""
+    for width, height in ((1366, 900), (390, 844)):
+        ctx = browser.new_context(viewport={"width": width, "height": height}, device_scale_factor=1)
+        t = Tab.__new__(Tab)
+        t.page, t.errors, t.dialogs = ctx.new_page(), [], []
+        t.page.on("console", lambda m: t.errors.append(f"console: {m.text}") if m.type == "error" else None)
+        t.page.on("pageerror", lambda e: t.errors.append(f"pageerror: {e}"))
+        try:
+            rel, _, query = TEMPLATES[kind].partition("?")
+            page = t.open(url(site, rel) + (f"?{query}" if query else ""))
+            if kind == "search":
+                page.locator("#results li").first.wait_for()
+            page.screenshot(path=str(tmp_path / f"{kind}-{width}.png"), full_page=True)
+            wide = page.evaluate("document.scrollingElement.scrollWidth")
+            if width == 390:
+                assert wide <= 390, f"{kind} scrolls sideways at 390 px: {wide} px wide"
+            assert t.errors == []
+            assert _axe(page) == [], f"{kind} at {width} px"
+        finally:
+            ctx.close()
+    assert (tmp_path / f"{kind}-390.png").stat().st_size > 1000

@@ -1,7 +1,8 @@
 """Static SVG charts for the published site: drawn at publish time, every label escaped.
 
 Each function returns SVG text that works as a file of its own and inline in an HTML page (links inside
-it work inline; a `<title>` on a shape is its tooltip).
+it work inline; a `<title>` on a shape is its tooltip).  A chart is a labelled group, not an image: it
+holds links, and an image's content is hidden from assistive technology.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ FONT = "font-family=\"system-ui, sans-serif\""
 def _svg(width: int, height: int, title: str, body: list[str], key: str) -> str:
     t = escape(title)
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="{width}" '
-            f'height="{height}" role="img" aria-labelledby="chart-{key}"><title id="chart-{key}">{t}</title>'
+            f'height="{height}" role="group" aria-labelledby="chart-{key}"><title id="chart-{key}">{t}</title>'
             f'<style>a:hover text{{text-decoration:underline}}</style>{"".join(body)}</svg>')  # fmt: skip
 
 
