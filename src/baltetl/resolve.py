@@ -951,10 +951,46 @@ CREATE OR REPLACE TABLE golden_organisations (
     activity_type VARCHAR, country VARCHAR, city VARCHAR, nuts3 VARCHAR, website VARCHAR, metropolis_id VARCHAR,
     assigned_by VARCHAR, sources VARCHAR[], records INTEGER, hidden BOOLEAN NOT NULL DEFAULT false);
 CREATE OR REPLACE TABLE organisation_sources (
-    org_key VARCHAR PRIMARY KEY, golden_id VARCHAR NOT NULL, source VARCHAR, match_rule VARCHAR, score DOUBLE);
+    org_key VARCHAR PRIMARY KEY, golden_id VARCHAR NOT NULL, source VARCHAR, match_rule VARCHAR, score DOUBLE,
+    source_id VARCHAR);
 CREATE OR REPLACE TABLE golden_id_history (
     run_id VARCHAR, golden_id VARCHAR, event VARCHAR, other_id VARCHAR, org_keys VARCHAR[], "at" TIMESTAMP);
 """
+
+
+# each record's own id in its source (lineage): CORDIS organisationID; keep.eu ID_PARTNER of the row the record
+# was taken from (programme|acronym|partner where keep.eu gives none, or gives one id to records of other names);
+# Interreg SE programme|project/row; Eurocities the member's name; networks the membership row code
+_SOURCE_ID_PARTS = {
+    "keep": ("stg_keep__participations", "stg_keep__organisations", "stg_keep__projects", """
+        SELECT 'keep:' || p.org_id AS org_key,
+               min(CASE WHEN p.source_partner_id IS NOT NULL AND u.n = 1 THEN p.source_partner_id
+                        ELSE concat_ws('|', j.programme, j.acronym, so.name) END) AS sid
+        FROM stg_keep__participations p
+        JOIN stg_keep__organisations so ON so.org_id = p.org_id AND so.record_ref = p.record_ref
+        LEFT JOIN stg_keep__projects j ON j.project_id = p.project_id
+        LEFT JOIN (SELECT source_partner_id, count(DISTINCT org_id) AS n FROM stg_keep__participations
+                   GROUP BY 1) u USING (source_partner_id)
+        GROUP BY 1"""),
+    "interreg_se": ("stg_interreg_se__participations", "stg_interreg_se__organisations", "stg_interreg_se__projects", """
+        SELECT 'interreg_se:' || p.org_id AS org_key, min(concat_ws('|', j.programme, p.record_key)) AS sid
+        FROM stg_interreg_se__participations p
+        JOIN stg_interreg_se__organisations so ON so.org_id = p.org_id AND so.record_ref = p.record_ref
+        LEFT JOIN stg_interreg_se__projects j ON j.project_id = p.project_id GROUP BY 1"""),
+    "networks": ("stg_networks__network_memberships", """
+        SELECT 'networks:' || org_id AS org_key, min(record_key) AS sid FROM stg_networks__network_memberships GROUP BY 1"""),
+}
+
+
+def source_ids(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """org_key -> the record's native id in its source (see _SOURCE_ID_PARTS); org_id where none is known."""
+    have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()} | {
+        r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}  # fmt: skip
+    parts = [q for *tables, q in _SOURCE_ID_PARTS.values() if set(tables) <= have]
+    x = " UNION ALL ".join(parts) if parts else "SELECT NULL::VARCHAR AS org_key, NULL::VARCHAR AS sid WHERE false"
+    return dict(con.execute(f"""
+        SELECT o.org_key, CASE WHEN o.source = 'eurocities' THEN o.name ELSE coalesce(x.sid, o.org_id) END
+        FROM organisations o LEFT JOIN ({x}) x USING (org_key)""").fetchall())  # fmt: skip
 
 
 def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None, commit: bool = True,
@@ -980,10 +1016,11 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None,
     src = {r.key: r.source for r in recs}
     con.execute(SCHEMA)
     multi_source = insert_golden(con, members_of)
+    sids = source_ids(con)
     os_rows = pd.DataFrame(
-        [(k, gid_of[k], src[k], *(best.get(k, ("single", 1.0)) if len(members_of[gid_of[k]]) > 1 else ("single", 1.0)))
-         for k in sorted(gid_of)],
-        columns=["org_key", "golden_id", "source", "match_rule", "score"],
+        [(k, gid_of[k], src[k], *(best.get(k, ("single", 1.0)) if len(members_of[gid_of[k]]) > 1 else ("single", 1.0)),
+          sids.get(k)) for k in sorted(gid_of)],
+        columns=["org_key", "golden_id", "source", "match_rule", "score", "source_id"],
     )
     con.register("os_frame", os_rows)
     con.execute("INSERT INTO organisation_sources BY NAME SELECT * FROM os_frame")
