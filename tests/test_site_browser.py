@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import functools
 import http.server
+import re
 import threading
 from pathlib import Path
 
+import duckdb
 import pytest
 
 import site_helpers as h
@@ -167,7 +169,7 @@ def test_a_script_in_an_organisation_name_is_text_and_runs_nothing(site, tab):
     result = page.locator("#results li a").first
     result.wait_for()
     assert result.inner_text() == shown
-    assert page.locator("#results img").count() == 0 and page.locator("script").count() == 2
+    assert page.locator("#results img").count() == 0 and page.locator("script").count() == 3
     result.click()
     page.wait_for_load_state("load")
     assert page.locator("h1").inner_text() == shown
@@ -214,3 +216,52 @@ def test_every_page_template_fits_a_phone_and_passes_axe(site, browser, kind, tm
         finally:
             ctx.close()
     assert (tmp_path / f"{kind}-390.png").stat().st_size > 1000
+
+
+def pick(page, select: str, value: str) -> None:
+    """Choose a facet's value; its option reads 'value (count)'."""
+    labels = page.locator(f"{select} option").all_inner_texts()
+    assert any(re.fullmatch(rf"{re.escape(value)} \(\d+\)", t) for t in labels), labels
+    page.locator(select).select_option(value)
+
+
+def test_search_ranks_words_and_topics_and_filters_by_facets(site, tab):
+    """MiniSearch (vendored): 'smart city' finds every project of the smart-city topic (plural, case), best
+    first; a typo, a word's beginning and a missing accent still find; facets narrow the results."""
+    con = duckdb.connect(str(site.warehouse), read_only=True)
+    try:
+        smart = {r[0] for r in con.execute("""SELECT p.acronym FROM public_project_topics t JOIN public_projects p
+                 USING (project_key) WHERE list_contains(t.topics, 'smart_cities')""").fetchall()}  # fmt: skip
+        riga = {r[0] for r in con.execute("""SELECT p.acronym FROM public_project_topics t JOIN public_projects p
+                 USING (project_key) WHERE list_contains(t.topics, 'smart_cities') AND list_contains(p.metropolises, 'riga')""").fetchall()}  # fmt: skip
+    finally:
+        con.close()
+    assert len(smart) >= 10 and 0 < len(riga) < len(smart)
+    page = tab.open(url(site, "search.html"))
+    links = page.locator("#results li a")
+    page.locator("#q").fill("smart city")
+    links.first.wait_for()
+    names = links.all_inner_texts()
+    found = {n.split(" — ")[0] for n in names}
+    assert smart <= found, smart - found
+    assert names[0].split(" — ")[0] in smart  # ranked: the topic's projects come first
+    projects = [n.split(" — ")[0] for n in page.locator("#results li:has(.kind:text('project')) a").all_inner_texts()]
+    assert sum(p in smart for p in projects[: len(smart)]) >= 0.8 * len(smart)
+    # facets: metropolis, then topic; the counts are in the options
+    pick(page, "#f-metropolises", "Riga")
+    assert {n.split(" — ")[0] for n in links.all_inner_texts()} >= riga
+    pick(page, "#f-topics", "smart cities")  # its projects, and the organisations with the topic there
+    project_links = page.locator("#results li:has(.kind:text('project')) a")
+    assert {n.split(" — ")[0] for n in project_links.all_inner_texts()} == riga
+    assert page.locator("#count").inner_text() == f"{links.count()} found"
+    page.locator("#f-metropolises").select_option("")
+    page.locator("#f-topics").select_option("")
+    pick(page, "#f-type", "Universities and schools")
+    page.locator("#q").fill("helsingn yliopisto")  # a letter missing
+    assert links.first.inner_text() == h.KNOWN_ORG
+    page.locator("#f-type").select_option("")
+    page.locator("#q").fill("biodiv")  # a word's beginning
+    assert "Biodiversa-plus" in links.all_inner_texts()[0]
+    page.locator("#q").fill("riga stradins")  # no accent typed
+    assert links.first.inner_text() == "Rīga Stradiņš University"
+    tab.clean()

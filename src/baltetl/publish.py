@@ -344,7 +344,7 @@ def render_common(pg: Pages) -> None:
     for mid, m in data.metros.items():
         pg.page(data.metro_url[mid], "metropolis.html", "metropolis", **metro_context(data, mid, m))
     w.write("assets/search-index.js", "window.BALTMET_SEARCH=" + js_json(search_index(data)) + ";\n")
-    for name in ("style.css", "search.js"):
+    for name in ("style.css", "search.js", "minisearch.js", "minisearch.LICENSE.txt"):
         w.write(f"assets/{name}", (Path(__file__).parent / "templates" / "static" / name).read_text(encoding="utf-8"))
 
 
@@ -442,19 +442,25 @@ def project_context(data: SiteData, key: str) -> dict:
 
 
 def search_index(data: SiteData) -> dict:
+    """The documents search.js indexes (MiniSearch): what is shown (name, detail, url), the facets (metropolises,
+    type, topic labels) and more words to find it by (text: short name, city, the project's keywords)."""
     entries = []
     for gid, url in data.org_url.items():
         o = data.orgs[gid]
         m = data.metros.get(o["metropolis_id"], {}).get("name")
         short = o["short_name"] if o["short_name"] != o["name"] else None
         detail = " · ".join(x for x in (short, o["city"], o["country"], m) if x)
-        entries.append(["o", o["name"], detail, url])
+        topics = sorted({t for t in data.topic_names(r["topic"] for r in data.org_topics.get(gid, []))})
+        entries.append(["o", o["name"], detail, url, [m] if m else [], org_kind(o), topics, o["org_type"] or ""])
     for key, url in data.project_url.items():
         p = data.projects[key]
         name = " — ".join(x for x in (p["acronym"], p["title"]) if x) or p["project_id"]
         detail = " · ".join(x for x in (p["programme"] or p["framework_programme"], "ongoing" if p["ongoing"] else None) if x)
-        entries.append(["p", name, detail, url])
-    return {"fields": ["kind", "name", "detail", "url"], "entries": entries}
+        metros = [data.metros[m]["name"] for m in p["metropolises"] or [] if m in data.metros]
+        topics = data.topic_names((data.project_topics.get(key) or {}).get("topics"))
+        kind = "Ongoing projects" if p["ongoing"] else "Past projects"
+        entries.append(["p", name, detail, url, metros, kind, topics, (p["keywords"] or "")[:300]])
+    return {"fields": ["kind", "name", "detail", "url", "metropolises", "type", "topics", "text"], "entries": entries}
 
 
 # -- the whole run --------------------------------------------------------------------------------------------
