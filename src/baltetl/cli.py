@@ -15,7 +15,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, help="BaltMet community database ETL.")
+# rich_markup_mode=None: help texts name config tables like [paths] and [schedule]; rich markup would eat them
+app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None, help="BaltMet community database ETL.")
 console = Console(stderr=True)
 out = Console()
 

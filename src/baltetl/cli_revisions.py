@@ -18,7 +18,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add the `revisions` sub-command group (with `check`) to the main typer app."""
-    sub = typer.Typer(no_args_is_help=True, add_completion=False,
+    sub = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None,
                       help="Partner revisions: corrections applied on top of every refresh.")  # fmt: skip
 
     @sub.callback()
