@@ -92,6 +92,7 @@ FULL_INPUTS = {
     "networks": SHARED / "city_networks",
     "interreg_se": SHARED / "interreg_se" / "tillvaxtverket_interreg_se_partners_2021-2027_extract-2026-06-09.json",
     "eurocities": None,  # the bundled sample is the real directory
+    "ror": None,  # the shipped cut is every Baltic record of the registry
 }
 
 

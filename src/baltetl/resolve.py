@@ -90,8 +90,8 @@ from .state import write_parquet
 THRESHOLD = 92.0  # token_sort_ratio on normalised names, same or unknown city
 THRESHOLD_OTHER_CITY = 97.0  # both records give a city and the cities differ
 MIN_LEN = 4  # shorter normalised names match only exactly
-RULE_RANK = {"revision_merge": 0, "cordis_id": 1, "vat": 2, "wikidata": 3, "domain": 4, "name_exact": 5,
-             "name_fuzzy": 6, "single": 7}  # fmt: skip
+RULE_RANK = {"revision_merge": 0, "cordis_id": 1, "vat": 2, "wikidata": 3, "ror": 4, "domain": 5, "name_exact": 6,
+             "name_fuzzy": 7, "single": 8}  # fmt: skip
 SOURCE_PRIORITY = ("cordis", "clusters", "interreg_se", "keep", "eurocities", "networks")
 
 # legal forms written before the name in the region (cleanco handles suffixes)
@@ -257,7 +257,10 @@ def norm_name(name: str) -> str:
 
 @lru_cache(maxsize=None)
 def _word(w: str) -> str:
-    """One folded word in English where the lexicon knows it; Nordic compounds split first."""
+    """One folded word in English where the lexicon knows it (also written with oe/ae/ue); Nordic compounds
+    split first."""
+    if w not in LEXICON and w not in UNIVERSITY and (u := undigraph(w)) != w and (u in LEXICON or u in UNIVERSITY):
+        w = u
     if w in UNIVERSITY:
         return "university"
     if w in LEXICON:
@@ -383,6 +386,7 @@ class Rec:
     website: str | None = None
     cordis_id: str | None = None  # the CORDIS organisationID this record is (cordis) or names (pic)
     wikidata: str | None = None
+    ror: str | None = None  # the ROR id the record's name is, in its country (link_ror)
     norm: str = field(init=False)
     bare: str = field(init=False)
     head: str | None = field(init=False)
@@ -410,6 +414,8 @@ def key_match(a: Rec, b: Rec, trusted_domains: set[str] | None = None) -> str | 
         return "vat"
     if a.wikidata and a.wikidata == b.wikidata:
         return "wikidata"
+    if a.ror and a.ror == b.ror:
+        return "ror"
     if (a.domain and a.domain == b.domain and (trusted_domains is None or a.domain in trusted_domains)
             and (a.country == b.country or not a.country or not b.country)):
         return "domain"
@@ -508,6 +514,10 @@ def decide(a: Rec, b: Rec, trusted_domains: set[str] | None = None) -> tuple[boo
         return True, rule, 1.0
     if a.vat and b.vat:  # two different VAT numbers: two legal entities, whatever the name or website
         return False, None, 0.0
+    if rule == "ror":
+        return True, rule, 1.0
+    if a.ror and b.ror:  # two ROR ids: two organisations in the registry
+        return False, None, 0.0
     if rule:
         return True, rule, 1.0
     rule, score = name_match(a, b)
@@ -523,9 +533,11 @@ class _UF:
     two sets whose VAT numbers are all different: two VAT numbers are two legal entities (Airbus Operations
     GmbH / Airbus Operations Ltd share airbus.com; SINTEF AS / SINTEF Ocean AS share sintef.no)."""
 
-    def __init__(self, keys: list[str], apart: list[tuple[str, str]], vats: dict[str, str] | None = None):
+    def __init__(self, keys: list[str], apart: list[tuple[str, str]], vats: dict[str, str] | None = None,
+                 rors: dict[str, str] | None = None):
         self.parent = {k: k for k in keys}
         self.vats = {k: {v} for k, v in (vats or {}).items() if v}
+        self.rors = {k: {v} for k, v in (rors or {}).items() if v}
         self.size = dict.fromkeys(keys, 1)
         self.forbid: dict[str, set[str]] = defaultdict(set)
         for x, y in apart:
@@ -551,6 +563,9 @@ class _UF:
         va, vb = self.vats.get(ra), self.vats.get(rb)
         if guard and va and vb and not (va & vb):
             return False
+        wa, wb = self.rors.get(ra), self.rors.get(rb)
+        if guard and wa and wb and not (wa & wb):
+            return False
         if self.size[ra] < self.size[rb]:
             ra, rb = rb, ra
         self.parent[rb] = ra
@@ -561,6 +576,9 @@ class _UF:
         if vb:
             self.vats.setdefault(ra, set()).update(vb)
             self.vats.pop(rb, None)
+        if wb:
+            self.rors.setdefault(ra, set()).update(wb)
+            self.rors.pop(rb, None)
         return True
 
 
@@ -616,6 +634,50 @@ def load_records_meanwhile(con: duckdb.DuckDBPyConnection) -> Future:
     return fut
 
 
+def registry_index(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], set[str]]:
+    """(country, normalised name) -> the ROR ids with that label or alias (stg_ror__registry_names, when the
+    build has the ROR source).  Acronyms are left out, and so is any name that normalises to one word of five
+    letters or less: a ROR id is never linked on an acronym alone ('SSE' is several organisations)."""
+    have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if "stg_ror__registry_names" not in have:
+        return {}
+    index: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for rid, country, name in con.execute(
+            "SELECT ror_id, country, name FROM stg_ror__registry_names WHERE name_type <> 'acronym'").fetchall():  # fmt: skip
+        for n in {norm_name(name), bare_name(name)}:
+            if n and not (len(n.split()) == 1 and len(n) <= 5):
+                index[(country, n)].add(rid)
+                index[(country, undigraph(n))].add(rid)
+    return index
+
+
+_DIGRAPH = re.compile(r"(?<=[a-z])(?:oe|ae|ue)(?=[a-z]|$)")
+
+
+def undigraph(name: str) -> str:
+    """'hoegskolan' -> 'hogskolan', 'fuer' -> 'fur': ö ä ü written as two letters (CORDIS's upper case) and
+    as one letter (anyascii) compare alike."""
+    return _DIGRAPH.sub(lambda m: m.group(0)[0], name)
+
+
+def link_ror(recs: list[Rec], index: dict[tuple[str, str], set[str]]) -> int:
+    """Set each record's ROR id: the one registry record, in the record's country, one of whose names is the
+    record's name (normalised, also without an acronym beside it, or its head: 'University of X, Faculty of
+    Y' is the university).  A name of several ROR records links to none.  Returns how many were linked."""
+    n = 0
+    for r in recs:
+        if not index or not r.country:
+            continue
+        for form in (r.norm, r.bare, r.head if r.head and len(r.head.split()) >= 2 else None):
+            ids = (index.get((r.country, form)) or index.get((r.country, undigraph(form)))) if form else None
+            if ids:
+                if len(ids) == 1:
+                    r.ror = next(iter(ids))
+                    n += 1
+                break
+    return n
+
+
 def trusted_domains(recs: list[Rec]) -> set[str]:
     """Domains usable as a key: inside every source, the records carrying it have similar names."""
     by = defaultdict(lambda: defaultdict(set))
@@ -641,7 +703,7 @@ def trusted_domains(recs: list[Rec]) -> set[str]:
 def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None) -> tuple[dict[str, str], dict[str, tuple[str, float]]]:
     """Union-find over records.  Returns (org_key -> root, org_key -> (rule, score))."""
     keys = [r.key for r in recs]
-    uf = _UF(keys, list(keep_apart), {r.key: r.vat for r in recs})
+    uf = _UF(keys, list(keep_apart), {r.key: r.vat for r in recs}, {r.key: r.ror for r in recs})
     best: dict[str, tuple[str, float]] = {}
 
     def note(k, rule, score):
@@ -650,7 +712,7 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
             best[k] = (rule, score)
 
     def link(a, b, rule, score):
-        if uf.union(a, b, guard=rule in ("domain", "name_exact", "name_fuzzy")):
+        if uf.union(a, b, guard=rule in ("ror", "domain", "name_exact", "name_fuzzy")):
             note(a, rule, score)
             note(b, rule, score)
             return True
@@ -664,7 +726,7 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
     # keys
     trusted = trusted_domains(recs)
     country = {r.key: r.country for r in recs}
-    for attr, rule in (("cordis_id", "cordis_id"), ("vat", "vat"), ("wikidata", "wikidata"), ("domain", "domain")):
+    for attr, rule in (("cordis_id", "cordis_id"), ("vat", "vat"), ("wikidata", "wikidata"), ("ror", "ror"), ("domain", "domain")):
         groups = defaultdict(list)
         for r in recs:
             v = getattr(r, attr)
@@ -1004,7 +1066,7 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None,
     keys = {r.key for r in recs}
     old = load_registry(state)
     merges, apart = revision_pairs(revs, keys, old)
-    stats: dict = {}
+    stats: dict = {"linked_to_ror": link_ror(recs, registry_index(con))}
     roots, best = cluster(recs, merges, apart, stats)
     groups = defaultdict(list)
     for k in sorted(roots):
