@@ -78,7 +78,7 @@ def test_home_page_loads_without_errors_from_file_and_http(site, tab):
     assert page.title().startswith("Home")
     rows = page.locator("#metropolises tbody tr")
     assert rows.count() == len(site.cfg.metropolises)
-    assert page.locator("svg").count() == 2 and page.locator("footer").inner_text().count("CORDIS") >= 1
+    assert page.locator("svg").count() == 3 and page.locator("footer").inner_text().count("CORDIS") >= 1  # map, bars, matrix
     tab.clean()
     # the same site from a static web server
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site.site))

@@ -133,3 +133,26 @@ def test_the_co_operation_chart_shows_its_numbers(site):
     links = _q(site, "SELECT metro_a, metro_b, ongoing_projects FROM public_metropolis_links WHERE ongoing_projects > 0")
     numbers = re.findall(r'text-anchor="middle"[^>]*>(\d+)</text>', svg)
     assert len(numbers) == 2 * len(links) and sorted(map(int, numbers)) == sorted([n for *_, n in links] * 2)
+
+
+def test_the_map_places_each_metropolis_offline(site):
+    """The home page's map: a circle per metropolis at its configured coordinates, linked to its page, its
+    number as text; nothing fetched from anywhere (works from file:// and offline)."""
+    index = (site.site / "index.html").read_text(encoding="utf-8")
+    svg = re.search(r'<svg[^>]*aria-labelledby="chart-map".*?</svg>', index, flags=re.S).group(0)
+    assert not re.search(r'(?:href|src)="https?:', svg) and "url(" not in svg and "<image" not in svg
+    where = {}
+    for href, cx, cy, text in re.findall(r'<a href="metropolis/([a-z_]+)\.html"><circle cx="([\d.]+)" cy="([\d.]+)".*?<text[^>]*>(.*?)</text>',
+                                         svg, flags=re.S):  # fmt: skip
+        where[href] = (float(cx), float(cy), _text(text))
+    orgs = dict(_q(site, "SELECT metropolis_id, organisations FROM public_metropolises"))
+    assert set(where) == set(orgs) == set(site.cfg.raw["publish"]["map"])
+    for mid, (_, _, text) in where.items():
+        assert text.split()[-1] == str(orgs[mid]), mid
+    x, y = {m: v[0] for m, v in where.items()}, {m: v[1] for m, v in where.items()}
+    assert x["oslo"] < x["stockholm"] < x["helsinki"] < x["st_petersburg"]  # west to east
+    assert y["helsinki"] < y["tallinn"] < y["riga"] < y["vilnius"] < y["warsaw"]  # north to south
+    riga = (site.site / "metropolis" / "riga.html").read_text(encoding="utf-8")
+    places = re.search(r'<svg[^>]*aria-labelledby="chart-places".*?</svg>', riga, flags=re.S).group(0)
+    counted = [int(n) for n in re.findall(r'font-size="12"[^>]*>(\d+)</text>', places)]
+    assert sum(counted) == orgs["riga"] and "Riga" in _text(places)

@@ -20,6 +20,7 @@ import re
 import shutil
 import threading
 import time
+import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -311,11 +312,42 @@ class Pages:
         self.chrome = {root: {k: Markup(self.env.get_template(f"_{k}.html").render(site=self.site, root=root))
                               for k in ("header", "footer")} for root in ("", "../")}  # fmt: skip
         self.counts: Counter = Counter()
+        self.map = dict(pub.get("map", {}))  # metropolis id -> [lat, lon]
 
     def page(self, rel: str, template: str, counted_as: str, **ctx) -> None:
         root = "../" if "/" in rel else ""
         self.w.write(rel, self.env.get_template(template).render(site=self.site, root=root, **self.chrome[root], **ctx))
         self.counts[counted_as] += 1
+
+
+def _map(data: SiteData, coords: dict, root: str) -> tuple[str, list[str]]:
+    """The map of the metropolises (their configured coordinates), and the names of those without any."""
+    points, missing = [], []
+    for mid, m in data.metros.items():
+        c = coords.get(mid)
+        if isinstance(c, list) and len(c) == 2 and all(isinstance(v, (int, float)) for v in c):
+            points.append((mid, m["name"], float(c[0]), float(c[1]), m["organisations"] or 0, root + data.metro_url[mid]))
+        else:
+            missing.append(m["name"])
+    return charts.map_chart(points, "Organisations placed in each metropolis, on the map", key="map"), missing
+
+
+def _places(data: SiteData, mid: str) -> str:
+    """A metropolis' organisations per municipality (the city their address gives), the most first."""
+    counts: Counter = Counter()
+    spellings: dict[str, Counter] = defaultdict(Counter)
+    for gid, o in data.orgs.items():
+        if o["metropolis_id"] == mid and gid in data.org_url:
+            name = " ".join((o["city"] or "place not given").split()).title()
+            key = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().casefold()  # Rīga = Riga
+            counts[key] += 1
+            spellings[key][name] += 1
+    named = [(spellings[k].most_common(1)[0][0], n) for k, n in counts.most_common(15)]
+    rows = [(name if len(name) <= 16 else name[:15] + "…", n, None) for name, n in named]
+    rest = sum(counts.values()) - sum(n for _, n, _ in rows)
+    if rest:
+        rows.append((f"{len(counts) - len(rows)} other places", rest, None))
+    return charts.bar_chart(rows, "Organisations per municipality", "organisations", key="places")
 
 
 def _charts(data: SiteData, root: str) -> tuple[str, str]:
@@ -334,9 +366,11 @@ def render_common(pg: Pages) -> None:
     for name, svg in zip(("organisations-per-metropolis", "co-operation-network"), _charts(data, "../")):
         w.write(f"charts/{name}.svg", svg)
     org_chart, net_chart = _charts(data, "")  # inline in the home page, links from there
+    map_chart, unmapped = _map(data, pg.map, "")
     placed = sum(m["organisations"] or 0 for m in data.metros.values())
     pg.page("index.html", "index.html", "home", metros=list(data.metros.values()), metro_url=data.metro_url,
-            org_chart=Markup(org_chart), net_chart=Markup(net_chart), sources=pg.attribution,
+            org_chart=Markup(org_chart), net_chart=Markup(net_chart), map_chart=Markup(map_chart), unmapped=unmapped,
+            sources=pg.attribution,
             left_out=_left_out(data, pg.meta),
             totals={"placed": placed, "outside": len(data.orgs) - placed, "projects": len(data.projects),
                     "ongoing": sum(1 for p in data.projects.values() if p["ongoing"])})  # fmt: skip
@@ -391,6 +425,7 @@ def metro_context(data: SiteData, mid: str, m: dict) -> dict:
     opps = [_opportunity(data, o, mid) for o in data.opportunities
             if mid in (o["metro_a"], o["metro_b"]) and (o["rank_in_pair"] or 0) <= 3][:60]
     return {"m": m, "by_kind": by_kind, "projects": projects, "links": links, "opp_pairs": opp_pairs, "opps": opps,
+            "places": Markup(_places(data, mid)) if m["organisations"] else None,
             "has_topics": data.has_topics, "has_opportunities": data.has_opportunities}  # fmt: skip
 
 
