@@ -116,6 +116,7 @@ def test_pages_show_words_not_ids_and_no_empty_headings(site):
         for t in ids:
             assert not re.search(rf"\b{t}\b", text), (t, rel)
         assert "associatedPartner" not in text and "thirdParty" not in text, rel
+        assert not re.search(r"\b(keyword|euroscivoc|call|priority):\S", text), rel  # why a topic matched, in words
         assert not re.search(r"(?<![\d\u202f])1 (projects|organisations|partners)\b", text), rel
         assert not re.search(r">\s*SVG\s*</a>", html), rel
         for m in re.finditer(r"<h2[^>]*>(.*?)</h2>(.*?)(?=<h2|$)", main, flags=re.S):  # a heading has content

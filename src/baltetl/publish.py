@@ -112,6 +112,16 @@ def role_label(role: str | None) -> str:
     return words[:1].upper() + words[1:].lower()
 
 
+REASON_WORDS = {"keyword": "words in its description", "title_keyword": "a word in its title", "euroscivoc": "its field of science",
+                "call": "its call topic", "priority": "its programme priority", "programme": "its programme"}  # fmt: skip
+
+
+def reason_text(reason: str | None) -> str:
+    """Why a project is on a topic, in words: 'keyword:living labs' -> 'words in its description: living labs'."""
+    kind, _, what = (reason or "").partition(":")
+    return f"{REASON_WORDS[kind]}: {what}" if kind in REASON_WORDS and what else reason or ""
+
+
 def plural(n, one: str, many: str | None = None) -> str:
     """'1 project', '2 projects' (numbers grouped by thin spaces)."""
     n = n or 0
@@ -130,7 +140,7 @@ def js_json(obj) -> str:
 def environment() -> Environment:
     env = Environment(loader=PackageLoader("baltetl", "templates"), autoescape=select_autoescape(["html", "svg", "xml"]),
                       trim_blocks=True, lstrip_blocks=True)  # fmt: skip
-    env.filters.update(eur=eur, web_url=web_url, role=role_label, plural=plural)
+    env.filters.update(eur=eur, web_url=web_url, role=role_label, plural=plural, reason=reason_text)
     return env
 
 
@@ -486,7 +496,8 @@ def search_index(data: SiteData) -> dict:
         short = o["short_name"] if o["short_name"] != o["name"] else None
         detail = " · ".join(x for x in (short, o["city"], o["country"], m) if x)
         topics = sorted({t for t in data.topic_names(r["topic"] for r in data.org_topics.get(gid, []))})
-        entries.append(["o", o["name"], detail, url, [m] if m else [], org_kind(o), topics, o["org_type"] or ""])
+        text = " ".join(x for x in (o["org_type"], o.get("name_en"), o.get("name_local")) if x and x != o["name"])
+        entries.append(["o", o["name"], detail, url, [m] if m else [], org_kind(o), topics, text])  # English and national names found too
     for key, url in data.project_url.items():
         p = data.projects[key]
         name = " — ".join(x for x in (p["acronym"], p["title"]) if x) or p["project_id"]
