@@ -29,13 +29,13 @@ class Mini:
         self.con.executemany("INSERT INTO metropolises VALUES (?, ?)", list(METROS.items()))
 
     def project(self, key, *, title="A project", keywords=None, objective=None, euroscivoc=None, topics=None,
-                programme=None, end=FUTURE, hidden=False):  # fmt: skip
+                programme=None, end=FUTURE, hidden=False, start=None):  # fmt: skip
         source, pid = key.split(":", 1)
         self.con.execute(
             """INSERT INTO projects (project_key, source, project_id, title, keywords, objective, euroscivoc, topics,
-                                     programme, end_date, record_ref, hidden)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'test', ?)""",
-            [key, source, pid, title, keywords, objective, euroscivoc, topics, programme, end, hidden],
+                                     programme, end_date, record_ref, hidden, start_date)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'test', ?, ?)""",
+            [key, source, pid, title, keywords, objective, euroscivoc, topics, programme, end, hidden, start],
         )  # fmt: skip
 
     def org(self, golden, metro, *, name=None, activity_type=None, org_type=None, hidden=False, networks=(),
@@ -49,7 +49,7 @@ class Mini:
             [golden, name or golden.upper(), activity_type, org_type, metro, len(keys), hidden],
         )  # fmt: skip
         for k in keys:
-            self.con.execute("INSERT INTO organisation_sources VALUES (?, ?, ?, 'test', 1.0)", [k, golden, k.split(":")[0]])
+            self.con.execute("INSERT INTO organisation_sources (org_key, golden_id, source, match_rule, score) VALUES (?, ?, ?, 'test', 1.0)", [k, golden, k.split(":")[0]])
         for i, p in enumerate(projects):
             self.participate(keys[0], p, metro)
         for n in networks:

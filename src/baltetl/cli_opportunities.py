@@ -133,3 +133,76 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"{'':>10}with {_who(o['partner'], o['partner_metro_name'] or o['partner_metro'], o['partner_role'])}")
             for line in textwrap.wrap(o["reasons"], width=100):
                 typer.echo(f"{'':>10}{line}")
+
+    @app.command("backtest-opportunities")
+    def backtest_opportunities(
+        cut: Annotated[str, typer.Option("--cut", help="The date (YYYY-MM-DD): rankings from what was known before it, scored against the projects started on or after it.")],
+        k: Annotated[str, typer.Option("--k", help="Comma-separated cut-offs for precision@k and recall@k.")] = "50,100,500",
+        reps: Annotated[int, typer.Option("--reps", min=10, help="Bootstrap samples of organisations for the 95 % intervals.")] = 100,
+        warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-w", envvar="BALTETL_WAREHOUSE", help="DuckDB file (default warehouse/baltmet.duckdb).")] = None,
+        config: Annotated[Optional[Path], typer.Option("--config", "-c", envvar="BALTETL_CONFIG", help="TOML overriding the defaults.")] = None,
+    ) -> None:
+        """Backtest of the opportunity rankings: the learned one (trained before the cut), the hand-weighted one and
+        the classic link predictors on the same candidate pairs; a table, then p_at_100=… ratio=… ap_ratio=…."""
+        from . import opportunities as opp
+
+        ks = _ks(k)
+        when = _date(cut)
+        cfg, con = _open(config, warehouse)
+        con.close()
+        try:
+            result = opp.backtest(cfg, when, ks=ks, reps=reps, log=lambda m: typer.echo(m, err=True))
+        except ValueError as e:
+            typer.echo(f"backtest at {cut}: {e}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(opp.table(result, ks))
+
+    @app.command("train-opportunities")
+    def train_opportunities(
+        cut: Annotated[Optional[str], typer.Option("--cut", help="Train for rankings at this date (default: today, i.e. on the last 6 and 12 months).")] = None,
+        warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-w", envvar="BALTETL_WAREHOUSE", help="DuckDB file (default warehouse/baltmet.duckdb).")] = None,
+        config: Annotated[Optional[Path], typer.Option("--config", "-c", envvar="BALTETL_CONFIG", help="TOML overriding the defaults.")] = None,
+    ) -> None:
+        """Train the opportunity ranking on the warehouse's past and save it in the state folder; the next build
+        ranks the opportunities with it."""
+        from datetime import date
+
+        from . import opportunities as opp
+
+        when = _date(cut) if cut else date.today()
+        cfg, con = _open(config, warehouse)
+        con.close()
+        try:
+            model = opp.train_model(cfg, when, log=lambda m: typer.echo(m, err=True))
+        except ValueError as e:
+            typer.echo(f"train-opportunities: {e}", err=True)
+            raise typer.Exit(2) from None
+        typer.echo(f"model written to {opp.save(cfg, model)}; the next build ranks the opportunities with it")
+
+
+def _open(config, warehouse):
+    from .cli_common import open_warehouse
+
+    return open_warehouse(config, warehouse, ("projects", "participations", "golden_organisations", "organisation_sources",
+                                              "network_memberships", "metropolises"), "organisation resolution")  # fmt: skip
+
+
+def _date(text: str):
+    from datetime import date
+
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is no date (YYYY-MM-DD)", param_hint="--cut") from None
+
+
+def _ks(text: str) -> tuple[int, ...]:
+    try:
+        ks = tuple(sorted({int(x) for x in text.split(",") if x.strip()}))
+    except ValueError:
+        ks = ()
+    if not ks or ks[0] < 1:
+        raise typer.BadParameter(f"{text!r}: positive whole numbers separated by commas", param_hint="--k")
+    if 100 not in ks:
+        ks = tuple(sorted({*ks, 100}))  # the last line reports p@100
+    return ks

@@ -174,8 +174,10 @@ def match_projects(con: duckdb.DuckDBPyConnection, profile: Profile) -> None:
         GROUP BY p.project_key""")  # fmt: skip
 
 
-def build(con: duckdb.DuckDBPyConnection, cfg: Config, sql_dir: Path, log: Callable[[str], None] = print) -> dict:
-    """Build every topic and opportunity mart in the warehouse being built; return counts and seconds."""
+def build(con: duckdb.DuckDBPyConnection, cfg: Config, sql_dir: Path, log: Callable[[str], None] = print,
+          learned: bool = True) -> dict:  # fmt: skip
+    """Build every topic and opportunity mart in the warehouse being built; return counts and seconds.
+    With a model saved by `baltetl train-opportunities` (and `learned`), the opportunities are ranked by it."""
     t0 = time.perf_counter()
     profile = load_profile(cfg)
     opp = opportunity_settings(cfg)
@@ -191,6 +193,12 @@ def build(con: duckdb.DuckDBPyConnection, cfg: Config, sql_dir: Path, log: Calla
     con.unregister("roles_frame")
     con.execute((sql_dir / "opportunities.sql").read_text())
     con.execute("DROP TABLE org_roles; DROP VIEW visible_projects")
+    if learned:
+        from . import opportunities
+
+        model = opportunities.read_model(cfg, log)
+        if model is not None:
+            opportunities.rank(con, cfg, model, log)
     counts = {
         "relevant_projects": con.execute("SELECT count(*) FROM project_topics WHERE relevant").fetchall()[0][0],
         "opportunities": con.execute("SELECT count(*) FROM opportunities").fetchall()[0][0],

@@ -1,0 +1,803 @@
+"""Co-operation opportunities that come true: the backtest, the learned ranking, its features and reasons.
+
+    at_cut(warehouse, cut)    an in-memory view of the warehouse as it was known before `cut`
+    load(con)                 the organisations, projects, memberships and topics such a view holds
+    Graph(data)               pair features as dense organisation x organisation matrices (numpy/scipy)
+    backtest(...)             precision@k, recall@k, average precision of every predictor, with intervals
+    train(...), score(...)    the learned ranking (scikit-learn), saved to / read from the state folder
+
+A project counts from its start date; a project without one (keep.eu) from the year after the end of the
+programme period its programme names ("2014 - 2020 ..." -> 2021-01-01), or not at all.  A network membership
+counts from its joining year (unknown: always).  Organisations, their metropolis and type are as resolved
+today.  Plain functions: the CLI (cli_opportunities.py) and topics.build call them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+from scipy import sparse
+
+from .config import Config
+
+MODEL_FORMAT = 1
+MODEL_FILE = f"opportunity_model.v{MODEL_FORMAT}.json"
+# when a project became known (see the module docstring)
+KNOWN_FROM = """coalesce(p.start_date, make_date(TRY_CAST(regexp_extract(p.programme, '^(\\d{4}) - (\\d{4})', 2)
+                 AS INTEGER) + 1, 1, 1))"""
+CLASSIC = ("random", "preferential_attachment", "common_neighbours", "adamic_adar", "resource_allocation")
+# metropolis centres (lat, lon) for the distance feature; a metropolis not here has no distance
+CENTRES = {
+    "berlin": (52.52, 13.40), "copenhagen": (55.68, 12.57), "helsinki": (60.17, 24.94), "malmo": (55.60, 13.00),
+    "oslo": (59.91, 10.75), "riga": (56.95, 24.11), "st_petersburg": (59.94, 30.31), "stockholm": (59.33, 18.07),
+    "tallinn": (59.44, 24.75), "vilnius": (54.69, 25.28), "warsaw": (52.23, 21.01), "hamburg": (53.55, 9.99),
+    "gdansk": (54.35, 18.65),
+}  # fmt: skip
+FEATURES = (
+    "common_neighbours", "adamic_adar", "resource_allocation", "preferential_attachment",
+    "degree_min", "degree_max", "projects_min", "projects_max", "recent_min", "recent_max",
+    "coordinated_min", "coordinated_max", "text_similarity", "field_similarity", "programme_similarity",
+    "shared_topics", "shared_networks", "complementary", "same_role", "role_pair", "metro_links",
+    "distance_km", "same_country",
+)  # fmt: skip
+ROLES = ("research", "business", "public", "intermediary", "other")
+
+
+def unbounded(cfg: Config) -> Config:
+    """The configuration with the opportunity bounds lifted: every candidate pair of the hand ranking kept."""
+    raw = dict(cfg.raw)
+    raw["opportunities"] = {**(raw.get("opportunities") or {}), "per_organisation": 100_000, "per_metropolis_pair": 10**8}
+    return dataclasses.replace(cfg, raw=raw)
+
+
+def at_cut(warehouse: Path, cut: date | None) -> duckdb.DuckDBPyConnection:
+    """An in-memory database holding views of the warehouse (ATTACHed read-only as wh) under the plain table
+    names, as known before `cut`: projects known before it and their participations, memberships joined
+    before its year.  `cut` None: everything (dated or not)."""
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{warehouse}' AS wh (READ_ONLY)")
+    when = "true" if cut is None else f"{KNOWN_FROM} < DATE '{cut.isoformat()}'"
+    joined = "true" if cut is None else f"joined_year IS NULL OR joined_year < {cut.year}"
+    con.execute(f"CREATE VIEW projects AS SELECT p.* FROM wh.projects p WHERE {when}")
+    con.execute("CREATE VIEW participations AS SELECT pa.* FROM wh.participations pa SEMI JOIN projects p USING (project_key)")
+    con.execute(f"CREATE VIEW network_memberships AS SELECT * FROM wh.network_memberships WHERE {joined}")
+    for t in ("golden_organisations", "organisation_sources", "metropolises"):
+        con.execute(f"CREATE VIEW {t} AS SELECT * FROM wh.{t}")
+    return con
+
+
+def truth(warehouse: Path, start: date, end: date | None = None) -> pd.DataFrame:
+    """Pairs of visible organisations (golden_a < golden_b) taking part together in a visible project known
+    from `start` on (and before `end`)."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH '{warehouse}' AS wh (READ_ONLY)")
+        upper = "" if end is None else f"AND {KNOWN_FROM} < DATE '{end.isoformat()}'"
+        return con.execute(f"""
+            WITH op AS (
+                SELECT DISTINCT os.golden_id, pa.project_key
+                FROM wh.participations pa
+                JOIN wh.organisation_sources os USING (org_key)
+                JOIN wh.golden_organisations g ON g.golden_id = os.golden_id AND NOT coalesce(g.hidden, false)
+                JOIN wh.projects p ON p.project_key = pa.project_key AND NOT coalesce(p.hidden, false)
+                WHERE {KNOWN_FROM} >= DATE '{start.isoformat()}' {upper} AND g.metropolis_id IS NOT NULL)
+            SELECT DISTINCT a.golden_id AS golden_a, b.golden_id AS golden_b
+            FROM op a JOIN op b ON a.project_key = b.project_key AND a.golden_id < b.golden_id""").df()  # fmt: skip
+    finally:
+        con.close()
+
+
+@dataclass
+class Data:
+    """What a view at a cut holds, as frames."""
+
+    orgs: pd.DataFrame  # golden_id, metropolis_id, name, role, country (metropolis organisations known)
+    org_projects: pd.DataFrame  # golden_id, project_key, coordinator, known_from (every visible organisation)
+    projects: pd.DataFrame  # project_key, text, euroscivoc, programmes
+    networks: pd.DataFrame  # golden_id, network
+    topics: pd.DataFrame  # golden_id, topic, label, weight, evidence (organisation_topics)
+    hand: pd.DataFrame  # golden_a, golden_b, score (the hand-weighted ranking, every candidate)
+    metros: pd.DataFrame  # metropolis_id, name, country
+    cut: date | None
+    names: pd.Series | None = None  # golden_id -> name of every organisation with a project (partners named)
+
+
+def load(con: duckdb.DuckDBPyConnection, cfg: Config, cut: date | None, *, marts: bool = True) -> Data:
+    """Frames of the view `con` (see at_cut).  `marts`: build the hand ranking's marts in it first
+    (topics.build, unbounded); otherwise they are read as they are."""
+    from . import topics
+    from .warehouse import sql_dir
+
+    if marts:
+        topics.build(con, unbounded(cfg), sql_dir(cfg), log=lambda m: None, learned=False)
+    settings = topics.opportunity_settings(cfg)
+    con.register("roles_frame", pd.DataFrame(list(settings["roles"].items()), columns=["type_lower", "role"], dtype=object))
+    org_projects = con.execute(f"""
+        SELECT DISTINCT os.golden_id, pa.project_key, bool_or(pa.role = 'coordinator') AS coordinator,
+               any_value({KNOWN_FROM}) AS known_from
+        FROM participations pa
+        JOIN organisation_sources os USING (org_key)
+        JOIN golden_organisations g ON g.golden_id = os.golden_id AND NOT coalesce(g.hidden, false)
+        JOIN projects p ON p.project_key = pa.project_key AND NOT coalesce(p.hidden, false)
+        GROUP BY ALL""").df()  # fmt: skip
+    networks = con.execute("""
+        SELECT DISTINCT os.golden_id, nm.network FROM network_memberships nm
+        JOIN organisation_sources os USING (org_key)
+        JOIN golden_organisations g ON g.golden_id = os.golden_id AND NOT coalesce(g.hidden, false)""").df()
+    orgs = con.execute("""
+        SELECT g.golden_id, g.metropolis_id, g.name, coalesce(r1.role, r2.role, 'other') AS role, m.country
+        FROM golden_organisations g
+        JOIN metropolises m USING (metropolis_id)
+        LEFT JOIN roles_frame r1 ON r1.type_lower = lower(g.activity_type)
+        LEFT JOIN roles_frame r2 ON r2.type_lower = lower(g.org_type)
+        WHERE NOT coalesce(g.hidden, false)
+          AND (g.golden_id IN (SELECT golden_id FROM org_projects) OR g.golden_id IN (SELECT golden_id FROM networks))
+        ORDER BY g.golden_id""").df()  # fmt: skip
+    con.unregister("roles_frame")
+    projects = con.execute("""
+        SELECT project_key, concat_ws(' ', title, keywords, objective) AS text, euroscivoc,
+               concat_ws(';', legal_basis, programme, funding_scheme,
+                         array_to_string(list_transform(string_split(topics, ';'),
+                                         lambda t: array_to_string(string_split(trim(t), '-')[1:2], '-')), ';')) AS programmes
+        FROM projects WHERE NOT coalesce(hidden, false)""").df()  # fmt: skip
+    topics_df = con.execute("""
+        SELECT t.golden_id, t.topic, l.label, t.weight, t.evidence FROM organisation_topics t
+        JOIN (SELECT DISTINCT topic, label FROM topic_profile) l USING (topic)""").df()
+    hand = con.execute("SELECT golden_a, golden_b, score FROM opportunities").df()
+    names = con.execute("""SELECT golden_id, name FROM golden_organisations
+                           WHERE golden_id IN (SELECT golden_id FROM org_projects)""").df().set_index("golden_id")["name"]
+    metros = con.execute("SELECT metropolis_id, name, country FROM metropolises ORDER BY 1").df()
+    return Data(orgs, org_projects, projects, networks, topics_df, hand, metros, cut, names)
+
+
+def _rownorm(m: sparse.csr_matrix) -> sparse.csr_matrix:
+    n = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+    n[n == 0] = 1
+    return sparse.diags(1 / n) @ m
+
+
+def _incidence(rows: pd.Series, cols: pd.Series, row_index: pd.Index, col_index: pd.Index | None = None):
+    """A sparse 0/1 matrix rows x columns from pairs (pairs whose row is not in row_index are dropped)."""
+    if col_index is None:
+        col_index = pd.Index(pd.unique(cols))
+    r = row_index.get_indexer(rows)
+    c = col_index.get_indexer(cols)
+    ok = (r >= 0) & (c >= 0)
+    m = sparse.csr_matrix((np.ones(ok.sum(), dtype=np.float32), (r[ok], c[ok])), shape=(len(row_index), len(col_index)))
+    m.data[:] = 1
+    return m, col_index
+
+
+def _tfidf(docs: pd.Series, **kw) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """TF-IDF rows of the documents (scikit-learn) and the words of its columns."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    try:
+        v = TfidfVectorizer(dtype=np.float32, sublinear_tf=True, **kw)
+        return v.fit_transform(docs.fillna("")), v.get_feature_names_out()
+    except ValueError:  # no words at all (or too few documents for min_df)
+        return sparse.csr_matrix((len(docs), 1), dtype=np.float32), np.array([""])
+
+
+def _codes(col: pd.Series, prefixes: bool = False) -> pd.DataFrame:
+    """Rows (i, code) of a ';'-separated column; `prefixes`: a euroSciVoc path and its ancestors."""
+    s = col.fillna("").str.split(";").explode().str.strip()
+    s = s[s != ""]
+    if prefixes:
+        parts = s.str.strip("/").str.split("/")
+        s = pd.concat([parts.map(lambda p, k=k: "/" + "/".join(p[:k]) if len(p) >= k else None) for k in (1, 2, 3, 4, 5)]).dropna()
+    return pd.DataFrame({"i": s.index, "code": s.values}).drop_duplicates()
+
+
+class Graph:
+    """The metropolis organisations `data.orgs` with what their pair features are computed from: rows of
+    sparse profiles (partners, projects, words, fields, programmes, topics, networks) and per-organisation
+    numbers.  Pair features come in blocks of rows (`pairs`), never as one all-pairs matrix."""
+
+    def __init__(self, data: Data, recent_days: int = 365):
+        self.data = data
+        orgs = data.orgs
+        self.ids = pd.Index(orgs["golden_id"])
+        self.names = orgs["name"].to_numpy()
+        n = len(self.ids)
+        op = data.org_projects
+        every = pd.Index(pd.unique(op["golden_id"]))
+        self.every = every
+        proj_index = pd.Index(pd.unique(op["project_key"]))
+        b_all, _ = _incidence(op["golden_id"], op["project_key"], every, proj_index)
+        # the co-participation graph over every organisation (partners outside the metropolises link too)
+        w = (b_all @ b_all.T).tocsr()
+        w.setdiag(0)
+        w.eliminate_zeros()
+        w.data[:] = 1
+        deg = np.asarray(w.sum(axis=1)).ravel()
+        pos = every.get_indexer(self.ids)  # metropolis organisations in the graph (-1: no project)
+        has = pos >= 0
+        keep = sparse.diags(has.astype(np.float32))
+        self.wm = (keep @ w[np.maximum(pos, 0)]).tocsr() if len(every) else sparse.csr_matrix((n, 0), dtype=np.float32)
+        self.bm = (keep @ b_all[np.maximum(pos, 0)]).tocsr() if len(every) else sparse.csr_matrix((n, 0), dtype=np.float32)
+        with np.errstate(divide="ignore"):
+            self.inv_log = np.where(deg > 1, 1 / np.log(np.maximum(deg, 2)), 0).astype(np.float32)
+            self.inv_deg = np.where(deg > 0, 1 / np.maximum(deg, 1), 0).astype(np.float32)
+        self.wm_aa = (self.wm @ sparse.diags(self.inv_log)).tocsr()
+        self.wm_ra = (self.wm @ sparse.diags(self.inv_deg)).tocsr()
+        self.degree = np.where(has, deg[np.maximum(pos, 0)], 0).astype(np.float32)
+        mine = op[op["golden_id"].isin(self.ids)]
+        g = mine.groupby("golden_id")
+        self.projects = g.size().reindex(self.ids, fill_value=0).to_numpy(np.float32)
+        self.coordinated = g["coordinator"].sum().reindex(self.ids, fill_value=0).to_numpy(np.float32)
+        cut = pd.Timestamp(data.cut or date.today())
+        recent = mine[pd.to_datetime(mine["known_from"]) >= cut - pd.Timedelta(days=recent_days)]
+        self.recent = recent.groupby("golden_id").size().reindex(self.ids, fill_value=0).to_numpy(np.float32)
+        # content: what their projects are about (TF-IDF of title, keywords, objective), euroSciVoc fields
+        # (a field counts for the fields above it too), programmes and call families
+        bp, pidx = _incidence(mine["golden_id"], mine["project_key"], self.ids)
+        projects = data.projects.set_index("project_key").reindex(pidx).reset_index(drop=True)
+        text, self.words = _tfidf(projects["text"], stop_words="english", min_df=2, max_df=0.5, ngram_range=(1, 2),
+                                  max_features=200_000)  # fmt: skip
+        self.text = _rownorm(bp @ text)
+        sci = _codes(projects["euroscivoc"], prefixes=True)
+        sm, _ = _incidence(sci["i"], sci["code"], pd.RangeIndex(len(pidx)))
+        self.fields = _rownorm(_idf(bp @ sm))
+        prog = _codes(projects["programmes"])
+        pm, self.programme_labels = _incidence(prog["i"], prog["code"], pd.RangeIndex(len(pidx)))
+        self.programmes = _rownorm(_idf(bp @ pm))
+        # configured topics, networks, roles, places
+        self.topic_matrix, self.topic_index = _incidence(data.topics["golden_id"], data.topics["topic"], self.ids)
+        self.network_matrix, self.network_index = _incidence(data.networks["golden_id"], data.networks["network"], self.ids)
+        self.role = pd.Categorical(orgs["role"], categories=ROLES).codes.astype(np.int8)
+        self.role[self.role < 0] = ROLES.index("other")
+        self.metro = pd.Categorical(orgs["metropolis_id"], categories=data.metros["metropolis_id"]).codes.astype(np.int16)
+        self.country = orgs["country"].to_numpy()
+        mi = data.metros["metropolis_id"].tolist()
+        k = len(mi)
+        self.distance = np.full((k, k), np.nan, dtype=np.float32)
+        for a in range(k):
+            for b in range(k):
+                if mi[a] in CENTRES and mi[b] in CENTRES:
+                    self.distance[a, b] = _km(CENTRES[mi[a]], CENTRES[mi[b]])
+        # existing links between the metropolises: pairs of their organisations with a shared project
+        mo = sparse.csr_matrix((np.ones(n, np.float32), (np.arange(n), self.metro)), shape=(n, k))
+        linked = self.bm @ self.bm.T
+        linked.data[:] = 1
+        self.metro_links = (mo.T @ linked @ mo).toarray().astype(np.float32)
+        ia, ib = self.ids.get_indexer(data.hand["golden_a"]), self.ids.get_indexer(data.hand["golden_b"])
+        ok = (ia >= 0) & (ib >= 0)
+        hs = data.hand["score"].to_numpy(np.float32)[ok]
+        self.hand = sparse.csr_matrix((np.concatenate([hs, hs]), (np.concatenate([ia[ok], ib[ok]]), np.concatenate([ib[ok], ia[ok]]))),
+                                      shape=(n, n))  # fmt: skip
+
+    def features(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """The FEATURES of any pairs (i, j) (row by row; `pairs` computes the same in blocks)."""
+        dot = lambda m, m2=None: np.asarray(m[i].multiply((m if m2 is None else m2)[j]).sum(axis=1)).ravel()  # noqa: E731
+        lo, hi = np.minimum, np.maximum
+        other = ROLES.index("other")
+        ri, rj = self.role[i], self.role[j]
+        cols = {
+            "common_neighbours": dot(self.wm), "adamic_adar": dot(self.wm_aa, self.wm),
+            "resource_allocation": dot(self.wm_ra, self.wm), "text_similarity": dot(self.text),
+            "field_similarity": dot(self.fields), "programme_similarity": dot(self.programmes),
+            "shared_topics": dot(self.topic_matrix), "shared_networks": dot(self.network_matrix),
+            "preferential_attachment": self.degree[i] * self.degree[j],
+            "degree_min": lo(self.degree[i], self.degree[j]), "degree_max": hi(self.degree[i], self.degree[j]),
+            "projects_min": lo(self.projects[i], self.projects[j]), "projects_max": hi(self.projects[i], self.projects[j]),
+            "recent_min": lo(self.recent[i], self.recent[j]), "recent_max": hi(self.recent[i], self.recent[j]),
+            "coordinated_min": lo(self.coordinated[i], self.coordinated[j]),
+            "coordinated_max": hi(self.coordinated[i], self.coordinated[j]),
+            "complementary": ((ri != rj) & (ri != other) & (rj != other)).astype(np.float32),
+            "same_role": (ri == rj).astype(np.float32),
+            "role_pair": (lo(ri, rj) * len(ROLES) + hi(ri, rj)).astype(np.float32),
+            "metro_links": self.metro_links[self.metro[i], self.metro[j]],
+            "distance_km": self.distance[self.metro[i], self.metro[j]],
+            "same_country": (self.country[i] == self.country[j]).astype(np.float32),
+        }  # fmt: skip
+        return np.column_stack([np.asarray(cols[f], dtype=np.float32) for f in FEATURES]) if len(i) else \
+            np.zeros((0, len(FEATURES)), np.float32)  # fmt: skip
+
+    def pairs(self, rows: np.ndarray | None = None, block: int = 256):
+        """Blocks (i, j, features, hand score) of the candidate pairs i < j: metropolis organisations in two
+        different metropolises with no shared project (only i in `rows` if given)."""
+        n = len(self.ids)
+        rows = np.arange(n) if rows is None else np.asarray(rows)
+        lo, hi = np.minimum, np.maximum
+        other = ROLES.index("other")
+        for start in range(0, len(rows), block):
+            r = rows[start : start + block]
+            prod = lambda m, m2=None: (m[r] @ (m if m2 is None else m2).T).toarray().astype(np.float32)  # noqa: E731
+            linked = prod(self.bm) > 0
+            mask = (np.arange(n)[None, :] > r[:, None]) & (self.metro[None, :] != self.metro[r][:, None]) & ~linked
+            bi, j = np.nonzero(mask)
+            i = r[bi]
+            if not len(i):
+                continue
+            blocks = {"common_neighbours": prod(self.wm), "adamic_adar": prod(self.wm_aa, self.wm),
+                      "resource_allocation": prod(self.wm_ra, self.wm), "text_similarity": prod(self.text),
+                      "field_similarity": prod(self.fields), "programme_similarity": prod(self.programmes),
+                      "shared_topics": prod(self.topic_matrix), "shared_networks": prod(self.network_matrix)}  # fmt: skip
+            ri, rj = self.role[i], self.role[j]
+            cols = {
+                **{k: v[bi, j] for k, v in blocks.items()},
+                "preferential_attachment": self.degree[i] * self.degree[j],
+                "degree_min": lo(self.degree[i], self.degree[j]), "degree_max": hi(self.degree[i], self.degree[j]),
+                "projects_min": lo(self.projects[i], self.projects[j]), "projects_max": hi(self.projects[i], self.projects[j]),
+                "recent_min": lo(self.recent[i], self.recent[j]), "recent_max": hi(self.recent[i], self.recent[j]),
+                "coordinated_min": lo(self.coordinated[i], self.coordinated[j]),
+                "coordinated_max": hi(self.coordinated[i], self.coordinated[j]),
+                "complementary": ((ri != rj) & (ri != other) & (rj != other)).astype(np.float32),
+                "same_role": (ri == rj).astype(np.float32),
+                "role_pair": (lo(ri, rj) * len(ROLES) + hi(ri, rj)).astype(np.float32),
+                "metro_links": self.metro_links[self.metro[i], self.metro[j]],
+                "distance_km": self.distance[self.metro[i], self.metro[j]],
+                "same_country": (self.country[i] == self.country[j]).astype(np.float32),
+            }  # fmt: skip
+            x = np.column_stack([np.asarray(cols[f], dtype=np.float32) for f in FEATURES])
+            hand = self.hand[r].toarray()[bi, j].astype(np.float32)
+            yield i.astype(np.int32), j.astype(np.int32), x, hand
+
+    def all_pairs(self):
+        """Every candidate pair: (i, j, features, hand score) concatenated."""
+        parts = list(self.pairs())
+        if not parts:
+            return np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros((0, len(FEATURES)), np.float32), np.zeros(0, np.float32)
+        return tuple(np.concatenate(p) for p in zip(*parts))
+
+
+def _idf(m: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Counts weighted by inverse document frequency (rare fields and programmes say more)."""
+    df = np.asarray((m > 0).sum(axis=0)).ravel()
+    idf = np.log((1 + m.shape[0]) / (1 + df)) + 1
+    return (m @ sparse.diags(idf.astype(np.float32))).tocsr()
+
+
+def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    la1, lo1, la2, lo2 = map(math.radians, (*a, *b))
+    h = math.sin((la2 - la1) / 2) ** 2 + math.cos(la1) * math.cos(la2) * math.sin((lo2 - lo1) / 2) ** 2
+    return 2 * 6371 * math.asin(math.sqrt(h))
+
+
+def classic_scores(x: np.ndarray, seed: int = 0) -> dict[str, np.ndarray]:
+    """The textbook link predictors on the co-participation graph, from the pairs' features."""
+    out = {"random": np.random.default_rng(seed).random(len(x)).astype(np.float32)}
+    for name in CLASSIC[1:]:
+        out[name] = x[:, FEATURES.index(name)]
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ metrics
+
+
+def ranking(score: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Positions, best first; ties broken at random (a fixed seed), never by the order of the candidates."""
+    tie = np.random.default_rng(seed).random(len(score))
+    return np.lexsort((tie, -np.asarray(score, dtype=np.float64)))
+
+
+def metrics(labels: np.ndarray, order: np.ndarray, ks: tuple[int, ...], weights: np.ndarray | None = None) -> dict:
+    """precision@k, recall@k (for each k) and average precision of a ranking `order` of the pairs with
+    `labels` (0/1); `weights` count each pair that many times (the bootstrap's resampled organisations)."""
+    y = labels[order].astype(np.float64)
+    w = np.ones_like(y) if weights is None else weights[order].astype(np.float64)
+    cw, cy = np.cumsum(w), np.cumsum(w * y)
+    total = cy[-1] if len(cy) else 0.0
+    out = {}
+    for k in ks:
+        pos = np.searchsorted(cw, k, side="right")  # pairs wholly inside the first k
+        hits = cy[pos - 1] if pos > 0 else 0.0
+        out[f"p@{k}"] = hits / k
+        out[f"r@{k}"] = hits / total if total else 0.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prec = np.where(cw > 0, cy / cw, 0)
+    out["ap"] = float((w * y * prec).sum() / total) if total else 0.0
+    return out
+
+
+def bootstrap(labels, orders: dict[str, np.ndarray], i, j, n_orgs: int, learned: str, classic: tuple[str, ...],
+              k: int = 100, reps: int = 100, seed: int = 1) -> dict:
+    """95 % intervals of p@k and AP ratios learned / best classic, organisations resampled with replacement
+    (a pair counts as often as both its organisations were drawn; the best classic is chosen per sample)."""
+    rng = np.random.default_rng(seed)
+    p_ratio, ap_ratio = [], []
+    for _ in range(reps):
+        m = np.bincount(rng.integers(0, n_orgs, n_orgs), minlength=n_orgs).astype(np.float64)
+        w = m[i] * m[j]
+        res = {name: metrics(labels, orders[name], (k,), w) for name in (learned, *classic)}
+        best_p = max(res[c][f"p@{k}"] for c in classic)
+        best_ap = max(res[c]["ap"] for c in classic)
+        p_ratio.append(res[learned][f"p@{k}"] / best_p if best_p else np.nan)
+        ap_ratio.append(res[learned]["ap"] / best_ap if best_ap else np.nan)
+    q = lambda v: tuple(np.nanpercentile(v, [2.5, 97.5]).round(2)) if np.isfinite(v).any() else (np.nan, np.nan)  # noqa: E731
+    return {"ratio_ci": q(np.array(p_ratio)), "ap_ratio_ci": q(np.array(ap_ratio))}
+
+
+# ------------------------------------------------------------------------------------------------ model
+
+
+def labels_for(g: Graph, i: np.ndarray, j: np.ndarray, pairs: pd.DataFrame) -> np.ndarray:
+    a, b = g.ids.get_indexer(pairs["golden_a"]), g.ids.get_indexer(pairs["golden_b"])
+    ok = (a >= 0) & (b >= 0)
+    n = len(g.ids)
+    keys = set((np.minimum(a[ok], b[ok]).astype(np.int64) * n + np.maximum(a[ok], b[ok])).tolist())
+    return np.isin(i.astype(np.int64) * n + j, np.fromiter(keys, dtype=np.int64, count=len(keys))).astype(np.int8)
+
+
+def design(x: np.ndarray) -> np.ndarray:
+    """What the model reads: every feature on a log scale (log(1 + x), an unknown distance as far), and the
+    pair of roles one-hot."""
+    rp = x[:, FEATURES.index("role_pair")].astype(np.int64)
+    z = np.log1p(np.abs(np.nan_to_num(x, nan=5000.0)))
+    return np.hstack([z, (rp[:, None] == np.arange(len(ROLES) ** 2)[None, :]).astype(np.float32)])
+
+
+def fit(xs: list[np.ndarray], ys: list[np.ndarray], seed: int = 0, negatives: int = 30, c: float = 0.1) -> dict:
+    """A logistic regression (scikit-learn) on the design of the features: every positive pair and up to
+    `negatives` times as many negatives drawn at random, of each window.  Returned as plain numbers (the
+    standardisation and the coefficients), which is all scoring needs."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(seed)
+    parts, labels = [], []
+    for x, y in zip(xs, ys):
+        pos, neg = np.flatnonzero(y), np.flatnonzero(y == 0)
+        neg = rng.choice(neg, min(len(neg), max(1, negatives * len(pos))), replace=False)
+        keep = np.concatenate([pos, neg])
+        parts.append(design(x[keep]))
+        labels.append(y[keep])
+    z, y = np.vstack(parts), np.concatenate(labels)
+    scaler = StandardScaler().fit(z)
+    lr = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(z), y)
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    return {"mean": scaler.mean_.tolist(), "scale": scale.tolist(), "coef": lr.coef_[0].tolist(),
+            "intercept": float(lr.intercept_[0])}  # fmt: skip
+
+
+def contributions(model: dict, x: np.ndarray) -> np.ndarray:
+    """Each design column's part in the pairs' scores (standardised value x coefficient)."""
+    z = (design(x) - np.asarray(model["mean"], np.float32)) / np.asarray(model["scale"], np.float32)
+    return z * np.asarray(model["coef"], np.float32)
+
+
+def predict(model: dict, x: np.ndarray) -> np.ndarray:
+    """The probability that the pairs come to work together (monotone in the sum of the contributions)."""
+    s = contributions(model, x).sum(axis=1) + model["intercept"]
+    return (1 / (1 + np.exp(-s))).astype(np.float32)
+
+
+@dataclass
+class Window:
+    cut: date
+    graph: Graph
+    i: np.ndarray
+    j: np.ndarray
+    x: np.ndarray
+    hand: np.ndarray
+
+
+def window(cfg: Config, cut: date) -> Window:
+    """The candidate pairs at `cut` with their features (computed from what was known before it only)."""
+    con = at_cut(cfg.warehouse, cut)
+    try:
+        data = load(con, cfg, cut)
+    finally:
+        con.close()
+    g = Graph(data)
+    return Window(cut, g, *g.all_pairs())
+
+
+TRAIN_MONTHS = (6, 12)  # the training windows: features at cut - m, labels from [cut - m, cut)
+
+
+def train_model(cfg: Config, cut: date, months: tuple[int, ...] = TRAIN_MONTHS, log=print) -> dict:
+    """The model for rankings at `cut`, trained on windows before it only (see TRAIN_MONTHS)."""
+    t0 = time.perf_counter()
+    xs, ys, info = [], [], []
+    for m in months:
+        start = _months_before(cut, m)
+        w = window(cfg, start)
+        y = labels_for(w.graph, w.i, w.j, truth(cfg.warehouse, start, cut))
+        xs.append(w.x)
+        ys.append(y)
+        info.append({"feature_cut": start.isoformat(), "label_end": cut.isoformat(), "pairs": int(len(y)),
+                     "positives": int(y.sum())})  # fmt: skip
+    if not sum(int(y.sum()) for y in ys):
+        raise ValueError(f"no pair came to work together in the {max(months)} months before {cut}: nothing to learn from")
+    model = fit(xs, ys)
+    model.update({"format": MODEL_FORMAT, "features": list(FEATURES), "cut": cut.isoformat(), "windows": info})
+    log(f"trained on {sum(len(y) for y in ys):,} candidate pairs in {len(months)} windows before {cut} "
+        f"({sum(int(y.sum()) for y in ys)} came true) in {time.perf_counter() - t0:.0f} s")  # fmt: skip
+    return model
+
+
+def _months_before(d: date, months: int) -> date:
+    y, m = divmod(d.year * 12 + d.month - 1 - months, 12)
+    return date(y, m + 1, min(d.day, 28))
+
+
+def backtest(cfg: Config, cut: date, ks=(50, 100, 500), months: tuple[int, ...] = TRAIN_MONTHS, reps: int = 100,
+             log=print) -> dict:  # fmt: skip
+    """Every predictor scored against what came true on or after `cut`; see the module docstring."""
+    model = train_model(cfg, cut, months, log=log)
+    t0 = time.perf_counter()
+    w = window(cfg, cut)
+    y = labels_for(w.graph, w.i, w.j, truth(cfg.warehouse, cut))
+    scores = {"learned": predict(model, w.x), "hand": w.hand, **classic_scores(w.x)}
+    orders = {name: ranking(s) for name, s in scores.items()}
+    overall = {name: metrics(y, o, tuple(ks)) for name, o in orders.items()}
+    per_pair = _per_metro_pair(w, y, scores)
+    classic = tuple(c for c in CLASSIC if c != "random")
+    ci = bootstrap(y, orders, w.i, w.j, len(w.graph.ids), "learned", classic, reps=reps)
+    log(f"scored {len(w.i):,} candidates at {cut} in {time.perf_counter() - t0:.0f} s")
+    return {"cut": cut.isoformat(), "candidates": int(len(y)), "positives": int(y.sum()),
+            "organisations": int(len(w.graph.ids)), "overall": overall, "per_pair": per_pair, "train": model["windows"],
+            **ci}  # fmt: skip
+
+
+def _per_metro_pair(w: Window, y: np.ndarray, scores: dict) -> list[dict]:
+    names = w.graph.data.metros["metropolis_id"].to_numpy()
+    ma, mb = w.graph.metro[w.i], w.graph.metro[w.j]
+    key = np.minimum(ma, mb).astype(np.int32) * 1000 + np.maximum(ma, mb)
+    rows = []
+    for k in np.unique(key):
+        sel = np.flatnonzero(key == k)
+        if not y[sel].any():
+            continue
+        row = {"pair": f"{names[k // 1000]}-{names[k % 1000]}", "candidates": len(sel), "positives": int(y[sel].sum())}
+        for name, s in scores.items():
+            m = metrics(y[sel], ranking(s[sel]), (10,))
+            row[name] = (m["p@10"], m["ap"])
+        rows.append(row)
+    return sorted(rows, key=lambda r: -r["positives"])
+
+
+def table(result: dict, ks=(50, 100, 500)) -> str:
+    """The backtest as a markdown table, the per-metropolis-pair table, and the last line."""
+    names = ["learned", "hand", *CLASSIC]
+    head = "| predictor | " + " | ".join(f"p@{k} | r@{k}" for k in ks) + " | AP |"
+    lines = [f"cut {result['cut']}: {result['candidates']:,} candidate pairs of {result['organisations']:,} "
+             f"organisations, {result['positives']:,} came true", "", head,
+             "|" + "---|" * (2 * len(ks) + 2)]  # fmt: skip
+    for n in names:
+        m = result["overall"][n]
+        lines.append(f"| {n} | " + " | ".join(f"{m[f'p@{k}']:.3f} | {m[f'r@{k}']:.4f}" for k in ks) + f" | {m['ap']:.4f} |")
+    lines += ["", "per pair of metropolises (p@10 / AP): | pair | candidates | came true | " + " | ".join(names) + " |"]
+    for r in result["per_pair"]:
+        lines.append(f"| {r['pair']} | {r['candidates']:,} | {r['positives']} | "
+                     + " | ".join(f"{r[n][0]:.1f} / {r[n][1]:.3f}" for n in names) + " |")  # fmt: skip
+    o = result["overall"]
+    classic = [c for c in CLASSIC if c != "random"]
+    best_p = max(o[c]["p@100"] for c in classic)
+    best_ap = max(o[c]["ap"] for c in classic)
+    ratio = o["learned"]["p@100"] / best_p if best_p else float("nan")
+    ap_ratio = o["learned"]["ap"] / best_ap if best_ap else float("nan")
+    lo, hi = result["ratio_ci"]
+    alo, ahi = result["ap_ratio_ci"]
+    lines += ["", f"p_at_100={o['learned']['p@100']:.2f} best_classic_p_at_100={best_p:.2f} ratio={ratio:.2f} "
+                  f"[{lo:.2f}, {hi:.2f}] ap_ratio={ap_ratio:.2f} [{alo:.2f}, {ahi:.2f}]"]  # fmt: skip
+    return "\n".join(lines)
+
+
+def model_path(cfg: Config) -> Path:
+    return cfg.state / MODEL_FILE
+
+
+def save(cfg: Config, model: dict) -> Path:
+    """Write the model (plain numbers, JSON) into the state folder, atomically."""
+    path = model_path(cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(model, indent=1), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def read_model(cfg: Config, log=print) -> dict | None:
+    """The saved model, or None: none saved, or one unreadable or of another format or feature list (said)."""
+    path = model_path(cfg)
+    if not path.exists():
+        return None
+    try:
+        model = json.loads(path.read_text(encoding="utf-8"))
+        width = len(FEATURES) + len(ROLES) ** 2
+        ok = (model.get("format") == MODEL_FORMAT and model.get("features") == list(FEATURES)
+              and all(len(model[k]) == width for k in ("mean", "scale", "coef")) and float(model["intercept"]) == model["intercept"])  # fmt: skip
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        log(f"opportunities: {path} unreadable ({e}); the hand-weighted ranking is used (baltetl train-opportunities)")
+        return None
+    if not ok:
+        log(f"opportunities: {path} is of another format or feature list; the hand-weighted ranking is used "
+            "(baltetl train-opportunities)")  # fmt: skip
+        return None
+    return model
+
+
+
+
+
+
+# ------------------------------------------------------------------------------------------------ the nightly ranking
+
+# which features make which reason (their contributions are summed)
+GROUPS = {
+    "partners": ("common_neighbours", "adamic_adar", "resource_allocation"),
+    "activity": ("preferential_attachment", "degree_min", "degree_max", "projects_min", "projects_max", "recent_min",
+                 "recent_max"),
+    "coordination": ("coordinated_min", "coordinated_max"),
+    "text": ("text_similarity",), "fields": ("field_similarity",), "programmes": ("programme_similarity",),
+    "topics": ("shared_topics",), "networks": ("shared_networks",),
+    "roles": ("complementary", "same_role", "role_pair"), "links": ("metro_links",),
+    "place": ("distance_km", "same_country"),
+}  # fmt: skip
+
+
+def _group_columns() -> dict[str, list[int]]:
+    """Design columns (see design) of each reason group; the one-hot role pairs belong to roles."""
+    cols = {k: [FEATURES.index(f) for f in fs] for k, fs in GROUPS.items()}
+    cols["roles"] += list(range(len(FEATURES), len(FEATURES) + len(ROLES) ** 2))
+    return cols
+
+
+def _top_shared(m: sparse.csr_matrix, a: int, b: int, labels, n: int = 3) -> list[str]:
+    """The labels of the columns both rows hold, strongest together first."""
+    both = m[a].multiply(m[b]).tocoo()
+    order = np.argsort(-both.data, kind="stable")[:n]
+    return [str(labels[c]) for c in both.col[order]]
+
+
+def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, most: int = 3) -> list[str]:
+    """Per pair, in words, the (at most `most`) feature groups that raised its score the most, each with the data
+    behind it; every sentence ends with 'no shared project yet.'"""
+    contrib = contributions(model, x)
+    groups = _group_columns()
+    per_group = np.column_stack([contrib[:, cols].sum(axis=1) for cols in groups.values()])
+    names = list(groups)
+    f = {name: x[:, FEATURES.index(name)] for name in FEATURES}
+    labels = dict(zip(g.data.topics["topic"], g.data.topics["label"]))
+    metro_names = dict(zip(g.data.metros.index, g.data.metros["name"]))
+    spec = np.where(g.inv_log > 0, g.inv_log, 0)  # the most specific partners (fewest partners of their own) first
+    partner_names = g.data.names if g.data.names is not None else pd.Series(dtype=object)
+    out = []
+    for row, (a, b) in enumerate(zip(i, j)):
+        said = []
+        for k in np.argsort(-per_group[row], kind="stable"):
+            if per_group[row, k] <= 0 or len(said) >= most:
+                break
+            name, text = names[k], None
+            if name == "partners" and f["common_neighbours"][row] > 0:
+                common = g.wm[a].multiply(g.wm[b]).tocoo().col
+                common = common[np.argsort(-spec[common], kind="stable")][:3]
+                who = ", ".join(str(partner_names.get(g.every[c], g.every[c])) for c in common)
+                n = int(f["common_neighbours"][row])
+                text = f"{n} common partner{'s' if n > 1 else ''}: {who}{' …' if n > 3 else ''}"
+            elif name == "activity" and f["projects_min"][row] > 0:
+                text = (f"both active: {int(f['projects_min'][row])} and {int(f['projects_max'][row])} projects so far "
+                        f"({int(f['recent_min'][row])} and {int(f['recent_max'][row])} in the last year)")  # fmt: skip
+            elif name == "coordination" and f["coordinated_max"][row] > 0:
+                text = f"coordinated {int(f['coordinated_max'][row])} projects" + (
+                    f" and {int(f['coordinated_min'][row])}" if f["coordinated_min"][row] > 0 else "")
+            elif name == "text" and f["text_similarity"][row] > 0:
+                text = "their projects are about the same things: " + ", ".join(_top_shared(g.text, a, b, g.words))
+            elif name == "fields" and f["field_similarity"][row] > 0:
+                text = "similar euroSciVoc fields of science"
+            elif name == "programmes" and f["programme_similarity"][row] > 0:
+                text = "funded by the same programmes: " + ", ".join(_top_shared(g.programmes, a, b, g.programme_labels))
+            elif name == "topics" and f["shared_topics"][row] > 0:
+                both = _top_shared(g.topic_matrix, a, b, g.topic_index, n=10)
+                text = "both work on " + ", ".join(labels.get(t, t) for t in both)
+            elif name == "networks" and f["shared_networks"][row] > 0:
+                text = "both members of " + ", ".join(sorted(_top_shared(g.network_matrix, a, b, g.network_index, n=10)))
+            elif name == "roles" and f["complementary"][row] > 0:
+                text = f"complementary roles: {ROLES[g.role[a]]} + {ROLES[g.role[b]]}"
+            elif name == "links" and f["metro_links"][row] > 0:
+                text = (f"{metro_names.get(g.metro[a])} and {metro_names.get(g.metro[b])} organisations already work "
+                        f"together in {int(f['metro_links'][row])} pairs")  # fmt: skip
+            elif name == "place" and not np.isnan(f["distance_km"][row]):
+                text = f"metropolises {int(round(float(f['distance_km'][row]), -1))} km apart"
+            if text:
+                said.append(text)
+        out.append("; ".join([s[0].upper() + s[1:] if n == 0 else s for n, s in enumerate(said)] or ["Ranked by the model"])
+                   + "; no shared project yet.")  # fmt: skip
+    return out
+
+
+def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) -> int:
+    """Replace `opportunities` and `metropolis_opportunities` of the warehouse being built (after
+    opportunities.sql) by the model's ranking of every candidate pair, bounded as the hand ranking is
+    ([opportunities] per_organisation, per_metropolis_pair), with reasons.  Returns the opportunities kept."""
+    from .topics import opportunity_settings
+
+    t0 = time.perf_counter()
+    settings = opportunity_settings(cfg)
+    data = load(con, cfg, None, marts=False)
+    g = Graph(data)
+    scored = [(i, j, predict(model, x)) for i, j, x, _ in g.pairs()]
+    i, j, score = (np.concatenate(p) for p in zip(*scored)) if scored else (np.zeros(0, np.int32),) * 2 + (np.zeros(0, np.float32),)
+    con.register("scored_frame", pd.DataFrame({"a": i, "b": j, "score": score}))
+    kept = con.execute("""
+        WITH both_sides AS (SELECT a AS o, b AS other, score FROM scored_frame UNION ALL SELECT b, a, score FROM scored_frame),
+             best AS (SELECT DISTINCT least(o, other) AS a, greatest(o, other) AS b
+                      FROM (SELECT o, unnest(max_by(other, {'score': score, 'other': -other}, $n)) AS other
+                            FROM both_sides GROUP BY o))
+        SELECT s.a, s.b, s.score FROM scored_frame s SEMI JOIN best USING (a, b)""",
+        {"n": int(settings["per_organisation"])}).df()  # fmt: skip
+    con.unregister("scored_frame")
+    candidates = pd.DataFrame({"ma": g.metro[i], "mb": g.metro[j]})
+    candidates = candidates.assign(lo=np.minimum(candidates.ma, candidates.mb), hi=np.maximum(candidates.ma, candidates.mb))
+    n_cand = candidates.groupby(["lo", "hi"]).size()
+    ka, kb = kept["a"].to_numpy(), kept["b"].to_numpy()
+    kept["lo"], kept["hi"] = np.minimum(g.metro[ka], g.metro[kb]), np.maximum(g.metro[ka], g.metro[kb])
+    kept = kept.sort_values(["lo", "hi", "score", "a", "b"], ascending=[True, True, False, True, True])
+    kept["rank_in_pair"] = kept.groupby(["lo", "hi"]).cumcount() + 1
+    kept = kept[kept["rank_in_pair"] <= settings["per_metropolis_pair"]]
+    ka, kb = kept["a"].to_numpy(), kept["b"].to_numpy()
+    x = g.features(ka, kb)
+    metro_ids = data.metros["metropolis_id"].to_numpy()
+    ma, mb = metro_ids[g.metro[ka]], metro_ids[g.metro[kb]]
+    swap = ma > mb  # metro_a < metro_b, as the hand ranking has it
+    frame = pd.DataFrame({
+        "golden_a": np.where(swap, g.ids[kb], g.ids[ka]), "golden_b": np.where(swap, g.ids[ka], g.ids[kb]),
+        "metro_a": np.where(swap, mb, ma), "metro_b": np.where(swap, ma, mb),
+        "score": np.round(100 * kept["score"].to_numpy(np.float64), 2),
+        "shared_topics": [_top_shared(g.topic_matrix, a, b, g.topic_index, n=10) for a, b in zip(ka, kb)],
+        "shared_networks": [sorted(_top_shared(g.network_matrix, a, b, g.network_index, n=50)) for a, b in zip(ka, kb)],
+        "complementary": [f"{ROLES[g.role[a]]} + {ROLES[g.role[b]]}" if c else None
+                          for a, b, c in zip(ka, kb, x[:, FEATURES.index("complementary")])],
+        "reasons": reasons(g, model, ka, kb, x),
+        "rank_in_pair": kept["rank_in_pair"].to_numpy(np.int32),
+    })  # fmt: skip
+    con.register("learned_frame", frame)
+    con.execute("""
+        CREATE OR REPLACE TABLE opportunities AS
+        SELECT f.golden_a, f.golden_b, f.metro_a, f.metro_b, f.score::DOUBLE AS score,
+               f.shared_topics::VARCHAR[] AS shared_topics, f.shared_networks::VARCHAR[] AS shared_networks,
+               f.complementary::VARCHAR AS complementary, f.reasons::VARCHAR AS reasons, f.rank_in_pair::INTEGER AS rank_in_pair,
+               row_number() OVER (PARTITION BY f.golden_a ORDER BY f.score DESC, f.golden_b)::INTEGER AS rank_for_a,
+               row_number() OVER (PARTITION BY f.golden_b ORDER BY f.score DESC, f.golden_a)::INTEGER AS rank_for_b,
+               NULL::DOUBLE AS topic_score, NULL::DOUBLE AS network_score, NULL::DOUBLE AS complementary_score,
+               ga.name AS name_a, gb.name AS name_b,
+               NULL::VARCHAR AS role_a, NULL::VARCHAR AS role_b
+        FROM learned_frame f
+        JOIN golden_organisations ga ON ga.golden_id = f.golden_a
+        JOIN golden_organisations gb ON gb.golden_id = f.golden_b
+        ORDER BY f.metro_a, f.metro_b, f.rank_in_pair""")  # fmt: skip
+    con.unregister("learned_frame")
+    roles = pd.DataFrame({"golden_id": g.ids, "role": [ROLES[r] for r in g.role]})
+    con.register("roles_of", roles)
+    con.execute("""UPDATE opportunities o SET role_a = ra.role, role_b = rb.role FROM roles_of ra, roles_of rb
+                   WHERE ra.golden_id = o.golden_a AND rb.golden_id = o.golden_b""")
+    con.unregister("roles_of")
+    counts = pd.DataFrame({"metro_a": [metro_ids[a] for a, b in n_cand.index], "metro_b": [metro_ids[b] for a, b in n_cand.index],
+                           "candidates": n_cand.to_numpy()})  # fmt: skip
+    counts[["metro_a", "metro_b"]] = np.sort(counts[["metro_a", "metro_b"]].to_numpy(), axis=1)
+    con.register("candidate_counts", counts)
+    con.execute("""
+        CREATE OR REPLACE TABLE metropolis_opportunities AS
+        WITH tc AS (
+            SELECT metro_a, metro_b, list(topic ORDER BY n DESC, topic) AS top_topics
+            FROM (SELECT metro_a, metro_b, t.topic, count(*) AS n
+                  FROM opportunities, unnest(shared_topics) AS t(topic) GROUP BY ALL)
+            GROUP BY ALL)
+        SELECT o.metro_a, o.metro_b, count(*)::BIGINT AS opportunities, max(o.score)::DOUBLE AS top_score,
+               coalesce(any_value(tc.top_topics), [])::VARCHAR[] AS top_topics,
+               any_value(c.candidates)::BIGINT AS candidates,
+               (count(DISTINCT o.golden_a) + count(DISTINCT o.golden_b))::BIGINT AS organisations,
+               coalesce(any_value(l.ongoing_projects), 0)::BIGINT AS ongoing_projects
+        FROM opportunities o
+        LEFT JOIN tc USING (metro_a, metro_b)
+        LEFT JOIN candidate_counts c USING (metro_a, metro_b)
+        LEFT JOIN metropolis_links l USING (metro_a, metro_b)
+        GROUP BY o.metro_a, o.metro_b
+        ORDER BY o.metro_a, o.metro_b""")  # fmt: skip
+    con.unregister("candidate_counts")
+    log(f"opportunities: {len(frame)} ranked by the model of {model.get('cut')} from {len(i):,} candidate pairs "
+        f"({time.perf_counter() - t0:.1f} s)")  # fmt: skip
+    return len(frame)
