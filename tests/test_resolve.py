@@ -274,3 +274,34 @@ def test_source_ids_and_eval_on_golden_ids_of_a_warehouse(wh, tmp_path):
     assert "lacks: 1" in lines[0]
     assert any(line.startswith("dev: tp=1 fp=0 fn=0") for line in lines)
     assert lines[-1] == "precision=1.000 recall=1.000 f1=1.000 pairs=2"
+
+
+def test_every_legal_form_of_a_city_administration_is_its_place():
+    place = resolve.municipality_place
+    assert place("FREIE HANSESTADT BREMEN", None, "Bremen") == place("Free Hanseatic City of Bremen", None, "Bremen") == "bremen"
+    assert place("LODZ-MIASTO NA PRAWACH POWIATU", None, "LODZ") == place("City of Lodz - City of Lodz Office", None, "Łódź") == "lodz"
+    assert place("SMILTENES NOVADA PASVALDIBA", None, "SMILTENE") == place("Smiltene municipality council", None, "Smiltene")
+    assert place("Municipalité d'Asker", "Municipality", "Asker") == place("ASKER KOMMUNE", None, "ASKER") == "asker"
+    assert place("City of Celle - Chief Executive", None, "Celle") == place("Celle", "Municipality", "Celle") == "celle"
+    # a district municipality named after its seat is not the town
+    assert place("Vilniaus rajono savivaldybes administracija", None, "Vilnius") == place("Vilnius District Municipality Administration", None, "Vilnius")
+    assert place("Vilniaus rajono savivaldybes administracija", None, "Vilnius") != place("VILNIAUS MIESTO SAVIVALDYBES ADMINISTRACIJA", None, "VILNIUS")
+    assert place("Municipality of Kaunas District", None, "Kaunas") != place("City of Kaunas", None, "Kaunas")
+    assert place("STADT FRANKFURT (ODER)", None, "FRANKFURT ODER") != place("Frankfurt", "City", "Frankfurt am Main")
+
+
+def test_one_street_address_and_alike_names_join_once():
+    at = ("Am Handelshafen 12", "27570")
+    a = resolve.Rec("cordis:1", "cordis", "HOCHSCHULE BREMERHAVEN", "DE", "Bremerhaven", street=at[0], post_code=at[1])
+    b = resolve.Rec("keep:1", "keep", "Bremerhaven University of Applied Sciences", "DE", "Bremerhaven", street="Am Handelshafen 12", post_code="D-27570")
+    c = resolve.Rec("keep:2", "keep", "Hochschule Bremerhaven, Institut für Logistik", "DE", "Bremerhaven", street=at[0], post_code=at[1])
+    d = resolve.Rec("keep:3", "keep", "Startup Bremerhaven GmbH", "DE", "Bremerhaven", street=at[0], post_code=at[1])
+    assert a.address == b.address == "27570|am handelshafen 12"
+    assert resolve.decide(a, d)[0] is False  # one building, names unlike
+    roots, best = resolve.cluster([a, b, c, d])
+    assert roots["cordis:1"] == roots["keep:2"] and best["keep:2"][0] in ("name_fuzzy", "address")
+    assert roots["keep:3"] != roots["cordis:1"]
+    # without the address the two names are not alike enough
+    assert not resolve.decide(resolve.Rec("x:1", "x", a.name, "DE"), resolve.Rec("y:1", "y", "Hochschule Bremerhaven Logistik Labor Süd", "DE"))[0]
+    far = resolve.Rec("keep:4", "keep", "Hochschule Bremerhaven Logistik Labor Süd", "DE", "Bremerhaven", street=at[0], post_code=at[1])
+    assert resolve.decide(a, far)[:2] == (True, "address")

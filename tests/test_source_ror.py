@@ -109,3 +109,25 @@ def test_a_listing_without_a_dump_is_a_clear_failure(tmp_path, httpserver: HTTPS
     cfg = load_config(local_toml(tmp_path / "o.toml", body, retries=1), warehouse=tmp_path / "wh.duckdb")
     with pytest.raises(Exception, match="no file \\*ror-data.zip"):
         pipeline.land(cfg, "ror")
+
+
+def test_the_golden_record_carries_ror_names_and_ids(tmp_path):
+    """CORDIS and keep.eu samples with ROR: the University of Helsinki's golden record has its ROR id, its English
+    and its national name (Finnish or Swedish, never another country's language) and its Wikidata id."""
+    import duckdb
+
+    cfg = load_config(warehouse=tmp_path / "wh.duckdb")
+    for s in ("ror", "keep", "cordis"):
+        result, _ = run_refresh(cfg, s, sample=True)
+        assert result.status == "success", result.message
+    con = duckdb.connect(str(cfg.warehouse), read_only=True)
+    g = con.execute("""SELECT g.ror_id, g.name_en, g.name_local, g.wikidata_id, g.org_type FROM golden_organisations g
+                       JOIN organisation_sources s USING (golden_id) JOIN organisations o USING (org_key)
+                       WHERE o.name = 'HELSINGIN YLIOPISTO'""").fetchone()  # fmt: skip
+    assert g[:4] == ("https://ror.org/040af2s02", "University of Helsinki", "Helsingin Yliopisto", "Q28695")
+    rtu = con.execute("SELECT name_local FROM stg_ror__registry WHERE ror_id = 'https://ror.org/00twb6c09'").fetchone()[0]
+    assert rtu != "Rygos technikos universitetas"  # the Lithuanian label of Riga Technical University
+    n, with_ror = con.execute("SELECT count(*), count(ror_id) FROM golden_organisations").fetchone()
+    pub = {r[0] for r in con.execute("DESCRIBE public_organisations").fetchall()}
+    con.close()
+    assert 0 < with_ror < n and {"name_en", "name_local", "ror_id", "wikidata_id"} <= pub

@@ -91,7 +91,9 @@ THRESHOLD = 92.0  # token_sort_ratio on normalised names, same or unknown city
 THRESHOLD_OTHER_CITY = 97.0  # both records give a city and the cities differ
 MIN_LEN = 4  # shorter normalised names match only exactly
 RULE_RANK = {"revision_merge": 0, "cordis_id": 1, "vat": 2, "wikidata": 3, "ror": 4, "domain": 5, "name_exact": 6,
-             "name_fuzzy": 7, "single": 8}  # fmt: skip
+             "name_fuzzy": 7, "address": 8, "single": 9}  # fmt: skip
+ADDRESS_THRESHOLD = 72.0  # token_set_ratio of the normalised names of two records at one street address
+ADDRESS_MAX_RECORDS = 6  # more records at one address (a science park, an office building): no address joins
 SOURCE_PRIORITY = ("cordis", "clusters", "interreg_se", "keep", "eurocities", "networks")
 
 # legal forms written before the name in the region (cleanco handles suffixes)
@@ -150,8 +152,17 @@ LEGAL_SUFFIXES = ("foundation sr", "saatio sr", "sr", "ry", "rf", "rs")
 MUNI_SUFFIX = ("city municipal administration", "city municipality administration", "city council", "city government", "city administration", "city municipality", "city hall",
                "municipality", "municipal council", "city", "kommun", "kommune", "stad", "kaupunki", "linn",
                "linnavalitsus", "dome", "pilsetas dome", "valstspilsetas pasvaldiba", "pilsetas pasvaldiba", "miesto savivaldybe", "miesto savivaldybes administracija",
-               "savivaldybe", "savivaldybes administracija", "town council", "town")  # fmt: skip
-MUNI_PREFIX = ("free and hanseatic city of", "hanseatic city of", "city council of", "city of", "municipality of", "town of", "commune of", "miasto stoleczne",
+               "savivaldybe", "savivaldybes administracija", "town council", "town", "municipality council",
+               "municipality administration", "municipal administration", "municipal office", "city office",
+               "novada pasvaldiba", "novada dome", "miasto na prawach powiatu", "regionskommune", "kaupunginhallitus",
+               "stadtverwaltung", "kommunestyre")  # fmt: skip
+# a district (rural) municipality named after its seat town is not the town: 'Vilniaus rajono savivaldybe' is
+# 'Vilnius district', 'Vilniaus miesto savivaldybe' is Vilnius
+DISTRICT_SUFFIX = ("rajono savivaldybes administracija", "rajono savivaldybe", "district municipality administration",
+                   "district municipality", "rural municipality", "vallavalitsus", "vald")  # fmt: skip
+MUNI_PREFIX = ("free and hanseatic city of", "free hanseatic city of", "freie hansestadt", "kreisfreie stadt",
+               "universitats und hansestadt", "magistrat der stadt", "municipalite de", "municipalite d", "comune di",
+               "gemeente", "kommun", "stadt der", "hanseatic city of", "city council of", "city of", "municipality of", "town of", "commune of", "miasto stoleczne",
                "miasto", "gmina miasta", "gmina miejska", "gmina", "stadt", "hansestadt", "landeshauptstadt",
                "freie und hansestadt", "kommune", "urzad miasta", "urzad miejski w", "stolichnyi gorod", "gorod")  # fmt: skip
 MUNI_TYPES = {"city", "municipality", "town"}
@@ -160,6 +171,8 @@ _LEGAL_PREFIXES_SP = tuple(p + " " for p in LEGAL_PREFIXES)
 _LEGAL_SUFFIXES_SP = tuple(" " + s for s in LEGAL_SUFFIXES)
 _MUNI_PREFIX_SP = tuple(p + " " for p in MUNI_PREFIX)
 _MUNI_SUFFIX_SP = tuple(" " + s for s in MUNI_SUFFIX)
+_DISTRICT_SUFFIX_SP = tuple(" " + s for s in DISTRICT_SUFFIX)
+DISTRICT_WORDS = {"district", "region", "county", "rajono", "rajonas", "novads", "novada", "vald", "kreis", "landkreis", "powiat"}
 EXONYMS = {"copenhagen": "kobenhavn", "kopenhagen": "kobenhavn", "warsaw": "warszawa", "warschau": "warszawa",
            "helsingin": "helsinki", "helsingfors": "helsinki", "turun": "turku", "abo": "turku",
            "st petersburg": "sankt peterburg", "saint petersburg": "sankt peterburg", "petersburg": "sankt peterburg",
@@ -310,12 +323,23 @@ def municipality_place(name: str, org_type: str | None, city_norm: str | None) -
     full = fold(name)
     head = fold(head_name(name) or "")
     ot = fold(org_type or "")
+    city = fold(city_norm or "")
     for s in (full, head):
         if not s:
             continue
+        for suf in DISTRICT_SUFFIX if s.endswith(_DISTRICT_SUFFIX_SP) else ():
+            if s.endswith(" " + suf):
+                rest = s[: -len(suf) - 1]
+                if rest and len(rest.split()) <= 2:
+                    return _place_canon(rest, city_norm) + " district"
         for p in MUNI_PREFIX if s.startswith(_MUNI_PREFIX_SP) else ():
             if s.startswith(p + " "):
                 rest = s[len(p) + 1:]
+                tail = rest[len(city) + 1:].split() if city and rest.startswith(city + " ") else []
+                if tail and tail[0] in DISTRICT_WORDS:
+                    return _place_canon(city, city_norm) + " district"  # 'municipality of kaunas district'
+                if tail:
+                    rest = city  # 'city of helsinki environment centre'
                 if rest and len(rest.split()) <= 3:
                     return _place_canon(rest, city_norm)
         for suf in MUNI_SUFFIX if s.endswith(_MUNI_SUFFIX_SP) else ():
@@ -387,12 +411,15 @@ class Rec:
     cordis_id: str | None = None  # the CORDIS organisationID this record is (cordis) or names (pic)
     wikidata: str | None = None
     ror: str | None = None  # the ROR id the record's name is, in its country (link_ror)
+    street: str | None = None
+    post_code: str | None = None
     norm: str = field(init=False)
     bare: str = field(init=False)
     head: str | None = field(init=False)
     place: str | None = field(init=False)
     domain: str | None = field(init=False)
     city_f: str = field(init=False)
+    address: str | None = field(init=False)
 
     def __post_init__(self):
         self.name = self.name or ""
@@ -405,6 +432,40 @@ class Rec:
         self.vat = norm_vat(self.vat)
         self.domain = domain_of(self.website)
         self.country = (self.country or "").upper() or None
+        self.address = address_key(self.street, self.post_code)
+
+
+_STREET_WORDS = re.compile(r"\b(?:ul|ulica|al|aleja|iela|gatan|gata|vej|vei|veien|tee|katu|g|str|strasse|st|street|road|rd|"
+                           r"prospekt|pr|pl|plac|laan|allee|weg|vagen|v)\b")
+
+
+@lru_cache(maxsize=None)
+def address_key(street: str | None, post_code: str | None) -> str | None:
+    """'ul. Narutowicza 11/12', '80-233' -> '80233|narutowicza 11 12': the postcode's digits and the street
+    with its house number, street-type words dropped; None without a postcode or a house number."""
+    pc = re.sub(r"\D", "", post_code or "")
+    st = " ".join(_STREET_WORDS.sub(" ", fold(street or "")).split())
+    if len(pc) < 4 or not st or not re.search(r"\d", st) or not re.search(r"[a-z]{3}", st):
+        return None
+    return f"{pc}|{st}"
+
+
+def address_match(a: Rec, b: Rec) -> float | None:
+    """Two records at one street address whose names are alike (token_set_ratio of the normalised names, with
+    or without an acronym, >= ADDRESS_THRESHOLD): the same body in two languages, or a unit of it.  Not a
+    municipality and something else (a city hall houses the city's agencies and companies)."""
+    if not a.address or a.address != b.address or bool(a.place) != bool(b.place) or not a.norm or not b.norm:
+        return None
+    # the city's name is no evidence here: 'Startup Bremerhaven GmbH' at the Hochschule Bremerhaven's address
+    cities = set(a.city_f.split()) | set(b.city_f.split())
+    cities |= {EXONYMS.get(c, c) for c in cities}
+    best = 0.0
+    for x, y in ((a.norm, b.norm), (a.bare, b.bare)):
+        y = harmonise(x, y)
+        x, y = (" ".join(w for w in n.split() if w not in cities and EXONYMS.get(w, w) not in cities) for n in (x, y))
+        if x and y:
+            best = max(best, fuzz.token_set_ratio(x, y))
+    return best if best >= ADDRESS_THRESHOLD else None
 
 
 def key_match(a: Rec, b: Rec, trusted_domains: set[str] | None = None) -> str | None:
@@ -521,6 +582,8 @@ def decide(a: Rec, b: Rec, trusted_domains: set[str] | None = None) -> tuple[boo
     if rule:
         return True, rule, 1.0
     rule, score = name_match(a, b)
+    if rule is None and a.country == b.country and (s := address_match(a, b)):
+        return True, "address", s / 100.0
     return rule is not None, rule, score
 
 
@@ -604,13 +667,13 @@ def load_records(con: duckdb.DuckDBPyConnection, table: str = "organisations") -
     x = " UNION ALL ".join(extra) if extra else "SELECT NULL::VARCHAR org_key, NULL::VARCHAR pic, NULL::VARCHAR wikidata WHERE false"
     df = con.execute(
         f"""SELECT o.org_key, o.source, o.org_id, o.name, o.country, o.city, o.org_type, o.vat_number, o.website,
-                   x.pic, x.wikidata
+                   x.pic, x.wikidata, o.street, o.post_code
             FROM {table} o LEFT JOIN ({x}) x USING (org_key) ORDER BY o.org_key"""
     ).fetchall()
     out = []
-    for key, source, org_id, name, country, city, org_type, vat, website, pic, wikidata in df:
+    for key, source, org_id, name, country, city, org_type, vat, website, pic, wikidata, street, post in df:
         cid = org_id if source == "cordis" else (pic or None)
-        out.append(Rec(key, source, name, country, city, org_type, vat, website, cid, wikidata))
+        out.append(Rec(key, source, name, country, city, org_type, vat, website, cid, wikidata, None, street, post))
     return out
 
 
@@ -712,7 +775,7 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
             best[k] = (rule, score)
 
     def link(a, b, rule, score):
-        if uf.union(a, b, guard=rule in ("ror", "domain", "name_exact", "name_fuzzy")):
+        if uf.union(a, b, guard=rule in ("ror", "domain", "name_exact", "name_fuzzy", "address")):
             note(a, rule, score)
             note(b, rule, score)
             return True
@@ -811,6 +874,24 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
                         cands.append((score, a.key, b.key))
     for score, a, b in sorted(cands, key=lambda t: (-t[0], t[1], t[2])):
         link(a, b, "name_fuzzy", score)
+    # one street address and alike names (the same body in two languages, or its unit)
+    at = defaultdict(list)
+    for r in recs:
+        if r.address and r.country:
+            at[(r.country, r.address)].append(r)
+    addr = []
+    for rs in at.values():
+        if 1 < len(rs) <= ADDRESS_MAX_RECORDS:
+            for i, a in enumerate(rs):
+                for b in rs[i + 1:]:
+                    s = address_match(a, b) if a.norm != b.norm and a.source != b.source else None
+                    if s:
+                        addr.append((s / 100.0, a.key, b.key))
+    paired: set[str] = set()  # each record joins at most one other by its address: no chains through a building
+    for score, a, b in sorted(addr, key=lambda t: (-t[0], t[1], t[2])):
+        if a not in paired and b not in paired:
+            paired.update((a, b))
+            link(a, b, "address", score)
     if stats is not None:
         stats["fuzzy_pairs_scored"] = n_pairs
     roots = {k: uf.find(k) for k in keys}
@@ -984,6 +1065,34 @@ def _golden_of_many(con, members_of: dict[str, list[str]], hidden: set[str]) -> 
     return pd.DataFrame(out, columns=GOLDEN_COLUMNS)
 
 
+def add_registry_fields(con, members_of: dict[str, list[str]], rec_of: dict[str, Rec]) -> int:
+    """The golden record's ROR id (its members' most frequent), English and national-language name, Wikidata id
+    (a member's, else ROR's), and where the sources give none its website and type from ROR.  Returns how many
+    golden organisations link to ROR."""
+    rows = []
+    for gid, keys in members_of.items():
+        rors = Counter(rec_of[k].ror for k in keys if k in rec_of and rec_of[k].ror)
+        wds = Counter(rec_of[k].wikidata for k in keys if k in rec_of and rec_of[k].wikidata)
+        if rors or wds:
+            rows.append((gid, min(rors.items(), key=lambda t: (-t[1], t[0]))[0] if rors else None,
+                         min(wds.items(), key=lambda t: (-t[1], t[0]))[0] if wds else None))  # fmt: skip
+    if not rows:
+        return 0
+    con.register("golden_registry", pd.DataFrame(rows, columns=["golden_id", "ror_id", "wikidata_id"], dtype=object))
+    have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    con.execute("UPDATE golden_organisations g SET ror_id = x.ror_id, wikidata_id = x.wikidata_id "
+                "FROM golden_registry x WHERE x.golden_id = g.golden_id")  # fmt: skip
+    con.unregister("golden_registry")
+    if "stg_ror__registry" in have:
+        con.execute("""
+            UPDATE golden_organisations g SET name_en = r.name_en,
+                   name_local = CASE WHEN r.name_local IS DISTINCT FROM r.name_en THEN r.name_local END,
+                   wikidata_id = coalesce(g.wikidata_id, r.wikidata_id), website = coalesce(g.website, r.website),
+                   org_type = coalesce(g.org_type, replace(r.types, ',', ', '))
+            FROM stg_ror__registry r WHERE r.ror_id = g.ror_id""")  # fmt: skip
+    return con.execute("SELECT count(*) FROM golden_organisations WHERE ror_id IS NOT NULL").fetchone()[0]
+
+
 # ---------------------------------------------------------------------------------------------------------
 # entry point
 
@@ -1011,7 +1120,8 @@ SCHEMA = """
 CREATE OR REPLACE TABLE golden_organisations (
     golden_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, short_name VARCHAR, org_type VARCHAR,
     activity_type VARCHAR, country VARCHAR, city VARCHAR, nuts3 VARCHAR, website VARCHAR, metropolis_id VARCHAR,
-    assigned_by VARCHAR, sources VARCHAR[], records INTEGER, hidden BOOLEAN NOT NULL DEFAULT false);
+    assigned_by VARCHAR, sources VARCHAR[], records INTEGER, hidden BOOLEAN NOT NULL DEFAULT false,
+    name_en VARCHAR, name_local VARCHAR, ror_id VARCHAR, wikidata_id VARCHAR);
 CREATE OR REPLACE TABLE organisation_sources (
     org_key VARCHAR PRIMARY KEY, golden_id VARCHAR NOT NULL, source VARCHAR, match_rule VARCHAR, score DOUBLE,
     source_id VARCHAR);
@@ -1078,6 +1188,7 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None,
     src = {r.key: r.source for r in recs}
     con.execute(SCHEMA)
     multi_source = insert_golden(con, members_of)
+    stats["golden_with_ror"] = add_registry_fields(con, members_of, {r.key: r for r in recs})
     sids = source_ids(con)
     os_rows = pd.DataFrame(
         [(k, gid_of[k], src[k], *(best.get(k, ("single", 1.0)) if len(members_of[gid_of[k]]) > 1 else ("single", 1.0)),

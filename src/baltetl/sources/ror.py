@@ -35,6 +35,11 @@ REGISTRY_COLUMNS = ["record_key", "record_ref", "ror_id", "name", "name_en", "na
                     "status", "country", "city", "website", "domain", "wikidata_id", "successor"]  # fmt: skip
 NAME_COLUMNS = ["record_key", "record_ref", "ror_id", "country", "name", "name_type", "lang"]
 NAME_TYPES = {"ror_display": "label", "label": "label", "alias": "alias", "acronym": "acronym"}
+# the languages of a country's own names (name_local): a Lithuanian label of a Latvian university is not it
+NATIONAL_LANGS = {"DE": ("de",), "DK": ("da",), "EE": ("et",), "FI": ("fi", "sv"), "LV": ("lv",), "LT": ("lt",),
+                  "NO": ("nb", "nn", "no"), "PL": ("pl",), "SE": ("sv",), "AT": ("de",), "NL": ("nl",), "FR": ("fr",),
+                  "IT": ("it",), "ES": ("es",), "PT": ("pt",), "CZ": ("cs",), "SK": ("sk",), "HU": ("hu",),
+                  "RO": ("ro",), "BG": ("bg",), "GR": ("el",), "HR": ("hr",), "SI": ("sl",), "IS": ("is",)}  # fmt: skip
 
 
 def fetch(ctx: SourceContext) -> list[Landed]:
@@ -134,8 +139,9 @@ def _flat(r: dict) -> dict | None:
             display = value
         if kind == "label" and lang == "en" and en is None:
             en = value
-        if kind == "label" and lang not in (None, "en") and local is None:
-            local = value
+        langs = NATIONAL_LANGS.get(country or "", ())
+        if kind == "label" and lang in langs and (local is None or langs.index(lang) < langs.index(local[1])):
+            local = (value, lang)  # the country's first language first: Finnish before Swedish in Finland
         if kind == "acronym" and acronym is None:
             acronym = value
     display = display or (out[0][0] if out else None)
@@ -145,7 +151,7 @@ def _flat(r: dict) -> dict | None:
     website = websites[0] if websites else None
     host = (urlsplit(website).hostname or "") if website else ""
     return {
-        "record_key": rid, "ror_id": rid, "name": display, "name_en": en or display, "name_local": local,
+        "record_key": rid, "ror_id": rid, "name": display, "name_en": en or display, "name_local": local[0] if local else None,
         "acronym": acronym, "types": ",".join(r.get("types") or []) or None, "status": r.get("status"),
         "country": country, "city": city, "website": website,
         "domain": host[4:] if host.startswith("www.") else (host or None),
