@@ -48,7 +48,7 @@ def test_helpers():
         "Summation", "Sustainable Autonomous Systems and Solutions")  # fmt: skip
     assert interreg_se.split_name("ICCE") == ("ICCE", "ICCE")
     assert interreg_se.split_name("Boost Nordic Biogas") == (None, "Boost Nordic Biogas")
-    codes = interreg_se.county_codes(str(ROOT / "src" / "baltetl" / "reference" / "nuts_changes_1999-2021_bsr.csv"))
+    codes = interreg_se.county_codes(str(ROOT / "src" / "baltetl" / "reference" / "nuts_changes_1999-2021.csv"))
     assert codes["Stockholms län"] == "SE110" and codes["Skåne län"] == "SE224" and len(codes) == 21
 
 

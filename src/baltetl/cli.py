@@ -361,6 +361,7 @@ def _print_report(rep) -> None:
 
 from .cli_analyst import register as _register_analyst  # noqa: E402
 from .cli_opportunities import register as _register_opportunities  # noqa: E402
+from .cli_placement import register as _register_placement  # noqa: E402
 from .cli_history import register as _register_history  # noqa: E402
 from .cli_publish import register as _register_publish  # noqa: E402
 from .cli_resolution import register as _register_resolution  # noqa: E402
@@ -373,6 +374,7 @@ _register_revisions(app)
 _register_opportunities(app)
 _register_publish(app)
 _register_analyst(app)
+_register_placement(app)
 _register_portal(app)
 
 

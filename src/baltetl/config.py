@@ -30,6 +30,7 @@ class Metropolis:
     fua: str | None = None
     nuts3: tuple[str, ...] = ()
     nuts3_exclude: tuple[str, ...] = ()
+    laus: tuple[str, ...] = ()  # LAU codes of the metropolis beyond its FUA
     municipalities: tuple[str, ...] = ()
     aliases: tuple[str, ...] = ()
 
@@ -153,6 +154,7 @@ def _build(raw: dict[str, Any]) -> Config:
                 fua=m.get("fua"),
                 nuts3=tuple(m.get("nuts3", ())),
                 nuts3_exclude=tuple(m.get("nuts3_exclude", ())),
+                laus=tuple(str(c) for c in m.get("laus", ())),
                 municipalities=tuple(m.get("municipalities", ())),
                 aliases=tuple(m.get("aliases", ())),
             )

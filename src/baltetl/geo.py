@@ -1,4 +1,5 @@
-"""Metropolis geography: NUTS3 regions and place names of each configured metropolis.
+"""Metropolis geography: NUTS3 regions and place names of each configured metropolis (the postcode and
+municipality tables of the placement are placement.py's).
 
 A metropolis is its Eurostat functional urban area (FUA): the FUA's municipalities (LAU) give place names,
 and every NUTS3 region with at least `nuts3_min_population_share` of its population inside the FUA belongs
@@ -20,6 +21,10 @@ from .db import quote
 
 _PUNCT = re.compile(r"[^A-Z0-9 ]+")
 _SPACES = re.compile(r"\s+")
+# a country prefix before a numeric postcode: 'LV-1050', 'SE-114 28', 'D 10115', 'LT–01108' (not 'NW1 2BE')
+POSTCODE_PREFIX = r"^[A-Z]{1,3}(?:[ ]*[-–][ ]*|[ ]+)([0-9])"
+_POSTCODE_PREFIX = re.compile(POSTCODE_PREFIX)
+_NON_ALNUM = re.compile(r"[^A-Z0-9]+")
 NUTS_VERSIONS = ("1999", "2003", "2006", "2010", "2013", "2016", "2021")
 
 
@@ -34,11 +39,24 @@ def norm_place(value: str | None) -> str | None:
     return s or None
 
 
+def norm_postcode(value: str | None, country: str | None = None) -> str | None:
+    """Postcode as the reference lists key it: upper case, a country prefix dropped, only letters and digits
+    ('LV-1050' -> '1050', 'SE-114 28' -> '11428', '00-927' -> '00927', 'LV1050' with country LV -> '1050').
+    The SQL form is in placement.sql."""
+    if value is None:
+        return None
+    s = _POSTCODE_PREFIX.sub(r"\1", str(value).strip().upper())
+    if country and s.startswith(country) and s[len(country):len(country) + 1].isdigit():
+        s = s[len(country):]
+    s = _NON_ALNUM.sub("", s)
+    return s or None
+
+
 def build_geography(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     """Create `metropolises`, `metropolis_nuts3` and `metropolis_places` in `con`."""
-    con.execute(
-        f"CREATE TEMP TABLE lau AS SELECT * FROM read_csv({quote(cfg.lau)}, all_varchar=true, header=true)"
-    )
+    from .placement import load_lau, load_reference
+
+    load_lau(con, cfg)
     con.execute(
         f"CREATE TEMP TABLE nuts_history AS SELECT * FROM read_csv({quote(cfg.nuts_changes)}, all_varchar=true, header=true)"
         " WHERE typology = 'nuts_level_3'"
@@ -130,6 +148,7 @@ def build_geography(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     ).fetchall()
     if dup:
         raise ValueError(f"NUTS3 codes claimed by more than one metropolis: {dup}")
+    load_reference(con, cfg)
     con.execute("DROP TABLE lau")
     con.execute("DROP TABLE nuts_history")
 

@@ -22,6 +22,7 @@ from .config import Config
 from .db import WarehouseBusy
 from .db import quote as _q
 from .faults import point
+from . import placement
 from .geo import build_geography, insert_rows
 from .state import State
 
@@ -64,6 +65,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         _stage(con, state, sources)
         point("build.staged")
         records = resolve.load_records_meanwhile(con)  # normalised while core.sql runs
+        placement.place_staged(con, sqld)
         con.execute((sqld / "core.sql").read_text())
         _run_records(con, state, sources)
         point("build.core")

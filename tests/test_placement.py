@@ -1,0 +1,159 @@
+"""Placement by address: postcode -> municipality (LAU) -> FUA -> metropolis, on the shipped real lists."""
+
+import csv
+import gzip
+from pathlib import Path
+
+import duckdb
+import pytest
+from typer.testing import CliRunner
+
+from baltetl.cli import app
+from baltetl.config import ConfigError, load_config
+from baltetl.geo import build_geography, norm_place, norm_postcode
+from baltetl.placement import norm_pc_sql, place
+from baltetl.warehouse import sql_dir
+
+FIXTURES = Path(__file__).parent / "fixtures" / "placement"
+
+
+def placed(cfg, rows):
+    """[(country, post_code, city, nuts3)] -> {address: (metropolis_id, assigned_by, assigned_from)}, conflicts."""
+    con = duckdb.connect()
+    build_geography(con, cfg)
+    con.execute("CREATE TEMP TABLE a (country VARCHAR, post_code VARCHAR, city_norm VARCHAR, nuts3 VARCHAR)")
+    if rows:
+        con.executemany("INSERT INTO a VALUES (?, ?, ?, ?)", [(c, p, norm_place(city), n) for c, p, city, n in rows])
+    con.execute(f"CREATE TEMP TABLE addresses AS SELECT DISTINCT *, {norm_pc_sql('post_code', 'country')} AS pc FROM a")
+    place(con, sql_dir(cfg))
+    got = {(c, p, n3): (m, by, frm) for c, p, n3, m, by, frm in con.execute(
+        "SELECT country, post_code, nuts3, metropolis_id, assigned_by, assigned_from FROM address_metropolis").fetchall()}
+    conflicts = con.execute("SELECT country, post_code, metropolis_id, decided_by, other_rule, other_metropolis_id "
+                            "FROM placement_conflicts").fetchall()
+    return got, conflicts, con
+
+
+@pytest.fixture(scope="module")
+def cfg():
+    return load_config()
+
+
+def test_postcode_forms_python_and_sql_agree():
+    cases = [("LV-1050", "LV"), ("SE-114 28", "SE"), ("00-927", "PL"), ("LV1050", "LV"), ("NW1 2BE", "GB"),
+             ("LT–01108", "LT"), (" 10115 ", "DE"), ("D 10115", "DE"), ("", "DE")]
+    con = duckdb.connect()
+    sql = [r[0] for r in con.execute(
+        f"SELECT {norm_pc_sql('x', 'c')} FROM (VALUES {', '.join(f'({i}, ?, ?)' for i in range(len(cases)))}) t(i, x, c) ORDER BY i",
+        [v for pair in cases for v in pair]).fetchall()]
+    assert sql == [norm_postcode(x, c) for x, c in cases]
+    assert sql[:5] == ["1050", "11428", "00927", "1050", "NW12BE"]
+
+
+def test_address_decides_and_conflicts_are_kept(cfg):
+    got, conflicts, _ = placed(cfg, [
+        ("DE", "53111", "Berlin", "DEA22"),     # the city says Berlin, the postcode Bonn: Bonn wins
+        ("FI", "02150", "Espoo", "FI1B1"),      # suburb, by postcode (FI1B1 is wider than the FUA: no NUTS3 rule)
+        ("FI", "13300", "Hameenlinna", "FI1B1"),  # the source's NUTS3 is Helsinki-Uusimaa, the postcode Hämeenlinna
+        ("SE", "45492", "Brastad", "SE110"),    # a wrong NUTS3 (Stockholm county) on a Lysekil address
+    ])
+    assert got["DE", "53111", "DEA22"][0] is None
+    assert got["FI", "02150", "FI1B1"][:2] == ("helsinki", "postcode")
+    assert "049" in got["FI", "02150", "FI1B1"][2]
+    assert got["FI", "13300", "FI1B1"][0] is None
+    assert got["SE", "45492", "SE110"][0] is None
+    assert ("DE", "53111", None, "postcode", "city_alias", "berlin") in conflicts
+    assert ("SE", "45492", None, "postcode", "nuts3", "stockholm") in conflicts
+
+
+def test_po_box_codes_lost_zeros_and_prefixes(cfg):
+    _, _, con = placed(cfg, [])
+    # a Vilnius postcode with a leading zero, as sources write it without
+    lt = con.execute("SELECT postcode FROM postcode_lau WHERE country = 'LT' AND outcome = 'vilnius' "
+                     "AND postcode LIKE '0%' ORDER BY 1 LIMIT 1").fetchone()[0]
+    got, _, _ = placed(cfg, [
+        ("PL", "00-927", "WARSZAWA", None),       # Warsaw University's own code: not in the PRG list
+        ("DE", "20549", "Hamburg", None),         # a large-customer code the OSM list lacks
+        ("LV", "LV-1050", "Riga", None),          # prefix and dash
+        ("LT", lt.lstrip("0"), "Vilnius", None),  # lost leading zero
+        ("SE", "114 28", "Stockholm", None),
+    ])
+    assert got["PL", "00-927", None][0] == "warsaw"
+    assert got["DE", "20549", None][:2] == ("hamburg", "postcode_prefix")
+    assert got["LV", "LV-1050", None][0] == "riga"
+    assert got["LT", lt.lstrip("0"), None][:2] == ("vilnius", "postcode")
+    assert got["SE", "114 28", None][:2] == ("stockholm", "postcode")
+
+
+def test_old_nuts_codes_recoded_original_kept(cfg):
+    got, _, con = placed(cfg, [
+        ("PL", None, None, "PL127"),   # Warsaw city under NUTS 2013
+        ("LT", None, None, "LT003"),   # keep.eu's Klaipėda county (NUTS 2013): wholly outside
+        ("FI", None, "Helsinki", "FI1B1"),  # Helsinki-Uusimaa is partly in the FUA: the name decides
+    ])
+    assert got["PL", None, "PL127"] == ("warsaw", "nuts3", "PL127 -> PL911")
+    assert got["LT", None, "LT003"][0] is None
+    assert con.execute("SELECT nuts3_2016, decided_by FROM address_metropolis WHERE nuts3 = 'LT003'").fetchone() == ("LT023", "nuts3")
+    assert got["FI", None, "FI1B1"][:2] == ("helsinki", "lau")
+
+
+def test_user_postcode_list_layers_on_top(tmp_path):
+    extra = tmp_path / "my_postcodes.csv"
+    extra.write_text("country,postcode,lau_code\nFI,02150,091\nES,08001,08019\n", encoding="utf-8")
+    toml = tmp_path / "c.toml"
+    toml.write_text(f'[geo]\nextra_postcodes = ["{extra}"]\n[metropolises.barcelona]\nname = "Barcelona"\n'
+                    'country = "ES"\nfua = "ES002L2"\n')
+    got, _, _ = placed(load_config(toml), [("FI", "02150", "Espoo", None), ("ES", "08001", None, None)])
+    assert "091" in got["FI", "02150", None][2]  # the user's row replaced the shipped one
+    assert got["ES", "08001", None][:2] == ("barcelona", "postcode")
+    bad = tmp_path / "bad.csv"
+    bad.write_text("land,plz\nDE,10115\n", encoding="utf-8")
+    toml.write_text(f'[geo]\nextra_postcodes = ["{bad}"]\n')
+    with pytest.raises(ConfigError, match="bad.csv"):
+        build_geography(duckdb.connect(), load_config(toml))
+
+
+def test_barcelona_by_configuration_alone(tmp_path):
+    """A metropolis outside the Baltic: its FUA id in one [metropolises.NAME] entry; real CORDIS Spanish
+    participations placed, none outside its urban area."""
+    toml = tmp_path / "bcn.toml"
+    toml.write_text('[metropolises.barcelona]\nname = "Barcelona"\ncountry = "ES"\nfua = "ES002L2"\n')
+    cfg = load_config(toml)
+    with open(FIXTURES / "es_participations.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    from baltetl.sources.cordis_values import _first_nuts3
+
+    _, _, con = placed(cfg, [("ES", r["post_code"] or None, r["city"] or None, _first_nuts3(r["nuts_code"])) for r in rows])
+    got = {(c, p, n, n3): m for c, p, n, n3, m in con.execute(
+        "SELECT country, post_code, city_norm, nuts3, metropolis_id FROM address_metropolis").fetchall()}
+    at = lambda r: got["ES", r["post_code"] or None, norm_place(r["city"]), _first_nuts3(r["nuts_code"])]  # noqa: E731
+    # the FUA's municipalities, read independently from Eurostat's table
+    with gzip.open(cfg.lau, "rt", encoding="utf-8") as f:
+        lau = [r for r in csv.DictReader(f) if r["country"] == "ES"]
+    fua = {norm_place(r["lau_name_national"]) for r in lau if r["fua_id"] == "ES002L2"}
+    inside = [r for r in rows if at(r) == "barcelona"]
+    city = [r for r in rows if norm_place(r["city"] or "") == "BARCELONA"]
+    assert len(city) >= 50 and all(r in inside for r in city)
+    assert len(inside) > len(city)  # and its other municipalities (Bellaterra's Cerdanyola, Castelldefels ...)
+    for r in inside:  # each placed one names a municipality of the FUA, with a Barcelona-province postcode
+        assert norm_place(r["city"]).split(" ")[0] in {n.split(" ")[0] for n in fua} or norm_place(r["city"]) in fua, r
+        assert (r["post_code"] or "08").startswith("08"), r
+    outside = [r for r in rows if norm_place(r["city"] or "") in {"MANRESA", "GIRONA", "VIC", "MADRID", "VALENCIA"}]
+    assert outside and all(at(r) is None for r in outside)
+
+
+def test_eval_placement_prints_both_halves_and_the_last_line():
+    res = CliRunner().invoke(app, ["eval-placement"])
+    assert res.exit_code == 0, res.output
+    lines = res.output.strip().splitlines()
+    assert lines[0].startswith("tuning: ") and lines[1].startswith("heldout: ")
+    last = dict(kv.split("=") for kv in lines[-1].split())
+    assert set(last) == {"accuracy", "false", "missed", "rows"} and int(last["rows"]) >= 150
+    tuning = dict(kv.split("=") for kv in lines[0].removeprefix("tuning: ").split())
+    assert tuning["false"] == "0" and float(tuning["accuracy"].rstrip("%")) >= 99.5
+
+
+def test_eval_placement_bad_labels_one_line(tmp_path):
+    bad = tmp_path / "labels.csv"
+    bad.write_text("project_id,expected\n1,riga\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["eval-placement", str(bad)])
+    assert res.exit_code == 2 and "labels.csv" in res.output and "Traceback" not in res.output
