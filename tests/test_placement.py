@@ -157,3 +157,28 @@ def test_eval_placement_bad_labels_one_line(tmp_path):
     bad.write_text("project_id,expected\n1,riga\n", encoding="utf-8")
     res = CliRunner().invoke(app, ["eval-placement", str(bad)])
     assert res.exit_code == 2 and "labels.csv" in res.output and "Traceback" not in res.output
+
+
+def test_golden_organisation_is_placed_at_its_seat_not_a_branch():
+    """University of Tartu: its CORDIS address is in Tartu; two keep.eu rows name its Tallinn office."""
+    from baltetl import resolve
+
+    con = duckdb.connect()
+    con.execute((Path(__file__).parents[1] / "warehouse" / "schema.sql").read_text())
+    rows = [
+        ("cordis:999894334", "cordis", "TARTU ULIKOOL", "50090", "Tartu", None, None),
+        ("keep:ut-tallinn-1", "keep", "University of Tartu", "10119", "Tallinn", "tallinn", "postcode"),
+        ("keep:ut-tallinn-2", "keep", "University of Tartu", "10119", "Tallinn", "tallinn", "postcode"),
+        # no CORDIS record: the address most records share (two in Helsinki, one branch in Stockholm)
+        ("keep:a1", "keep", "Nordic Org", "00100", "Helsinki", "helsinki", "postcode"),
+        ("interreg_se:a2", "interreg_se", "Nordic Org", "00100", "HELSINKI", "helsinki", "postcode"),
+        ("keep:a3", "keep", "Nordic Org", "111 22", "Stockholm", "stockholm", "postcode"),
+    ]
+    for key, src, name, post, city, metro, by in rows:
+        con.execute("INSERT INTO organisations (org_key, source, org_id, name, post_code, city, country, metropolis_id,"
+                    " assigned_by, record_ref) VALUES (?, ?, ?, ?, ?, ?, 'EE', ?, ?, 'x')",
+                    [key, src, key, name, post, city, metro, by])
+    g = resolve._golden_of_many(con, {"g1": [r[0] for r in rows[:3]], "g2": [r[0] for r in rows[3:]]}, set())
+    got = dict(zip(g["golden_id"], g["metropolis_id"]))
+    assert not isinstance(got["g1"], str)  # Tartu (in no metropolis), not Tallinn
+    assert got["g2"] == "helsinki"
