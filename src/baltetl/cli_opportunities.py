@@ -159,19 +159,17 @@ def register(app: typer.Typer) -> None:
 
     @app.command("train-opportunities")
     def train_opportunities(
-        cut: Annotated[Optional[str], typer.Option("--cut", help="Train for rankings at this date (default: today, i.e. on the last 6 and 12 months).")] = None,
+        cut: Annotated[Optional[str], typer.Option("--cut", help="Train on the 6 and 12 months before this date (default: the first of the month by which 95 % of the dated projects had started).")] = None,
         warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-w", envvar="BALTETL_WAREHOUSE", help="DuckDB file (default warehouse/baltmet.duckdb).")] = None,
         config: Annotated[Optional[Path], typer.Option("--config", "-c", envvar="BALTETL_CONFIG", help="TOML overriding the defaults.")] = None,
     ) -> None:
         """Train the opportunity ranking on the warehouse's past and save it in the state folder; the next build
         ranks the opportunities with it."""
-        from datetime import date
-
         from . import opportunities as opp
 
-        when = _date(cut) if cut else date.today()
         cfg, con = _open(config, warehouse)
         con.close()
+        when = _date(cut) if cut else opp.default_cut(cfg)
         try:
             model = opp.train_model(cfg, when, log=lambda m: typer.echo(m, err=True))
         except ValueError as e:

@@ -29,6 +29,7 @@ import pandas as pd
 from scipy import sparse
 
 from .config import Config
+from .db import quote as db_quote
 
 MODEL_FORMAT = 1
 MODEL_FILE = f"opportunity_model.v{MODEL_FORMAT}.json"
@@ -65,7 +66,7 @@ def at_cut(warehouse: Path, cut: date | None) -> duckdb.DuckDBPyConnection:
     names, as known before `cut`: projects known before it and their participations, memberships joined
     before its year.  `cut` None: everything (dated or not)."""
     con = duckdb.connect()
-    con.execute(f"ATTACH '{warehouse}' AS wh (READ_ONLY)")
+    con.execute(f"ATTACH {db_quote(warehouse)} AS wh (READ_ONLY)")
     when = "true" if cut is None else f"{KNOWN_FROM} < DATE '{cut.isoformat()}'"
     joined = "true" if cut is None else f"joined_year IS NULL OR joined_year < {cut.year}"
     con.execute(f"CREATE VIEW projects AS SELECT p.* FROM wh.projects p WHERE {when}")
@@ -81,7 +82,7 @@ def truth(warehouse: Path, start: date, end: date | None = None) -> pd.DataFrame
     from `start` on (and before `end`)."""
     con = duckdb.connect()
     try:
-        con.execute(f"ATTACH '{warehouse}' AS wh (READ_ONLY)")
+        con.execute(f"ATTACH {db_quote(warehouse)} AS wh (READ_ONLY)")
         upper = "" if end is None else f"AND {KNOWN_FROM} < DATE '{end.isoformat()}'"
         return con.execute(f"""
             WITH op AS (
@@ -243,8 +244,8 @@ class Graph:
         # (a field counts for the fields above it too), programmes and call families
         bp, pidx = _incidence(mine["golden_id"], mine["project_key"], self.ids)
         projects = data.projects.set_index("project_key").reindex(pidx).reset_index(drop=True)
-        text, self.words = _tfidf(projects["text"], stop_words="english", min_df=2, max_df=0.5, ngram_range=(1, 2),
-                                  max_features=200_000)  # fmt: skip
+        # single words (pairs of words would hold millions of distinct terms in memory before the pruning)
+        text, self.words = _tfidf(projects["text"], stop_words="english", min_df=2, max_df=0.2, max_features=100_000)
         self.text = _rownorm(bp @ text)
         sci = _codes(projects["euroscivoc"], prefixes=True)
         sm, _ = _incidence(sci["i"], sci["code"], pd.RangeIndex(len(pidx)))
@@ -406,15 +407,24 @@ def bootstrap(labels, orders: dict[str, np.ndarray], i, j, n_orgs: int, learned:
     """95 % intervals of p@k and AP ratios learned / best classic, organisations resampled with replacement
     (a pair counts as often as both its organisations were drawn; the best classic is chosen per sample)."""
     rng = np.random.default_rng(seed)
+    names = (learned, *classic)
+    # per ranking: its pairs in order, and where the positives are in it
+    ranked = {n: (i[orders[n]], j[orders[n]], np.flatnonzero(labels[orders[n]])) for n in names}
     p_ratio, ap_ratio = [], []
     for _ in range(reps):
-        m = np.bincount(rng.integers(0, n_orgs, n_orgs), minlength=n_orgs).astype(np.float64)
-        w = m[i] * m[j]
-        res = {name: metrics(labels, orders[name], (k,), w) for name in (learned, *classic)}
-        best_p = max(res[c][f"p@{k}"] for c in classic)
-        best_ap = max(res[c]["ap"] for c in classic)
-        p_ratio.append(res[learned][f"p@{k}"] / best_p if best_p else np.nan)
-        ap_ratio.append(res[learned]["ap"] / best_ap if best_ap else np.nan)
+        m = np.bincount(rng.integers(0, n_orgs, n_orgs), minlength=n_orgs).astype(np.float32)
+        p_at, ap = {}, {}
+        for n, (ri, rj, pos) in ranked.items():
+            cw = np.cumsum(m[ri] * m[rj], dtype=np.float64)
+            wp = (m[ri[pos]] * m[rj[pos]]).astype(np.float64)
+            cy = np.cumsum(wp)
+            inside = np.searchsorted(pos, np.searchsorted(cw, k, side="right"))  # positives wholly in the first k
+            p_at[n] = (cy[inside - 1] if inside else 0.0) / k
+            total = cy[-1] if len(cy) else 0.0
+            ap[n] = float((wp * cy / np.where(cw[pos] > 0, cw[pos], 1)).sum() / total) if total else 0.0
+        best_p, best_ap = max(p_at[c] for c in classic), max(ap[c] for c in classic)
+        p_ratio.append(p_at[learned] / best_p if best_p else np.nan)
+        ap_ratio.append(ap[learned] / best_ap if best_ap else np.nan)
     q = lambda v: tuple(np.nanpercentile(v, [2.5, 97.5]).round(2)) if np.isfinite(v).any() else (np.nan, np.nan)  # noqa: E731
     return {"ratio_ci": q(np.array(p_ratio)), "ap_ratio_ci": q(np.array(ap_ratio))}
 
@@ -497,25 +507,53 @@ def window(cfg: Config, cut: date) -> Window:
 TRAIN_MONTHS = (6, 12)  # the training windows: features at cut - m, labels from [cut - m, cut)
 
 
-def train_model(cfg: Config, cut: date, months: tuple[int, ...] = TRAIN_MONTHS, log=print) -> dict:
-    """The model for rankings at `cut`, trained on windows before it only (see TRAIN_MONTHS)."""
+def train_model(cfg: Config, cut: date, months: tuple[int, ...] = TRAIN_MONTHS, log=print, negatives: float = 0.1,
+                seed: int = 0) -> dict:  # fmt: skip
+    """The model for rankings at `cut`, trained on windows before it only (see TRAIN_MONTHS).  Of each window
+    every pair that came true is kept and a share `negatives` of the others (drawn at random), block by block."""
     t0 = time.perf_counter()
+    rng = np.random.default_rng(seed)
     xs, ys, info = [], [], []
     for m in months:
         start = _months_before(cut, m)
-        w = window(cfg, start)
-        y = labels_for(w.graph, w.i, w.j, truth(cfg.warehouse, start, cut))
-        xs.append(w.x)
-        ys.append(y)
-        info.append({"feature_cut": start.isoformat(), "label_end": cut.isoformat(), "pairs": int(len(y)),
-                     "positives": int(y.sum())})  # fmt: skip
-    if not sum(int(y.sum()) for y in ys):
+        con = at_cut(cfg.warehouse, start)
+        try:
+            g = Graph(load(con, cfg, start))
+        finally:
+            con.close()
+        came_true = truth(cfg.warehouse, start, cut)
+        n_pairs, xw, yw = 0, [], []
+        for i, j, x, _ in g.pairs():
+            y = labels_for(g, i, j, came_true)
+            keep = (y == 1) | (rng.random(len(y)) < negatives)
+            n_pairs += len(y)
+            xw.append(x[keep])
+            yw.append(y[keep])
+        if xw:
+            xs.append(np.concatenate(xw))
+            ys.append(np.concatenate(yw))
+        info.append({"feature_cut": start.isoformat(), "label_end": cut.isoformat(), "pairs": n_pairs,
+                     "positives": int(sum(int(y.sum()) for y in yw))})  # fmt: skip
+    positives = sum(w["positives"] for w in info)
+    if not positives:
         raise ValueError(f"no pair came to work together in the {max(months)} months before {cut}: nothing to learn from")
-    model = fit(xs, ys)
+    model = fit(xs, ys, seed=seed)
     model.update({"format": MODEL_FORMAT, "features": list(FEATURES), "cut": cut.isoformat(), "windows": info})
-    log(f"trained on {sum(len(y) for y in ys):,} candidate pairs in {len(months)} windows before {cut} "
-        f"({sum(int(y.sum()) for y in ys)} came true) in {time.perf_counter() - t0:.0f} s")  # fmt: skip
+    log(f"trained on {sum(w['pairs'] for w in info):,} candidate pairs in {len(months)} windows before {cut} "
+        f"({positives} came true) in {time.perf_counter() - t0:.0f} s")  # fmt: skip
     return model
+
+
+def default_cut(cfg: Config) -> date:
+    """Where the data thins out: the first of the month by which 95 % of the dated projects had started (later
+    months hold few projects yet, too few to learn from)."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH {db_quote(cfg.warehouse)} AS wh (READ_ONLY)")
+        found = con.execute(f"SELECT quantile_disc({KNOWN_FROM}, 0.95) FROM wh.projects p WHERE {KNOWN_FROM} IS NOT NULL").fetchall()[0][0]
+    finally:
+        con.close()
+    return date.today().replace(day=1) if found is None else min(found, date.today()).replace(day=1)
 
 
 def _months_before(d: date, months: int) -> date:
@@ -533,7 +571,7 @@ def backtest(cfg: Config, cut: date, ks=(50, 100, 500), months: tuple[int, ...] 
     scores = {"learned": predict(model, w.x), "hand": w.hand, **classic_scores(w.x)}
     orders = {name: ranking(s) for name, s in scores.items()}
     overall = {name: metrics(y, o, tuple(ks)) for name, o in orders.items()}
-    per_pair = _per_metro_pair(w, y, scores)
+    per_pair = _per_metro_pair(w, y, scores, orders)
     classic = tuple(c for c in CLASSIC if c != "random")
     ci = bootstrap(y, orders, w.i, w.j, len(w.graph.ids), "learned", classic, reps=reps)
     log(f"scored {len(w.i):,} candidates at {cut} in {time.perf_counter() - t0:.0f} s")
@@ -542,21 +580,24 @@ def backtest(cfg: Config, cut: date, ks=(50, 100, 500), months: tuple[int, ...] 
             **ci}  # fmt: skip
 
 
-def _per_metro_pair(w: Window, y: np.ndarray, scores: dict) -> list[dict]:
+def _per_metro_pair(w: Window, y: np.ndarray, scores: dict, orders: dict) -> list[dict]:
+    """Per pair of metropolises with a pair that came true: p@10 and AP of every ranking within it."""
     names = w.graph.data.metros["metropolis_id"].to_numpy()
     ma, mb = w.graph.metro[w.i], w.graph.metro[w.j]
     key = np.minimum(ma, mb).astype(np.int32) * 1000 + np.maximum(ma, mb)
-    rows = []
-    for k in np.unique(key):
-        sel = np.flatnonzero(key == k)
-        if not y[sel].any():
-            continue
-        row = {"pair": f"{names[k // 1000]}-{names[k % 1000]}", "candidates": len(sel), "positives": int(y[sel].sum())}
-        for name, s in scores.items():
-            m = metrics(y[sel], ranking(s[sel]), (10,))
-            row[name] = (m["p@10"], m["ap"])
-        rows.append(row)
-    return sorted(rows, key=lambda r: -r["positives"])
+    keys, counts = np.unique(key, return_counts=True)
+    positives = dict(zip(keys, np.bincount(np.searchsorted(keys, key), weights=y, minlength=len(keys)).astype(int)))
+    rows = {k: {"pair": f"{names[k // 1000]}-{names[k % 1000]}", "candidates": int(c), "positives": positives[k]}
+            for k, c in zip(keys, counts) if positives[k]}  # fmt: skip
+    for name, order in orders.items():
+        ko = key[order]
+        grouped = order[np.argsort(ko, kind="stable")]  # each pair's candidates, in the ranking's order
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        for n, k in enumerate(keys):
+            if k in rows:
+                m = metrics(y, grouped[bounds[n] : bounds[n + 1]], (10,))
+                rows[k][name] = (m["p@10"], m["ap"])
+    return sorted(rows.values(), key=lambda r: -r["positives"])
 
 
 def table(result: dict, ks=(50, 100, 500)) -> str:
@@ -747,9 +788,10 @@ def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) ->
         "golden_a": np.where(swap, g.ids[kb], g.ids[ka]), "golden_b": np.where(swap, g.ids[ka], g.ids[kb]),
         "metro_a": np.where(swap, mb, ma), "metro_b": np.where(swap, ma, mb),
         "score": np.round(100 * kept["score"].to_numpy(np.float64), 2),
-        "shared_topics": [_top_shared(g.topic_matrix, a, b, g.topic_index, n=10) for a, b in zip(ka, kb)],
-        "shared_networks": [sorted(_top_shared(g.network_matrix, a, b, g.network_index, n=50)) for a, b in zip(ka, kb)],
-        "complementary": [f"{ROLES[g.role[a]]} + {ROLES[g.role[b]]}" if c else None
+        # lists as text joined by the unit separator, so that the frame's columns have plain types
+        "shared_topics": ["\x1f".join(_top_shared(g.topic_matrix, a, b, g.topic_index, n=10)) for a, b in zip(ka, kb)],
+        "shared_networks": ["\x1f".join(sorted(_top_shared(g.network_matrix, a, b, g.network_index, n=50))) for a, b in zip(ka, kb)],
+        "complementary": [f"{ROLES[g.role[a]]} + {ROLES[g.role[b]]}" if c else ""
                           for a, b, c in zip(ka, kb, x[:, FEATURES.index("complementary")])],
         "reasons": reasons(g, model, ka, kb, x),
         "rank_in_pair": kept["rank_in_pair"].to_numpy(np.int32),
@@ -758,8 +800,9 @@ def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) ->
     con.execute("""
         CREATE OR REPLACE TABLE opportunities AS
         SELECT f.golden_a, f.golden_b, f.metro_a, f.metro_b, f.score::DOUBLE AS score,
-               f.shared_topics::VARCHAR[] AS shared_topics, f.shared_networks::VARCHAR[] AS shared_networks,
-               f.complementary::VARCHAR AS complementary, f.reasons::VARCHAR AS reasons, f.rank_in_pair::INTEGER AS rank_in_pair,
+               CASE WHEN f.shared_topics = '' THEN [] ELSE string_split(f.shared_topics, chr(31)) END::VARCHAR[] AS shared_topics,
+               CASE WHEN f.shared_networks = '' THEN [] ELSE string_split(f.shared_networks, chr(31)) END::VARCHAR[] AS shared_networks,
+               nullif(f.complementary, '')::VARCHAR AS complementary, f.reasons::VARCHAR AS reasons, f.rank_in_pair::INTEGER AS rank_in_pair,
                row_number() OVER (PARTITION BY f.golden_a ORDER BY f.score DESC, f.golden_b)::INTEGER AS rank_for_a,
                row_number() OVER (PARTITION BY f.golden_b ORDER BY f.score DESC, f.golden_a)::INTEGER AS rank_for_b,
                NULL::DOUBLE AS topic_score, NULL::DOUBLE AS network_score, NULL::DOUBLE AS complementary_score,
