@@ -182,3 +182,17 @@ def test_golden_organisation_is_placed_at_its_seat_not_a_branch():
     got = dict(zip(g["golden_id"], g["metropolis_id"]))
     assert not isinstance(got["g1"], str)  # Tartu (in no metropolis), not Tallinn
     assert got["g2"] == "helsinki"
+
+
+def test_conflicts_counted_in_the_quality_report(cfg):
+    from baltetl import report
+
+    _, conflicts, con = placed(cfg, [("DE", "53111", "Berlin", "DEA22"), ("SE", "45492", "Brastad", "SE110")])
+    con.execute("CREATE TABLE placement_conflicts_n AS SELECT *, 2 AS participations FROM placement_conflicts")
+    con.execute("DROP TABLE placement_conflicts")
+    con.execute("ALTER TABLE placement_conflicts_n RENAME TO placement_conflicts")
+    rows = report._warehouse_rows(cfg, con, report.PLACEMENT_SQL, ("decided_by", "other_rule", "addresses", "participations"))
+    assert {(r["decided_by"], r["other_rule"]) for r in rows} >= {("postcode", "city_alias"), ("postcode", "nuts3")}
+    rep = report.Report("r1", "success", None, "now", [], [], rows)
+    md = rep.markdown()
+    assert "## Placement conflicts" in md and "| postcode | city_alias | 1 | 2 |" in md

@@ -336,6 +336,10 @@ def _print_report(rep) -> None:
         for row in checks[:15]:
             c.add_row(row["source"], row["table"], row["check"], str(row["rows"]))
         out.print(c)
+    pc = getattr(rep, "placement_conflicts", None)
+    if pc:
+        out.print(f"placement conflicts (the address decided; table placement_conflicts): "
+                  f"{sum(c['addresses'] for c in pc)} addresses, {sum(c['participations'] or 0 for c in pc)} participations")
     if rep.stale:
         st = Table(title="stale sources (data older than the source's cadence)")
         for col in ("source", "last good data", "age (days)", "cadence (days)"):

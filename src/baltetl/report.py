@@ -48,6 +48,8 @@ class Report:
     generated_at: str
     sources: list[SourceLine]
     revision_issues: list[dict]
+    # addresses whose signals disagree (placement_conflicts): per other rule, addresses and participations
+    placement_conflicts: list[dict] = field(default_factory=list)
 
     @property
     def stale(self) -> list[SourceLine]:
@@ -91,6 +93,11 @@ class Report:
             ["kind", "file", "line", "revision", "message"],
             [[i["kind"], i["file"], i["line"], i["revision_id"], i["message"]] for i in self.revision_issues],
         ) if self.revision_issues else ["none"]  # fmt: skip
+        md += ["", "## Placement conflicts (the address decided; table placement_conflicts)", ""]
+        md += _md_table(
+            ["decided by", "disagreeing rule", "addresses", "participations"],
+            [[c["decided_by"], c["other_rule"], c["addresses"], c["participations"]] for c in self.placement_conflicts],
+        ) if self.placement_conflicts else ["none"]  # fmt: skip
         return "\n".join(md) + "\n"
 
 
@@ -165,7 +172,34 @@ def build(cfg: Config, run_id: str | None = None, *, state: State | None = None,
     record = state.run_records().get(run_id) or {}  # how the run ended: interrupted, or a build not swapped in
     status = record["status"] if record.get("status") in ("interrupted", "failed") else None
     return Report(run_id, status or run_status([r["status"] for r in this.values()]), started,
-                  now.isoformat(timespec="seconds"), lines, _revision_issues(cfg, con))  # fmt: skip
+                  now.isoformat(timespec="seconds"), lines, _revision_issues(cfg, con),
+                  _warehouse_rows(cfg, con, PLACEMENT_SQL, ("decided_by", "other_rule", "addresses", "participations")))  # fmt: skip
+
+
+PLACEMENT_SQL = """SELECT decided_by, other_rule, count(*), sum(participations)::BIGINT FROM placement_conflicts
+                   GROUP BY ALL ORDER BY 4 DESC, 3 DESC, 1, 2"""
+
+
+def _warehouse_rows(cfg: Config, con, sql: str, names: tuple[str, ...]) -> list[dict]:
+    """Rows of `sql` on `con` (default: the warehouse file, read-only); none when the table is missing."""
+    import duckdb
+
+    own = con is None
+    if own:
+        if not Path(cfg.warehouse).exists():
+            return []
+        try:
+            con = duckdb.connect(str(cfg.warehouse), read_only=True)
+        except duckdb.Error:
+            return []
+    try:
+        rows = con.execute(sql).fetchall()
+    except duckdb.CatalogException:  # a warehouse built before the table existed
+        rows = []
+    finally:
+        if own:
+            con.close()
+    return [dict(zip(names, r)) for r in rows]
 
 
 def _revision_issues(cfg: Config, con) -> list[dict]:
