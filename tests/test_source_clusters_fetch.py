@@ -91,8 +91,9 @@ def test_fetch_parse_stage_from_local_server(httpserver: HTTPServer, tmp_path):
     result, counts = run_refresh(cfg, "clusters")
 
     assert result.status == "success", result.message
-    # 4 ECCP profiles (the news node is skipped) + 5 KKK rows (3 fail) + 3 Danish rows
-    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (12, 9, 3)
+    # 4 ECCP profiles (the news node is skipped) + 5 KKK rows (2 held: no name, a duplicate; 'około 50' members
+    # is emptied and its cluster loads) + 3 Danish rows
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (12, 10, 2)
     paths = [req.path for req, _ in httpserver.log]
     # the sitemap's http://default/ URLs were rewritten to the configured base: they hit this server
     assert {f"/content/{s}" for s in SLUGS} <= set(paths)
@@ -106,6 +107,7 @@ def test_fetch_parse_stage_from_local_server(httpserver: HTTPServer, tmp_path):
     assert orgs["clusters:dk-klynger:danish-life-science-cluster"][3] == "copenhagen"
     stg = dict(query(cfg, "SELECT org_id, members_total FROM stg_clusters__organisations"))
     assert stg["eccp:900101"] == 1200 and stg["eccp:900102"] is None and stg["kkk-pl:mazowiecki-klaster-testowy"] == 1050
+    assert stg["kkk-pl:klaster-bez-liczby"] is None  # the value is in quarantine, the record is not
     src = dict(query(cfg, "SELECT org_id, source_url FROM stg_clusters__organisations"))
     assert src["eccp:900101"] == httpserver.url_for("/content/hamburg-aviation-ev")
     q = {r[0] for r in query(cfg, "SELECT check_name FROM quarantine WHERE source = 'clusters'")}
