@@ -5,6 +5,7 @@ renders from the same file."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -101,3 +102,11 @@ patterns: {"stg_*__*": staged}
     assert got[("derived", "unknown")] is None and got[("stg_x__y", "name")] is None  # a source's own column
     assert con.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'stg_x__y'").fetchone()[0] == "staged"
     assert con.execute("SELECT comment FROM duckdb_tables() WHERE table_name = 'other'").fetchone()[0] is None
+
+
+def test_the_committed_dictionary_is_the_rendered_one():
+    """warehouse/DICTIONARY.md (linked from the README) is what scripts/dictionary.py renders: it cannot drift."""
+    root = Path(__file__).resolve().parents[1]
+    rendered = dictionary.markdown(root / "warehouse" / dictionary.FILE)
+    assert (root / "warehouse" / "DICTIONARY.md").read_text(encoding="utf-8") == rendered, (
+        "warehouse/DICTIONARY.md is stale: python scripts/dictionary.py > warehouse/DICTIONARY.md")
