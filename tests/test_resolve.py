@@ -305,3 +305,17 @@ def test_one_street_address_and_alike_names_join_once():
     assert not resolve.decide(resolve.Rec("x:1", "x", a.name, "DE"), resolve.Rec("y:1", "y", "Hochschule Bremerhaven Logistik Labor Süd", "DE"))[0]
     far = resolve.Rec("keep:4", "keep", "Hochschule Bremerhaven Logistik Labor Süd", "DE", "Bremerhaven", street=at[0], post_code=at[1])
     assert resolve.decide(a, far)[:2] == (True, "address")
+
+
+def test_at_one_address_an_acronym_meets_the_initials_of_the_other_name():
+    at = dict(street="ul. Świętokrzyska 20", post_code="00-002")
+    a = resolve.Rec("cordis:1", "cordis", "NARODOWA AGENCJA POSZANOWANIA ENERGII SA", "PL", "WARSZAWA", **at)
+    b = resolve.Rec("keep:1", "keep", "NAPE National Energy Conservation Agency", "PL", "Warszawa", **at)
+    assert resolve.initials(a.name) == "NAPE" and resolve.acronyms(b.name) == {"NAPE"}
+    assert resolve.decide(a, b)[:2] == (True, "address")
+    assert resolve.initials("LANDSCHAFTSVERBAND WESTFALEN-LIPPE") == "LWL" and resolve.acronyms("Landschaftsverband (LWL)") == {"LWL"}
+    # the acronym alone, or at another address, is no evidence
+    c = resolve.Rec("keep:2", "keep", "NAPE National Energy Conservation Agency", "PL", "Warszawa", street="ul. Mokotowska 1", post_code="00-640")
+    assert not resolve.decide(a, c)[0]
+    d = resolve.Rec("keep:3", "keep", "NAPE Sp. z o.o.", "PL", "Warszawa", **at)
+    assert resolve.decide(b, d)[0] is False  # one acronym written by both is no evidence: the initials must spell it

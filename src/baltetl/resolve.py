@@ -478,7 +478,30 @@ def address_match(a: Rec, b: Rec) -> float | None:
         x, y = (" ".join(w for w in n.split() if w not in cities and EXONYMS.get(w, w) not in cities) for n in (x, y))
         if x and y:
             best = max(best, fuzz.token_set_ratio(x, y))
+    if best < ADDRESS_THRESHOLD and (acronyms(a.name) & {initials(b.name)} or acronyms(b.name) & {initials(a.name)}):
+        best = 90.0  # 'NAPE National Energy Conservation Agency' / 'Narodowa Agencja Poszanowania Energii SA'
     return best if best >= ADDRESS_THRESHOLD else None
+
+
+_ACR = re.compile(r"\(([A-Z][A-Z0-9&]{1,7})\)|^([A-Z][A-Z0-9&]{1,7})\s+[-–—]?\s*(?=[A-Z][a-z])|\s[-–—]\s*([A-Z][A-Z0-9&]{1,7})\s*$|^([A-Z][A-Z0-9&]{1,7})$")
+
+
+@lru_cache(maxsize=1 << 16)
+def acronyms(name: str) -> frozenset:
+    """The acronyms a name writes beside itself: '(LWL)', 'NAPE National ...', 'TRAFIKVERKET - TRV', or a name
+    that is one ('BGR'); two to eight capitals (after anyascii)."""
+    n = anyascii(name or "").strip()
+    return frozenset(x for m in _ACR.finditer(n) for x in m.groups() if x and len(x) >= 2)
+
+
+@lru_cache(maxsize=1 << 16)
+def initials(name: str) -> str:
+    """The first letters of a name's words, stop words, legal forms and a written acronym left out
+    ('Landschaftsverband Westfalen-Lippe' -> 'LWL', 'Terveyden ja hyvinvoinnin laitos' -> 'THL')."""
+    n = _ACR.sub(" ", anyascii(name or ""))
+    words = [w for w in re.split(r"[^A-Za-z0-9]+", n) if w and w.lower() not in STOP and undigraph(w.lower()) not in STOP]
+    words = [w for w in words if w.lower() not in _LEGAL_LAST] or words
+    return "".join(w[0] for w in words).upper()
 
 
 def key_match(a: Rec, b: Rec, trusted_domains: set[str] | None = None) -> str | None:
