@@ -100,12 +100,20 @@ def read_list(country: str, geo: Path, laus: dict) -> tuple[list[tuple], int]:
                     code = code.lstrip("0").zfill(3)
             if country != "NO" and kind != "geonames_lv":
                 code = lau(code, name.removesuffix(" kommun").removesuffix(" Kommune"), r[2])
+                # a place named like a town of another municipality ('00101 Helsinki' filed under Pieksämäki):
+                # the town's, when the place is a town (DEGURBA city) of that name
+                town = names.get(norm_place(r[2]) or "")
+                if town and len(town) == 1 and code not in town and next(iter(town)) in cities.get(country, ()):
+                    fixed.append((country, r[1], r[2], code, next(iter(town))))
+                    code = next(iter(town))
             out.append((r[1], code, name, None)) if code else None
             lost += not code
     return out, lost
 
 
 codes_by_teryt: dict[str, list[str]] = {}
+cities: dict[str, set[str]] = {}  # LAU codes of DEGURBA 1 (cities), per country
+fixed: list[tuple] = []
 
 
 def main() -> None:
@@ -131,9 +139,11 @@ def main() -> None:
 
     laus: dict = defaultdict(lambda: ({}, defaultdict(set)))
     pops = {}
-    for country, code, nat, lat, pop in con.execute(
-        "SELECT country, lau_code, lau_name_national, lau_name_latin, population FROM lau"
+    for country, code, nat, lat, pop, degurba in con.execute(
+        "SELECT country, lau_code, lau_name_national, lau_name_latin, population, degurba FROM lau"
     ).fetchall():
+        if degurba in ("1", "1.0"):
+            cities.setdefault(country, set()).add(code)
         codes, names = laus[country]
         codes[code] = nat
         pops[(country, code)] = float(pop or 0)
@@ -166,6 +176,7 @@ def main() -> None:
         credits[path.name] = {"credit": credit, "licence": licence, "url": url, "country": country,
                               "source_file": f"geo/postcodes/{file}"}
         print(f"{country}: {len({k[0] for k in seen})} postcodes, {len(seen)} pairs, {lost} rows without a municipality")
+    print(len(fixed), "GeoNames rows filed under another municipality than the town they name:", fixed[:8])
     (out / "credits.json").write_text(json.dumps(credits, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     print(target.stat().st_size, "bytes LAU;", changes.shape[0], "NUTS history rows")
 
