@@ -99,7 +99,8 @@ def read_list(country: str, geo: Path, laus: dict) -> tuple[list[tuple], int]:
                 if country == "EE" and code:
                     code = code.lstrip("0").zfill(3)
             if country != "NO" and kind != "geonames_lv":
-                code = lau(code, name.removesuffix(" kommun").removesuffix(" Kommune"), r[2])
+                # no municipality code: the place's name, else the region's when it is one municipality (Gotland)
+                code = lau(code, name.removesuffix(" kommun").removesuffix(" Kommune"), r[2], r[3])
                 # a place named like a town of another municipality ('00101 Helsinki' filed under Pieksämäki):
                 # the town's, when the place is a town (DEGURBA city) of that name
                 town = names.get(norm_place(r[2]) or "")

@@ -23,16 +23,19 @@ WITH o AS (
     GROUP BY ALL
 )
 SELECT country, post_code, city_norm, nuts3,
-       first(outcome ORDER BY named DESC, w DESC, outcome) AS outcome,
+       -- municipalities in and out of metropolises: the one the city names, else a clear majority, else undecided
+       CASE WHEN count(*) = 1 OR bool_or(named) OR max(w) >= (SELECT postcode_min_share FROM placement_settings) * sum(w)
+            THEN first(outcome ORDER BY named DESC, w DESC, outcome) END AS outcome,
        first(lau ORDER BY named DESC, w DESC, outcome) AS lau
 FROM o GROUP BY ALL;
 
--- postcode_prefix: the longest prefix the list knows, decided when its postcodes agree
+-- postcode_prefix: the longest prefix the list knows, decided when its postcodes agree; only for a postcode of
+-- the country's form (not a Brussels '1000' under SE)
 CREATE OR REPLACE TEMP TABLE by_prefix AS
 WITH c AS (
     SELECT a.country, a.post_code, a.city_norm, a.nuts3, a.pc[1:k] AS prefix
-    FROM addr a, range(1, 12) t(k)
-    WHERE a.pc_key IS NULL AND a.pc IS NOT NULL AND k < length(a.pc)
+    FROM addr a JOIN postcode_lengths n ON n.country = a.country AND n.len = length(a.pc), range(1, 12) t(k)
+    WHERE a.pc_key IS NULL AND k < length(a.pc)
 )
 SELECT c.country, c.post_code, c.city_norm, c.nuts3,
        first(p.outcome ORDER BY length(p.prefix) DESC) AS outcome,

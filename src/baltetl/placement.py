@@ -3,8 +3,9 @@
 Rules, first that decides (recorded as assigned_by / assigned_from):
   postcode         the postcode is in a postcode list (shipped in reference/postcodes_<CC>.csv.gz, or a
                    user's, [geo] extra_postcodes): its municipality is in a metropolis or in none.  A postcode
-                   of several municipalities goes to the one the city names, else to the heaviest (address
-                   points or population).  A lost leading zero ('1108' for LT 01108) is put back.
+                   of municipalities in and out of metropolises goes to the one the city names, else to the
+                   one holding [geo] postcode_min_share of its weight (address points, else population), else
+                   the next rule decides.  A lost leading zero ('1108' for LT 01108) is put back.
   postcode_prefix  a postcode the list lacks (PO boxes, large customers: PL 00-927, DE 20549): the listed
                    postcodes sharing its longest prefix (at least [geo] postcode_min_prefix characters, shared
                    by at least postcode_prefix_min_codes listed postcodes), if they all lie in the same
@@ -54,6 +55,7 @@ def geo_options(cfg: Config) -> dict:
         "extra_lau": [resolve_path(p, base) for p in g.get("extra_lau", [])],
         "min_prefix": int(g.get("postcode_min_prefix", 3)),
         "prefix_min_codes": int(g.get("postcode_prefix_min_codes", 3)),
+        "min_share": float(g.get("postcode_min_share", 0.9)),
     }
 
 
@@ -168,6 +170,7 @@ def load_reference(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     con.execute("""CREATE OR REPLACE TEMP TABLE postcode_names AS
         SELECT DISTINCT p.country, p.postcode, p.lau_code, n.name_norm FROM postcode_lau p
         JOIN lau_names n ON n.country = p.country AND n.lau_code = p.lau_code""")
+    con.execute("CREATE OR REPLACE TABLE placement_settings AS SELECT ?::DOUBLE AS postcode_min_share", [opts["min_share"]])
     k = opts["min_prefix"]
     con.execute(f"""CREATE OR REPLACE TABLE postcode_prefixes AS
         WITH p AS (SELECT country, postcode, postcode[1:n] AS prefix, outcome
