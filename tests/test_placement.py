@@ -55,7 +55,11 @@ def test_address_decides_and_conflicts_are_kept(cfg):
         ("FI", "02150", "Espoo", "FI1B1"),      # suburb, by postcode (FI1B1 is wider than the FUA: no NUTS3 rule)
         ("FI", "13300", "Hameenlinna", "FI1B1"),  # the source's NUTS3 is Helsinki-Uusimaa, the postcode Hämeenlinna
         ("SE", "45492", "Brastad", "SE110"),    # a wrong NUTS3 (Stockholm county) on a Lysekil address
+        ("SE", "1000", "Bruxelles", None),      # a Swedish organisation's Brussels office: no prefix of '1000'
+        ("SE", "622 58", "Romakloster", "SE110"),  # Gotland (no kommun code in GeoNames), wrong NUTS3
     ])
+    assert got["SE", "1000", None][0] is None
+    assert got["SE", "622 58", "SE110"][0] is None
     assert got["DE", "53111", "DEA22"][0] is None
     assert got["FI", "02150", "FI1B1"][:2] == ("helsinki", "postcode")
     assert "049" in got["FI", "02150", "FI1B1"][2]
@@ -150,6 +154,8 @@ def test_eval_placement_prints_both_halves_and_the_last_line():
     assert set(last) == {"accuracy", "false", "missed", "rows"} and int(last["rows"]) >= 150
     tuning = dict(kv.split("=") for kv in lines[0].removeprefix("tuning: ").split())
     assert tuning["false"] == "0" and float(tuning["accuracy"].rstrip("%")) >= 99.5
+    # the target, on the held-out half
+    assert last["false"] == "0" and float(last["accuracy"].rstrip("%")) >= 99.5
 
 
 def test_eval_placement_bad_labels_one_line(tmp_path):
