@@ -45,7 +45,7 @@ CREATE TABLE organisations (
     nuts3                VARCHAR,
     website              VARCHAR,
     metropolis_id        VARCHAR,                  -- see metropolises; NULL = in none
-    assigned_by          VARCHAR,                  -- nuts3 | lau | municipality | city_alias
+    assigned_by          VARCHAR,                  -- postcode | postcode_prefix | nuts3 | lau | municipality | city_alias (placement.py)
     assigned_from        VARCHAR,                  -- the NUTS3 code or place name that matched
     record_ref           VARCHAR NOT NULL
 );

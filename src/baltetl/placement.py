@@ -97,7 +97,13 @@ def load_reference(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
 
     opts = geo_options(cfg)
     # municipalities, ISO country codes, names folded like city_norm
-    rows = con.execute(f"SELECT DISTINCT {ISO}, lau_code, lau_name_national, lau_name_latin FROM lau").fetchall()
+    # (only where a postcode list or a metropolis is: the names serve the city-names-its-municipality check)
+    src = opts["postcodes"]
+    files = sorted(src.glob("postcodes_*.csv*")) if src.is_dir() else [src]
+    wanted = {m.country for m in cfg.metropolises} | {f.name[10:12].upper() for f in files if f.name.startswith("postcodes_")}
+    every = bool(opts["extra_postcodes"]) or not src.is_dir()  # a user's list may be of any country
+    where = "" if every else f"WHERE {ISO} IN ({', '.join(repr(c) for c in sorted(wanted))})"
+    rows = con.execute(f"SELECT DISTINCT {ISO}, lau_code, lau_name_national, lau_name_latin FROM lau {where}").fetchall()
     names = [(c, code, norm_place(n)) for c, code, nat, lat in rows for n in {nat, lat} - {None}]
     con.execute("CREATE OR REPLACE TEMP TABLE lau_names (country VARCHAR, lau_code VARCHAR, name_norm VARCHAR)")
     _insert(con, "lau_names", names)
@@ -106,8 +112,6 @@ def load_reference(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
                any_value(fua_id) AS fua_id, max(TRY_CAST(population AS DOUBLE)) AS population
         FROM lau GROUP BY 1, 2""")
     # postcode lists: shipped, then the user's on top (a postcode the user lists is theirs alone)
-    src = opts["postcodes"]
-    files = sorted(src.glob("postcodes_*.csv*")) if src.is_dir() else [src]
     con.execute("""CREATE OR REPLACE TEMP TABLE postcode_raw (country VARCHAR, postcode VARCHAR, lau_code VARCHAR,
                    lau_name VARCHAR, weight DOUBLE, list VARCHAR)""")
     for f in files:
