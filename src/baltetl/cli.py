@@ -85,8 +85,13 @@ def refresh(
     from .config import ConfigError, load_config
 
     with ExitStack() as whole_run:
-        try:  # one lock for the whole run, taken first: a second refresh is refused before it lands or parses
-            whole_run.enter_context(pipeline.refresh_lock(load_config(config, warehouse=warehouse), whole_run=True))
+        try:  # bad options are refused before anything starts (Prefect, its temporary API)
+            cfg = load_config(config, warehouse=warehouse)
+            names = pipeline.selected_sources(cfg, source or None, sample)
+            if input is not None and len(names) != 1:
+                raise ConfigError(f"--input feeds one source; name it with --source (configured: {', '.join(cfg.sources)})")
+            # one lock for the whole run, taken first: a second refresh is refused before it lands or parses
+            whole_run.enter_context(pipeline.refresh_lock(cfg, whole_run=True))
         except pipeline.RefreshLocked as exc:
             _fail("refused", exc)
         except ConfigError as exc:
@@ -117,6 +122,14 @@ def _fail(label: str, what: object, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+class _Named(ValueError):
+    """An error restated with the user's file name (the original is its cause)."""
+
+    def __init__(self, msg: str, cause: BaseException):
+        super().__init__(msg)
+        self.__cause__ = cause
+
+
 def _run_flow(source, sample, input, warehouse, config, publish, landed: dict, accept_shrink: bool = False) -> dict:
     """Start the temporary API, read the local inputs ahead, run the refresh flow: -> its result."""
     from contextlib import nullcontext
@@ -132,6 +145,14 @@ def _run_flow(source, sample, input, warehouse, config, publish, landed: dict, a
     api = prefect_api.unless_profile_api(api)
 
     flow = _load_flow()
+    if input is not None:  # the user's file is parsed before the flow starts: a wrong file changes nothing
+        bad = pipeline.read_ahead_error(load_config(config, warehouse=warehouse), landed)
+        if bad is not None:
+            pipeline.drop_read_ahead()
+            if api is not None:
+                api.stop()
+            _fail("bad input", bad if str(input) in str(bad) or str(input.resolve()) in str(bad) else
+                  _Named(f"{input}: {type(bad).__name__}: {bad}", bad))  # fmt: skip
     settings = nullcontext()
     if api is not None:
         from prefect.settings import temporary_settings

@@ -26,7 +26,7 @@ from .config import Config, resolve_path
 from .faults import point
 from .http import Fetcher
 from .landing import Landing, now_iso
-from .sources import Landed, NoInput, Parsed, SourceContext, load_module
+from .sources import Landed, NoInput, Parsed, SourceContext, StructureChanged, load_module
 from .state import State
 
 if TYPE_CHECKING:  # pandas, the contracts and the warehouse are imported where used: a refresh that changes
@@ -224,12 +224,13 @@ def _parse_now(cfg: Config, source: str, files: list[Landed]) -> Parsed:
     src = cfg.source(source)
     try:
         return load_module(src).parse(SourceContext(cfg, src, None, progress.report), files)
-    except ArchiveError as exc:  # name the file as the user knows it: the landed copy is <name>-<sha256>
+    except (ArchiveError, StructureChanged) as exc:  # name the file as the user knows it: the landed copy is <name>-<sha256>
         msg = str(exc)
         for f in files:
             if msg.startswith(f.path.name):
-                msg = f"{f.origin.removeprefix('input:')} (landed as {f.path.name}){msg[len(f.path.name):]}"
-        raise ArchiveError(msg) from exc
+                user = f.origin.removeprefix("input:")
+                msg = f"{user} (landed as {f.path.name}){msg[len(f.path.name):].replace(f.path.name, user)}"
+        raise type(exc)(msg) from exc
 
 
 _read_ahead: dict[tuple, Future] = {}
@@ -260,6 +261,15 @@ def read_ahead(cfg: Config, landed: dict[str, list[Landed]]) -> None:
     for name, fs in todo.items():
         _read_ahead[_ahead_key(cfg, name, fs)] = futures[name]
     threading.Thread(target=run, name="read-ahead", daemon=True).start()
+
+
+def read_ahead_error(cfg: Config, landed: dict[str, list[Landed]]) -> BaseException | None:
+    """Wait for the read-ahead of `landed`: -> the error of the first parse that failed, else None."""
+    for name, fs in landed.items():
+        fut = _read_ahead.get(_ahead_key(cfg, name, fs))
+        if fut is not None and not fut.cancelled() and fut.exception() is not None:
+            return fut.exception()
+    return None
 
 
 def drop_read_ahead() -> None:

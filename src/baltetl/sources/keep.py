@@ -199,9 +199,17 @@ def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
     index_entries: list[dict] = []  # projects seen in API index pages
     rejects: list[Reject] = []
     for landed in files:
-        for member, data in _members(landed, archive.Limits.of(ctx.config, ctx.source)):
+        limits = archive.Limits.of(ctx.config, ctx.source)
+        read = 0
+        for member, data in _members(landed, limits):
             ref = landed.path.name if member == landed.path.name else f"{landed.path.name}!{member}"
             _read_member(member, data, ref, landed, rows, index_entries, rejects)
+            read += 1
+        if not read:  # e.g. a CORDIS archive given to keep: say so, not "0 rows loaded"
+            members = archive.names(landed.path, limit=20, limits=limits)
+            cordis = " it looks like a CORDIS archive;" if any(m.lower().endswith(".xml") for m in members) else ""
+            raise StructureChanged(f"{landed.path.name}: no keep.eu partner CSV/XLSX (or keep.eu JSON) found:{cordis} "
+                                   f"members: {members[:5]}")  # fmt: skip
     return _tables(rows, index_entries, rejects)
 
 
