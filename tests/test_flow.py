@@ -55,6 +55,12 @@ def test_refresh_flow_on_the_sample(prefect_server, tmp_path):
     assert {r["run_id"] for r in State(load_config(warehouse=str(wh)).state).runs()} == {result["run_id"], again["run_id"]}
     assert f"run {again['run_id']}: success" in Artifact.get("data-quality").data
     assert again["publish"]["status"] == "skipped"  # nothing changed: the site stays as published
+    # a source that fails changes nothing either: not rebuilt, not published again (issue 17, item 3)
+    empty = tmp_path / "empty.csv"
+    empty.write_text("Cluster,City,Country\n")
+    failed = refresh(sources=["clusters"], input=str(empty), warehouse=str(wh))
+    assert failed["status"] == "failed" and failed["built_by"] == result["run_id"]
+    assert failed["publish"]["status"] == "skipped"
 
 
 def test_cli_refresh_and_status(prefect_server, tmp_path, monkeypatch):

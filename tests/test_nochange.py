@@ -54,8 +54,10 @@ def test_what_the_build_reads_changing_rebuilds_it(cfg, tmp_path):
     assert cfg.warehouse.exists() and buildinfo.load(State(cfg.state))["run_id"] == run_id
 
 
-def test_a_failed_source_rebuilds(cfg, tmp_path):
-    refresh_run(cfg, SOURCES)
+def test_a_failed_source_alone_does_not_rebuild(cfg, tmp_path):
+    """Issue 17, item 3: every failed attempt rebuilt the warehouse (and re-published the site) although
+    nothing it is made from changed; the failed run is in the state's history, which status reads."""
+    first, _, _ = refresh_run(cfg, SOURCES)
     built = identity(cfg.warehouse)
     bad = tmp_path / "empty.csv"
     bad.write_text("Cluster,City,Country\n")  # no rows: below min_rows
@@ -63,8 +65,11 @@ def test_a_failed_source_rebuilds(cfg, tmp_path):
     with pipeline.refresh_lock(cfg):
         results = [pipeline.refresh_source(cfg, "clusters", run_id, input_path=str(bad))]
         pipeline.build(cfg, run_id, log=lambda m: None, results=results)
+        summary = pipeline.summary(cfg, run_id, results, {})
     assert results[0].status == "failed"
-    assert identity(cfg.warehouse) != built  # the warehouse shows the failed run
+    assert identity(cfg.warehouse) == built  # the failed source kept its snapshot: nothing to build
+    assert buildinfo.load(State(cfg.state))["run_id"] == summary["built_by"] == first
+    assert any(r["run_id"] == run_id and r["status"] == "failed" for r in State(cfg.state).runs())
 
 
 def test_refresh_if_unchanged_records_only_a_run_that_changes_nothing(cfg, tmp_path):

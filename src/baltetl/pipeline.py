@@ -482,13 +482,14 @@ def refresh(cfg: Config, names: list[str], *, sample: bool = False, input_path: 
 def build(cfg: Config, run_id: str, log: Log = print, results: list[SourceResult] | None = None) -> dict:
     """Build the warehouse from the state; return its counts.
 
-    With the run's `results`: when no source loaded new data or failed, and the warehouse on disk was built
-    from exactly the current snapshots, revisions, configuration and code (buildinfo), the build is skipped
-    and the counts are those of that warehouse."""
+    With the run's `results`: when no source loaded new data (each was unchanged, skipped or failed: a failed
+    source keeps its snapshot), and the warehouse on disk was built from exactly the current snapshots,
+    revisions, configuration and code (buildinfo), the build is skipped and the counts are those of that
+    warehouse; the run is in the state's run history (`baltetl status`), and the next build takes it in."""
     state = State(cfg.state)
     fp = buildinfo.compute(cfg, state)
     recover_wal(cfg, log)  # a stray WAL would make the warehouse unopenable, kept or rebuilt
-    if results is not None and all(r.status in KEEPS_DATA for r in results):
+    if results is not None and all(r.status in (*KEEPS_DATA, "failed") for r in results):
         kept = buildinfo.current(cfg, state, fp[0])
         if kept:
             log(f"warehouse {cfg.warehouse} is current (built by run {kept['run_id']} from the same inputs): not rebuilt")
