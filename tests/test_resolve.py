@@ -302,9 +302,13 @@ def test_one_street_address_and_alike_names_join_once():
     assert roots["cordis:1"] == roots["keep:2"] and best["keep:2"][0] in ("name_fuzzy", "address")
     assert roots["keep:3"] != roots["cordis:1"]
     # without the address the two names are not alike enough
-    assert not resolve.decide(resolve.Rec("x:1", "x", a.name, "DE"), resolve.Rec("y:1", "y", "Hochschule Bremerhaven Logistik Labor Süd", "DE"))[0]
-    far = resolve.Rec("keep:4", "keep", "Hochschule Bremerhaven Logistik Labor Süd", "DE", "Bremerhaven", street=at[0], post_code=at[1])
+    assert not resolve.decide(resolve.Rec("x:1", "x", a.name, "DE"), resolve.Rec("y:1", "y", "Hochschule Bremerhaven Logistik Labor", "DE"))[0]
+    far = resolve.Rec("keep:4", "keep", "Hochschule Bremerhaven Logistik Labor", "DE", "Bremerhaven", street=at[0], post_code=at[1])
     assert resolve.decide(a, far)[:2] == (True, "address")
+    # a part of the country named by its side is another body at the same address
+    n = resolve.Rec("cordis:9", "cordis", "TRONDELAG FYLKESKOMMUNE", "NO", "Steinkjer", street="Seilmakergata 2", post_code="7725")
+    m = resolve.Rec("keep:9", "keep", "Nord-Trøndelag fylkeskommune", "NO", "Steinkjer", street="Seilmakergata 2", post_code="7725")
+    assert not resolve.decide(n, m)[0]
 
 
 def test_at_one_address_an_acronym_meets_the_initials_of_the_other_name():

@@ -106,6 +106,8 @@ MIN_LEN = 4  # shorter normalised names match only exactly
 RULE_RANK = {"revision_merge": 0, "cordis_id": 1, "vat": 2, "wikidata": 3, "ror": 4, "domain": 5, "name_exact": 6,
              "name_fuzzy": 7, "address": 8, "single": 9}  # fmt: skip
 ADDRESS_THRESHOLD = 72.0  # token_set_ratio of the normalised names of two records at one street address
+SIDE_WORDS = {"north", "south", "east", "west", "nord", "syd", "sud", "ost", "vest", "vast", "mid", "mitt", "central",
+              "upper", "lower", "ober", "unter", "nieder", "inner", "outer"}  # fmt: skip
 ADDRESS_MAX_RECORDS = 6  # more records at one address (a science park, an office building): no address joins
 SOURCE_PRIORITY = ("cordis", "clusters", "interreg_se", "keep", "eurocities", "networks")
 
@@ -469,6 +471,8 @@ def address_match(a: Rec, b: Rec) -> float | None:
     municipality and something else (a city hall houses the city's agencies and companies)."""
     if not a.address or a.address != b.address or bool(a.place) != bool(b.place) or not a.norm or not b.norm:
         return None
+    if set(a.norm.split()) & SIDE_WORDS != set(b.norm.split()) & SIDE_WORDS:
+        return None  # 'Nord-Trøndelag fylkeskommune' is not 'Trøndelag fylkeskommune', whatever the address
     # the city's name is no evidence here: 'Startup Bremerhaven GmbH' at the Hochschule Bremerhaven's address
     cities = set(a.city_f.split()) | set(b.city_f.split())
     cities |= {EXONYMS.get(c, c) for c in cities}
