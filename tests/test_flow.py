@@ -77,7 +77,7 @@ def test_cli_refresh_and_status(prefect_server, tmp_path, monkeypatch):
     res = runner.invoke(app, ["status"])
     assert res.exit_code == 0, res.output
     assert "cordis" in res.output and "success" in res.output
-    assert "helsinki" in res.output
+    assert "Helsinki" in res.output  # metropolises by name
 
 
 def test_a_failed_publish_marks_the_run_and_keeps_the_warehouse(prefect_server, tmp_path):

@@ -252,11 +252,11 @@ def validate(parsed: Parsed, contracts: ModuleType, order: tuple[str, ...], max_
         rep.loaded = len(good)
         rep.quarantined = rep.read - rep.loaded
         rep.fields_nulled, rep.rows_nulled = len(nulled), len({f[1] for f in nulled})
-        counts: dict[str, int] = {}
-        for f in q:
+        rows_of: dict[str, set] = {}  # per check the rows it failed (a table-wide check fails every column)
+        for i, f in enumerate(q):
             if f[0] == table:
-                counts[f[4]] = counts.get(f[4], 0) + 1
-        rep.top_checks = dict(sorted(counts.items(), key=lambda kv: -kv[1])[:5])
+                rows_of.setdefault(f[4], set()).add((f[1], f[2]) if f[1] is not None or f[2] is not None else i)
+        rep.top_checks = dict(sorted(((c, len(r)) for c, r in rows_of.items()), key=lambda kv: (-kv[1], kv[0]))[:5])
         reports[table] = rep
         tables[table] = good.reset_index(drop=True)
     quarantine = pd.DataFrame(q, columns=QUARANTINE_COLUMNS, dtype=object)
