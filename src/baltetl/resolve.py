@@ -141,7 +141,11 @@ LEXICON = {"yliopisto": "university", "ulikool": "university", "universitate": "
            # Estonian 'maaulikool' is the country's university of life sciences (agricultural university)
            "maaulikool": "university life science",
            "environmental": "environment", "miljo": "environment", "miljoe": "environment",
-           "sveikatos": "health", "sveikata": "health", "mokslu": "science", "mokslo": "science"}  # fmt: skip
+           "sveikatos": "health", "sveikata": "health", "mokslu": "science", "mokslo": "science",
+           # Latvian: 'Rīgas plānošanas reģions' (Riga Planning Region), 'Rīgas brīvostas pārvalde' (Freeport of
+           # Riga Authority), 'Latvijas IT klasteris'
+           "planosanas": "planning", "regions": "region", "brivostas": "freeport", "brivosta": "freeport",
+           "parvalde": "authority", "klasteris": "cluster", "instituts": "institute", "agentura": "agency"}  # fmt: skip
 # a country written as a noun or an adjective, in English or its own language, is the country
 COUNTRY_WORDS = {"finland": ("finnish", "suomen", "suomi", "suomalainen"),
                  "estonia": ("estonian", "eesti"),
