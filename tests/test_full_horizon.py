@@ -47,10 +47,12 @@ def test_values_as_format_md_counts_them(full):
 
 
 def test_participations_in_a_metropolis_fua_are_assigned(full):
-    """≥ 99 % of participations whose NUTS3 region lies in a metropolis' FUA are assigned to it.
+    """≥ 98.5 % of participations whose NUTS3 region lies wholly in a metropolis' FUA are assigned to it (the
+    rest carry a postcode elsewhere: Norrköping, Lysekil with Stockholm's SE110; the address decides).
 
-    Independent of the pipeline's geography: from Eurostat's full LAU table, a NUTS3 region lies in a
-    FUA when most of its population lives in the FUA's municipalities.
+    Independent of the pipeline's geography: from Eurostat's full LAU table, a NUTS3 region lies in a FUA when
+    every municipality of it does.  (A region only mostly inside, such as Helsinki-Uusimaa, decides nothing:
+    its towns outside the urban area are not the metropolis.)
     """
     lau = need_shared(SHARED / "geo" / "eurostat_lau2019_nuts2016_city_fua.csv.gz")
     cfg, _, _, con = full
@@ -58,15 +60,19 @@ def test_participations_in_a_metropolis_fua_are_assigned(full):
     ref = duckdb.connect()
     rows = ref.execute(f"""
         WITH l AS (SELECT * FROM read_csv('{lau}', all_varchar=true)),
-             f AS (SELECT fua_id, code_2016, sum(population::DOUBLE) p FROM l WHERE fua_id IN {tuple(fuas)} GROUP BY ALL),
-             n AS (SELECT code_2016, sum(population::DOUBLE) p FROM l GROUP BY 1)
-        SELECT f.fua_id, f.code_2016 FROM f JOIN n USING (code_2016) WHERE f.p / n.p >= 0.5""").fetchall()
+             r AS (SELECT code_2016, count(*) n, count(*) FILTER (WHERE fua_id IN {tuple(fuas)}) k,
+                          any_value(fua_id) FILTER (WHERE fua_id IN {tuple(fuas)}) f FROM l GROUP BY 1)
+        SELECT f, code_2016 FROM r WHERE n = k""").fetchall()
     expected = {code: fuas[fua] for fua, code in rows}
     got = con.execute("SELECT nuts3, metropolis_id FROM participations WHERE source = 'cordis' AND nuts3 IS NOT NULL").fetchall()
     inside = [(n, m) for n, m in got if n in expected]
-    assert len(inside) > 7000
+    assert len(inside) > 3500
     ok = sum(1 for n, m in inside if m == expected[n])
-    assert ok / len(inside) >= 0.99, (ok, len(inside))
+    assert ok / len(inside) >= 0.985, (ok, len(inside))
+    # and the placement's own account: most by postcode, every disagreement kept
+    by = dict(con.execute("SELECT assigned_by, count(*) FROM participations WHERE source = 'cordis' AND metropolis_id IS NOT NULL GROUP BY 1").fetchall())
+    assert by["postcode"] / sum(by.values()) > 0.9
+    assert con.execute("SELECT count(*) FROM placement_conflicts").fetchone()[0] > 0
 
 
 def test_organisations_in_at_least_ten_metropolises(full):
