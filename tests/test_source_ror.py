@@ -64,6 +64,11 @@ def test_the_shipped_cut_loads_every_record_with_its_names(ror_wh):
             resolve.Rec("keep:c", "keep", "Kungliga Tekniska högskolan", "FI", "Helsinki")]  # fmt: skip
     assert resolve.link_ror(recs, index) == 2
     assert recs[0].ror == recs[1].ror == "https://ror.org/026vcq606" and recs[2].ror is None and recs[3].ror is None
+    # a name that is only a city, or one word left of a longer name, links nothing: 'TU Dresden' and 'MTU
+    # München' (TÜ, MTÜ are Estonian legal forms) once pulled the networks' Dresden and München into them
+    assert ("DE", "dresden") not in index and ("DE", "munchen") not in index
+    city = [resolve.Rec("networks:DE:DRESDEN", "networks", "Dresden", "DE", "Dresden", "City")]
+    assert resolve.link_ror(city, index) == 0 and city[0].ror is None
     roots, best = resolve.cluster(recs)
     assert roots["keep:a"] == roots["cordis:1"] != roots["keep:b"]
     assert best["keep:a"] == best["cordis:1"] == ("ror", 1.0)

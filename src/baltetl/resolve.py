@@ -749,10 +749,15 @@ def registry_index(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], set[
     if "stg_ror__registry_names" not in have:
         return {}
     index: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for rid, country, name in con.execute(
-            "SELECT ror_id, country, name FROM stg_ror__registry_names WHERE name_type <> 'acronym'").fetchall():  # fmt: skip
+    for rid, country, name, city in con.execute(
+            """SELECT n.ror_id, n.country, n.name, r.city FROM stg_ror__registry_names n
+               LEFT JOIN stg_ror__registry r USING (ror_id) WHERE n.name_type <> 'acronym'""").fetchall():  # fmt: skip
+        place = fold(city or "")
         for n in {norm_name(name), bare_name(name)}:
-            if n and not (len(n.split()) == 1 and len(n) <= 5):
+            # a name that is only its city ('Dresden' as an alias of TU Dresden) names the city, not the body
+            # nor does one word left of a longer name ('MTU München', 'TU Dresden': MTÜ and TÜ are legal forms)
+            if (n and not (len(n.split()) == 1 and (len(n) <= 5 or len(fold(name).split()) > 1)) and n != place
+                    and EXONYMS.get(n, n) != EXONYMS.get(place, place)):
                 index[(country, n)].add(rid)
                 index[(country, undigraph(n))].add(rid)
     return index
@@ -773,7 +778,7 @@ def link_ror(recs: list[Rec], index: dict[tuple[str, str], set[str]]) -> int:
     Y' is the university).  A name of several ROR records links to none.  Returns how many were linked."""
     n = 0
     for r in recs:
-        if not index or not r.country:
+        if not index or not r.country or r.place:  # a city administration is its place, not a registry entry
             continue
         for form in (r.norm, r.bare, r.head if r.head and len(r.head.split()) >= 2 else None):
             ids = (index.get((r.country, form)) or index.get((r.country, undigraph(form)))) if form else None
