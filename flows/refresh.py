@@ -15,7 +15,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from baltetl import pipeline, report
+from baltetl import pipeline, progress, report
 from baltetl.config import Config, load_config
 from baltetl.http import Fetcher
 from baltetl.state import State
@@ -126,7 +126,9 @@ def refresh(
         # outside the refresh lock: publishes take turns on a lock of their own and never replace a site of a
         # newer build; publishing reads the new warehouse read-only; a failure keeps the warehouse
         try:
+            progress.step("site", "publishing")
             site = publish_site(cfg)
+            progress.step("site", "published")
             if site.get("skipped"):  # a newer build's site is in place (published by a later refresh)
                 log.warning(site["skipped"])
                 out["publish"] = {"status": "skipped", "message": site["skipped"]}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from typer.testing import CliRunner
@@ -73,7 +74,8 @@ def test_an_interrupted_run_reads_well(failed, tmp_path):
     run_id = pipeline.new_run_id()
     state.start_run(run_id, ["keep", "networks"])
     rec = state.root / "run_records" / f"{run_id}.json"
-    rec.write_text(json.dumps({**json.loads(rec.read_text()), "pid": 2**22 + 1}))  # a process that is gone
+    later = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()  # after the failed run, whatever the clock's grain
+    rec.write_text(json.dumps({**json.loads(rec.read_text()), "pid": 2**22 + 1, "started_at": later}))  # a process gone
     out = _status(cfg)
     assert max(len(line) for line in out.splitlines()) <= 80, out
     assert f"run {run_id}: interrupted" in out

@@ -6,6 +6,7 @@ import gc
 import importlib.util
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, NoReturn, Optional
 
@@ -13,7 +14,7 @@ import typer
 from rich import box
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 # rich_markup_mode=None: help texts name config tables like [paths] and [schedule]; rich markup would eat them
@@ -44,16 +45,46 @@ def _load_flow():
     return mod.refresh
 
 
-class _Bar:
-    """Progress sink drawing one rich bar per label."""
+class _Display:
+    """The progress sink of a refresh: on a terminal a rich line per source with its stage (and a bar per long
+    step), else a plain log line per stage ('12:04:05 cordis: parsing'; the bars are left out)."""
 
-    def __init__(self, progress: Progress):
-        self.p, self.tasks = progress, {}
+    FINAL = ("loaded", "unchanged", "failed", "skipped", "built", "not rebuilt", "published")
+
+    def __init__(self, term: Console):
+        self.console, self.tasks, self.p = term, {}, None
+        if term.is_terminal:
+            self.p = Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=term,
+                              transient=True)  # fmt: skip
+
+    def __enter__(self) -> _Display:
+        if self.p is not None:
+            self.p.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.p is not None:
+            self.p.stop()
 
     def __call__(self, label: str, done: int, total: int | None) -> None:
+        if self.p is None:
+            return
+        desc = f"  {label}: " + (f"{done * 100 // total} %" if total else f"{done:,}")
         if label not in self.tasks:
-            self.tasks[label] = self.p.add_task(label, total=total)
-        self.p.update(self.tasks[label], completed=done, total=total)
+            self.tasks[label] = self.p.add_task(desc, total=total)
+        self.p.update(self.tasks[label], completed=done, total=total, description=desc)
+
+    def step(self, source: str, what: str) -> None:
+        what = " ".join(what.split())
+        if self.p is None:
+            self.console.print(f"{time.strftime('%H:%M:%S')} {source}: {what}", markup=False, highlight=False,
+                               soft_wrap=True)  # fmt: skip
+            return
+        done = what.startswith(self.FINAL)
+        desc = escape(f"{source}: {what}")
+        if source not in self.tasks:
+            self.tasks[source] = self.p.add_task(desc, total=None)
+        self.p.update(self.tasks[source], description=desc, **({"total": 1, "completed": 1} if done else {}))
 
 
 @app.command()
@@ -163,10 +194,9 @@ def _run_flow(source, sample, input, warehouse, config, publish, landed: dict, a
             settings = temporary_settings(updates={"api.url": api.url, "flows.heartbeat_frequency": None})
         else:
             api = None  # Prefect starts its own
-    columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn()]
     try:
-        with settings, Progress(*columns, console=console, transient=True) as p:
-            prog.set_sink(_Bar(p))
+        with settings, _Display(console) as display:
+            prog.set_sink(display)
             result = flow(
                 sources=source or None,
                 sample=sample,

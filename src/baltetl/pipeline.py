@@ -402,14 +402,20 @@ def refresh_source(cfg: Config, source: str, run_id: str, *, sample: bool = Fals
     log = log or (lambda level, msg: None)
     started = started or time.time()
     try:
+        progress.step(source, "reading its --input" if input_path else "reading its sample" if sample else "fetching")
         files = land_(cfg, source, sample, input_path)
         point("source.landed")
         if unchanged(cfg, source, files):  # a 304 or the same bytes: nothing to parse
             log("info", f"{source}: input unchanged, its data stays as loaded")
+            progress.step(source, "unchanged: its data stays as loaded")
             return keep_unchanged(cfg, run_id, source, started, files)
+        progress.step(source, "parsing")
         parsed = parse_(cfg, source, files)
+        progress.step(source, "validating and staging")
         try:
-            return stage_(cfg, source, parsed, files, run_id, started, accept_shrink=accept_shrink)
+            result = stage_(cfg, source, parsed, files, run_id, started, accept_shrink=accept_shrink)
+            progress.step(source, f"loaded: {result.rows_loaded} rows, {result.rows_quarantined} held back")
+            return result
         finally:
             # the staged tables are in the snapshot now: free them before the build and the next source.
             # Emptied, not just dropped: Prefect keeps every task's arguments and result until the flow ends
@@ -423,6 +429,7 @@ def refresh_source(cfg: Config, source: str, run_id: str, *, sample: bool = Fals
             log("warning", f"{source} skipped: {exc}")
         else:
             log("error", f"{source} failed, keeping its last good data: {type(exc).__name__}: {exc}")
+        progress.step(source, f"{result.status}: {exc}")
         return result
 
 
@@ -493,11 +500,14 @@ def build(cfg: Config, run_id: str, log: Log = print, results: list[SourceResult
         kept = buildinfo.current(cfg, state, fp[0])
         if kept:
             log(f"warehouse {cfg.warehouse} is current (built by run {kept['run_id']} from the same inputs): not rebuilt")
+            progress.step("warehouse", f"not rebuilt: nothing it is made from changed since run {kept['run_id']}")
             return kept["counts"]
     from . import warehouse
 
+    progress.step("warehouse", "building")
     counts = warehouse.build(cfg, state, run_id, log, fingerprint=fp)
     log(f"warehouse {cfg.warehouse}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    progress.step("warehouse", "built")
     return counts
 
 
