@@ -202,3 +202,28 @@ def test_conflicts_counted_in_the_quality_report(cfg):
     rep = report.Report("r1", "success", None, "now", [], [], rows)
     md = rep.markdown()
     assert "## Placement conflicts" in md and "| postcode | city_alias | 1 | 2 |" in md
+
+
+def test_a_build_places_by_postcode_and_keeps_conflicts(cfg_tmp):
+    """The warehouse build: the sample's participations placed by address, the rule recorded, conflicts kept."""
+    from conftest import run_refresh
+
+    result, _ = run_refresh(cfg_tmp, sample=True)
+    assert result.status == "success", result.message
+    con = duckdb.connect(str(cfg_tmp.warehouse), read_only=True)
+    by = dict(con.execute("SELECT assigned_by, count(*) FROM participations WHERE metropolis_id IS NOT NULL GROUP BY 1").fetchall())
+    assert by.get("postcode", 0) > sum(by.values()) / 2, by
+    frm = con.execute("SELECT post_code, assigned_from FROM participations WHERE assigned_by = 'postcode' LIMIT 1").fetchone()
+    assert frm[1].startswith(f"{frm[0]} -> ")
+    cols = {r[0] for r in con.execute("DESCRIBE placement_conflicts").fetchall()}
+    assert {"decided_by", "other_rule", "other_metropolis_id", "participations"} <= cols
+    # no organisation or participation without its metropolis where the address has one
+    assert con.execute("SELECT count(*) FROM participations WHERE assigned_by IS NOT NULL AND metropolis_id IS NULL").fetchone()[0] == 0
+
+
+@pytest.fixture
+def cfg_tmp(tmp_path, monkeypatch):
+    """Warehouse, state and landing in tmp_path (conftest's cfg; this module's cfg is the packaged one)."""
+    for var in ("BALTETL_CONFIG", "BALTETL_STATE", "BALTETL_LANDING"):
+        monkeypatch.delenv(var, raising=False)
+    return load_config(warehouse=tmp_path / "wh" / "baltmet.duckdb")
