@@ -227,3 +227,22 @@ def cfg_tmp(tmp_path, monkeypatch):
     for var in ("BALTETL_CONFIG", "BALTETL_STATE", "BALTETL_LANDING"):
         monkeypatch.delenv(var, raising=False)
     return load_config(warehouse=tmp_path / "wh" / "baltmet.duckdb")
+
+
+def test_user_lau_table_layers_on_top(tmp_path):
+    """Norway is not in Eurostat's LAU 2019 table: a user's rows give Oslo its FUA, by configuration alone."""
+    lau = tmp_path / "my_lau.csv"
+    lau.write_text("country,lau_code,lau_name_national,code_2016,fua_id,population\n"
+                   "NO,0301,Oslo,NO011,NO001L1,697010\nNO,3201,Bærum,NO012,NO001L1,128000\n", encoding="utf-8")
+    toml = tmp_path / "c.toml"
+    toml.write_text(f'[geo]\nextra_lau = ["{lau}"]\n[metropolises.oslo]\nname = "Oslo"\ncountry = "NO"\n'
+                    'fua = "NO001L1"\nnuts3 = []\nmunicipalities = []\naliases = []\n')
+    got, _, con = placed(load_config(toml), [("NO", "1300", "Sandvika", None), ("NO", "7037", "Oslo", "NO060")])
+    assert got["NO", "1300", None][:2] == ("oslo", "postcode")  # Sandvika, Bærum (GeoNames NO 3201)
+    assert got["NO", "7037", "NO060"][0] is None  # Trondheim
+    assert con.execute("SELECT lau_count FROM metropolises WHERE metropolis_id = 'oslo'").fetchone() == (2,)
+    bad = tmp_path / "bad_lau.csv"
+    bad.write_text("country,code\nNO,0301\n", encoding="utf-8")
+    toml.write_text(f'[geo]\nextra_lau = ["{bad}"]\n')
+    with pytest.raises(ConfigError, match="bad_lau.csv"):
+        build_geography(duckdb.connect(), load_config(toml))
