@@ -52,9 +52,23 @@ def test_plain_lines_per_source_and_stage_when_not_a_terminal(cfg, tmp_path):
 @pytest.mark.slow
 def test_the_cli_writes_plain_progress_lines_to_a_pipe(tmp_path):
     env = {**os.environ, "BALTETL_WAREHOUSE": str(tmp_path / "baltmet.duckdb"), "COLUMNS": "80"}
-    res = subprocess.run([sys.executable, "-m", "baltetl", "refresh", "--sample", "--source", "clusters", "--no-publish"],
-                         capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+
+    def refresh(*args):
+        return subprocess.run([sys.executable, "-m", "baltetl", "refresh", "--no-publish", "--source", "clusters", *args],
+                              capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+
+    res = refresh("--sample")
     assert res.returncode == 0, res.stderr
     said = [ln[9:] for ln in res.stderr.splitlines() if re.match(TIME + " ", ln)]
     assert "clusters: parsing" in said and "warehouse: built" in said, res.stderr
     assert "\x1b[" not in res.stderr  # no terminal codes in a pipe
+    # a source failing in the flow (far fewer rows): its reason once, no Prefect traceback, nothing rebuilt
+    two = tmp_path / "two.csv"
+    two.write_text("Cluster,City,Country,Website,Sectors\nBaltic Test Cluster,Riga,LV,https://example.lv,ICT\n"
+                   "Other Cluster,Tallinn,EE,https://example.ee,ICT\n")  # fmt: skip
+    res = refresh("--input", str(two))
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "Traceback" not in res.stderr and "ERROR" not in res.stderr, res.stderr
+    assert "clusters failed: far fewer rows than last time" in " ".join(res.stdout.split()), res.stdout
+    said = [ln[9:] for ln in res.stderr.splitlines() if re.match(TIME + " ", ln)]
+    assert said[-1].startswith("warehouse: not rebuilt") and "not rebuilt" in res.stdout, res.stderr

@@ -109,6 +109,8 @@ def refresh(
     _debug = debug
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "DEBUG" if debug else "INFO" if verbose else "WARNING")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if not (verbose or debug):  # a failed task's traceback goes to the Prefect log; the terminal gets the summary
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     if input is not None and not input.exists():
         _fail("input not found", input)
     from contextlib import ExitStack
@@ -288,17 +290,23 @@ def _drain_prefect(timeout: float = 10.0) -> None:
 
 
 def _print_result(result: dict) -> None:
+    from .checkwords import message as plain
+
     t = Table(title=f"run {result['run_id']}: {result['status']}")
-    for col in ("source", "status", "read", "loaded", "quarantined", "seconds", "message"):
-        t.add_column(col, justify="right" if col in ("read", "loaded", "quarantined", "seconds") else "left", overflow="fold")
+    for col in ("source", "status", "read", "loaded", "quarantined", "seconds"):  # why below, whole: fits 80 columns
+        t.add_column(col, justify="right" if col in ("read", "loaded", "quarantined", "seconds") else "left", no_wrap=True)
     for r in result["sources"]:
         style = {"success": "green", "unchanged": "green", "skipped": "yellow"}.get(r["status"], "red")
         t.add_row(r["source"], f"[{style}]{r['status']}[/]", str(r["rows_read"]), str(r["rows_loaded"]),
-                  str(r["rows_quarantined"]), f"{r['duration_s']:.1f}", r["message"][:120])  # fmt: skip
+                  str(r["rows_quarantined"]), f"{r['duration_s']:.1f}")  # fmt: skip
     out.print(t)
+    for r in result["sources"]:
+        if r["status"] in ("failed", "skipped") and r["message"]:
+            out.print(f"[{'red' if r['status'] == 'failed' else 'yellow'}]{r['source']} {r['status']}:[/] "
+                      f"{escape(plain(r['message']))}")  # fmt: skip
     if result.get("reasons"):
-        out.print(f"[yellow]run {result['status']}[/]: these sources failed and keep their last good data: "
-                  + "; ".join(result["reasons"]))  # fmt: skip
+        out.print(f"[yellow]run {result['status']}[/]: the failed sources keep their last good data "
+                  "(the whole messages: baltetl status --full)")  # fmt: skip
     if result.get("busy"):  # one line: the warehouse stays the previous build
         console.print(f"[red]not swapped in:[/] {escape(result['busy'])}", soft_wrap=True)
     else:
