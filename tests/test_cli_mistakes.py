@@ -100,3 +100,9 @@ def test_debug_shows_the_traceback(base, tmp_path):
 
     assert isinstance(res.exception, StructureChanged), res.output
     assert str(hosts) in str(res.exception)
+
+
+def test_a_csv_with_other_columns_given_to_clusters(base, tmp_path):
+    csv = tmp_path / "clusters-export.csv"
+    csv.write_text("Cluster,City,Country\nBaltic Test Cluster,Riga,LV\n")
+    _mistake(base, "clusters", csv, "columns 'Website', 'Sectors' missing")

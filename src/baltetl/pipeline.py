@@ -227,9 +227,11 @@ def _parse_now(cfg: Config, source: str, files: list[Landed]) -> Parsed:
     except (ArchiveError, StructureChanged) as exc:  # name the file as the user knows it: the landed copy is <name>-<sha256>
         msg = str(exc)
         for f in files:
+            user = f.origin.removeprefix("input:")
             if msg.startswith(f.path.name):
-                user = f.origin.removeprefix("input:")
                 msg = f"{user} (landed as {f.path.name}){msg[len(f.path.name):].replace(f.path.name, user)}"
+            else:
+                msg = msg.replace(f.path.name, user)
         raise type(exc)(msg) from exc
 
 
