@@ -144,6 +144,9 @@ def test_the_model_file_round_trip(cfg):
     assert back == model
     x = np.random.default_rng(0).random((20, len(opp.FEATURES))).astype(np.float32)
     assert np.array_equal(opp.predict(back, x), opp.predict(model, x))
+    # the score is the logistic of the contributions the reasons are chosen by
+    total = opp.contributions(model, x).sum(axis=1) + model["intercept"]
+    assert opp.predict(model, x) == pytest.approx(1 / (1 + np.exp(-total)), abs=1e-6)
     said = []
     path.write_text("{not json", encoding="utf-8")
     assert opp.read_model(cfg, said.append) is None and "unreadable" in said[-1]

@@ -145,12 +145,15 @@ def load(con: duckdb.DuckDBPyConnection, cfg: Config, cut: date | None, *, marts
           AND (g.golden_id IN (SELECT golden_id FROM org_projects) OR g.golden_id IN (SELECT golden_id FROM networks))
         ORDER BY g.golden_id""").df()  # fmt: skip
     con.unregister("roles_frame")
+    # the texts of the metropolis organisations' projects only (the content features compare those)
     projects = con.execute("""
         SELECT project_key, concat_ws(' ', title, keywords, objective) AS text, euroscivoc,
                concat_ws(';', legal_basis, programme, funding_scheme,
                          array_to_string(list_transform(string_split(topics, ';'),
                                          lambda t: array_to_string(string_split(trim(t), '-')[1:2], '-')), ';')) AS programmes
-        FROM projects WHERE NOT coalesce(hidden, false)""").df()  # fmt: skip
+        FROM projects WHERE NOT coalesce(hidden, false)
+          AND project_key IN (SELECT project_key FROM org_projects
+                              WHERE golden_id IN (SELECT golden_id FROM orgs))""").df()  # fmt: skip
     topics_df = con.execute("""
         SELECT t.golden_id, t.topic, l.label, t.weight, t.evidence FROM organisation_topics t
         JOIN (SELECT DISTINCT topic, label FROM topic_profile) l USING (topic)""").df()
@@ -245,7 +248,7 @@ class Graph:
         bp, pidx = _incidence(mine["golden_id"], mine["project_key"], self.ids)
         projects = data.projects.set_index("project_key").reindex(pidx).reset_index(drop=True)
         # single words (pairs of words would hold millions of distinct terms in memory before the pruning)
-        text, self.words = _tfidf(projects["text"], stop_words="english", min_df=2, max_df=0.2, max_features=100_000)
+        text, self.words = _tfidf(projects["text"], stop_words="english", min_df=2, max_df=0.2, max_features=30_000)
         self.text = _rownorm(bp @ text)
         sci = _codes(projects["euroscivoc"], prefixes=True)
         sm, _ = _incidence(sci["i"], sci["code"], pd.RangeIndex(len(pidx)))
@@ -256,6 +259,8 @@ class Graph:
         # configured topics, networks, roles, places
         self.topic_matrix, self.topic_index = _incidence(data.topics["golden_id"], data.topics["topic"], self.ids)
         self.network_matrix, self.network_index = _incidence(data.networks["golden_id"], data.networks["network"], self.ids)
+        for m in (self.wm, self.text, self.fields, self.programmes, self.topic_matrix, self.network_matrix):
+            m.sort_indices()  # _shared reads rows as sorted column lists
         self.role = pd.Categorical(orgs["role"], categories=ROLES).codes.astype(np.int8)
         self.role[self.role < 0] = ROLES.index("other")
         self.metro = pd.Categorical(orgs["metropolis_id"], categories=data.metros["metropolis_id"]).codes.astype(np.int16)
@@ -280,7 +285,10 @@ class Graph:
 
     def features(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """The FEATURES of any pairs (i, j) (row by row; `pairs` computes the same in blocks)."""
-        dot = lambda m, m2=None: np.asarray(m[i].multiply((m if m2 is None else m2)[j]).sum(axis=1)).ravel()  # noqa: E731
+        def dot(m, m2=None, chunk=512):  # row by row products, a chunk at a time (rows of big organisations are long)
+            m2 = m if m2 is None else m2
+            return np.concatenate([np.asarray(m[i[k : k + chunk]].multiply(m2[j[k : k + chunk]]).sum(axis=1)).ravel()
+                                   for k in range(0, len(i), chunk)] or [np.zeros(0)])  # fmt: skip
         lo, hi = np.minimum, np.maximum
         other = ROLES.index("other")
         ri, rj = self.role[i], self.role[j]
@@ -305,7 +313,7 @@ class Graph:
         return np.column_stack([np.asarray(cols[f], dtype=np.float32) for f in FEATURES]) if len(i) else \
             np.zeros((0, len(FEATURES)), np.float32)  # fmt: skip
 
-    def pairs(self, rows: np.ndarray | None = None, block: int = 256):
+    def pairs(self, rows: np.ndarray | None = None, block: int = 128):
         """Blocks (i, j, features, hand score) of the candidate pairs i < j: metropolis organisations in two
         different metropolises with no shared project (only i in `rows` if given)."""
         n = len(self.ids)
@@ -478,8 +486,13 @@ def contributions(model: dict, x: np.ndarray) -> np.ndarray:
 
 
 def predict(model: dict, x: np.ndarray) -> np.ndarray:
-    """The probability that the pairs come to work together (monotone in the sum of the contributions)."""
-    s = contributions(model, x).sum(axis=1) + model["intercept"]
+    """The probability that the pairs come to work together: the logistic of the intercept plus the sum of the
+    contributions, computed without the design matrix (a dot product and a look-up of the role pair)."""
+    w = np.asarray(model["coef"], np.float64) / np.asarray(model["scale"], np.float64)
+    const = model["intercept"] - float(np.dot(np.asarray(model["mean"], np.float64), w))
+    nf = len(FEATURES)
+    z = np.log1p(np.abs(np.nan_to_num(x, nan=5000.0)))
+    s = z @ w[:nf].astype(np.float32) + w[nf:][x[:, FEATURES.index("role_pair")].astype(np.int64)] + const
     return (1 / (1 + np.exp(-s))).astype(np.float32)
 
 
@@ -610,7 +623,8 @@ def table(result: dict, ks=(50, 100, 500)) -> str:
     for n in names:
         m = result["overall"][n]
         lines.append(f"| {n} | " + " | ".join(f"{m[f'p@{k}']:.3f} | {m[f'r@{k}']:.4f}" for k in ks) + f" | {m['ap']:.4f} |")
-    lines += ["", "per pair of metropolises (p@10 / AP): | pair | candidates | came true | " + " | ".join(names) + " |"]
+    lines += ["", "Per pair of metropolises with a pair that came true, p@10 / AP:", "",
+              "| pair | candidates | came true | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 3)]
     for r in result["per_pair"]:
         lines.append(f"| {r['pair']} | {r['candidates']:,} | {r['positives']} | "
                      + " | ".join(f"{r[n][0]:.1f} / {r[n][1]:.3f}" for n in names) + " |")  # fmt: skip
@@ -687,11 +701,21 @@ def _group_columns() -> dict[str, list[int]]:
     return cols
 
 
+def _shared(m: sparse.csr_matrix, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """The columns rows a and b of `m` both hold, and the products of their values (read from the CSR arrays)."""
+    ca, va = m.indices[m.indptr[a] : m.indptr[a + 1]], m.data[m.indptr[a] : m.indptr[a + 1]]
+    cb, vb = m.indices[m.indptr[b] : m.indptr[b + 1]], m.data[m.indptr[b] : m.indptr[b + 1]]
+    if len(ca) > len(cb):
+        ca, va, cb, vb = cb, vb, ca, va
+    at = np.minimum(np.searchsorted(cb, ca), max(len(cb) - 1, 0))  # CSR column indices are sorted
+    both = cb[at] == ca if len(cb) else np.zeros(len(ca), bool)
+    return ca[both], va[both] * vb[at[both]]
+
+
 def _top_shared(m: sparse.csr_matrix, a: int, b: int, labels, n: int = 3) -> list[str]:
     """The labels of the columns both rows hold, strongest together first."""
-    both = m[a].multiply(m[b]).tocoo()
-    order = np.argsort(-both.data, kind="stable")[:n]
-    return [str(labels[c]) for c in both.col[order]]
+    cols, weight = _shared(m, a, b)
+    return [str(labels[c]) for c in cols[np.argsort(-weight, kind="stable")[:n]]]
 
 
 def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, most: int = 3) -> list[str]:
@@ -705,7 +729,7 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
     labels = dict(zip(g.data.topics["topic"], g.data.topics["label"]))
     metro_names = dict(zip(g.data.metros.index, g.data.metros["name"]))
     spec = np.where(g.inv_log > 0, g.inv_log, 0)  # the most specific partners (fewest partners of their own) first
-    partner_names = g.data.names if g.data.names is not None else pd.Series(dtype=object)
+    partner_names = {} if g.data.names is None else dict(zip(g.data.names.index, g.data.names.to_numpy()))
     out = []
     for row, (a, b) in enumerate(zip(i, j)):
         said = []
@@ -714,7 +738,7 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
                 break
             name, text = names[k], None
             if name == "partners" and f["common_neighbours"][row] > 0:
-                common = g.wm[a].multiply(g.wm[b]).tocoo().col
+                common = _shared(g.wm, a, b)[0]
                 common = common[np.argsort(-spec[common], kind="stable")][:3]
                 who = ", ".join(str(partner_names.get(g.every[c], g.every[c])) for c in common)
                 n = int(f["common_neighbours"][row])
@@ -750,6 +774,17 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
     return out
 
 
+def _top_per_org(parts: list[tuple], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Of (organisation, other, score) rows, each organisation's n best (ties: the other's lower index)."""
+    o, other, score = (np.concatenate(p) for p in zip(*parts))
+    order = np.lexsort((other, -score, o))
+    o_sorted = o[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(o_sorted)) + 1]
+    rank_in_org = np.arange(len(o_sorted)) - np.repeat(starts, np.diff(np.r_[starts, len(o_sorted)]))
+    keep = order[rank_in_org < n]
+    return o[keep], other[keep], score[keep]
+
+
 def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) -> int:
     """Replace `opportunities` and `metropolis_opportunities` of the warehouse being built (after
     opportunities.sql) by the model's ranking of every candidate pair, bounded as the hand ranking is
@@ -760,20 +795,30 @@ def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) ->
     settings = opportunity_settings(cfg)
     data = load(con, cfg, None, marts=False)
     g = Graph(data)
-    scored = [(i, j, predict(model, x)) for i, j, x, _ in g.pairs()]
-    i, j, score = (np.concatenate(p) for p in zip(*scored)) if scored else (np.zeros(0, np.int32),) * 2 + (np.zeros(0, np.float32),)
-    con.register("scored_frame", pd.DataFrame({"a": i, "b": j, "score": score}))
-    kept = con.execute("""
-        WITH both_sides AS (SELECT a AS o, b AS other, score FROM scored_frame UNION ALL SELECT b, a, score FROM scored_frame),
-             best AS (SELECT DISTINCT least(o, other) AS a, greatest(o, other) AS b
-                      FROM (SELECT o, unnest(max_by(other, {'score': score, 'other': -other}, $n)) AS other
-                            FROM both_sides GROUP BY o))
-        SELECT s.a, s.b, s.score FROM scored_frame s SEMI JOIN best USING (a, b)""",
-        {"n": int(settings["per_organisation"])}).df()  # fmt: skip
-    con.unregister("scored_frame")
-    candidates = pd.DataFrame({"ma": g.metro[i], "mb": g.metro[j]})
-    candidates = candidates.assign(lo=np.minimum(candidates.ma, candidates.mb), hi=np.maximum(candidates.ma, candidates.mb))
-    n_cand = candidates.groupby(["lo", "hi"]).size()
+    # an organisation's per_organisation best pairs (either side), kept as the blocks are scored
+    keep_n = int(settings["per_organisation"])
+    k = len(data.metros)
+    n_cand = np.zeros(k * k, dtype=np.int64)
+    best = (np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.float32))
+    buffer: list[tuple] = []
+    floor = np.full(len(g.ids), -np.inf, dtype=np.float32)  # an organisation's n-th best score so far
+    for i, j, x, _ in g.pairs():
+        score = predict(model, x)
+        lo_m, hi_m = np.minimum(g.metro[i], g.metro[j]), np.maximum(g.metro[i], g.metro[j])
+        n_cand += np.bincount(lo_m.astype(np.int64) * k + hi_m, minlength=k * k)
+        o, other, sc = np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([score, score])
+        up = sc >= floor[o]
+        buffer.append((o[up], other[up], sc[up]))
+        if sum(len(b[0]) for b in buffer) > 1_000_000:
+            best = _top_per_org([best, *buffer], keep_n)
+            buffer = []
+            full = np.bincount(best[0], minlength=len(g.ids)) >= keep_n
+            lowest = np.full(len(g.ids), np.inf, dtype=np.float32)
+            np.minimum.at(lowest, best[0], best[2])
+            floor = np.where(full, lowest, -np.inf).astype(np.float32)
+    o, other, score = _top_per_org([best, *buffer], keep_n)
+    kept = pd.DataFrame({"a": np.minimum(o, other), "b": np.maximum(o, other), "score": score}).drop_duplicates(["a", "b"])
+    n_pairs = int(n_cand.sum())
     ka, kb = kept["a"].to_numpy(), kept["b"].to_numpy()
     kept["lo"], kept["hi"] = np.minimum(g.metro[ka], g.metro[kb]), np.maximum(g.metro[ka], g.metro[kb])
     kept = kept.sort_values(["lo", "hi", "score", "a", "b"], ascending=[True, True, False, True, True])
@@ -818,8 +863,8 @@ def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) ->
     con.execute("""UPDATE opportunities o SET role_a = ra.role, role_b = rb.role FROM roles_of ra, roles_of rb
                    WHERE ra.golden_id = o.golden_a AND rb.golden_id = o.golden_b""")
     con.unregister("roles_of")
-    counts = pd.DataFrame({"metro_a": [metro_ids[a] for a, b in n_cand.index], "metro_b": [metro_ids[b] for a, b in n_cand.index],
-                           "candidates": n_cand.to_numpy()})  # fmt: skip
+    pair = np.flatnonzero(n_cand)
+    counts = pd.DataFrame({"metro_a": metro_ids[pair // k], "metro_b": metro_ids[pair % k], "candidates": n_cand[pair]})
     counts[["metro_a", "metro_b"]] = np.sort(counts[["metro_a", "metro_b"]].to_numpy(), axis=1)
     con.register("candidate_counts", counts)
     con.execute("""
@@ -841,6 +886,6 @@ def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) ->
         GROUP BY o.metro_a, o.metro_b
         ORDER BY o.metro_a, o.metro_b""")  # fmt: skip
     con.unregister("candidate_counts")
-    log(f"opportunities: {len(frame)} ranked by the model of {model.get('cut')} from {len(i):,} candidate pairs "
+    log(f"opportunities: {len(frame)} ranked by the model of {model.get('cut')} from {n_pairs:,} candidate pairs "
         f"({time.perf_counter() - t0:.1f} s)")  # fmt: skip
     return len(frame)
