@@ -409,6 +409,12 @@ def _line(text: str, full: bool) -> None:
 _cut = False  # a status line was cut to the terminal's width
 
 
+def _fate(check: dict) -> str:
+    """What became of a check's rows: held back, or loaded with the value emptied (quarantine `action`)."""
+    n, emptied = check["rows"], check.get("emptied") or 0
+    return "emptied" if emptied == n else "held back" if not emptied else f"{emptied} emptied, {n - emptied} held"
+
+
 def _print_report(rep, full: bool = False) -> None:
     """The data-quality report (baltetl.report) as rich tables."""
     from .checkwords import words
@@ -435,12 +441,12 @@ def _print_report(rep, full: bool = False) -> None:
             _line(f"{s.source} {s.status}: {_why(s.message, full)}", full)
     checks = rep.top_checks()
     if checks:
-        c = Table(title="rows held back or emptied, by check (of the data in use)", box=box.SIMPLE_HEAD)
-        for col in ("source", "table", *(("check", "rows") if full else ("what",))):
-            c.add_column(col, justify="right" if col == "rows" else "left", overflow="fold")
+        c = Table(title="rows held back, or loaded with a value emptied, by check (of the data in use)", box=box.SIMPLE_HEAD)
+        for col in ("source", "table", *(("check", "rows") if full else ("what",)), "then"):
+            c.add_column(col, justify="right" if col == "rows" else "left", overflow="fold", no_wrap=col in ("source", "then"))
         for row in checks[:15]:
-            c.add_row(row["source"], row["table"],
-                      *((row["check"], str(row["rows"])) if full else (words(row["check"], row["rows"], row["table"]),)))  # fmt: skip
+            what = (row["check"], str(row["rows"])) if full else (words(row["check"], row["rows"], row["table"]),)
+            c.add_row(row["source"], row["table"], *what, _fate(row))
         out.print(c)
     pc = getattr(rep, "placement_conflicts", None)
     if pc:

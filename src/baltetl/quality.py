@@ -47,6 +47,7 @@ class TableReport:
     rows_nulled: int = 0  # rows that loaded with a value emptied
     repaired: int = 0
     top_checks: dict[str, int] = field(default_factory=dict)
+    emptied_checks: dict[str, int] = field(default_factory=dict)  # of top_checks: rows that loaded, the value emptied
     notes: list[str] = field(default_factory=list)
 
 
@@ -253,10 +254,15 @@ def validate(parsed: Parsed, contracts: ModuleType, order: tuple[str, ...], max_
         rep.quarantined = rep.read - rep.loaded
         rep.fields_nulled, rep.rows_nulled = len(nulled), len({f[1] for f in nulled})
         rows_of: dict[str, set] = {}  # per check the rows it failed (a table-wide check fails every column)
+        emptied: dict[str, set] = {}
         for i, f in enumerate(q):
             if f[0] == table:
-                rows_of.setdefault(f[4], set()).add((f[1], f[2]) if f[1] is not None or f[2] is not None else i)
+                row = (f[1], f[2]) if f[1] is not None or f[2] is not None else i
+                rows_of.setdefault(f[4], set()).add(row)
+                if f[6] == NULLED:
+                    emptied.setdefault(f[4], set()).add(row)
         rep.top_checks = dict(sorted(((c, len(r)) for c, r in rows_of.items()), key=lambda kv: (-kv[1], kv[0]))[:5])
+        rep.emptied_checks = {c: len(emptied[c]) for c in rep.top_checks if c in emptied}
         reports[table] = rep
         tables[table] = good.reset_index(drop=True)
     quarantine = pd.DataFrame(q, columns=QUARANTINE_COLUMNS, dtype=object)

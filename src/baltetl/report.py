@@ -126,8 +126,8 @@ def _when(iso: str | None) -> datetime | None:
 def _checks(row: dict | None) -> list[dict]:
     if not row:
         return []
-    found = [{"table": t, "check": c, "rows": int(n)} for t, rep in (row.get("tables") or {}).items()
-             for c, n in (rep.get("top_checks") or {}).items()]  # fmt: skip
+    found = [{"table": t, "check": c, "rows": int(n), "emptied": int((rep.get("emptied_checks") or {}).get(c, 0))}
+             for t, rep in (row.get("tables") or {}).items() for c, n in (rep.get("top_checks") or {}).items()]  # fmt: skip
     return sorted(found, key=lambda c: (-c["rows"], c["table"], c["check"]))[:TOP_CHECKS]
 
 
