@@ -5,6 +5,7 @@ revisions of site_helpers (an XSS organisation name, persons with and without co
 from __future__ import annotations
 
 import csv
+import html as html_lib
 import json
 import re
 import shutil
@@ -17,7 +18,7 @@ from typer.testing import CliRunner
 import site_helpers as h
 from baltetl import publish as pub
 from baltetl.charts import bar_chart, network_chart
-from baltetl.config import load_config
+from baltetl.config import load_config, package_path
 from baltetl.warehouse import create_public_views, sql_dir
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
@@ -149,6 +150,31 @@ def test_datapackage_describes_every_file_and_validates(site):
         if r["format"] == "parquet":
             cols = [c[0] for c in duckdb.execute(f"DESCRIBE SELECT * FROM read_parquet('{data / r['path']}')").fetchall()]
             assert cols == [f["name"] for f in r["schema"]["fields"]], r["path"]
+
+
+def test_footer_and_datapackage_credit_every_shipped_reference_file(site):
+    """Each shipped reference file (reference/credits.json) is credited with its licence, and a postcode list
+    with its country, in every page's footer and in datapackage.json."""
+    folder = package_path("reference")
+    credits = json.loads((folder / "credits.json").read_text(encoding="utf-8"))
+    shipped = {n: c for n, c in credits.items() if (folder / n).is_file()}
+    assert {c.get("country") for c in shipped.values()} >= {"DE", "DK", "EE", "FI", "LT", "LV", "NO", "PL", "SE", None}
+    for page in ("index.html", "organisation/" + next((site.site / "organisation").iterdir()).name):
+        html = (site.site / page).read_text(encoding="utf-8")
+        footer = re.sub(r"<[^>]+>", "", html_lib.unescape(html[html.index("<footer>"):]))
+        for name, c in shipped.items():
+            said = f"{c['credit']} ({c['licence']})"
+            assert said in footer, (page, name)
+            if c.get("country"):
+                countries = re.search(re.escape(said) + r" for ([A-Z ]+)", footer)
+                assert countries and c["country"] in countries[1].split(), (page, name)
+    pkg = json.loads((site.site / "data" / "datapackage.json").read_text(encoding="utf-8"))
+    sources = " ".join(s["title"] for s in pkg["sources"])
+    for res in (pkg, *pkg["resources"]):
+        licences = {(lic.get("path"), lic.get("title", "")) for lic in res["licenses"]}
+        for name, c in shipped.items():
+            assert c["credit"] in sources, name
+            assert any(path == c["url"] and c["licence"] in title for path, title in licences), (res.get("name"), name)
 
 
 def test_site_pages_link_each_other_relatively(site):

@@ -109,7 +109,8 @@ def _linked(con, name: str, view: str, cols: list[tuple[str, str]]) -> tuple[str
 def write(con: duckdb.DuckDBPyConnection, dest: Path, meta: dict, tables: dict[str, str]) -> list[dict]:
     """Write every public table in `tables` (export name -> the relation holding it) as CSV and Parquet, the
     JSON dump and datapackage.json into `dest`.  meta: title, description, created, sources (name ->
-    licence/attribution config), present (the sources with data).  Returns the files: {path, rows, bytes}."""
+    licence/attribution config), present (the sources with data), reference (geo.reference_credits(), the
+    shipped reference files).  Returns the files: {path, rows, bytes}."""
     dest.mkdir(parents=True, exist_ok=True)
     try:
         con.create_function("baltetl_web_url", web_url, ["VARCHAR"], "VARCHAR", null_handling="special", side_effects=False)
@@ -152,7 +153,8 @@ def write(con: duckdb.DuckDBPyConnection, dest: Path, meta: dict, tables: dict[s
         "created": meta["created"],
         "licenses": _licences(meta, meta["present"]),
         "sources": [{"title": f"{s['title']} ({s['attribution']})", "path": s["path"]}
-                    for n, s in meta["sources"].items() if n in meta["present"] or s.get("reference")],
+                    for n, s in meta["sources"].items() if n in meta["present"] or s.get("reference")]
+                   + [{"title": f"Reference data, {_scope(g)}: {g['credit']}"} for g in meta.get("reference", ())],
         "resources": resources,
     }  # fmt: skip
     text = json.dumps(package, ensure_ascii=False, indent=2)
@@ -183,4 +185,10 @@ def _licences(meta: dict, sources) -> list[dict]:
         if key not in seen:
             seen.add(key)
             out.append(lic)
+    for g in meta.get("reference", ()):  # the shipped geography and postcode lists, used by every placement
+        out.append({"title": f"{g['licence']} ({_scope(g)}: {g['credit']})", "path": g["url"]})
     return out
+
+
+def _scope(g: dict) -> str:
+    return f"postcodes {' '.join(g['countries'])}" if g["countries"] else "geography"

@@ -9,6 +9,7 @@ lack (NUTS 2024, Norway, Russia) come from the configuration.
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 
@@ -16,7 +17,7 @@ import duckdb
 import pandas as pd
 from anyascii import anyascii
 
-from .config import Config
+from .config import Config, package_path
 from .db import quote
 
 _PUNCT = re.compile(r"[^A-Z0-9 ]+")
@@ -50,6 +51,24 @@ def norm_postcode(value: str | None, country: str | None = None) -> str | None:
         s = s[len(country):]
     s = _NON_ALNUM.sub("", s)
     return s or None
+
+
+@lru_cache(maxsize=1)
+def reference_credits() -> tuple[dict, ...]:
+    """The credits of the shipped reference files (reference/credits.json), files sharing a credit and licence
+    together: {credit, licence, url, files, countries}; geography first, then the postcode lists.  Only files
+    that are shipped count."""
+    folder = package_path("reference")
+    groups: dict[tuple, dict] = {}
+    for name, c in json.loads((folder / "credits.json").read_text(encoding="utf-8")).items():
+        if not (folder / name).is_file():
+            continue
+        key = (c["credit"], c["licence"], c["url"])
+        g = groups.setdefault(key, {**dict(zip(("credit", "licence", "url"), key)), "files": [], "countries": []})
+        g["files"].append(name)
+        if c.get("country"):
+            g["countries"].append(c["country"])
+    return tuple(sorted(groups.values(), key=lambda g: (bool(g["countries"]), g["countries"][:1])))
 
 
 def build_geography(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:

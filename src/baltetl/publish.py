@@ -36,6 +36,7 @@ from markupsafe import Markup
 
 from . import charts, exports
 from .config import Config, resolve_path
+from .geo import reference_credits
 from .urls import web_url
 
 MARKER = ".baltetl-site"  # a published site holds this file; publish replaces no other folder
@@ -318,7 +319,8 @@ class Pages:
         self.attribution = _attribution(data, self.meta)
         self.site = {"title": pub.get("title", "BaltMet community database"), "description": pub.get("description", ""),
                      "metros": [{"name": m["name"], "url": data.metro_url[mid]} for mid, m in data.metros.items()],
-                     "attribution": self.attribution, "published": now.strftime("%Y-%m-%d %H:%M UTC")}  # fmt: skip
+                     "attribution": self.attribution, "published": now.strftime("%Y-%m-%d %H:%M UTC"),
+                     "reference": [{**g, "web": web_url(g["url"])} for g in reference_credits()]}  # fmt: skip
         self.chrome = {root: {k: Markup(self.env.get_template(f"_{k}.html").render(site=self.site, root=root))
                               for k in ("header", "footer")} for root in ("", "../")}  # fmt: skip
         self.counts: Counter = Counter()
@@ -584,7 +586,8 @@ def _write_site(cfg: Config, con, tmp: Path, build: dict | None) -> dict:
     data = SiteData(con, tables)
     t_read = time.perf_counter()
     meta = {"title": pub.get("title", "BaltMet community database"), "description": pub.get("description", ""),
-            "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "sources": _source_meta(cfg), "present": data.present}  # fmt: skip
+            "created": now.strftime("%Y-%m-%dT%H:%M:%SZ"), "sources": _source_meta(cfg), "present": data.present,
+            "reference": reference_credits()}  # fmt: skip
     w = Writer(tmp)
     pg = Pages(data, w, cfg, now)
     # the exports run in DuckDB (which lets go of the GIL) while Python renders the pages
