@@ -256,6 +256,21 @@ def test_each_limit_is_a_clear_archive_error(tmp_path, limits, message, packing)
     assert len(list(archive.iter_members(path))) == 3  # within the default limits
 
 
+@pytest.mark.parametrize("packing", ["w:xz", "w:", "zip"])
+def test_an_archive_just_under_the_total_limit_passes(tmp_path, packing):
+    """Each unpacked byte counts once: a tar's stream and its members are one count, not two."""
+    sizes = {"data/1.xml": 3 * MB, "data/2.xml": 3 * MB}
+    if packing == "zip":
+        path = tmp_path / "in.zip"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, size in sizes.items():
+                z.writestr(name, bytes(size))
+    else:
+        path = zero_members(tmp_path / ("in.tar.xz" if packing == "w:xz" else "in.tar"), sizes, packing)
+    got = list(archive.iter_members(path, limits=Limits(max_total_bytes=7 * MB, max_ratio=1e9)))
+    assert [len(d) for _, d in got] == [3 * MB, 3 * MB]
+
+
 def test_the_time_bound(tmp_path):
     path = zero_members(tmp_path / "in.tar", {f"data/{i}.xml": 100_000 for i in range(50)}, "w:")
     members = archive.iter_members(path, limits=Limits(max_seconds=0.3))

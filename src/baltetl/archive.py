@@ -90,13 +90,15 @@ class _Budget:
             raise self.fail(f"member {name!r} is {size} bytes, over {self.limits.max_member_bytes // MB} MB "
                             "(archive max_member_mb)")  # fmt: skip
 
-    def read(self, f, name: str, size: int | None = None) -> bytes:
-        """A member's content, in chunks; `size`: as announced, checked before a byte is read."""
+    def read(self, f, name: str, size: int | None = None, counted: bool = False) -> bytes:
+        """A member's content, in chunks; `size`: as announced, checked before a byte is read.  counted: its
+        bytes are already counted against the total (a tar's decompressed stream counts every byte)."""
         if size is not None:
             self.check_size(name, size)
         chunks, got = [], 0
         while chunk := f.read(CHUNK):
-            self.add(len(chunk))
+            if not counted:
+                self.add(len(chunk))
             got += len(chunk)
             self.check_size(name, got)
             chunks.append(chunk)
@@ -259,7 +261,7 @@ def iter_members(
                 budget.count()
                 if m.isfile() and want(m.name):
                     f = t.extractfile(m)
-                    yield m.name, budget.read(f, m.name, m.size) if f else b""
+                    yield m.name, budget.read(f, m.name, m.size, counted=True) if f else b""
         else:
             if want(path.name):
                 budget = _Budget(path.name, limits, None)
