@@ -135,6 +135,8 @@ def load(con: duckdb.DuckDBPyConnection, cfg: Config, cut: date | None, *, marts
         SELECT DISTINCT os.golden_id, nm.network FROM network_memberships nm
         JOIN organisation_sources os USING (org_key)
         JOIN golden_organisations g ON g.golden_id = os.golden_id AND NOT coalesce(g.hidden, false)""").df()
+    con.register("org_projects_frame", org_projects)
+    con.register("networks_frame", networks)
     orgs = con.execute("""
         SELECT g.golden_id, g.metropolis_id, g.name, coalesce(r1.role, r2.role, 'other') AS role, m.country
         FROM golden_organisations g
@@ -142,9 +144,10 @@ def load(con: duckdb.DuckDBPyConnection, cfg: Config, cut: date | None, *, marts
         LEFT JOIN roles_frame r1 ON r1.type_lower = lower(g.activity_type)
         LEFT JOIN roles_frame r2 ON r2.type_lower = lower(g.org_type)
         WHERE NOT coalesce(g.hidden, false)
-          AND (g.golden_id IN (SELECT golden_id FROM org_projects) OR g.golden_id IN (SELECT golden_id FROM networks))
+          AND (g.golden_id IN (SELECT golden_id FROM org_projects_frame) OR g.golden_id IN (SELECT golden_id FROM networks_frame))
         ORDER BY g.golden_id""").df()  # fmt: skip
     con.unregister("roles_frame")
+    con.register("orgs_frame", orgs)
     # the texts of the metropolis organisations' projects only (the content features compare those)
     projects = con.execute("""
         SELECT project_key, concat_ws(' ', title, keywords, objective) AS text, euroscivoc,
@@ -152,14 +155,16 @@ def load(con: duckdb.DuckDBPyConnection, cfg: Config, cut: date | None, *, marts
                          array_to_string(list_transform(string_split(topics, ';'),
                                          lambda t: array_to_string(string_split(trim(t), '-')[1:2], '-')), ';')) AS programmes
         FROM projects WHERE NOT coalesce(hidden, false)
-          AND project_key IN (SELECT project_key FROM org_projects
-                              WHERE golden_id IN (SELECT golden_id FROM orgs))""").df()  # fmt: skip
+          AND project_key IN (SELECT project_key FROM org_projects_frame
+                              WHERE golden_id IN (SELECT golden_id FROM orgs_frame))""").df()  # fmt: skip
     topics_df = con.execute("""
         SELECT t.golden_id, t.topic, l.label, t.weight, t.evidence FROM organisation_topics t
         JOIN (SELECT DISTINCT topic, label FROM topic_profile) l USING (topic)""").df()
     hand = con.execute("SELECT golden_a, golden_b, score FROM opportunities").df()
     names = con.execute("""SELECT golden_id, name FROM golden_organisations
-                           WHERE golden_id IN (SELECT golden_id FROM org_projects)""").df().set_index("golden_id")["name"]
+                           WHERE golden_id IN (SELECT golden_id FROM org_projects_frame)""").df().set_index("golden_id")["name"]
+    for frame in ("org_projects_frame", "networks_frame", "orgs_frame"):
+        con.unregister(frame)
     metros = con.execute("SELECT metropolis_id, name, country FROM metropolises ORDER BY 1").df()
     return Data(orgs, org_projects, projects, networks, topics_df, hand, metros, cut, names)
 
