@@ -124,7 +124,7 @@ def register(app: typer.Typer) -> None:
         typer.echo("")
         limit = f"at most {per_organisation} per organisation of {name}" if per_organisation else "no limit per organisation"
         scope = f" with {other[1]}" if other else ""
-        typer.echo(f"Top {top} opportunities{scope}: organisations sharing topics but no project yet ({limit}; "
+        typer.echo(f"Top {top} opportunities{scope}: organisations with no project together yet ({limit}; "
                    f"{counts[0]} kept for {counts[1]} organisations of {name})")  # fmt: skip
         if not opps:
             typer.echo("  none")

@@ -481,7 +481,7 @@ def fit(xs: list[np.ndarray], ys: list[np.ndarray], seed: int = 0, negatives: in
     lr = LogisticRegression(C=c, max_iter=2000).fit(scaler.transform(z), y)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     return {"mean": scaler.mean_.tolist(), "scale": scale.tolist(), "coef": lr.coef_[0].tolist(),
-            "intercept": float(lr.intercept_[0])}  # fmt: skip
+            "intercept": float(lr.intercept_[0]), "negatives_fitted": int((y == 0).sum())}  # fmt: skip
 
 
 def contributions(model: dict, x: np.ndarray) -> np.ndarray:
@@ -556,6 +556,9 @@ def train_model(cfg: Config, cut: date, months: tuple[int, ...] = TRAIN_MONTHS, 
     if not positives:
         raise ValueError(f"no pair came to work together in the {max(months)} months before {cut}: nothing to learn from")
     model = fit(xs, ys, seed=seed)
+    # the negatives were sampled: shift the intercept back so that the score reads as a chance again
+    share = model.pop("negatives_fitted") / max(1, sum(w["pairs"] - w["positives"] for w in info))
+    model["intercept"] += math.log(share) if share > 0 else 0.0
     model.update({"format": MODEL_FORMAT, "features": list(FEATURES), "cut": cut.isoformat(), "windows": info})
     log(f"trained on {sum(w['pairs'] for w in info):,} candidate pairs in {len(months)} windows before {cut} "
         f"({positives} came true) in {time.perf_counter() - t0:.0f} s")  # fmt: skip
