@@ -224,3 +224,19 @@ def test_full_data_backtest_prints_the_table_and_the_last_line(full_wh):
     p, best, ratio = (float(found.group(k)) for k in (1, 2, 3))
     assert ratio == pytest.approx(p / best, abs=0.02) and 0 < best <= 1
     assert "| adamic_adar |" in res.output and "| hand |" in res.output and "| learned |" in res.output
+
+
+def test_a_foreign_model_file_falls_back_to_the_hand_ranking(cfg, tmp_path):
+    from baltetl import opportunities as opp
+    from baltetl import topics
+    from baltetl.warehouse import sql_dir
+
+    path = opp.save(cfg, toy_model(common_neighbours=1.0))
+    path.write_text(json.dumps({**toy_model(), "format": opp.MODEL_FORMAT + 1}), encoding="utf-8")
+    m = small_graph(tmp_path / "fallback.duckdb")
+    said = []
+    topics.build(m.con, cfg, sql_dir(cfg), log=said.append)
+    assert any("hand-weighted ranking is used" in s for s in said)
+    rows = m.rows("SELECT * FROM opportunities")
+    assert rows and all(r["reasons"].startswith("Both work on") and r["topic_score"] is not None for r in rows)
+    m.con.close()
