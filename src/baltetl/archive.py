@@ -182,11 +182,12 @@ def _tar(
         head = raw.read(6)
         raw.seek(0)
         counted = io.BufferedReader(_CountingReader(raw, progress), CHUNK)
-        plain = _Unpacked(_decompressed(counted, head), budget)
+        unpacked = _Unpacked(_decompressed(counted, head), budget)
+        plain = io.BufferedReader(unpacked, CHUNK)  # tarfile reads 10 KiB at a time: one call per CHUNK instead
         with tarfile.open(fileobj=plain, mode="r|") as t:
             for m in t:
                 yield m, t
-            if not plain.zero_block_at(t.offset):
+            if not unpacked.zero_block_at(t.offset):
                 raise ArchiveError(f"{path.name}: archive is truncated: no end-of-archive block after "
                                    f"{len(t.members)} members ({t.offset} bytes)")  # fmt: skip
             while plain.read(CHUNK):  # to the compressed stream's end marker (EOFError when it is missing)

@@ -179,14 +179,6 @@ def _run_flow(source, sample, input, warehouse, config, publish, landed: dict, a
     api = prefect_api.unless_profile_api(api)
 
     flow = _load_flow()
-    if input is not None:  # the user's file is parsed before the flow starts: a wrong file changes nothing
-        bad = pipeline.read_ahead_error(load_config(config, warehouse=warehouse), landed)
-        if bad is not None:
-            pipeline.drop_read_ahead()
-            if api is not None:
-                api.stop()
-            _fail("bad input", bad if str(input) in str(bad) or str(input.resolve()) in str(bad) else
-                  _Named(f"{input}: {type(bad).__name__}: {bad}", bad))  # fmt: skip
     settings = nullcontext()
     if api is not None:
         from prefect.settings import temporary_settings
@@ -196,6 +188,16 @@ def _run_flow(source, sample, input, warehouse, config, publish, landed: dict, a
             settings = temporary_settings(updates={"api.url": api.url, "flows.heartbeat_frequency": None})
         else:
             api = None  # Prefect starts its own
+    if input is not None:  # a wrong file changes nothing: its parse (under way since the start) is checked first
+        # with a temporary API ready, a parse still running is not waited for: the flow starts beside it, and an
+        # error it finds later (a cut-off end) fails the source in the run (exit 1) instead
+        bad = pipeline.read_ahead_error(load_config(config, warehouse=warehouse), landed, wait=api is None)
+        if bad is not None:
+            pipeline.drop_read_ahead()
+            if api is not None:
+                api.stop()
+            _fail("bad input", bad if str(input) in str(bad) or str(input.resolve()) in str(bad) else
+                  _Named(f"{input}: {type(bad).__name__}: {bad}", bad))  # fmt: skip
     try:
         with settings, _Display(console) as display:
             prog.set_sink(display)

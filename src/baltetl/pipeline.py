@@ -265,11 +265,14 @@ def read_ahead(cfg: Config, landed: dict[str, list[Landed]]) -> None:
     threading.Thread(target=run, name="read-ahead", daemon=True).start()
 
 
-def read_ahead_error(cfg: Config, landed: dict[str, list[Landed]]) -> BaseException | None:
-    """Wait for the read-ahead of `landed`: -> the error of the first parse that failed, else None."""
+def read_ahead_error(cfg: Config, landed: dict[str, list[Landed]], wait: bool = True) -> BaseException | None:
+    """The error of the first read-ahead of `landed` that failed, else None.  wait: for every parse to end
+    (else only those already ended count)."""
     for name, fs in landed.items():
         fut = _read_ahead.get(_ahead_key(cfg, name, fs))
-        if fut is not None and not fut.cancelled() and fut.exception() is not None:
+        if fut is None or fut.cancelled() or not (wait or fut.done()):
+            continue
+        if fut.exception() is not None:
             return fut.exception()
     return None
 
