@@ -82,6 +82,15 @@ def test_classic_predictors_on_a_hand_checked_graph(cfg, graph_wh):
     assert w.x[at[("r2", "t1")], opp.FEATURES.index("shared_networks")] == 1
 
 
+def test_the_features_of_given_pairs_are_those_of_the_candidate_blocks(cfg, graph_wh):
+    """features(i, j) (pairs named one by one, as the reasons and the model's training use them) and pairs()
+    (the candidates, in blocks) compute every feature alike."""
+    w = window_of(cfg, graph_wh, CUT)
+    assert len(w.i) == 8
+    np.testing.assert_allclose(w.graph.features(w.i, w.j), w.x, rtol=1e-6)
+    assert w.graph.features(w.i[:0], w.j[:0]).shape == (0, w.x.shape[1])
+
+
 def test_metrics_exact_on_a_fixed_ranking():
     from baltetl.opportunities import metrics
 

@@ -274,6 +274,12 @@ def iter_members(
         raise ArchiveError(f"{path.name}: archive is truncated or corrupt: {exc}") from exc
 
 
+def members(path: Path, want: Callable[[str], bool], limits: Limits | None = None) -> list[tuple[str, bytes]]:
+    """(name, content) of the members `want` accepts; a plain file is its own one member, whatever its name.
+    Within `limits`, as iter_members."""
+    return list(iter_members(path, (lambda n: True) if kind(path) == "file" else want, limits=limits))
+
+
 def gunzip(data: bytes | Path, label: str, limits: Limits | None = None) -> bytes:
     """The content of a gzip (bytes or a file), within `limits`; ArchiveError when it is cut short, corrupt or
     over a limit.  label: the file (and member) named in the error."""

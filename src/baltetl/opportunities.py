@@ -288,20 +288,21 @@ class Graph:
         self.hand = sparse.csr_matrix((np.concatenate([hs, hs]), (np.concatenate([ia[ok], ib[ok]]), np.concatenate([ib[ok], ia[ok]]))),
                                       shape=(n, n))  # fmt: skip
 
-    def features(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-        """The FEATURES of any pairs (i, j) (row by row; `pairs` computes the same in blocks)."""
-        def dot(m, m2=None, chunk=512):  # row by row products, a chunk at a time (rows of big organisations are long)
-            m2 = m if m2 is None else m2
-            return np.concatenate([np.asarray(m[i[k : k + chunk]].multiply(m2[j[k : k + chunk]]).sum(axis=1)).ravel()
-                                   for k in range(0, len(i), chunk)] or [np.zeros(0)])  # fmt: skip
+    def _products(self) -> dict:
+        """The features that are products of two matrices' rows: name -> (left matrix, right matrix)."""
+        return {"common_neighbours": (self.wm, self.wm), "adamic_adar": (self.wm_aa, self.wm),
+                "resource_allocation": (self.wm_ra, self.wm), "text_similarity": (self.text, self.text),
+                "field_similarity": (self.fields, self.fields), "programme_similarity": (self.programmes, self.programmes),
+                "shared_topics": (self.topic_matrix, self.topic_matrix),
+                "shared_networks": (self.network_matrix, self.network_matrix)}  # fmt: skip
+
+    def _columns(self, i: np.ndarray, j: np.ndarray, products: dict) -> np.ndarray:
+        """The FEATURES of pairs (i, j), given their product features (`_products`)."""
         lo, hi = np.minimum, np.maximum
         other = ROLES.index("other")
         ri, rj = self.role[i], self.role[j]
         cols = {
-            "common_neighbours": dot(self.wm), "adamic_adar": dot(self.wm_aa, self.wm),
-            "resource_allocation": dot(self.wm_ra, self.wm), "text_similarity": dot(self.text),
-            "field_similarity": dot(self.fields), "programme_similarity": dot(self.programmes),
-            "shared_topics": dot(self.topic_matrix), "shared_networks": dot(self.network_matrix),
+            **products,
             "preferential_attachment": self.degree[i] * self.degree[j],
             "degree_min": lo(self.degree[i], self.degree[j]), "degree_max": hi(self.degree[i], self.degree[j]),
             "projects_min": lo(self.projects[i], self.projects[j]), "projects_max": hi(self.projects[i], self.projects[j]),
@@ -315,16 +316,22 @@ class Graph:
             "distance_km": self.distance[self.metro[i], self.metro[j]],
             "same_country": (self.country[i] == self.country[j]).astype(np.float32),
         }  # fmt: skip
-        return np.column_stack([np.asarray(cols[f], dtype=np.float32) for f in FEATURES]) if len(i) else \
-            np.zeros((0, len(FEATURES)), np.float32)  # fmt: skip
+        if not len(i):
+            return np.zeros((0, len(FEATURES)), np.float32)
+        return np.column_stack([np.asarray(cols[f], dtype=np.float32) for f in FEATURES])
+
+    def features(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """The FEATURES of any pairs (i, j) (row by row; `pairs` computes the same in blocks)."""
+        def dot(m, m2, chunk=512):  # row by row products, a chunk at a time (rows of big organisations are long)
+            return np.concatenate([np.asarray(m[i[k : k + chunk]].multiply(m2[j[k : k + chunk]]).sum(axis=1)).ravel()
+                                   for k in range(0, len(i), chunk)] or [np.zeros(0)])  # fmt: skip
+        return self._columns(i, j, {k: dot(a, b) for k, (a, b) in self._products().items()})
 
     def pairs(self, rows: np.ndarray | None = None, block: int = 128):
         """Blocks (i, j, features, hand score) of the candidate pairs i < j: metropolis organisations in two
         different metropolises with no shared project (only i in `rows` if given)."""
         n = len(self.ids)
         rows = np.arange(n) if rows is None else np.asarray(rows)
-        lo, hi = np.minimum, np.maximum
-        other = ROLES.index("other")
         for start in range(0, len(rows), block):
             r = rows[start : start + block]
             prod = lambda m, m2=None: (m[r] @ (m if m2 is None else m2).T).toarray().astype(np.float32)  # noqa: E731
@@ -334,27 +341,7 @@ class Graph:
             i = r[bi]
             if not len(i):
                 continue
-            blocks = {"common_neighbours": prod(self.wm), "adamic_adar": prod(self.wm_aa, self.wm),
-                      "resource_allocation": prod(self.wm_ra, self.wm), "text_similarity": prod(self.text),
-                      "field_similarity": prod(self.fields), "programme_similarity": prod(self.programmes),
-                      "shared_topics": prod(self.topic_matrix), "shared_networks": prod(self.network_matrix)}  # fmt: skip
-            ri, rj = self.role[i], self.role[j]
-            cols = {
-                **{k: v[bi, j] for k, v in blocks.items()},
-                "preferential_attachment": self.degree[i] * self.degree[j],
-                "degree_min": lo(self.degree[i], self.degree[j]), "degree_max": hi(self.degree[i], self.degree[j]),
-                "projects_min": lo(self.projects[i], self.projects[j]), "projects_max": hi(self.projects[i], self.projects[j]),
-                "recent_min": lo(self.recent[i], self.recent[j]), "recent_max": hi(self.recent[i], self.recent[j]),
-                "coordinated_min": lo(self.coordinated[i], self.coordinated[j]),
-                "coordinated_max": hi(self.coordinated[i], self.coordinated[j]),
-                "complementary": ((ri != rj) & (ri != other) & (rj != other)).astype(np.float32),
-                "same_role": (ri == rj).astype(np.float32),
-                "role_pair": (lo(ri, rj) * len(ROLES) + hi(ri, rj)).astype(np.float32),
-                "metro_links": self.metro_links[self.metro[i], self.metro[j]],
-                "distance_km": self.distance[self.metro[i], self.metro[j]],
-                "same_country": (self.country[i] == self.country[j]).astype(np.float32),
-            }  # fmt: skip
-            x = np.column_stack([np.asarray(cols[f], dtype=np.float32) for f in FEATURES])
+            x = self._columns(i, j, {k: prod(m, m2)[bi, j] for k, (m, m2) in self._products().items()})
             hand = self.hand[r].toarray()[bi, j].astype(np.float32)
             yield i.astype(np.int32), j.astype(np.int32), x, hand
 

@@ -190,7 +190,7 @@ def _warehouse_rows(cfg: Config, con, sql: str, names: tuple[str, ...]) -> list[
             return []
         try:
             con = duckdb.connect(str(cfg.warehouse), read_only=True)
-        except duckdb.Error:
+        except duckdb.Error:  # held open for writing: nothing to show now
             return []
     try:
         rows = con.execute(sql).fetchall()
@@ -203,24 +203,8 @@ def _warehouse_rows(cfg: Config, con, sql: str, names: tuple[str, ...]) -> list[
 
 
 def _revision_issues(cfg: Config, con) -> list[dict]:
-    import duckdb
-
-    own = con is None
-    if own:
-        if not Path(cfg.warehouse).exists():
-            return []
-        try:
-            con = duckdb.connect(str(cfg.warehouse), read_only=True)
-        except duckdb.Error:  # held open for writing: no issues to show now
-            return []
-    try:
-        rows = con.execute("SELECT kind, file, line, revision_id, message FROM revision_issues ORDER BY kind, file, line").fetchall()
-    except duckdb.CatalogException:  # a warehouse built before revisions existed
-        rows = []
-    finally:
-        if own:
-            con.close()
-    return [dict(zip(("kind", "file", "line", "revision_id", "message"), r)) for r in rows]
+    return _warehouse_rows(cfg, con, "SELECT kind, file, line, revision_id, message FROM revision_issues ORDER BY kind, file, line",
+                           ("kind", "file", "line", "revision_id", "message"))  # fmt: skip
 
 
 def write(con, rep: Report | None) -> None:

@@ -22,9 +22,6 @@ from conftest import refresh_run
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = h.Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 RIGA_CITY = "eurocities:LV:riga"  # the city of Riga in the samples (keep.eu gives it a project's website)
 WEBSITE = "https://www.riga.lv/en"
 PERSON = {"name": "Liene Kalniņa", "role": "International relations", "email": "liene.kalnina@example.lv"}
@@ -32,13 +29,8 @@ PERSON = {"name": "Liene Kalniņa", "role": "International relations", "email": 
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        pytest.skip(f"needs Chromium at {CHROMIUM} (apt-get install chromium; .ci/run does it)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is in the test extras")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with h.chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

@@ -69,10 +69,7 @@ def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
     rejects: list[Reject] = []
     for landed in files:
         want = lambda n: PurePosixPath(n).suffix.lower() in (".json", ".jsonl")  # noqa: E731
-        if archive.kind(landed.path) == "file":
-            members = [(landed.path.name, landed.path.read_bytes())]
-        else:
-            members = list(archive.iter_members(landed.path, want, limits=archive.Limits.of(ctx.config, ctx.source)))
+        members = archive.members(landed.path, want, archive.Limits.of(ctx.config, ctx.source))
         if not members:
             raise StructureChanged(f"{landed.path.name}: no JSON file in it")
         for member, data in members:
