@@ -455,3 +455,187 @@ def test_a_proposal_survives_a_crash_of_the_portal(env):
     c = TestClient(create_app(cfg), follow_redirects=False)
     sign_in(c, "riga1", "riga1-Secret-Pass-1")
     assert "https://rtu.lv/crash" in c.get("/proposals").text
+
+
+def refresh(cfg, tmp_path) -> None:
+    """A refresh, as far as the portal can tell: the tiny warehouse built again with the revision files applied,
+    swapped in with one rename."""
+    import os
+
+    import duckdb
+
+    fresh = tiny_warehouse(tmp_path / "refresh" / "baltmet.duckdb")
+    with duckdb.connect(str(fresh)) as con:
+        con.execute("DROP TABLE persons; DROP TABLE revisions_applied; CREATE TABLE projects (project_key VARCHAR PRIMARY KEY)")
+        revisions.apply(con, cfg, revisions.load(cfg), "test-run")
+    os.replace(fresh, cfg.warehouse)
+
+
+def backdate(cfg, pid: int, days: int) -> None:
+    """The proposal was decided `days` ago (rows about one person on one day must agree)."""
+    from datetime import timedelta
+
+    with store.engine(cfg).begin() as conn:
+        conn.execute(store.proposals.update().where(store.proposals.c.id == pid)
+                     .values(decided_at=store.now() - timedelta(days=days)))  # fmt: skip
+
+
+def persons_in(cfg) -> list[tuple]:
+    import duckdb
+
+    with duckdb.connect(str(cfg.warehouse), read_only=True) as con:
+        rows = con.execute("SELECT person_id, name, role, email, consent_to_publish FROM persons ORDER BY name").fetchall()
+        public = [r[0] for r in con.execute("SELECT name FROM public_persons").fetchall()]
+    return rows, public
+
+
+def edit_form(client, golden_id: str, person_id: str) -> dict:
+    """The edit form's fields as the page fills them in (hidden and shown)."""
+    import html as h
+
+    page = client.get(f"/organisations/{golden_id}/persons/{person_id}").text
+    form = page[page.index('id="form-edit-person"'):]
+    form = form[: form.index("</form>")]
+    return {k: h.unescape(v) for k, v in re.findall(r'<input[^>]* name="([^"]+)"[^>]* value="([^"]*)"', form)}
+
+
+def added_person(cfg, tmp_path, p, co) -> str:
+    """Liene Example, consented, added through the portal two days ago and refreshed in: -> her person_id."""
+    assert person(p, RIGA_ORG).status_code == 303
+    (pid,) = proposal_ids(cfg)
+    assert decide(co, pid, "approve").status_code == 303
+    backdate(cfg, pid, 2)
+    refresh(cfg, tmp_path)
+    (row,), public = persons_in(cfg)
+    assert row[1:] == ("Liene Example", "Coordinator", "liene@example.lv", True) and public == ["Liene Example"]
+    return row[0]
+
+
+def portal_rows(cfg) -> list[dict]:
+    return list(csv.DictReader((revisions.folder(cfg) / "portal-riga.csv").open(encoding="utf-8")))[1:]
+
+
+def test_edit_person_approved_becomes_a_person_id_row(env, tmp_path):
+    import duckdb
+    from typer.testing import CliRunner
+
+    from baltetl.cli import app as cli
+
+    cfg, app, client = env
+    p, co = user(cfg, client, "riga1"), user(cfg, client, "coord", role="coordinator", metros=())
+    person_id = added_person(cfg, tmp_path, p, co)
+    other = user(cfg, client, "riga2")
+    stale = {**edit_form(other, RIGA_ORG, person_id), "role": "Coordinator of projects"}  # opened at the same time
+    page = p.get(f"/organisations/{RIGA_ORG}").text
+    assert f'href="/organisations/{RIGA_ORG}/persons/{person_id}"' in page
+    form = p.get(f"/organisations/{RIGA_ORG}/persons/{person_id}").text
+    assert 'value="Coordinator"' in form and 'value="liene@example.lv"' in form and "Published: the person gave consent" in form
+    data = {**edit_form(p, RIGA_ORG, person_id), "name": "Liene Ēxample", "role": "Head of international relations",
+            "email": "liene.example@rtu.lv", "phone": "+371 6700 0000", "reason": "new post"}  # fmt: skip
+    r = p.post(f"/organisations/{RIGA_ORG}/edit_person", data=data)
+    assert r.status_code == 303, r.text
+    edit = proposal_ids(cfg)[-1]
+    review = co.get("/review").text  # before and after, side by side with the consent kept
+    assert "role: Coordinator" in review and "role: Head of international relations" in review
+    assert "published (consent kept)" in review
+    assert "Coordinator → <strong>Head of international relations</strong>" in co.get(f"/proposals/{edit}").text
+    r = other.post(f"/organisations/{RIGA_ORG}/edit_person", data=stale)
+    assert r.status_code == 400 and "While you were editing, riga1 proposed contact person edited" in r.text, r.text[r.text.find("errors"):][:600]
+    assert decide(co, edit, "approve").status_code == 303
+    row = portal_rows(cfg)[-1]
+    assert {k: row[k] for k in ("op", "target", "person_id", "name", "role", "email", "phone", "consent_to_publish")} == {
+        "op": "add_person", "target": "cordis:999880001", "person_id": person_id, "name": "Liene Ēxample",
+        "role": "Head of international relations", "email": "liene.example@rtu.lv", "phone": "+371 6700 0000",
+        "consent_to_publish": "yes"}  # fmt: skip
+    assert f"portal proposal #{edit} by riga1, approved by coord" in row["reason"] and row["date"] > portal_rows(cfg)[0]["date"]
+    revs = revisions.load(cfg)  # what `baltetl revisions check` does, against the warehouse too
+    with duckdb.connect(str(cfg.warehouse), read_only=True) as con:
+        issues = revs.issues + revisions.check_targets(con, revs)
+    # a later row about a person changes them: the two rows are a `conflict` the later one wins (no failure)
+    assert [(i.kind, i.line) for i in issues] == [("conflict", 3), ("conflict", 4)]
+    assert "this one, the latest, is applied" in issues[1].message
+    check = CliRunner().invoke(cli, ["revisions", "check", "--dir", str(revisions.folder(cfg)), "-w", str(cfg.warehouse)])
+    assert check.exit_code == 0 and "0 invalid" in check.output and "0 unmatched" in check.output, check.output
+    refresh(cfg, tmp_path)
+    rows, public = persons_in(cfg)
+    assert rows == [(person_id, "Liene Ēxample", "Head of international relations", "liene.example@rtu.lv", True)]
+    assert public == ["Liene Ēxample"]
+    with store.engine(cfg).connect() as conn:
+        made = conn.execute(sa.select(store.audit_log).where(store.audit_log.c.object == f"proposal:{edit}")).all()
+    assert [a.action for a in made] == ["proposal_made", "proposal_approved"] and made[0].detail["kind"] == "edit_person"
+
+
+def test_riga_partner_cannot_edit_a_tallinn_person(env, tmp_path):
+    import duckdb
+
+    cfg, app, client = env
+    riga = user(cfg, client, "riga1")
+    with duckdb.connect(str(cfg.warehouse)) as con:
+        con.execute("INSERT INTO persons VALUES ('person-00000000aa', 'org_tallinn001', 'cordis:999880002', 'Mari Tamm', "
+                    "'Rector office', 'mari@taltech.ee', NULL, 'revisions', true, 'rev-1')")  # fmt: skip
+    assert riga.get(f"/organisations/{TALLINN_ORG}/persons/person-00000000aa").status_code == 403
+    token = form_csrf(riga, f"/organisations/{RIGA_ORG}")
+    data = {"csrf": token, "person_id": "person-00000000aa", "name": "Mari Tamm", "role": "X", "based_on_name": "Mari Tamm",
+            "based_on_role": "Rector office", "based_on_email": "mari@taltech.ee"}  # fmt: skip
+    assert riga.post(f"/organisations/{TALLINN_ORG}/edit_person", data=data).status_code == 403
+    # the Tallinn person's id posted at a Riga organisation's URL, and asked for through it
+    assert riga.post(f"/organisations/{RIGA_ORG}/edit_person", data=data).status_code == 403
+    assert riga.get(f"/organisations/{RIGA_ORG}/persons/person-00000000aa").status_code == 403
+    assert riga.post(f"/organisations/{RIGA_ORG}/edit_person", data={**data, "csrf": ""}).status_code == 403
+    assert proposal_ids(cfg) == []
+    viewer = user(cfg, client, "viewer1", role="viewer", metros=())
+    assert viewer.get(f"/organisations/{TALLINN_ORG}/persons/person-00000000aa").status_code == 403
+    assert "edit-person" not in viewer.get(f"/organisations/{TALLINN_ORG}").text
+    with store.engine(cfg).connect() as conn:
+        forbidden = conn.execute(sa.select(store.audit_log).where(store.audit_log.c.action == "forbidden")).all()
+    assert len(forbidden) == 5
+
+
+def test_an_edited_withdrawn_person_stays_unpublished(env, tmp_path):
+    cfg, app, client = env
+    p, co = user(cfg, client, "riga1"), user(cfg, client, "coord", role="coordinator", metros=())
+    person_id = added_person(cfg, tmp_path, p, co)
+    page = p.get(f"/organisations/{RIGA_ORG}").text
+    r = p.post(f"/organisations/{RIGA_ORG}/withdraw_consent", data={
+        "csrf": csrf(page), "name": "Liene Example", "withdrawn_by": "Liene Example (e-mail)", "withdrawn_on": "2026-12-05"})
+    assert r.status_code == 303
+    withdrawal = proposal_ids(cfg)[-1]
+    assert portal_rows(cfg)[-1]["person_id"] == person_id  # by id: still meant after a rename
+    backdate(cfg, withdrawal, 1)
+    # edited before the refresh (the warehouse still says published) and after it
+    data = {**edit_form(p, RIGA_ORG, person_id), "role": "Senior coordinator", "email": "liene@rtu.lv"}
+    assert p.post(f"/organisations/{RIGA_ORG}/edit_person", data=data).status_code == 303
+    early = proposal_ids(cfg)[-1]
+    assert decide(co, early, "approve").status_code == 303
+    assert portal_rows(cfg)[-1]["consent_to_publish"] == "no"
+    refresh(cfg, tmp_path)
+    assert persons_in(cfg)[1] == []
+    form = p.get(f"/organisations/{RIGA_ORG}/persons/{person_id}").text
+    assert "Not published" in form
+    data = {**edit_form(p, RIGA_ORG, person_id), "name": "Liene Ēxample", "role": "Head of unit", "email": "liene@rtu.lv"}
+    assert p.post(f"/organisations/{RIGA_ORG}/edit_person", data=data).status_code == 303
+    late = proposal_ids(cfg)[-1]
+    assert "not published (no consent): stays so" in co.get("/review").text
+    assert decide(co, late, "approve").status_code == 303
+    rows = portal_rows(cfg)
+    assert [(r["person_id"], r["consent_to_publish"]) for r in rows] == [("", "yes"), (person_id, "no"), (person_id, "no")]
+    assert rows[-1]["name"] == "Liene Ēxample"  # the earlier edit is replaced by the later one
+    refresh(cfg, tmp_path)
+    (row,), public = persons_in(cfg)
+    assert row == (person_id, "Liene Ēxample", "Head of unit", "liene@rtu.lv", False) and public == []
+    assert "superseded" in p.get(f"/proposals/{early}").text
+
+
+def test_script_in_an_edited_person_is_inert(env, tmp_path):
+    cfg, app, client = env
+    p, co = user(cfg, client, "riga1"), user(cfg, client, "coord", role="coordinator", metros=())
+    person_id = added_person(cfg, tmp_path, p, co)
+    data = {**edit_form(p, RIGA_ORG, person_id), "name": EVIL, "role": EVIL, "phone": EVIL, "reason": EVIL}
+    assert p.post(f"/organisations/{RIGA_ORG}/edit_person", data=data).status_code == 303
+    edit = proposal_ids(cfg)[-1]
+    pages = [co.get("/review"), co.get(f"/proposals/{edit}"), p.get("/proposals"), p.get(f"/organisations/{RIGA_ORG}")]
+    for r in pages:
+        assert r.status_code == 200 and "<script>window.__pwned" not in r.text and "<img src=x" not in r.text
+    assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in pages[1].text
+    r = p.post(f"/organisations/{RIGA_ORG}/edit_person", data={**edit_form(p, RIGA_ORG, person_id), "role": EVIL, "email": EVIL})
+    assert r.status_code == 400 and "<script>window.__pwned" not in r.text  # the form again, with the contract's word

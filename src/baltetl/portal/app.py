@@ -46,7 +46,9 @@ MESSAGES = {
 }
 KIND_LABELS = {"correct": "correction", "hide": "hide", "add_person": "new contact person",
                "withdraw_consent": "consent withdrawn", "add_organisation": "new organisation",
-               "merge": "merge (one organisation)", "split": "split (two organisations)"}  # fmt: skip
+               "merge": "merge (one organisation)", "split": "split (two organisations)",
+               "edit_person": "contact person edited"}  # fmt: skip
+PERSON_FIELDS = ("name", "role", "email", "phone")
 DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -270,6 +272,51 @@ class Portal:
             org = self.org_for(conn, request, u, request.path_params["golden_id"])
             return self.org_page(request, conn, u, org)
 
+    def person_for(self, u, org, person_id: str) -> dict:
+        """A contact person of the organisation, from the warehouse; 403 when it belongs to another metropolis."""
+        with warehouse.connect(self.cfg.warehouse) as con:
+            person = warehouse.person(con, person_id)
+        if person is None:
+            raise HTTPException(404, "No such contact person in the database (a refresh may have changed it).")
+        if not self.can_propose(u, person["metropolis_id"]):
+            raise Forbidden(u.name, person_id)
+        if person["golden_id"] != org["golden_id"]:
+            raise HTTPException(404, "This person is not a contact person of this organisation.")
+        return person
+
+    def person_page(self, request, conn, u, org, person, status=200, **ctx) -> Response:
+        published, record = self._person_consent(conn, org["golden_id"], person)
+        seen = conn.execute(sa.select(sa.func.max(proposals.c.id))).scalar() or 0
+        return self.render(request, "person.html", status, org=org, person=person, published=published, record=record,
+                           seen=seen, person_fields=PERSON_FIELDS, form=ctx.pop("form", {}), **ctx)  # fmt: skip
+
+    async def edit_person_form(self, request: Request) -> Response:
+        with self.engine.begin() as conn:
+            u = self.begin(request, conn)
+            org = self.org_for(conn, request, u, request.path_params["golden_id"], propose=True)
+            person = self.person_for(u, org, request.path_params["person_id"])
+            return self.person_page(request, conn, u, org, person)
+
+    def _person_consent(self, conn, golden_id: str, person: dict, exclude: int | None = None) -> tuple[bool, dict | None]:
+        """Whether the person may be published: the warehouse says so and the latest approved proposal about them
+        (not yet refreshed, perhaps) does not say otherwise; and the consent record of the proposal that added them."""
+        pid = person["person_id"]
+        rows = conn.execute(sa.select(proposals).where(
+            proposals.c.golden_id == golden_id, proposals.c.state == "approved",
+            proposals.c.kind.in_(("add_person", "withdraw_consent", "edit_person")))
+            .order_by(proposals.c.decided_at, proposals.c.id)).all()  # fmt: skip
+        names = {revisions.fold(person["name"])}
+        for r in rows:
+            if r.kind == "edit_person" and r.details.get("person_id") == pid:
+                names |= {revisions.fold(r.details.get("name")), revisions.fold((r.details.get("before") or {}).get("name"))}
+        about = [r for r in rows if r.id != exclude and (r.details.get("person_id") == pid or (
+            not r.details.get("person_id") and revisions.fold(r.details.get("name")) in names))]  # fmt: skip
+        consent = bool(person["consent_to_publish"])
+        if about:
+            consent = consent and about[-1].kind != "withdraw_consent" and bool(about[-1].details.get("consent"))
+        record = next((r.details for r in reversed(about) if r.kind == "add_person" and r.details.get("consent")), None)
+        return consent, record
+
     async def new_organisation(self, request: Request) -> Response:
         """A missing organisation: its proposal names a new key revisions:<name-words> and a metropolis."""
         with self.engine.begin() as conn:
@@ -373,6 +420,9 @@ class Portal:
         except Invalid as exc:
             with self.engine.begin() as conn:
                 org = self.org_for(conn, request, u, request.path_params["golden_id"])
+                if kind == "edit_person":
+                    person = self.person_for(u, org, (f or {}).get("person_id", ""))
+                    return self.person_page(request, conn, u, org, person, 400, errors=exc.messages, form=f or {})
                 return self.org_page(request, conn, u, org, 400, errors=exc.messages, form={"kind": kind, **(f or {})},
                                      **getattr(exc, "ctx", {}))  # fmt: skip
         msg = "withdrawn" if kind == "withdraw_consent" else "proposed"
@@ -464,6 +514,30 @@ class Portal:
                          "email": d["email"], "phone": d["phone"], "consent_to_publish": "yes" if consent else "no"})  # fmt: skip
         return {"details": d}
 
+    def _edit_person(self, conn, u, org, f) -> dict:
+        """New details of a contact person; the consent stays as it is (an edit grants none)."""
+        person = self.person_for(u, org, f.get("person_id", ""))
+        before = {k: person[k] or "" for k in PERSON_FIELDS}
+        after = {k: f.get(k, "") for k in PERSON_FIELDS}
+        changed = [k for k in PERSON_FIELDS if f.get(f"based_on_{k}", "") != before[k]]
+        if changed:
+            raise Invalid(f"The person's {', '.join(changed)} changed since you opened the form: it is now "
+                          + "; ".join(f"“{before[k]}”" for k in changed) + ". Check it and send the form again.")  # fmt: skip
+        if not after["name"]:
+            raise Invalid("Write the person's name.")
+        if after == before:
+            raise Invalid("Nothing is changed: edit a detail before sending.")
+        if revisions.fold(after["name"]) != revisions.fold(before["name"]) and any(
+                revisions.fold(p["name"]) == revisions.fold(after["name"]) for p in org["persons"]):  # fmt: skip
+            raise Invalid(f"{after['name']} is already a contact person of this organisation.")
+        self._concurrent(conn, u, org, f, person["person_id"], "edit_person")
+        published, record = self._person_consent(conn, org["golden_id"], person)
+        new = {k: v or None for k, v in after.items()}
+        self._check_row({"op": "add_person", "target": warehouse.target_key(org), "person_id": person["person_id"], **new,
+                         "consent_to_publish": "yes" if published else "no"})  # fmt: skip
+        return {"field": person["person_id"], "details": {"person_id": person["person_id"], **new, "before": before,
+                                                          "published_when_proposed": published, "consent_record": record}}  # fmt: skip
+
     def _withdraw_consent(self, conn, u, org, f) -> dict:
         name = f.get("name", "")
         errors = []
@@ -476,8 +550,10 @@ class Portal:
             errors.append("Write when the consent was withdrawn, as YYYY-MM-DD.")
         if errors:
             raise Invalid(*errors)
-        self._check_row({"op": "add_person", "target": warehouse.target_key(org), "name": name, "consent_to_publish": "no"})
-        return {"details": {"name": name, "withdrawn_by": f["withdrawn_by"], "withdrawn_on": wd}}
+        known = next((p["person_id"] for p in org["persons"] if revisions.fold(p["name"]) == revisions.fold(name)), None)
+        self._check_row({"op": "add_person", "target": warehouse.target_key(org), "name": name, "person_id": known,
+                         "consent_to_publish": "no"})  # fmt: skip
+        return {"details": {"name": name, "person_id": known, "withdrawn_by": f["withdrawn_by"], "withdrawn_on": wd}}
 
     # -- proposals and the review ----------------------------------------------------------------------------
     def visible(self, u):
@@ -503,7 +579,7 @@ class Portal:
             rows = conn.execute(self.visible(u).where(proposals.c.state == "pending").order_by(proposals.c.id)).all()
         groups: dict[tuple, list] = {}
         for p in rows:
-            groups.setdefault((p.golden_id, p.kind, p.field if p.kind == "correct" else p.id), []).append(p)
+            groups.setdefault((p.golden_id, p.kind, p.field if p.kind in ("correct", "edit_person") else p.id), []).append(p)
         return self.render(request, "review.html", groups=list(groups.values()))
 
     def proposal_for(self, conn, request, u, pid: int):
@@ -581,12 +657,41 @@ class Portal:
             conn.execute(proposals.update().where(
                 proposals.c.golden_id == p.golden_id, proposals.c.kind == "correct", proposals.c.field == p.field,
                 proposals.c.state == "approved").values(state="superseded"))  # fmt: skip
+        if p.kind == "edit_person":
+            self._approve_edit(conn, p, f)
         conn.execute(proposals.update().where(proposals.c.id == p.id, proposals.c.state == "pending").values(
             state="approved", decided_by=u.id, decided_at=store.now(), comment=comment or None,
             revision_file=output.file_name(p.metropolis_id)))  # fmt: skip
         self.write_revisions(conn, p.metropolis_id)
         store.audit(conn, "proposal_approved", u.name, self.ip(request), f"proposal:{p.id}", comment=comment,
                     file=output.file_name(p.metropolis_id))  # fmt: skip
+
+    def _approve_edit(self, conn, p, f) -> None:
+        """The consent as it stands now goes into the row (a withdrawal since the proposal keeps the person off the
+        site); an earlier approved edit of the person is replaced by this one."""
+        with warehouse.connect(self.cfg.warehouse) as con:
+            person = warehouse.person(con, p.field)
+        if person is None:
+            raise Invalid("The person is no longer in the database (a refresh changed it): reject the proposal.")
+        before = p.details.get("before") or {}
+        now = {k: person[k] or "" for k in PERSON_FIELDS}
+        if now != before and f.get("confirm") != "yes":
+            raise Invalid("The person's details changed in the database since the proposal was made: they are now "
+                          + ", ".join(f"{k} “{v}”" for k, v in now.items() if v)
+                          + ". Tick ‘approve anyway’ to approve it.")  # fmt: skip
+        consent, _ = self._person_consent(conn, p.golden_id, person, exclude=p.id)
+        today = store.now().date()
+        added = conn.execute(sa.select(proposals).where(
+            proposals.c.golden_id == p.golden_id, proposals.c.kind == "add_person", proposals.c.state == "approved")).all()
+        same_day = [r for r in added if r.decided_at.date() == today
+                    and revisions.fold(r.details.get("name")) == revisions.fold(before.get("name"))]  # fmt: skip
+        if consent and same_day:
+            raise Invalid("This person was added today: two rows about one person on one day must agree, so approve "
+                          "the edit tomorrow.")  # fmt: skip
+        conn.execute(proposals.update().where(
+            proposals.c.kind == "edit_person", proposals.c.field == p.field, proposals.c.state == "approved",
+            proposals.c.id != p.id).values(state="superseded"))  # fmt: skip
+        conn.execute(proposals.update().where(proposals.c.id == p.id).values(details={**p.details, "consent": consent}))
 
     async def css(self, request: Request) -> Response:
         return Response((Path(__file__).parent / "templates" / "portal.css").read_text(encoding="utf-8"),
@@ -646,6 +751,7 @@ def create_app(cfg: Config) -> Starlette:
         Route("/organisations", wrap(portal.organisations)),
         Route("/organisations/new", wrap(portal.new_organisation), methods=["POST"]),
         Route("/organisations/{golden_id:str}", wrap(portal.organisation)),
+        Route("/organisations/{golden_id:str}/persons/{person_id:str}", wrap(portal.edit_person_form)),
         Route("/organisations/{golden_id:str}/{kind:str}", wrap(portal.propose_route), methods=["POST"]),
         Route("/proposals", wrap(portal.proposal_list)),
         Route("/proposals/{pid:int}", wrap(portal.proposal)),

@@ -21,7 +21,7 @@ from ..config import Config
 from .store import proposals, users
 
 COLUMNS = ["op", "target", "field", "value", "other", "author", "date", "reason", "name", "country", "city", "org_type",
-           "website", "metropolis_id", "role", "email", "phone", "consent_to_publish"]  # fmt: skip
+           "website", "metropolis_id", "role", "email", "phone", "consent_to_publish", "person_id"]  # fmt: skip
 ORG_COLUMNS = ("name", "country", "city", "org_type", "website", "metropolis_id")
 
 
@@ -50,8 +50,12 @@ def row(p, author: str, approver: str) -> dict:
         return {**base, "op": "add_organisation", **{k: d.get(k) for k in ORG_COLUMNS}}
     if p.kind in ("merge", "split"):  # split: the two source records are different organisations
         return {**base, "op": "merge" if p.kind == "merge" else "keep_apart", "other": d.get("other")}
-    if p.kind == "withdraw_consent":
-        return {**base, "op": "add_person", "name": d.get("name"), "consent_to_publish": "no"}
+    if p.kind == "withdraw_consent":  # by person_id when the person is in the warehouse: a renamed one too
+        return {**base, "op": "add_person", "name": d.get("name"), "person_id": d.get("person_id"), "consent_to_publish": "no"}
+    if p.kind == "edit_person":  # the person's new details; the consent as it stood when approved
+        return {**base, "op": "add_person", "person_id": d.get("person_id"), "name": d.get("name"), "role": d.get("role"),
+                "email": d.get("email"), "phone": d.get("phone"),
+                "consent_to_publish": "yes" if d.get("consent") else "no"}  # fmt: skip
     raise ValueError(f"proposal #{p.id}: unknown kind {p.kind!r}")
 
 

@@ -103,6 +103,17 @@ def organisation(con, golden_id: str) -> dict | None:
     return org
 
 
+def person(con, person_id: str) -> dict | None:
+    """One contact person (any consent) with their organisation's metropolis; None when there is none."""
+    names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+    if "persons" not in names:
+        return None
+    rows = _dicts(con.execute(
+        "SELECT p.person_id, p.golden_id, p.name, p.role, p.email, p.phone, p.consent_to_publish, g.metropolis_id "
+        "FROM persons p LEFT JOIN golden_organisations g USING (golden_id) WHERE p.person_id = ?", [person_id]))  # fmt: skip
+    return rows[0] if rows else None
+
+
 def target_key(org: dict) -> str:
     """The key a revision row names the organisation by: its first source record (a golden id may change when
     the resolution changes; a source record keeps naming the organisation it belongs to)."""
