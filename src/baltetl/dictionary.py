@@ -54,14 +54,17 @@ def apply(con, path: Path) -> int:
     d = load(path)
     views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary").fetchall()}
     rels = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()] + sorted(views)
+    columns: dict[str, list[str]] = {}
+    for rel, col in con.execute("SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal "
+                                "AND schema_name = 'main' ORDER BY table_name, column_index").fetchall():  # fmt: skip
+        columns.setdefault(rel, []).append(col)
     stmts = []
     for rel in rels:
         kind = "VIEW" if rel in views else "TABLE"
         doc = table_doc(d, rel)
         if doc:
             stmts.append(f'COMMENT ON {kind} "{rel}" IS {_q(doc)}')
-        for (col,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? AND NOT internal "
-                                  "AND schema_name = 'main' ORDER BY column_index", [rel]).fetchall():  # fmt: skip
+        for col in columns.get(rel, []):
             doc = column_doc(d, rel, col)
             if doc:
                 stmts.append(f'COMMENT ON COLUMN "{rel}"."{col}" IS {_q(doc)}')

@@ -245,9 +245,10 @@ def validate(parsed: Parsed, contracts: ModuleType, order: tuple[str, ...], max_
             for rec in good[orphan].itertuples(index=False):
                 failures.append((table, _s(rec.record_key), _s(rec.record_ref), col, f"parent:{parent}.{pcol}", _s(getattr(rec, col))))
             good = good[~orphan]
-        kept = set(good["record_key"].map(_s))
-        failures += [f for f in nulled if f[1] not in kept]  # of a row held back as an orphan: held with it
-        nulled = [f for f in nulled if f[1] in kept]
+        if nulled:
+            kept = set(good["record_key"].map(_s))
+            failures += [f for f in nulled if f[1] not in kept]  # of a row held back as an orphan: held with it
+            nulled = [f for f in nulled if f[1] in kept]
         q.extend(f + (HELD,) for f in failures)
         q.extend(f + (NULLED,) for f in nulled)
         rep.loaded = len(good)

@@ -60,9 +60,17 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         if limit:  # beyond it DuckDB drops cached blocks and spills to <build>.tmp
             con.execute("SET memory_limit = ?", [str(limit)])
         con.execute((sqld / "schema.sql").read_text())
-        build_geography(con, cfg)
         sources = state.sources()
-        _stage(con, state, sources)
+        # the snapshots load on cursors of their own while the geography is built here (its TEMP tables are
+        # this connection's; the staged tables and views are the database's)
+        stage_con, stage_pool = db.cursor(con), ThreadPoolExecutor(1)
+        try:
+            staged = stage_pool.submit(_stage, stage_con, state, sources)
+            build_geography(con, cfg)
+            staged.result()
+        finally:
+            stage_pool.shutdown(wait=True)
+            stage_con.close()
         point("build.staged")
         records = resolve.load_records_meanwhile(con)  # normalised while core.sql runs
         placement.place_staged(con, sqld)
