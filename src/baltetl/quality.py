@@ -103,6 +103,13 @@ def nullable_fields(model) -> set[str]:
     return {name for name, col in _schema(model).columns.items() if col.nullable and name not in identity}
 
 
+def _numbered(df: pd.DataFrame) -> pd.DataFrame:
+    """df with the index 0..n-1: itself when it has it already (reset_index copies every column)."""
+    if df.index.equals(pd.RangeIndex(len(df))):
+        return df
+    return df.reset_index(drop=True)
+
+
 def check_table(df: pd.DataFrame, model, table: str) -> tuple[pd.DataFrame, list[tuple], list[tuple]]:
     """-> (rows that pass, coerced; failures of rows held back; failures of values emptied in rows that pass),
     failures as quarantine tuples.  Lazy: every failing row is found.
@@ -112,7 +119,7 @@ def check_table(df: pd.DataFrame, model, table: str) -> tuple[pd.DataFrame, list
     """
     schema = _schema(model)
     may_empty = nullable_fields(model)
-    df = df.reset_index(drop=True)
+    df = _numbered(df)
     held: list[tuple] = []
     nulled: dict[int, list[tuple]] = {}  # row -> its emptied values
     remaining = df
@@ -265,7 +272,7 @@ def validate(parsed: Parsed, contracts: ModuleType, order: tuple[str, ...], max_
         rep.top_checks = dict(sorted(((c, len(r)) for c, r in rows_of.items()), key=lambda kv: (-kv[1], kv[0]))[:5])
         rep.emptied_checks = {c: len(emptied[c]) for c in rep.top_checks if c in emptied}
         reports[table] = rep
-        tables[table] = good.reset_index(drop=True)
+        tables[table] = _numbered(good)
     quarantine = pd.DataFrame(q, columns=QUARANTINE_COLUMNS, dtype=object)
     problems = []
     for rep in reports.values():
