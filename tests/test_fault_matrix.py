@@ -228,7 +228,7 @@ FAULTS = [
           r"StructureChanged: ECCP profile pages have changed structure: 0 of \d+ pages parsed"),
     Fault("wrong-encoding", "keep", lambda site, cfg: site.faults.update(
           {KEEP: lambda r: Response(site.content[KEEP]["B"].decode().encode("utf-16"), content_type="text/csv; charset=utf-8")}),
-          r"StructureChanged: \S+: not UTF-8"),
+          r"StructureChanged: \S+ \(landed as \S+\): not UTF-8"),  # the URL it came from, then the landing
     Fault("dead-host", "clusters", lambda site, cfg: cfg.source("clusters").options.update(
           sitemap_url=f"http://127.0.0.1:{closed_port()}/sitemap.xml"),
           r"FetchError: \S+/robots.txt unreachable"),
