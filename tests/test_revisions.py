@@ -46,8 +46,9 @@ def stand_in_resolution(con, revs) -> None:
                        ("name", "short_name", "org_type", "activity_type", "country", "city", "nuts3", "website",
                         "metropolis_id", "assigned_by"))  # fmt: skip
     con.execute(f"CREATE TABLE golden_organisations AS SELECT s.golden_id, {firsts}, list(DISTINCT o.source) AS "
-                "sources, count(*)::INTEGER AS records, false AS hidden FROM organisation_sources s "
-                "JOIN organisations o USING (org_key) GROUP BY s.golden_id")  # fmt: skip
+                "sources, count(*)::INTEGER AS records, false AS hidden, NULL::VARCHAR AS name_en, "
+                "NULL::VARCHAR AS name_local, NULL::VARCHAR AS ror_id, NULL::VARCHAR AS wikidata_id "
+                "FROM organisation_sources s JOIN organisations o USING (org_key) GROUP BY s.golden_id")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
