@@ -174,8 +174,9 @@ def _run_flow(source, sample, input, warehouse, config, publish, landed: dict, a
     from .pipeline import RefreshLocked
 
     api = prefect_api.start_if_needed()  # comes up while the inputs are parsed and the flow is imported
+    cfg = load_config(config, warehouse=warehouse) if landed else None
     if landed:  # parse the local inputs while Prefect starts (and its API); the flow's parse takes the result
-        pipeline.read_ahead(load_config(config, warehouse=warehouse), landed)
+        pipeline.read_ahead(cfg, landed)
     api = prefect_api.unless_profile_api(api)
 
     flow = _load_flow()
@@ -188,10 +189,10 @@ def _run_flow(source, sample, input, warehouse, config, publish, landed: dict, a
             settings = temporary_settings(updates={"api.url": api.url, "flows.heartbeat_frequency": None})
         else:
             api = None  # Prefect starts its own
-    if input is not None:  # a wrong file changes nothing: its parse (under way since the start) is checked first
+    if input is not None and landed:  # a wrong file changes nothing: its parse, under way since the start, first
         # with a temporary API ready, a parse still running is not waited for: the flow starts beside it, and an
         # error it finds later (a cut-off end) fails the source in the run (exit 1) instead
-        bad = pipeline.read_ahead_error(load_config(config, warehouse=warehouse), landed, wait=api is None)
+        bad = pipeline.read_ahead_error(cfg, landed, wait=api is None)
         if bad is not None:
             pipeline.drop_read_ahead()
             if api is not None:
