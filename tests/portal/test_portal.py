@@ -639,3 +639,17 @@ def test_script_in_an_edited_person_is_inert(env, tmp_path):
     assert "&lt;script&gt;window.__pwned=1&lt;/script&gt;" in pages[1].text
     r = p.post(f"/organisations/{RIGA_ORG}/edit_person", data={**edit_form(p, RIGA_ORG, person_id), "role": EVIL, "email": EVIL})
     assert r.status_code == 400 and "<script>window.__pwned" not in r.text  # the form again, with the contract's word
+
+
+def test_a_contact_person_already_there_is_found_in_any_case_or_unicode_form(env, tmp_path):
+    """'ＬＩＥＮＥ Example' (fullwidth capitals, as some keyboards and copies give them) is the person the
+    organisation has (revisions.fold, as the revisions compare names): the form says so instead of proposing a
+    second record of her."""
+    cfg, app, client = env
+    p, co = user(cfg, client, "riga1"), user(cfg, client, "coord", role="coordinator", metros=())
+    added_person(cfg, tmp_path, p, co)
+    before = proposal_ids(cfg)
+    name = "\uff2c\uff29\uff25\uff2e\uff25 Example"
+    res = person(p, RIGA_ORG, name=name, consent_by=name)
+    assert "already a contact person of this organisation" in res.text
+    assert proposal_ids(cfg) == before

@@ -506,7 +506,7 @@ class Portal:
                 errors.append(f"The consent date {cd!r} is not a day written YYYY-MM-DD.")
             elif cd and _day(cd) > date.today():
                 errors.append("The consent date is in the future.")
-        if any(p["name"].casefold() == name.casefold() for p in org["persons"]):
+        if any(revisions.fold(p["name"]) == revisions.fold(name) for p in org["persons"]):  # as revisions compare them
             errors.append(f"{name} is already a contact person of this organisation.")
         if errors:
             raise Invalid(*errors)
