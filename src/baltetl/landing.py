@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .faults import point
-from .procs import alive
+from .procs import remove_orphans
 from .sources import Landed
 
 KEEP_PER_NAME = 5
@@ -95,13 +95,7 @@ class Landing:
     def remove_dead_temps(self, source: str) -> list[str]:
         """Delete the temporary files a killed run left in a source's landing folder (their writer's pid is
         not running); those of a live process are being written."""
-        gone = []
-        for p in (self.root / source).glob(".*"):
-            m = TEMP.fullmatch(p.name)
-            if m and p.is_file() and not alive(int(m.group(1))):
-                p.unlink(missing_ok=True)
-                gone.append(p.name)
-        return gone
+        return [p.name for p in remove_orphans((self.root / source).glob(".*"), TEMP)]
 
     def _sidecars(self, source: str, name: str):
         """(sidecar, data file, meta) of each landed file of this name.  A landed .json data file is not a

@@ -10,7 +10,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import re
 import signal
+from collections.abc import Iterable
+from pathlib import Path
 
 PR_SET_PDEATHSIG = 1
 
@@ -56,3 +59,15 @@ def die_with_parent(parent: int | None = None, sig: int = signal.SIGKILL) -> Non
     _prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
     if parent is not None and os.getppid() != parent:
         os.kill(os.getpid(), sig)
+
+
+def remove_orphans(paths: Iterable[Path], name: re.Pattern) -> list[Path]:
+    """Delete the files among `paths` whose name matches `name` (its first group: the writer's pid) and whose
+    writer is no longer running: what a killed process left half-written.  -> the files removed."""
+    gone = []
+    for p in paths:
+        m = name.fullmatch(p.name)
+        if m and p.is_file() and not alive(int(m.group(1))):
+            p.unlink(missing_ok=True)
+            gone.append(p)
+    return gone

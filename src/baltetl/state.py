@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -91,6 +92,9 @@ def _unbuilt(rows: list[dict], state: State) -> list[dict]:
     return rows
 
 
+TEMP = re.compile(r"\..+\.tmp-(\d+)")  # a file written beside its place by pid: .<name>.tmp-<pid>
+
+
 class State:
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -143,14 +147,9 @@ class State:
         """Delete what killed processes left: files written beside their place (`.<name>.tmp-<pid>`) by a pid
         that is gone, and snapshots never finished (no meta.json; not CURRENT).  Only with the refresh lock
         held: then no snapshot is being written.  -> the paths removed, relative to the state folder."""
-        gone = []
         if not self.root.exists():
-            return gone
-        for p in self.root.rglob(".*.tmp-*"):
-            pid = p.name.rsplit(".tmp-", 1)[-1]
-            if p.is_file() and pid.isdigit() and not procs.alive(int(pid)):
-                p.unlink(missing_ok=True)
-                gone.append(str(p.relative_to(self.root)))
+            return []
+        gone = [str(p.relative_to(self.root)) for p in procs.remove_orphans(self.root.rglob(".*.tmp-*"), TEMP)]
         d = self.root / "sources"
         for src in d.iterdir() if d.exists() else ():
             current = self.current(src.name)
