@@ -8,7 +8,7 @@ import os
 
 from baltetl import pipeline, quality
 from baltetl.config import load_config
-from conftest import ROOT
+from helpers.common import ROOT
 
 for _name in ("networks", "clusters"):
     quality.load_contracts(ROOT / "schemas", _name)  # pandera and the contracts, imported before any fork

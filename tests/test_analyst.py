@@ -13,7 +13,7 @@ import textwrap
 
 import duckdb
 import pytest
-from conftest import run_refresh
+from helpers.common import run_refresh
 from test_warehouse import q, small_archive
 
 from baltetl import db, pipeline

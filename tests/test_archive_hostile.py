@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import SAMPLE, sample_cut
+from helpers.common import SAMPLE, sample_cut
 
 from baltetl import archive, pipeline
 from baltetl.archive import ArchiveError, Limits

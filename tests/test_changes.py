@@ -13,8 +13,8 @@ import tarfile
 import duckdb
 import pandas as pd
 import pytest
-from conftest import HE_XML, SAMPLE, need_shared, run_refresh, truncated_sample
-from cordis_helpers import write_zip
+from helpers.common import HE_XML, SAMPLE, need_shared, run_refresh, truncated_sample
+from helpers.cordis import write_zip
 from lxml import etree
 
 from baltetl import archive, history, warehouse

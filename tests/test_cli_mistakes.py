@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from baltetl.cli import app
-from conftest import SAMPLE, refresh_run
+from helpers.common import SAMPLE, refresh_run
 
 
 @pytest.fixture(scope="module")

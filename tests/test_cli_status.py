@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from baltetl import pipeline
 from baltetl.cli import app
 from baltetl.state import State
-from conftest import refresh_run
+from helpers.common import refresh_run
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ import re
 
 import pandas as pd
 import pytest
-from conftest import CSV_EXCERPT, SHARED, landed, need_shared
-from cordis_helpers import (
+from helpers.common import CSV_EXCERPT, SHARED, landed, need_shared
+from helpers.cordis import (
     CSV_BROKEN,
     CSV_EDITION,
     EXCERPT_FIXTURE,

@@ -24,7 +24,7 @@ from werkzeug import Request, Response
 from baltetl import pipeline
 from baltetl.config import load_config
 from baltetl.state import State
-from conftest import local_toml
+from helpers.common import local_toml
 
 SAMPLE = Path(__file__).resolve().parents[1] / "src" / "baltetl" / "sample" / "cordis-HORIZON-xml-baltmet-sample.tar.xz"
 SAMPLE_PROJECTS = 575

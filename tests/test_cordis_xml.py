@@ -10,8 +10,8 @@ import re
 
 import pandas as pd
 import pytest
-from conftest import SAMPLE, landed
-from cordis_helpers import (
+from helpers.common import SAMPLE, landed
+from helpers.cordis import (
     contracts,
     make_ctx,
     read_members,

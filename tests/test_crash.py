@@ -20,7 +20,7 @@ from pathlib import Path
 import crash_child
 import duckdb
 import pytest
-from conftest import ROOT
+from helpers.common import ROOT
 
 from baltetl import faults, pipeline, resolve
 from baltetl.config import load_config

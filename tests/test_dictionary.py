@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import site_helpers as h
+import helpers.site as h
 from baltetl import dictionary
 from baltetl.warehouse import sql_dir
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import duckdb
 import pytest
-from conftest import FIXTURES, ROOT, local_toml, sample_cut
+from helpers.common import FIXTURES, ROOT, local_toml, sample_cut
 from pytest_httpserver import HTTPServer
 from test_source_eurocities import directory_html, pairs
 from werkzeug import Request, Response

@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 
 import pandas as pd
-from conftest import FIXTURES, landed
+from helpers.common import FIXTURES, landed
 
 from baltetl import quality
 from baltetl.sources import SourceContext, clusters

@@ -129,7 +129,7 @@ def test_cli_rejects_missing_input(tmp_path):
 def test_a_failing_source_keeps_its_data_while_the_others_refresh(prefect_server, tmp_path, httpserver):
     """Live refresh of two sources: Eurocities' page changed (filled by JavaScript), the networks list is fine."""
     from baltetl.cli import _load_flow
-    from conftest import FIXTURES, ROOT, local_toml
+    from helpers.common import FIXTURES, ROOT, local_toml
 
     refresh = _load_flow()
     wh = tmp_path / "partial.duckdb"
@@ -204,7 +204,7 @@ def test_fetches_of_different_sources_overlap(prefect_server, tmp_path):
     from werkzeug import Response
 
     from baltetl.cli import _load_flow
-    from conftest import ROOT, local_toml
+    from helpers.common import ROOT, local_toml
 
     sample = ROOT / "src/baltetl/sample"
     payloads = {

@@ -3,7 +3,7 @@
 import duckdb
 import pytest
 
-from conftest import CSV_EXCERPT, SHARED, need_shared, run_refresh
+from helpers.common import CSV_EXCERPT, SHARED, need_shared, run_refresh
 
 pytestmark = pytest.mark.shared
 

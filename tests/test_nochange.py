@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from baltetl import buildinfo, pipeline
 from baltetl.state import State
-from conftest import refresh_run
+from helpers.common import refresh_run
 
 SOURCES = ["networks", "clusters"]  # two small real samples
 

@@ -6,8 +6,8 @@ import time
 import duckdb
 import pytest
 
-from conftest import run_refresh
-from topics_helpers import PAST, Mini, config_with
+from helpers.common import run_refresh
+from helpers.topics import PAST, Mini, config_with
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import duckdb
 import numpy as np
 import pytest
 
-from topics_helpers import Mini
+from helpers.topics import Mini
 
 CUT = date(2023, 1, 1)
 BEFORE, AFTER = date(2022, 3, 1), date(2023, 3, 1)

@@ -27,7 +27,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, ROOT, SAMPLE
+from helpers.common import FIXTURES, ROOT, SAMPLE
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 

@@ -206,7 +206,7 @@ def test_conflicts_counted_in_the_quality_report(cfg):
 
 def test_a_build_places_by_postcode_and_keeps_conflicts(cfg_tmp):
     """The warehouse build: the sample's participations placed by address, the rule recorded, conflicts kept."""
-    from conftest import run_refresh
+    from helpers.common import run_refresh
 
     result, _ = run_refresh(cfg_tmp, sample=True)
     assert result.status == "success", result.message

@@ -15,7 +15,7 @@ import duckdb
 import pytest
 from typer.testing import CliRunner
 
-import site_helpers as h
+import helpers.site as h
 from baltetl import publish as pub
 from baltetl.charts import bar_chart, network_chart
 from baltetl.config import load_config, package_path

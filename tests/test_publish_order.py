@@ -15,7 +15,7 @@ import time
 
 import duckdb
 import pytest
-from conftest import run_refresh
+from helpers.common import run_refresh
 from test_analyst import Analyst
 from test_warehouse import small_archive
 from typer.testing import CliRunner

@@ -11,7 +11,7 @@ import duckdb
 
 from baltetl import pipeline
 from baltetl.archive import ArchiveError
-from conftest import ROOT, SAMPLE, run_refresh, truncated_sample
+from helpers.common import ROOT, SAMPLE, run_refresh, truncated_sample
 
 
 def test_parse_takes_the_read_ahead_of_the_same_files(cfg):

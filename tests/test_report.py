@@ -16,7 +16,7 @@ from baltetl import report
 from baltetl.checkwords import words
 from baltetl.config import load_config
 from baltetl.state import State
-from conftest import refresh_run
+from helpers.common import refresh_run
 
 SOURCES = ("cordis", "keep", "interreg_se")
 GONE = "keep:XX-no-such-organisation"

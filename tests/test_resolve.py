@@ -14,7 +14,7 @@ from baltetl import resolve
 from baltetl.cli_resolution import register
 from baltetl.config import load_config
 from baltetl.state import State
-from conftest import FIXTURES, run_refresh
+from helpers.common import FIXTURES, run_refresh
 
 SOURCES = ("cordis", "eurocities", "networks", "keep", "interreg_se")
 

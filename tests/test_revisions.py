@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from baltetl import revisions
 from baltetl.cli_revisions import register
 from baltetl.config import load_config
-from conftest import run_refresh
+from helpers.common import run_refresh
 
 RIGA_KEEP = "keep:LV-60eca477d6e19d"  # City of Riga (Riga City Council), keep.eu: website = a project's site
 RIGA_EUROCITIES = "eurocities:LV:riga"

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from baltetl import revisions
 from baltetl.cli_revisions import register
 from baltetl.publish import publish
-from conftest import ROOT, run_refresh
+from helpers.common import ROOT, run_refresh
 
 RIGA = "eurocities:LV:riga"
 GOOD_CSV = f"op,target,field,value,author,date\ncorrect,{RIGA},website,https://www.riga.lv/,Riga partner,2026-11-20\n"

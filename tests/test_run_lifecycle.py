@@ -18,7 +18,7 @@ import crash_child
 import duckdb
 import psutil
 import pytest
-from conftest import ROOT
+from helpers.common import ROOT
 from test_crash import forkserver  # noqa: F401  (the fixture: children forked from a process with baltetl imported)
 from typer.testing import CliRunner
 

@@ -17,7 +17,7 @@ import duckdb
 import pytest
 
 from baltetl.prefect_api import _free_port, healthy
-from conftest import ROOT
+from helpers.common import ROOT
 
 pytestmark = pytest.mark.prefect
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import site_helpers as h
+import helpers.site as h
 
 
 pytestmark = pytest.mark.browser

@@ -13,7 +13,7 @@ from html import unescape
 import duckdb
 import pytest
 
-import site_helpers as h
+import helpers.site as h
 from baltetl.sourcedates import name_date
 from test_publish import published_texts
 

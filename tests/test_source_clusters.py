@@ -14,7 +14,7 @@ import duckdb
 import openpyxl
 import pandas as pd
 import pytest
-from conftest import FIXTURES, landed, run_refresh
+from helpers.common import FIXTURES, landed, run_refresh
 
 from baltetl import quality
 from baltetl.sources import SourceContext, StructureChanged, clusters

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import duckdb
 import pytest
-from conftest import FIXTURES, local_toml, run_refresh
+from helpers.common import FIXTURES, local_toml, run_refresh
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 

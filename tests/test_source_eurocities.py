@@ -23,7 +23,7 @@ from baltetl.config import load_config
 from baltetl.sources import Landed, SourceContext, StructureChanged
 from baltetl.sources import eurocities as ec
 
-from conftest import FIXTURES, ROOT, SHARED, local_toml, need_shared, run_refresh
+from helpers.common import FIXTURES, ROOT, SHARED, local_toml, need_shared, run_refresh
 
 SAMPLE_DIR = ROOT / "src" / "baltetl" / "sample" / "eurocities"
 TEXT = SAMPLE_DIR / "members_from_website_2025-05-18.txt"
@@ -114,7 +114,7 @@ def serve_site(server: HTTPServer, directory: str, member_pages: dict[str, bytes
 
 def cordis_cut(tmp_path: Path, n: int) -> Path:
     """A zip of the first n project files of the bundled CORDIS sample (a fast second source)."""
-    from conftest import sample_cut
+    from helpers.common import sample_cut
 
     out = tmp_path / "cordis-cut.zip"
     out.write_bytes(sample_cut(n))

@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import SHARED, landed, local_toml, need_shared, run_refresh  # noqa: E402
+from helpers.common import SHARED, landed, local_toml, need_shared, run_refresh  # noqa: E402
 
 from baltetl.sources import NoInput, SourceContext, interreg_se  # noqa: E402
 

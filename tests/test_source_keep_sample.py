@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import SHARED, need_shared  # noqa: E402
+from helpers.common import SHARED, need_shared  # noqa: E402
 
 from baltetl.sources import keep  # noqa: E402
 

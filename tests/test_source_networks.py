@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 import pytest
-from conftest import FIXTURES, SHARED, landed, need_shared, run_refresh
+from helpers.common import FIXTURES, SHARED, landed, need_shared, run_refresh
 
 from baltetl import pipeline, quality
 from baltetl.config import load_config

@@ -15,7 +15,7 @@ from pytest_httpserver import HTTPServer
 from baltetl import pipeline
 from baltetl.config import load_config
 from baltetl.http import RobotsDisallowed
-from conftest import local_toml
+from helpers.common import local_toml
 
 SAMPLE_DIR = Path(__file__).resolve().parents[1] / "src" / "baltetl" / "sample" / "networks-etmun-2019"
 MEMBERS = (SAMPLE_DIR / "etmun_network_members_geocoded_2019.csv").read_bytes()

@@ -12,7 +12,7 @@ from pytest_httpserver import HTTPServer
 
 from baltetl import pipeline, resolve
 from baltetl.config import load_config
-from conftest import local_toml, run_refresh
+from helpers.common import local_toml, run_refresh
 
 # one record of the official dump (schema v2), as ROR publishes it
 V2 = {

@@ -2,7 +2,7 @@
 
 import pytest
 
-from topics_helpers import Mini, config_with
+from helpers.topics import Mini, config_with
 
 
 @pytest.fixture

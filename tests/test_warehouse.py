@@ -10,7 +10,7 @@ import pytest
 
 from baltetl import pipeline
 from baltetl.pipeline import RefreshLocked
-from conftest import SAMPLE, run_refresh, truncated_sample
+from helpers.common import SAMPLE, run_refresh, truncated_sample
 
 
 def q(path, sql):

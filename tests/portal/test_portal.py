@@ -14,7 +14,7 @@ from baltetl import revisions
 from baltetl.portal import auth, store
 from baltetl.portal.app import COOKIE, create_app
 
-from .portal_helpers import RIGA_ORG, RIGA_ORG_2, TALLINN_ORG, add_user, csrf, form_csrf, sign_in, tiny_warehouse, user
+from helpers.portal import RIGA_ORG, RIGA_ORG_2, TALLINN_ORG, add_user, csrf, form_csrf, sign_in, tiny_warehouse, user
 
 EVIL = '<script>window.__pwned=1</script>"><img src=x onerror=alert(1)>'
 
@@ -423,7 +423,7 @@ sys.path.insert(0, {tests!r})
 from starlette.testclient import TestClient
 from baltetl.config import load_config
 from baltetl.portal.app import create_app
-from portal.portal_helpers import RIGA_ORG, sign_in
+from helpers.portal import RIGA_ORG, sign_in
 from portal.test_portal import correct
 cfg = load_config(warehouse={wh!r})
 cfg.raw["paths"]["revisions"] = {rev!r}

@@ -17,8 +17,8 @@ import time
 import duckdb
 import pytest
 
-import site_helpers as h
-from conftest import refresh_run
+import helpers.site as h
+from helpers.common import refresh_run
 
 pytestmark = pytest.mark.browser
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import FIXTURES, ROOT
+from helpers.common import FIXTURES, ROOT
 
 CORDIS_FIXTURES = FIXTURES / "cordis"
 EXCERPT_FIXTURE = CORDIS_FIXTURES / "organization_rows_excerpt_2026-10-03.csv"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_refresh
+from helpers.common import run_refresh
 
 SOURCES = ("cordis", "eurocities", "networks", "keep", "clusters")  # clusters: the hand-made, illustrative sample
 EVIL_KEY = "revisions:evil-oy"

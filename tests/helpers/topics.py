@@ -10,7 +10,7 @@ from datetime import date, timedelta
 
 import duckdb
 
-from conftest import ROOT
+from helpers.common import ROOT
 
 FUTURE = date.today() + timedelta(days=400)
 PAST = date(2020, 6, 30)
