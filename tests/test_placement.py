@@ -124,7 +124,7 @@ def test_barcelona_by_configuration_alone(tmp_path):
     cfg = load_config(toml)
     with open(FIXTURES / "es_participations.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    from baltetl.sources.cordis_values import _first_nuts3
+    from baltetl.sources.cordis.values import _first_nuts3
 
     _, _, con = placed(cfg, [("ES", r["post_code"] or None, r["city"] or None, _first_nuts3(r["nuts_code"])) for r in rows])
     got = {(c, p, n, n3): m for c, p, n, n3, m in con.execute(

@@ -254,7 +254,7 @@ def evaluate(cfg: Config, labels: Path) -> dict[str, dict]:
     (placed in a metropolis other than the label's), missed (the label's metropolis, placed in none) and
     the wrong rows.  The split is the file's `split` column, else held_out()."""
     from .geo import build_geography, norm_place
-    from .sources.cordis_values import EU_TO_ISO, _first_nuts3
+    from .sources.cordis.values import EU_TO_ISO, _first_nuts3
     from .warehouse import sql_dir
 
     try:
