@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import pytest
@@ -229,16 +229,16 @@ FAULTS = [
     Fault("wrong-encoding", "keep", lambda site, cfg: site.faults.update(
           {KEEP: lambda r: Response(site.content[KEEP]["B"].decode().encode("utf-16"), content_type="text/csv; charset=utf-8")}),
           r"StructureChanged: \S+ \(landed as \S+\): not UTF-8"),  # the URL it came from, then the landing
-    Fault("dead-host", "clusters", lambda site, cfg: cfg.source("clusters").options.update(
-          sitemap_url=f"http://127.0.0.1:{closed_port()}/sitemap.xml"),
+    Fault("dead-host", "clusters", lambda site, cfg: cfg.sources.update(clusters=cfg.source("clusters").with_options(
+          sitemap_url=f"http://127.0.0.1:{closed_port()}/sitemap.xml")),
           r"FetchError: \S+/robots.txt unreachable"),
     Fault("redirect-off-host", "cordis", lambda site, cfg: site.faults.update({CORDIS: off_host(site)}),
           r"FetchRefused: cordis: host 'localhost' is not in the source's configured hosts .* \(redirected from \S+\)"),
     Fault("endless-body", "keep", lambda site, cfg: (site.faults.update({KEEP: endless}),
-                                                     cfg.source("keep").options.update(http={"max_mb": 1})),
+                                                     cfg.sources.update(keep=replace(cfg.source("keep"), http={"max_mb": 1}))),
           r"FetchLimit: keep: \S+ sent more than max_mb 1 \(MiB\)"),
     Fault("slow-drip", "eurocities", lambda site, cfg: (site.faults.update({DIRECTORY: drip}),
-                                                        cfg.source("eurocities").options.update(http={"deadline_s": 1})),
+                                                        cfg.sources.update(eurocities=replace(cfg.source("eurocities"), http={"deadline_s": 1}))),
           r"FetchLimit: eurocities: \S+ not received within deadline_s 1 "),
 ]  # fmt: skip
 

@@ -4,7 +4,6 @@ exports link neither: urls.web_url)."""
 
 from __future__ import annotations
 
-import dataclasses
 
 import pandas as pd
 from helpers.common import FIXTURES, landed
@@ -25,9 +24,9 @@ def test_a_javascript_website_is_emptied_and_quarantined(cfg, tmp_path):
     path = tmp_path / "registry-kkk-pl-0123.csv"
     path.write_text(text, encoding="utf-8")
     src = cfg.source("clusters")
-    ctx = SourceContext(cfg, dataclasses.replace(src, options={**src.options, "registries": [KKK]}))
+    ctx = SourceContext(cfg, src.with_options(registries=[KKK]))
     parsed = clusters.parse(ctx, [landed(path, "registry-kkk-pl")])
-    v = quality.validate(parsed, quality.load_contracts(cfg.project_dir / "schemas", "clusters"), clusters.TABLES, 1.0, {})
+    v = quality.validate(parsed, quality.load_contracts(cfg.project_dir / "schemas", "clusters"), src.tables, 1.0, {})
     orgs = v.tables["organisations"].set_index("name")
     assert pd.isna(orgs.loc["Pomorski Klaster ICT Interizon", "website"])  # loaded, without it
     assert orgs.loc["Mazowiecki Klaster Testowy", "website"] == "www.mazowiecki.example.pl, www.other.example.pl"

@@ -152,7 +152,7 @@ def config():
         for var in ("BALTETL_CONFIG", "BALTETL_STATE", "BALTETL_LANDING", "BALTETL_WAREHOUSE"):
             mp.delenv(var, raising=False)
         c = load_config(warehouse=Path(tempfile.mkdtemp(prefix="baltetl-props-")) / "wh.duckdb")
-    c.source("cordis").options["parse_workers"] = 1
+    c.source("cordis").options.parse_workers = 1
     return c
 
 
@@ -174,7 +174,7 @@ def check(source: str, files: list[tuple[str, bytes, str, str]]) -> None:
             event(f"refused: {type(exc).__name__}")
             return
     contracts = quality.load_contracts(ROOT / "schemas", src.contract)
-    v = quality.validate(parsed, contracts, tuple(mod.TABLES), max_share=1.0, min_rows={})
+    v = quality.validate(parsed, contracts, src.tables, max_share=1.0, min_rows={})
     for table, rep in v.reports.items():
         assert rep.loaded == len(v.tables[table])
         q = v.quarantine[v.quarantine["table_name"] == table]

@@ -45,7 +45,7 @@ class Limits:
 
     @classmethod
     def of(cls, cfg, src) -> Limits:
-        conf = {**(cfg.raw.get("archive") or {}), **(src.options.get("archive") or {})}
+        conf = {**(cfg.raw.get("archive") or {}), **(src.archive or {})}
         d = cls()
         return cls(
             max_total_bytes=int(float(conf.get("max_total_mb", d.max_total_bytes / MB)) * MB),

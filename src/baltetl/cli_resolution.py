@@ -17,12 +17,12 @@ SIDES = ("left", "right")
 
 
 def _rec(row: dict, side: str):
-    from .resolve import Rec
+    from .resolve import Rec, declared_with
 
     g = lambda c: (row.get(f"{side}_{c}") or None)  # noqa: E731
     source, oid = g("source"), g("id")
     return Rec(f"{source}:{oid}", source, g("name") or "", g("country"), g("city"), g("org_type"), g("vat"),
-               g("website"), oid if source == "cordis" else g("pic"), g("wikidata"))  # fmt: skip
+               g("website"), oid if source in declared_with("org_id_is_pic") else g("pic"), g("wikidata"))  # fmt: skip
 
 
 def score_pairs(rows: list[dict]) -> dict:

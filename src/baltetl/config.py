@@ -5,10 +5,15 @@ from __future__ import annotations
 import copy
 import os
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
+
+from .sources import declaration
+from .sources.declaration import Checks, Fetch
 
 DEFAULT_CONFIG = "baltetl.toml"
 ENV_PATHS = {
@@ -37,15 +42,32 @@ class Metropolis:
 
 @dataclass(frozen=True)
 class SourceConfig:
+    """A source's declaration (sources/<name>/source.toml) with the configuration's [sources.<name>] on top."""
+
     name: str
-    module: str
+    module: str  # an importable module, or the path of a .py file
     contract: str
     max_quarantine_share: float = 0.02
     min_rows: dict[str, int] = field(default_factory=dict)
     hosts: tuple[str, ...] = ()
     sample: str | None = None
     cadence_days: float = 30.0  # how often the source publishes: data older than this is stale
-    options: dict[str, Any] = field(default_factory=dict)  # everything else in the table
+    options: Any = None  # the source's own settings: an instance of its Options model (options.py)
+    max_rows: dict[str, int] = field(default_factory=dict)
+    max_drop_share: float = 0.2
+    http: dict[str, Any] | None = None
+    archive: dict[str, Any] | None = None
+    contract_file: Path | None = None  # a contract in the source's folder instead of schemas/
+    declaration: Any = None  # its sources.declaration.Declaration
+
+    def with_options(self, **changes: Any) -> SourceConfig:
+        """A copy whose options have these changes, validated by the source's Options model."""
+        return replace(self, options=type(self.options).model_validate({**self.options.model_dump(), **changes}))
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """The staged tables it delivers, parents first."""
+        return tuple(self.declaration.tables)
 
 
 @dataclass(frozen=True)
@@ -118,9 +140,11 @@ def load_config(path: str | Path | None = None, *, warehouse: str | Path | None 
         if not p.exists():
             raise ConfigError(f"config file not found: {p}")
         try:
-            raw = _merge(raw, tomllib.loads(p.read_text(encoding="utf-8")))
+            raw = _merge(raw, user := tomllib.loads(p.read_text(encoding="utf-8")))
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{p}: {exc}") from None
+    else:
+        p, user = None, {}
     paths = dict(raw.get("paths", {}))
     for env, key in ENV_PATHS.items():
         if os.environ.get(env):
@@ -128,10 +152,10 @@ def load_config(path: str | Path | None = None, *, warehouse: str | Path | None 
     if warehouse:
         paths["warehouse"] = str(warehouse)
     raw["paths"] = paths
-    return _build(raw)
+    return _build(raw, p, user)
 
 
-def _build(raw: dict[str, Any]) -> Config:
+def _build(raw: dict[str, Any], origin: Path | None = None, user: dict[str, Any] | None = None) -> Config:
     base = project_dir()
     paths = raw.get("paths", {})
     for key in ("warehouse", "lau", "nuts_changes"):
@@ -159,22 +183,7 @@ def _build(raw: dict[str, Any]) -> Config:
                 aliases=tuple(m.get("aliases", ())),
             )
         )
-    known = {"module", "contract", "max_quarantine_share", "min_rows", "hosts", "sample", "cadence_days"}
-    sources = {}
-    for name, s in raw.get("sources", {}).items():
-        if "module" not in s:
-            raise ConfigError(f"source {name!r} needs a module")
-        sources[name] = SourceConfig(
-            name=name,
-            module=s["module"],
-            contract=s.get("contract", name),
-            max_quarantine_share=float(s.get("max_quarantine_share", 0.02)),
-            min_rows=dict(s.get("min_rows", {})),
-            hosts=tuple(s.get("hosts", ())),
-            sample=s.get("sample"),
-            cadence_days=float(s.get("cadence_days", 30)),
-            options={k: v for k, v in s.items() if k not in known},
-        )
+    sources = _sources(raw, base, origin, user or {})
     return Config(
         project_dir=base,
         warehouse=warehouse,
@@ -188,3 +197,66 @@ def _build(raw: dict[str, Any]) -> Config:
         sources=sources,
         raw=raw,
     )
+
+
+# keys of [sources.<name>] that are no option of the source's own
+GENERIC = ("module", "contract", "cadence_days", *Checks.model_fields, *Fetch.model_fields)
+
+
+def _sources(raw: dict[str, Any], base: Path, origin: Path | None, user: dict[str, Any]) -> dict[str, SourceConfig]:
+    """The declared sources (package folders and [paths] source_folders) with [sources.<name>] on top: each
+    key overrides the declaration's (tables such as min_rows merge key by key); options are validated by the
+    source's Options model.  An error names the file the bad value came from, in one line."""
+    extra = tuple(resolve_path(str(f), base) for f in (raw.get("paths", {}).get("source_folders") or ()))
+    try:
+        declared = declaration.use(extra)
+    except declaration.DeclarationError as exc:
+        raise ConfigError(str(exc)) from None
+    overrides = raw.get("sources") or {}
+    unknown = sorted(set(overrides) - set(declared))
+    if unknown:
+        raise ConfigError(f"{origin or DEFAULT_CONFIG}: [sources.{unknown[0]}] is no declared source "
+                          f"(declared: {', '.join(declared)}); a source is a folder with a {declaration.FILE}")  # fmt: skip
+    sources = {}
+    for name, d in declared.items():
+        over = overrides.get(name) or {}
+        where = origin if name in (user.get("sources") or {}) else d.path
+        s = _merge(d.settings(), over)
+        generic = {k: s.pop(k) for k in GENERIC if k in s}
+        try:
+            checks = Checks(**{k: generic[k] for k in Checks.model_fields if k in generic})
+            fetch = Fetch(**{k: generic[k] for k in Fetch.model_fields if k in generic})
+            options = d.options_model()(**s)
+        except ValidationError as exc:
+            raise ConfigError(f"{where}: [sources.{name}] {declaration._one_line(exc)}") from None
+        contract = str(generic.get("contract", d.contract))
+        sources[name] = SourceConfig(
+            name=name,
+            module=str(generic.get("module") or d.module_name()),
+            contract=contract.removesuffix(".py"),
+            max_quarantine_share=checks.max_quarantine_share,
+            min_rows=dict(checks.min_rows),
+            max_rows=dict(checks.max_rows),
+            max_drop_share=checks.max_drop_share,
+            hosts=tuple(fetch.hosts),
+            sample=_sample(fetch.sample, d) if "sample" not in over else fetch.sample,
+            http=fetch.http,
+            archive=fetch.archive,
+            cadence_days=float(generic.get("cadence_days", d.cadence_days)),
+            options=options,
+            contract_file=d.folder / contract if contract.endswith(".py") else None,
+            declaration=d,
+        )
+    # each source's credit (title, licence, ...) from its declaration, [publish.sources.<name>] on top
+    pub = raw.setdefault("publish", {})
+    given = pub.get("sources") or {}
+    pub["sources"] = {**{n: _merge(d.publish_meta(), given.get(n) or {}) for n, d in declared.items()},
+                      **{n: m for n, m in given.items() if n not in declared}}  # fmt: skip
+    return sources
+
+
+def _sample(value: str | None, d) -> str | None:
+    """A declaration's sample: package:<path>, or a path relative to its folder."""
+    if not value or value.startswith("package:") or Path(value).is_absolute():
+        return value
+    return str(d.folder / value)

@@ -38,7 +38,6 @@ Log = Callable[[str], None]
 
 
 KEEPS_DATA = ("unchanged", "skipped")  # run statuses that leave a source's data as it was
-MAX_DROP_SHARE = 0.2  # a table with more than this share fewer rows than last time fails its source
 
 
 class RefreshLocked(RuntimeError):
@@ -147,7 +146,7 @@ def selected_sources(cfg: Config, names: list[str] | None, sample: bool) -> list
 
 def fetcher_for(cfg: Config) -> Fetcher:
     return Fetcher(Landing(cfg.landing), cfg.http, {n: s.hosts for n, s in cfg.sources.items()},
-                   limits={n: s.options["http"] for n, s in cfg.sources.items() if "http" in s.options})  # fmt: skip
+                   limits={n: s.http for n, s in cfg.sources.items() if s.http is not None})  # fmt: skip
 
 
 def land(cfg: Config, source: str, *, sample: bool = False, input_path: str | None = None,
@@ -296,11 +295,10 @@ def stage(cfg: Config, source: str, parsed: Parsed, files: list[Landed], run_id:
     from .geo import norm_place
 
     src = cfg.source(source)
-    mod = load_module(src)
     state = State(cfg.state)
-    contracts = quality.load_contracts(cfg.project_dir / "schemas", src.contract)
+    contracts = quality.load_contracts(cfg.project_dir / "schemas", src.contract, src.contract_file)
     try:
-        v = quality.validate(parsed, contracts, tuple(mod.TABLES), src.max_quarantine_share, src.min_rows)
+        v = quality.validate(parsed, contracts, src.tables, src.max_quarantine_share, src.min_rows, src.max_rows)
     except quality.SourceRejected as exc:
         bad = getattr(exc, "validated", None)
         if bad is not None:
@@ -343,7 +341,7 @@ def _drift_guard(src, state: State, v: quality.Validated) -> None:
     from . import quality
 
     previous = (state.meta(src.name) or {}).get("counts", {})
-    share = float(src.options.get("max_drop_share", MAX_DROP_SHARE))
+    share = src.max_drop_share
     floor = 1.0 - share
     problems = [
         f"{t}: {r.loaded} rows, the last good run had {previous[t]}"

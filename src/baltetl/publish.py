@@ -37,6 +37,7 @@ from markupsafe import Markup
 from . import charts, exports
 from .config import Config, resolve_path
 from .geo import reference_credits
+from .sources.declaration import declared
 from .urls import web_url
 
 MARKER = ".baltetl-site"  # a published site holds this file; publish replaces no other folder
@@ -82,9 +83,9 @@ def slug(key: str, taken: set[str]) -> str:
 
 
 def project_link(p: dict) -> str | None:
-    if p["source"] == "cordis" and str(p["project_id"]).isdigit():
-        return f"https://cordis.europa.eu/project/id/{p['project_id']}"
-    return web_url(p.get("url"))
+    """The project's page at its source (the source's declared project_url), else the project's own site."""
+    d = declared().get(p["source"])
+    return (d and d.project_link(str(p["project_id"]))) or web_url(p.get("url"))
 
 
 def org_kind(o: dict) -> str:

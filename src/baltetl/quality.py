@@ -58,8 +58,9 @@ class Validated:
     reports: dict[str, TableReport]
 
 
-def load_contracts(schemas_dir: Path, name: str) -> ModuleType:
-    """Import schemas/<name>.py as a module of the `baltetl_schemas` package (so it can import .core)."""
+def load_contracts(schemas_dir: Path, name: str, path: Path | None = None) -> ModuleType:
+    """Import schemas/<name>.py (or the file `path`, a contract in a source's folder) as a module of the
+    `baltetl_schemas` package (so it can import .core)."""
     if SCHEMAS_PACKAGE not in sys.modules:
         init = schemas_dir / "__init__.py"
         if not init.exists():
@@ -72,9 +73,15 @@ def load_contracts(schemas_dir: Path, name: str) -> ModuleType:
         pkg = importlib.util.module_from_spec(spec)
         sys.modules[SCHEMAS_PACKAGE] = pkg
         spec.loader.exec_module(pkg)
-    mod = importlib.import_module(f"{SCHEMAS_PACKAGE}.{name}")
+    if path is None:
+        mod = importlib.import_module(f"{SCHEMAS_PACKAGE}.{name}")
+    elif (mod := sys.modules.get(f"{SCHEMAS_PACKAGE}.{name}")) is None:
+        spec = importlib.util.spec_from_file_location(f"{SCHEMAS_PACKAGE}.{name}", path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mod
+        spec.loader.exec_module(mod)
     if not hasattr(mod, "CONTRACTS"):
-        raise ContractError(f"schemas/{name}.py defines no CONTRACTS")
+        raise ContractError(f"{path or f'schemas/{name}.py'} defines no CONTRACTS")
     return mod
 
 
@@ -224,8 +231,9 @@ def _s(v) -> str | None:
 
 
 def validate(parsed: Parsed, contracts: ModuleType, order: tuple[str, ...], max_share: float,
-             min_rows: dict[str, int]) -> Validated:  # fmt: skip
-    """Validate every staged table (parents first), cascade to children of quarantined rows, apply tolerance."""
+             min_rows: dict[str, int], max_rows: dict[str, int] | None = None) -> Validated:  # fmt: skip
+    """Validate every staged table (parents first), cascade to children of quarantined rows, apply tolerance
+    (the source's checks: max_share quarantined, min_rows / max_rows loaded per table)."""
     parents = getattr(contracts, "PARENTS", {})
     reports: dict[str, TableReport] = {}
     tables: dict[str, pd.DataFrame] = {}
@@ -287,6 +295,9 @@ def validate(parsed: Parsed, contracts: ModuleType, order: tuple[str, ...], max_
         need = min_rows.get(rep.table, 0)
         if rep.loaded < need:
             problems.append(f"{rep.table}: {rep.loaded} rows loaded, at least {need} expected")
+        most = (max_rows or {}).get(rep.table)
+        if most is not None and rep.loaded > most:
+            problems.append(f"{rep.table}: {rep.loaded} rows loaded, at most {most} expected")
     result = Validated(tables, quarantine, reports)
     if problems:
         err = SourceRejected("; ".join(problems))

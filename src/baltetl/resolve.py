@@ -98,6 +98,7 @@ from rapidfuzz import fuzz
 from . import db
 from .faults import point
 from .geo import norm_place, norm_postcode
+from .sources.declaration import declared
 from .state import write_parquet
 
 THRESHOLD = 92.0  # token_sort_ratio on normalised names, same or unknown city
@@ -109,7 +110,22 @@ ADDRESS_THRESHOLD = 72.0  # token_set_ratio of the normalised names of two recor
 SIDE_WORDS = {"north", "south", "east", "west", "nord", "syd", "sud", "ost", "vest", "vast", "mid", "mitt", "central",
               "upper", "lower", "ober", "unter", "nieder", "inner", "outer"}  # fmt: skip
 ADDRESS_MAX_RECORDS = 6  # more records at one address (a science park, an office building): no address joins
-SOURCE_PRIORITY = ("cordis", "clusters", "interreg_se", "keep", "eurocities", "networks")
+
+
+def declared_with(flag: str) -> set[str]:
+    """The sources whose declaration (source.toml [resolution]) sets `flag`."""
+    return {n for n, d in declared().items() if getattr(d.resolution, flag)}
+
+
+def source_rank() -> dict[str, int]:
+    """source -> its declared resolution rank: a golden record takes names and fields from the lowest first."""
+    return {n: d.resolution.rank for n, d in declared().items() if d.resolution.rank is not None}
+
+
+def registry_table(kind: str) -> str | None:
+    """stg_<source>__<kind> of the reference registry (a source declaring [resolution] registry)."""
+    names = sorted(declared_with("registry"))
+    return f"stg_{names[0]}__{kind}" if names else None
 
 # legal forms written before the name in the region (cleanco handles suffixes)
 LEGAL_PREFIXES = ("sia", "uab", "as", "ou", "ab", "aps", "oy", "oyj", "sp z oo", "spolka z oo", "ooo", "zao", "oao",
@@ -715,8 +731,9 @@ def load_records(con: duckdb.DuckDBPyConnection, table: str = "organisations") -
             FROM {table} o LEFT JOIN ({x}) x USING (org_key) ORDER BY o.org_key"""
     ).fetchall()
     out = []
+    pic_is_id = declared_with("org_id_is_pic")
     for key, source, org_id, name, country, city, org_type, vat, website, pic, wikidata, street, post in df:
-        cid = org_id if source == "cordis" else (pic or None)
+        cid = org_id if source in pic_is_id else (pic or None)
         out.append(Rec(key, source, name, country, city, org_type, vat, website, cid, wikidata, None, street, post))
     return out
 
@@ -742,16 +759,17 @@ def load_records_meanwhile(con: duckdb.DuckDBPyConnection) -> Future:
 
 
 def registry_index(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], set[str]]:
-    """(country, normalised name) -> the ROR ids with that label or alias (stg_ror__registry_names, when the
-    build has the ROR source).  Acronyms are left out, and so is any name that normalises to one word of five
+    """(country, normalised name) -> the ROR ids with that label or alias (stg_<registry>__registry_names, when
+    the build has the registry source).  Acronyms are left out, and so is any name that normalises to one word of five
     letters or less: a ROR id is never linked on an acronym alone ('SSE' is several organisations)."""
     have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    if "stg_ror__registry_names" not in have:
+    names, registry = registry_table("registry_names"), registry_table("registry")
+    if names not in have:
         return {}
     index: dict[tuple[str, str], set[str]] = defaultdict(set)
     for rid, country, name, city in con.execute(
-            """SELECT n.ror_id, n.country, n.name, r.city FROM stg_ror__registry_names n
-               LEFT JOIN stg_ror__registry r USING (ror_id) WHERE n.name_type <> 'acronym'""").fetchall():  # fmt: skip
+            f"""SELECT n.ror_id, n.country, n.name, r.city FROM {names} n
+                LEFT JOIN {registry} r USING (ror_id) WHERE n.name_type <> 'acronym'""").fetchall():  # fmt: skip
         place = fold(city or "")
         for n in {norm_name(name), bare_name(name)}:
             # a name that is only its city ('Dresden' as an alias of TU Dresden) names the city, not the body
@@ -1048,9 +1066,10 @@ GOLDEN_COLUMNS = ["golden_id", "name", "short_name", "org_type", "activity_type"
 
 def insert_golden(con, members_of: dict[str, list[str]], hidden: set[str] = frozenset()) -> int:
     """One golden row per cluster, into golden_organisations; returns how many have members of more than one
-    source.  Rule: the name is the most frequent name of the best source (CORDIS legal name, then clusters,
-    Interreg SE, keep.eu, Eurocities, networks); ties go to the shorter name.  Other fields are taken from
-    the best source that has them (keep.eu's website only when its domain is a trusted key); country is the
+    source.  Rule: the name is the most frequent name of the best source (the lowest [resolution] rank its
+    source.toml declares: CORDIS's legal name first); ties go to the shorter name.  Other fields are taken from
+    the best source that has them (the website of a source declaring `website = false` only when no other
+    source gives one); country is the
     members' most frequent; the metropolis is the seat's (see seat()).  A cluster of one record (most
     of them) is that record's fields, in SQL."""
     singles = pd.DataFrame([(gid, keys[0], gid in hidden) for gid, keys in members_of.items() if len(keys) == 1],
@@ -1077,15 +1096,16 @@ def insert_golden(con, members_of: dict[str, list[str]], hidden: set[str] = froz
 
 
 def seat(recs, rank) -> tuple[str | None, str | None]:
-    """An organisation's metropolis is where its seat is, not a branch's: its CORDIS records' place (CORDIS
-    gives the legal address), else the place of the address most of its records share (postcode, else
+    """An organisation's metropolis is where its seat is, not a branch's: the place of its records from sources
+    that give the legal address (CORDIS: [resolution] legal_address), else the place of the address most of its records share (postcode, else
     city); participations keep their own place."""
     def metro_of(r):
         return r.metropolis_id if isinstance(r.metropolis_id, str) and r.metropolis_id else None
 
-    cordis = [r for r in recs if r.source == "cordis"]
-    if cordis:
-        group = cordis
+    legal = declared_with("legal_address")
+    seats = [r for r in recs if r.source in legal]
+    if seats:
+        group = seats
     else:
         def address(r):
             post = norm_postcode(r.post_code, r.country) if isinstance(r.post_code, str) else None
@@ -1110,20 +1130,24 @@ def _golden_of_many(con, members_of: dict[str, list[str]], hidden: set[str]) -> 
     rows = {r[0]: Row(*r) for r in con.execute(
         f"SELECT {', '.join(cols)} FROM organisations WHERE org_key IN (SELECT org_key FROM golden_members)").fetchall()}  # fmt: skip
     con.unregister("golden_members")
-    prio = {s: i for i, s in enumerate(SOURCE_PRIORITY)}
+    prio = source_rank()
+    unranked = sorted({r.source for r in rows.values()} - set(prio))
+    if unranked:
+        raise ValueError(f"sources without a resolution rank: {unranked} (declare [resolution] rank in their source.toml)")
+    no_web = {n for n, d in declared().items() if not d.resolution.website}
     out = []
     for gid, keys in members_of.items():
         recs = [rows[k] for k in keys if k in rows]
         if not recs:
             continue
-        best_src = min(recs, key=lambda r: prio.get(r.source, 99)).source
+        best_src = min(recs, key=lambda r: prio[r.source]).source
         names = Counter(r.name for r in recs if r.source == best_src)
         name = min(names.items(), key=lambda t: (-t[1], len(t[0]), t[0]))[0]
-        rank = lambda r: (prio.get(r.source, 99), r.org_key)  # noqa: E731
+        rank = lambda r: (prio[r.source], r.org_key)  # noqa: E731
         countries = Counter(r.country for r in recs if r.country)
         country = min(countries.items(), key=lambda t: (-t[1], t[0]))[0] if countries else None
         metro, assigned = seat(recs, rank)
-        web = _pick([(r, r.website) for r in recs if r.source != "keep"], rank) or _pick([(r, r.website) for r in recs], rank)
+        web = _pick([(r, r.website) for r in recs if r.source not in no_web], rank) or _pick([(r, r.website) for r in recs], rank)
         out.append({
             "golden_id": gid, "name": name, "short_name": _pick([(r, r.short_name) for r in recs], rank),
             "org_type": _pick([(r, r.org_type) for r in recs], rank),
@@ -1154,13 +1178,14 @@ def add_registry_fields(con, members_of: dict[str, list[str]], rec_of: dict[str,
     con.execute("UPDATE golden_organisations g SET ror_id = x.ror_id, wikidata_id = x.wikidata_id "
                 "FROM golden_registry x WHERE x.golden_id = g.golden_id")  # fmt: skip
     con.unregister("golden_registry")
-    if "stg_ror__registry" in have:
-        con.execute("""
+    registry = registry_table("registry")
+    if registry in have:
+        con.execute(f"""
             UPDATE golden_organisations g SET name_en = r.name_en,
                    name_local = CASE WHEN r.name_local IS DISTINCT FROM r.name_en THEN r.name_local END,
                    wikidata_id = coalesce(g.wikidata_id, r.wikidata_id), website = coalesce(g.website, r.website),
                    org_type = coalesce(g.org_type, replace(r.types, ',', ', '))
-            FROM stg_ror__registry r WHERE r.ror_id = g.ror_id""")  # fmt: skip
+            FROM {registry} r WHERE r.ror_id = g.ror_id""")  # fmt: skip
     return con.execute("SELECT count(*) FROM golden_organisations WHERE ror_id IS NOT NULL").fetchone()[0]
 
 
@@ -1201,38 +1226,22 @@ CREATE OR REPLACE TABLE golden_id_history (
 """
 
 
-# each record's own id in its source (lineage): CORDIS organisationID; keep.eu ID_PARTNER of the row the record
-# was taken from (programme|acronym|partner where keep.eu gives none, or gives one id to records of other names);
-# Interreg SE programme|project/row; Eurocities the member's name; networks the membership row code
-_SOURCE_ID_PARTS = {
-    "keep": ("stg_keep__participations", "stg_keep__organisations", "stg_keep__projects", """
-        SELECT 'keep:' || p.org_id AS org_key,
-               min(CASE WHEN p.source_partner_id IS NOT NULL AND u.n = 1 THEN p.source_partner_id
-                        ELSE concat_ws('|', j.programme, j.acronym, so.name) END) AS sid
-        FROM stg_keep__participations p
-        JOIN stg_keep__organisations so ON so.org_id = p.org_id AND so.record_ref = p.record_ref
-        LEFT JOIN stg_keep__projects j ON j.project_id = p.project_id
-        LEFT JOIN (SELECT source_partner_id, count(DISTINCT org_id) AS n FROM stg_keep__participations
-                   GROUP BY 1) u USING (source_partner_id)
-        GROUP BY 1"""),
-    "interreg_se": ("stg_interreg_se__participations", "stg_interreg_se__organisations", "stg_interreg_se__projects", """
-        SELECT 'interreg_se:' || p.org_id AS org_key, min(concat_ws('|', j.programme, p.record_key)) AS sid
-        FROM stg_interreg_se__participations p
-        JOIN stg_interreg_se__organisations so ON so.org_id = p.org_id AND so.record_ref = p.record_ref
-        LEFT JOIN stg_interreg_se__projects j ON j.project_id = p.project_id GROUP BY 1"""),
-    "networks": ("stg_networks__network_memberships", """
-        SELECT 'networks:' || org_id AS org_key, min(record_key) AS sid FROM stg_networks__network_memberships GROUP BY 1"""),
-}
-
-
 def source_ids(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """org_key -> the record's native id in its source (see _SOURCE_ID_PARTS); org_id where none is known."""
+    """org_key -> the record's native id in its source (the query its declaration names: [resolution]
+    source_id, e.g. keep.eu's ID_PARTNER); org_id where none is known.  A query runs when the staged tables it
+    reads are there."""
     have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()} | {
         r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}  # fmt: skip
-    parts = [q for *tables, q in _SOURCE_ID_PARTS.values() if set(tables) <= have]
-    x = " UNION ALL ".join(parts) if parts else "SELECT NULL::VARCHAR AS org_key, NULL::VARCHAR AS sid WHERE false"
+    parts = []
+    for d in declared().values():
+        if d.resolution.source_id:
+            q = (d.folder / d.resolution.source_id).read_text(encoding="utf-8")
+            q = "\n".join(ln for ln in q.splitlines() if not ln.lstrip().startswith("--"))
+            if set(re.findall(r"\bstg_\w+__\w+", q)) <= have:
+                parts.append(q)
+    x = " UNION ALL ".join(f"({q})" for q in parts) if parts else "SELECT NULL::VARCHAR AS org_key, NULL::VARCHAR AS sid WHERE false"
     return dict(con.execute(f"""
-        SELECT o.org_key, CASE WHEN o.source = 'eurocities' THEN o.name ELSE coalesce(x.sid, o.org_id) END
+        SELECT o.org_key, coalesce(x.sid, o.org_id)
         FROM organisations o LEFT JOIN ({x}) x USING (org_key)""").fetchall())  # fmt: skip
 
 

@@ -33,7 +33,7 @@ def make_ctx(tmp_dir: Path, workers: int | None = 1):
         cfg = load_config(warehouse=tmp_dir / "wh" / "baltmet.duckdb")
     ctx = SourceContext(cfg, cfg.source("cordis"))
     if workers is not None:
-        ctx.source.options["parse_workers"] = workers  # per-config dict: affects this ctx only
+        ctx.source.options.parse_workers = workers  # this config's options: affects this ctx only
     return ctx
 
 

@@ -1,16 +1,17 @@
-"""Sources: one folder each (sources/<name>/), its module named in the configuration.
+"""Sources: one folder each, sources/<name>/ (see declaration.py for what is in it).
 
-A source's module (sources/<name>/source.py) provides
-    TABLES                       the staged tables it delivers, parents first
+A source's module (source.py in its folder) provides
     fetch(ctx) -> list[Landed]   download its raw files into the landing folder (real HTTP)
     parse(ctx, files) -> Parsed  turn landed files into staged tables (the same code for any origin)
-and has a contract module in schemas/ (configured as `contract`) that validates every staged table.
-Adding a source is adding such a module, its contract and a [sources.NAME] table: no core file changes.
+Its source.toml declares the tables it delivers (parents first) and names its contract in schemas/, which
+validates every staged table.  Adding a source is adding such a folder and its contract: no core file changes.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,8 +72,19 @@ class SourceContext:
 
 
 def load_module(source: SourceConfig) -> ModuleType:
-    mod = importlib.import_module(source.module)
-    for attr in ("TABLES", "fetch", "parse"):
+    """The source's fetch/parse module: an importable name, or the path of a .py file (a folder outside the
+    package)."""
+    if source.module.endswith(".py"):
+        name = f"baltetl_source_{source.name}"
+        mod = sys.modules.get(name)
+        if mod is None:
+            spec = importlib.util.spec_from_file_location(name, source.module)
+            mod = importlib.util.module_from_spec(spec)
+            sys.modules[name] = mod
+            spec.loader.exec_module(mod)
+    else:
+        mod = importlib.import_module(source.module)
+    for attr in ("fetch", "parse"):
         if not hasattr(mod, attr):
             raise TypeError(f"source module {source.module} has no {attr}")
     return mod

@@ -6,7 +6,6 @@ and the bundled sample are hand-made (see tests/fixtures/README.md and src/balte
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import shutil
 
@@ -32,7 +31,7 @@ DK = {"name": "dk-klynger", "format": "xlsx", "country": "DK",
 
 def ctx_with(cfg, **options) -> SourceContext:
     src = cfg.source("clusters")
-    return SourceContext(cfg, dataclasses.replace(src, options={**src.options, **options}))
+    return SourceContext(cfg, src.with_options(**options))
 
 
 def profile_files(tmp_path, slugs, changed=()):
@@ -48,7 +47,7 @@ def profile_files(tmp_path, slugs, changed=()):
 
 def validated(cfg, parsed):
     contracts = quality.load_contracts(cfg.project_dir / "schemas", "clusters")
-    return quality.validate(parsed, contracts, clusters.TABLES, 1.0, {})
+    return quality.validate(parsed, contracts, cfg.source("clusters").tables, 1.0, {})
 
 
 def by_id(df: pd.DataFrame) -> dict:

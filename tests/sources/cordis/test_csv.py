@@ -27,6 +27,9 @@ from helpers.cordis import (
 
 from baltetl import quality
 from baltetl.sources.cordis import source as cordis
+from baltetl.sources.declaration import declared
+
+TABLES = tuple(declared()["cordis"].tables)  # the staged tables, parents first
 
 TOPICS_2025 = SHARED / "cordis" / "horizon" / "csv_2025-02-26" / "topics.csv.gz"
 
@@ -202,7 +205,7 @@ def parsed(csv_ctx):
 
 @pytest.fixture(scope="module")
 def validated(parsed):
-    return quality.validate(parsed, contracts(), cordis.TABLES, 0.02, {})
+    return quality.validate(parsed, contracts(), TABLES, 0.02, {})
 
 
 def test_csv_edition_folder_parses(parsed):
@@ -238,7 +241,7 @@ def test_csv_countries(parsed):
 
 def test_csv_values_after_the_contract(validated):
     assert validated.quarantine.empty
-    for t in cordis.TABLES:
+    for t in TABLES:
         assert validated.reports[t].loaded == validated.reports[t].read > 0
     pa, pj, orgs = (validated.tables[t] for t in ("participations", "projects", "organisations"))
     uoa = _one(pa, "record_key", "633053/999643007/thirdParty/14")
@@ -279,7 +282,7 @@ def test_csv_edition_zip_equals_folder(tmp_path, csv_ctx, parsed):
     }
     z = cordis.parse(csv_ctx, [landed(write_zip(tmp_path / "cordis-csv.zip", members))])
     assert z.rejects == []
-    for t in cordis.TABLES:
+    for t in TABLES:
         got, want = without_origin(z.tables[t]), without_origin(parsed.tables[t])
         want["record_ref"] = "cordis-h2020projects-csv/" + want["record_ref"]
         pd.testing.assert_frame_equal(got, want)
@@ -322,7 +325,7 @@ def broken(csv_ctx):
 
 @pytest.fixture(scope="module")
 def broken_validated(broken):
-    return quality.validate(broken, contracts(), cordis.TABLES, 1.0, {})
+    return quality.validate(broken, contracts(), TABLES, 1.0, {})
 
 
 @pytest.mark.parametrize("table, key, column, check, value, action", BROKEN, ids=[f"{b[0]}:{b[1]}:{b[3]}" for b in BROKEN])
@@ -424,16 +427,16 @@ def test_loaded_plus_quarantined_equals_read(broken, broken_validated):
 )
 def test_tolerance_exceeded_rejects_the_source(broken, max_share, failing):
     with pytest.raises(quality.SourceRejected) as exc:
-        quality.validate(broken, contracts(), cordis.TABLES, max_share, {})
+        quality.validate(broken, contracts(), TABLES, max_share, {})
     msg = str(exc.value)
-    for t in cordis.TABLES:
+    for t in TABLES:
         assert (f"{t}: " in msg) == (t in failing), msg
     assert len(exc.value.validated.quarantine) == len(BROKEN)  # the quarantine is still recorded
 
 
 def test_tolerance_not_exceeded_loads(broken, csv_ctx):
-    v = quality.validate(broken, contracts(), cordis.TABLES, 0.6, {})
+    v = quality.validate(broken, contracts(), TABLES, 0.6, {})
     assert v.reports["participations"].loaded == 9
     # the configured tolerance (2 %) is far below the broken share
     with pytest.raises(quality.SourceRejected):
-        quality.validate(broken, contracts(), cordis.TABLES, csv_ctx.source.max_quarantine_share, {})
+        quality.validate(broken, contracts(), TABLES, csv_ctx.source.max_quarantine_share, {})

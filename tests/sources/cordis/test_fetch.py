@@ -71,9 +71,9 @@ enabled = true
         read_timeout_s=10,
     )
     cfg = load_config(toml, warehouse=tmp_path / "wh.duckdb")
-    downloads = cfg.source("cordis").options["downloads"]
+    downloads = cfg.source("cordis").options.downloads
     # arrays of tables replace the default list: only the local URL, never cordis.europa.eu
-    assert [d["url"] for d in downloads] == [url]
+    assert [d.url for d in downloads] == [url]
     assert cfg.source("cordis").hosts == ("127.0.0.1", "localhost")
     return cfg
 

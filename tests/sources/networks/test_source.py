@@ -50,13 +50,13 @@ def sample_wh(tmp_path_factory):
 def _parse(cfg, path: Path, **options):
     src = cfg.source("networks")
     if options:
-        src = type(src)(**{**vars(src), "options": {**src.options, **options}})
+        src = src.with_options(**options)
     return networks.parse(SourceContext(cfg, src), [landed(path)])
 
 
 def _validate(cfg, parsed):
     contracts = quality.load_contracts(cfg.project_dir / "schemas", "networks")
-    return quality.validate(parsed, contracts, networks.TABLES, 1.0, {})
+    return quality.validate(parsed, contracts, cfg.source("networks").tables, 1.0, {})
 
 
 # ------------------------------------------------------------------------------------------- the sample

@@ -36,14 +36,11 @@ from lxml import etree
 
 from ...http import FetchError
 from .. import Landed, Parsed, Reject, SourceContext, StructureChanged
+from .options import ECCP_BASE, PROFILE_TYPES
 
 log = logging.getLogger(__name__)
 
-TABLES = ("organisations",)
-ECCP_BASE = "https://www.clustercollaboration.eu"
 TITLE_SUFFIX = re.compile(r"\s*\|\s*European Cluster Collaboration Platform\s*$", re.I)
-PROFILE_TYPES = ("cluster_organisation", "cluster-organisation", "cluster_organization", "cluster-organization",
-                 "cluster", "organisation", "organization")  # fmt: skip
 SITEMAP_NAME = "sitemap"
 PROFILE_PREFIX = "eccp-"
 REGISTRY_PREFIX = "registry-"
@@ -110,20 +107,20 @@ def fetch(ctx: SourceContext) -> list[Landed]:
         raise RuntimeError("clusters.fetch needs an HTTP fetcher")
     opts = ctx.source.options
     out: list[Landed] = []
-    for reg in opts.get("registries", []):
-        if reg.get("url") and reg.get("enabled", True):
-            out.append(ctx.fetcher.download(reg["url"], source=ctx.source.name, name=REGISTRY_PREFIX + _slug(reg["name"])))
-    if opts.get("sitemap_url") and opts.get("eccp", True):
+    for reg in opts.registries:
+        if reg.url and reg.enabled:
+            out.append(ctx.fetcher.download(reg.url, source=ctx.source.name, name=REGISTRY_PREFIX + _slug(reg.name)))
+    if opts.sitemap_url and opts.eccp:
         out.extend(_fetch_eccp(ctx, opts))
     return out
 
 
-def _fetch_eccp(ctx: SourceContext, opts: dict) -> list[Landed]:
-    base = opts.get("eccp_base_url", ECCP_BASE)
-    limit = int(opts.get("max_profiles", 0)) or None
+def _fetch_eccp(ctx: SourceContext, opts) -> list[Landed]:
+    base = opts.eccp_base_url
+    limit = opts.max_profiles or None
     landed: list[Landed] = []
     urls: list[str] = []
-    todo, seen = [opts["sitemap_url"]], set()
+    todo, seen = [opts.sitemap_url], set()
     while todo and len(seen) < 50:  # a sitemap index points to more sitemaps (?page=2 ...)
         url = todo.pop(0)
         if url in seen:
@@ -136,7 +133,7 @@ def _fetch_eccp(ctx: SourceContext, opts: dict) -> list[Landed]:
         urls.extend(rewrite_default_host(u, base) for u in locs)
     profiles = list(dict.fromkeys(u for u in urls if is_profile_url(u)))
     if not profiles:
-        raise StructureChanged(f"ECCP sitemap {opts['sitemap_url']}: no /content/<slug> URL among {len(urls)} <loc> values")
+        raise StructureChanged(f"ECCP sitemap {opts.sitemap_url}: no /content/<slug> URL among {len(urls)} <loc> values")
     profiles = profiles[:limit]
     failed: list[str] = []
     for i, url in enumerate(profiles, 1):
@@ -146,7 +143,7 @@ def _fetch_eccp(ctx: SourceContext, opts: dict) -> list[Landed]:
             log.warning("clusters: %s", exc)
             failed.append(f"{url}: {exc}")
         ctx.report("clusters eccp profiles", i, len(profiles))
-    max_failed = float(opts.get("max_failed_share", 0.2))
+    max_failed = opts.max_failed_share
     if failed and len(failed) > max_failed * len(profiles):
         raise StructureChanged(
             f"ECCP: {len(failed)} of {len(profiles)} profile pages could not be fetched "
@@ -203,7 +200,7 @@ def _slug(s: str) -> str:
 
 def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
     opts = ctx.source.options
-    registries = {r["name"]: r for r in opts.get("registries", [])}
+    registries = {r.name: r.model_dump() for r in opts.registries}
     rows: list[dict] = []
     rejects: list[Reject] = []
     pages = skipped = 0
@@ -215,7 +212,7 @@ def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
             rows.extend(_parse_registry(landed, reg or _registry_for(landed, registries), rejects))
         elif kind == "profile":
             pages += 1
-            row = parse_profile(landed.path.read_bytes(), landed.path.name, rejects, opts)
+            row = parse_profile(landed.path.read_bytes(), landed.path.name, rejects, tuple(opts.profile_node_types))
             if row is None:
                 continue
             if row == "skip":
@@ -227,7 +224,7 @@ def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
             raise StructureChanged(f"{landed.path.name}: neither an ECCP profile page, a sitemap, CSV nor XLSX")
     if pages:
         parsed = pages - skipped - sum(1 for r in rejects if r.check.startswith("eccp_"))
-        share = float(opts.get("min_parsed_share", 0.5))
+        share = opts.min_parsed_share
         considered = pages - skipped
         if considered and parsed < share * considered:
             checks = sorted({r.check for r in rejects if r.check.startswith("eccp_")})
@@ -264,9 +261,9 @@ def _kind(landed: Landed, registries: dict) -> tuple[str, dict | None]:
 # ---------------------------------------------------------------------------------------------- ECCP pages
 
 
-def parse_profile(data: bytes, ref: str, rejects: list[Reject], opts: dict | None = None):
-    """One ECCP profile page -> a row (dict), 'skip' (a node that is no cluster profile) or None (rejected)."""
-    opts = opts or {}
+def parse_profile(data: bytes, ref: str, rejects: list[Reject], types: tuple[str, ...] = PROFILE_TYPES):
+    """One ECCP profile page -> a row (dict), 'skip' (a node that is no cluster profile) or None (rejected);
+    `types`: the Drupal node types that are cluster profiles."""
     soup = BeautifulSoup(data, "lxml")
     for c in soup.find_all(string=lambda s: isinstance(s, Comment)):
         c.extract()  # Drupal THEME DEBUG comments are everywhere
@@ -287,7 +284,6 @@ def parse_profile(data: bytes, ref: str, rejects: list[Reject], opts: dict | Non
         return None
     classes = " ".join(article.get("class", []))
     m = re.search(r"node--type-([\w-]+)", classes)
-    types = tuple(opts.get("profile_node_types", PROFILE_TYPES))
     if m and m.group(1) not in types:
         return "skip"
     fields = _labelled_fields(article)

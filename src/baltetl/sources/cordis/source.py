@@ -31,7 +31,6 @@ from .values import (
     RAW_PARTICIPATION_COLUMNS, participation_row, project_row,
 )  # fmt: skip
 
-TABLES = ("projects", "organisations", "participations")  # parents first: schemas/cordis.py PARENTS
 BATCH_BYTES = 4 << 20  # XML handed to a parse worker at a time
 
 # CSV edition: first column of every record is a quoted number ("101116741";...)
@@ -65,9 +64,9 @@ def fetch(ctx: SourceContext) -> list[Landed]:
     if ctx.fetcher is None:
         raise RuntimeError("cordis.fetch needs an HTTP fetcher")
     out = []
-    for d in ctx.source.options.get("downloads", []):
-        if d.get("enabled", True):
-            out.append(ctx.fetcher.download(d["url"], source=ctx.source.name, name=d["name"]))
+    for d in ctx.source.options.downloads:
+        if d.enabled:
+            out.append(ctx.fetcher.download(d.url, source=ctx.source.name, name=d.name))
     return out
 
 
@@ -143,7 +142,7 @@ def _parse_xml(ctx, landed: Landed, projects: _Columns, parts: _Columns, rejects
     """Parse every <project> file; worker processes parse while this one decompresses the archive."""
     size = landed.size or landed.path.stat().st_size
     label = f"cordis {landed.name or landed.path.name}"
-    workers = int(ctx.source.options.get("parse_workers", 0)) or (os.cpu_count() or 1)
+    workers = ctx.source.options.parse_workers or (os.cpu_count() or 1)
 
     def progress(done: int) -> None:
         ctx.report(label, done, size)

@@ -34,7 +34,6 @@ from ...geo import norm_place
 from ...http import FetchError
 from .. import Landed, Parsed, Reject, SourceContext, StructureChanged
 
-TABLES = ("organisations", "network_memberships")  # parents first: schemas/eurocities.py PARENTS
 NETWORK = "Eurocities"
 
 ORGANISATION_COLUMNS = [
@@ -103,7 +102,7 @@ def fetch(ctx: SourceContext) -> list[Landed]:
     if ctx.fetcher is None:
         raise RuntimeError("eurocities.fetch needs an HTTP fetcher")
     opts = ctx.source.options
-    url = opts.get("directory_url", "https://eurocities.eu/cities/")
+    url = opts.directory_url
     src = ctx.source.name
     first = ctx.fetcher.get(url, src, name="directory")
     out = [first]
@@ -111,7 +110,7 @@ def fetch(ctx: SourceContext) -> list[Landed]:
     members = dict(member_links(html, url))
     seen_pages = {url}
     todo = [p for p in page_links(html, url) if p not in seen_pages]
-    max_pages = int(opts.get("max_directory_pages", 30))
+    max_pages = opts.max_directory_pages
     while todo and len(seen_pages) < max_pages:
         page = todo.pop(0)
         if page in seen_pages:
@@ -123,9 +122,9 @@ def fetch(ctx: SourceContext) -> list[Landed]:
         text = landed.path.read_text(encoding="utf-8", errors="replace")
         members.update(member_links(text, page))
         todo.extend(p for p in page_links(text, page) if p not in seen_pages)
-    if not opts.get("member_pages", True):
+    if not opts.member_pages:
         return out
-    limit = opts.get("max_member_pages")
+    limit = opts.max_member_pages
     slugs = sorted(members)[: int(limit)] if limit is not None else sorted(members)
     failed = 0
     for i, slug in enumerate(slugs, 1):

@@ -31,7 +31,6 @@ from anyascii import anyascii
 from ... import archive
 from .. import Landed, NoInput, Parsed, Reject, SourceContext, StructureChanged
 
-TABLES = ("projects", "organisations", "participations")
 
 PROJECT_COLUMNS = [
     "record_key", "record_ref", "project_id", "acronym", "title", "status", "start_date", "end_date",
@@ -57,7 +56,7 @@ _NAME_ACRONYM = re.compile(r"^(?P<name>.+?)\s*\((?P<inner>[^()]+)\)\s*$")
 
 
 def fetch(ctx: SourceContext) -> list[Landed]:
-    url = ctx.source.options.get("url")
+    url = ctx.source.options.url
     if not url:
         raise NoInput(
             "interreg_se: no public URL of the Tillväxtverket extract is known; set `url` in [sources.interreg_se] "

@@ -50,7 +50,6 @@ from ... import archive
 from ...http import FetchError
 from .. import Landed, Parsed, Reject, SourceContext, StructureChanged
 
-TABLES = ("projects", "organisations", "participations")  # parents first: schemas/keep.py PARENTS
 
 PROJECT_COLUMNS = [
     "record_key", "record_ref", "project_id", "keep_id", "acronym", "title", "status", "start_date",
@@ -101,17 +100,17 @@ def fetch(ctx: SourceContext) -> list[Landed]:
     if ctx.fetcher is None:
         raise RuntimeError("keep.fetch needs an HTTP fetcher")
     opts = ctx.source.options
-    modes = opts.get("modes", ["api"])
+    modes = opts.modes
     unknown = set(modes) - {"api", "exports"}
     if unknown or not modes:
         raise ValueError(f"keep: modes must be a non-empty list of 'api' and/or 'exports', not {modes!r}")
     out: list[Landed] = []
     if "exports" in modes:
-        exports = [e for e in opts.get("exports", []) if e.get("enabled", True)]
+        exports = [e for e in opts.exports if e.enabled]
         if not exports:
             raise ValueError("keep: mode 'exports' but no [[sources.keep.exports]] with a url is configured")
         for e in exports:
-            out.append(ctx.fetcher.download(e["url"], source=ctx.source.name, name=e["name"]))
+            out.append(ctx.fetcher.download(e.url, source=ctx.source.name, name=e.name))
     if "api" in modes:
         out.extend(_fetch_api(ctx))
     return out
@@ -119,8 +118,8 @@ def fetch(ctx: SourceContext) -> list[Landed]:
 
 def _fetch_api(ctx: SourceContext) -> list[Landed]:
     opts = ctx.source.options
-    base = opts.get("api_base", "https://keep.eu").rstrip("/")
-    max_pages = int(opts.get("max_pages", 20))
+    base = opts.api_base.rstrip("/")
+    max_pages = opts.max_pages
     src = ctx.source.name
     landed: list[Landed] = []
     ids: list[str] = []

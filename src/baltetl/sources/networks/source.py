@@ -31,7 +31,6 @@ from anyascii import anyascii
 from ... import archive
 from .. import Landed, NoInput, Parsed, Reject, SourceContext, StructureChanged
 
-TABLES = ("organisations", "network_memberships", "networks")  # parents first: schemas/networks.py PARENTS
 
 MEMBER_HEADER = (
     "Full_Name", "Locality_Siege", "CountryCode", "Continent", "Region", "Y", "X", "Pop_collect", "Statut",
@@ -72,7 +71,7 @@ def fetch(ctx: SourceContext) -> list[Landed]:
     fetched by default: without configured lists the source fails with this explanation (use --input
     with a local copy, or --sample).
     """
-    lists = ctx.source.options.get("lists") or []
+    lists = ctx.source.options.lists
     if not lists:
         raise NoInput(
             f"{ctx.source.name}: no membership lists configured: add [[sources.{ctx.source.name}.lists]] "
@@ -83,11 +82,8 @@ def fetch(ctx: SourceContext) -> list[Landed]:
         raise RuntimeError(f"{ctx.source.name}.fetch needs an HTTP fetcher")
     out = []
     for i, item in enumerate(lists):
-        if not isinstance(item, dict) or not item.get("url"):
-            raise ValueError(f"sources.{ctx.source.name}.lists[{i}] needs a url (and a name): {item!r}")
-        if item.get("enabled", True):
-            name = item.get("name") or f"list{i + 1}"
-            out.append(ctx.fetcher.download(item["url"], source=ctx.source.name, name=name))
+        if item.enabled:
+            out.append(ctx.fetcher.download(item.url, source=ctx.source.name, name=item.name or f"list{i + 1}"))
     return out
 
 
@@ -95,7 +91,7 @@ def fetch(ctx: SourceContext) -> list[Landed]:
 
 
 def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
-    wanted = _wanted(ctx.source.options.get("networks", ["*"]))
+    wanted = _wanted(ctx.source.options.networks)
     members: list[dict] = []
     meta: list[dict] = []
     rejects: list[Reject] = []

@@ -30,7 +30,6 @@ from ... import archive
 from ...http import FetchError
 from .. import Landed, Parsed, Reject, SourceContext, StructureChanged
 
-TABLES = ("registry", "registry_names")
 REGISTRY_COLUMNS = ["record_key", "record_ref", "ror_id", "name", "name_en", "name_local", "acronym", "types",
                     "status", "country", "city", "website", "domain", "wikidata_id", "successor"]  # fmt: skip
 NAME_COLUMNS = ["record_key", "record_ref", "ror_id", "country", "name", "name_type", "lang"]
@@ -48,7 +47,7 @@ def fetch(ctx: SourceContext) -> list[Landed]:
     if ctx.fetcher is None:
         raise RuntimeError("ror.fetch needs an HTTP fetcher")
     src = ctx.source.name
-    listing = ctx.fetcher.get(ctx.source.options["url"], src, name="zenodo-records")
+    listing = ctx.fetcher.get(ctx.source.options.url, src, name="zenodo-records")
     try:
         hits = json.loads(listing.path.read_text(encoding="utf-8"))["hits"]["hits"]
     except (ValueError, KeyError, TypeError) as exc:
@@ -63,7 +62,7 @@ def fetch(ctx: SourceContext) -> list[Landed]:
 
 
 def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
-    countries = {c.upper() for c in ctx.source.options.get("countries") or []}
+    countries = {c.upper() for c in ctx.source.options.countries}
     regs: dict[str, dict] = {}
     names: list[dict] = []
     rejects: list[Reject] = []
