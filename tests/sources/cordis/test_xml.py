@@ -260,7 +260,7 @@ def subset() -> dict[str, bytes]:
 @pytest.fixture
 def xml_ctx(ctx):
     """conftest's ctx, parsing in this process (the inputs here are small)."""
-    ctx.source.options["parse_workers"] = 1
+    ctx.source.options.parse_workers = 1
     return ctx
 
 
