@@ -131,6 +131,16 @@ class Declaration(_Strict):
         return out
 
 
+class Download(BaseModel):
+    """A file a source fetches, by its name in the landing folder (an option's item: CORDIS's downloads,
+    keep.eu's exports)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    url: str
+    enabled: bool = True
+
+
 class DeclarationError(ValueError):
     """A source.toml that does not declare what it must."""
 

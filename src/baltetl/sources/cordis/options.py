@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-
-class Download(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str
-    url: str
-    enabled: bool = True
+from ..declaration import Download
 
 
 class Options(BaseModel):
