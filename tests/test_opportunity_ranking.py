@@ -142,6 +142,29 @@ def toy_model(**weights):
             "coef": coef, "intercept": -1.0, "cut": "2023-01-01", "windows": []}  # fmt: skip
 
 
+def test_the_nightly_scoring_equals_the_model_on_the_features(cfg, graph_wh):
+    """Graph.scored / Graph.best (the build's scoring, without feature rows) give the scores predict gives on the
+    pairs' features, and best keeps each organisation's n best candidates, either side of the pair."""
+    from baltetl import opportunities as opp
+
+    w = window_of(cfg, graph_wh, CUT)
+    rng = np.random.default_rng(3)
+    width = len(opp.FEATURES) + len(opp.ROLES) ** 2
+    model = {**toy_model(), "coef": rng.normal(size=width).tolist(), "mean": rng.random(width).tolist(),
+             "scale": (0.5 + rng.random(width)).tolist()}  # fmt: skip
+    i, j, score = (np.concatenate(p) for p in zip(*w.graph.scored(model)))
+    assert np.array_equal(i, w.i) and np.array_equal(j, w.j)
+    expected = opp.predict(model, w.x)
+    np.testing.assert_allclose(score, expected, rtol=1e-5)
+    o, other, best, counts = w.graph.best(model, 2)
+    assert counts.sum() == len(w.i)
+    for org in range(len(w.graph.ids)):
+        mine = (w.i == org) | (w.j == org)
+        want = np.sort(expected[mine])[::-1][:2]
+        np.testing.assert_allclose(np.sort(best[o == org])[::-1], want, rtol=1e-5)
+        assert set(other[o == org]) <= set(np.where(w.i == org, w.j, w.i)[mine])
+
+
 def test_the_model_file_round_trip(cfg):
     from baltetl import opportunities as opp
 
