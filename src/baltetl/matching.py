@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from functools import lru_cache
 
 import duckdb
 from rapidfuzz import fuzz, process
 
-from .resolve import _ACRONYM, EXONYMS, STOP, Rec, domain_of, fold, head_name, norm_name, trusted_domains, undigraph
+from .resolve import EXONYMS, STOP, Rec, acronyms, domain_of, fold, initials, norm_name, trusted_domains, undigraph
 
 FUZZY = 90.0  # token_sort_ratio of word sets against a ROR name of the record's city
 # the word norm_name writes for each country (a ROR name often adds its country: '... of Germany', '(Sweden)')
@@ -39,8 +40,16 @@ _ASIDE = re.compile(r"\([^)]*\)|\[[^\]]*\]|[\"“”„«»]")
 
 def name_key(name: str | None, country: str | None) -> str:
     """A name as its sorted set of words, for order-insensitive lookup; '' when nothing is left."""
-    n = _ASIDE.sub(" ", name or "").strip() or (name or "")
-    words = {w for w in undigraph(norm_name(n)).split() if w not in STOP}
+    n = name or ""
+    if _ASIDE.search(n):
+        n = _ASIDE.sub(" ", n).strip() or n
+    return norm_key(norm_name(n), country)
+
+
+@lru_cache(maxsize=1 << 17)
+def norm_key(norm: str, country: str | None) -> str:
+    """name_key of a name already normalised (resolve.norm_name)."""
+    words = {w for w in undigraph(norm).split() if w not in STOP}
     own = COUNTRY_WORD.get(country or "")
     if own in words and len(words) > 2:
         words.discard(own)
@@ -87,12 +96,30 @@ class RorNames:
     def lookup(self, r: Rec) -> str | None:
         """The one ROR id of r's country whose name has r's word set (as written, without an acronym, or its
         head), else whose site is r's website."""
-        heads = [head_name(r.name)] if r.head and len(r.head.split()) >= 2 else []
-        for form in (r.name, _ACRONYM.sub("", r.name), *heads):
-            ids = self.by_key.get((r.country, name_key(form, r.country)))
+        keys = [norm_key(r.norm, r.country)]
+        if _ASIDE.search(r.name):
+            keys.append(name_key(r.name, r.country))
+        if r.bare != r.norm:
+            keys.append(norm_key(r.bare, r.country))
+        if r.head and len(r.head.split()) >= 2:
+            keys.append(norm_key(r.head, r.country))
+        for key in keys:
+            ids = self.by_key.get((r.country, key))
             if ids:
                 return next(iter(ids)) if len(ids) == 1 else None
         return None
+
+
+def site_names(domain: str, name: str) -> bool:
+    """The website's own name is the record's: 'sjofartsverket.se' / 'SJOFARTSVERKET', 'zalf.de' / '... (ZALF)',
+    'bsh.de' / 'Bundesamt für Seeschifffahrt und Hydrographie' (initials).  A body listing another's site (a
+    renamed successor, a tenant) is not linked by it: 'FBCD AS' with agropark.dk."""
+    label = domain.split(".")[0].replace("-", "")
+    if len(label) < 2:
+        return False
+    folded = fold(name)
+    return (label in folded.replace(" ", "") or label == initials(name).lower()
+            or label in {a.lower() for a in acronyms(name)})
 
 
 def link_more(con: duckdb.DuckDBPyConnection, recs: list[Rec], ror: RorNames | None = None) -> int:
@@ -114,7 +141,7 @@ def link_more(con: duckdb.DuckDBPyConnection, recs: list[Rec], ror: RorNames | N
     rest = []
     for r in left:
         ids = ror.by_domain.get((r.country, r.domain)) if r.domain in trusted else None
-        if ids and len(ids) == 1:
+        if ids and len(ids) == 1 and site_names(r.domain, r.name):
             r.ror, n = next(iter(ids)), n + 1
         else:
             rest.append(r)
@@ -139,7 +166,7 @@ def _link_near(recs: list[Rec], ror: RorNames) -> int:
         if not cands:
             continue
         keys = [k for k, _ in cands]
-        queries = [name_key(r.name, r.country) for r in rs]
+        queries = [name_key(r.name, r.country) if _ASIDE.search(r.name) else norm_key(r.norm, r.country) for r in rs]
         scores = process.cdist(queries, keys, scorer=fuzz.ratio, score_cutoff=FUZZY)
         for r, q, row in zip(rs, queries, scores):
             if len(q) < 8:

@@ -465,7 +465,7 @@ def address_key(street: str | None, post_code: str | None) -> str | None:
     """'ul. Narutowicza 11/12', '80-233' -> '80233|narutowicza 11 12': the postcode's digits and the street
     with its house number, street-type words dropped; None without a postcode or a house number."""
     pc = re.sub(r"\D", "", post_code or "")
-    st = " ".join(_STREET_WORDS.sub(" ", fold(street or "")).split())
+    st = " ".join(_STREET_WORDS.sub(" ", undigraph(fold(street or ""))).split())  # 'KOERNER' is 'Körner'
     if len(pc) < 4 or not st or not re.search(r"\d", st) or not re.search(r"[a-z]{3}", st):
         return None
     return f"{pc}|{st}"
@@ -943,7 +943,8 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
                         addr.append((s / 100.0, a.key, b.key))
     paired: set[str] = set()  # each record joins at most one other by its address: no chains through a building
     for score, a, b in sorted(addr, key=lambda t: (-t[0], t[1], t[2])):
-        if a not in paired and b not in paired:
+        # a pair already in one cluster (by a key) uses up neither record's one address join
+        if a not in paired and b not in paired and uf.find(a) != uf.find(b):
             paired.update((a, b))
             link(a, b, "address", score)
     if stats is not None:
