@@ -29,7 +29,7 @@ from functools import lru_cache
 import duckdb
 from rapidfuzz import fuzz, process
 
-from .resolve import EXONYMS, STOP, Rec, acronyms, domain_of, fold, initials, norm_name, trusted_domains, undigraph
+from .resolve import EXONYMS, STOP, Rec, acronyms, fold, initials, norm_name, trusted_domains, undigraph
 
 FUZZY = 90.0  # token_sort_ratio of word sets against a ROR name of the record's city
 # the word norm_name writes for each country (a ROR name often adds its country: '... of Germany', '(Sweden)')
@@ -49,7 +49,9 @@ def name_key(name: str | None, country: str | None) -> str:
 @lru_cache(maxsize=1 << 17)
 def norm_key(norm: str, country: str | None) -> str:
     """name_key of a name already normalised (resolve.norm_name)."""
-    words = {w for w in undigraph(norm).split() if w not in STOP}
+    if "oe" in norm or "ae" in norm or "ue" in norm:
+        norm = undigraph(norm)
+    words = {w for w in norm.split() if w not in STOP}
     own = COUNTRY_WORD.get(country or "")
     if own in words and len(words) > 2:
         words.discard(own)
@@ -61,19 +63,19 @@ class RorNames:
 
     def __init__(self, con: duckdb.DuckDBPyConnection):
         self.by_key: dict[tuple[str, str], set[str]] = defaultdict(set)
-        self.by_domain: dict[tuple[str, str], set[str]] = defaultdict(set)
+        self.hosts: list[tuple[str, str, str]] = []  # (country, host of the ROR record's website, ror id)
         self.by_city: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
         self.names: dict[str, tuple[str, ...]] = {}
+        self.countries: set[str] = set()
         have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
         if not {"stg_ror__registry", "stg_ror__registry_names"} <= have:
             return
         city_of = {}
-        for rid, country, city, website in con.execute(
-                "SELECT ror_id, country, city, website FROM stg_ror__registry").fetchall():  # fmt: skip
+        for rid, country, city, d in con.execute(
+                "SELECT ror_id, country, city, domain FROM stg_ror__registry").fetchall():  # fmt: skip
             city_of[rid] = fold(city or "")
-            d = domain_of(website)
             if d and country:
-                self.by_domain[(country, d)].add(rid)
+                self.hosts.append((country, d.lower(), rid))
         names = defaultdict(list)
         for rid, country, name, kind in con.execute(
                 "SELECT ror_id, country, name, name_type FROM stg_ror__registry_names ORDER BY record_key").fetchall():  # fmt: skip
@@ -89,6 +91,18 @@ class RorNames:
             if place:
                 self.by_city[(country, EXONYMS.get(place, place))].append((key, rid))
         self.names = {rid: tuple(ns) for rid, ns in names.items()}
+        self.countries = {c for c, _k in self.by_key}
+
+    def sites(self, domains: set[str]) -> dict[tuple[str, str], set[str]]:
+        """(country, registrable domain) -> ROR ids whose website is on it, for the given domains (a ROR host
+        'llh.hessen.de' is on 'hessen.de', as resolve.domain_of writes a record's website)."""
+        out: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for country, host, rid in self.hosts:
+            labels = host.split(".")
+            for n in (2, 3):
+                if len(labels) >= n and (d := ".".join(labels[-n:])) in domains:
+                    out[(country, d)].add(rid)
+        return out
 
     def __bool__(self) -> bool:
         return bool(self.names)
@@ -128,19 +142,23 @@ def link_more(con: duckdb.DuckDBPyConnection, recs: list[Rec], ror: RorNames | N
     ror = ror if ror is not None else RorNames(con)
     if not ror:
         return 0
-    todo = [r for r in recs if not r.ror and r.country and not r.place and r.norm]
+    todo = [r for r in recs if not r.ror and r.country in ror.countries and not r.place and r.norm]
     n = 0
     left = []
+    seen: dict[tuple, str | None] = {}
     for r in todo:
-        rid = ror.lookup(r)
+        k = (r.country, r.name, r.norm, r.bare, r.head)
+        rid = seen[k] if k in seen else seen.setdefault(k, ror.lookup(r))
         if rid:
             r.ror, n = rid, n + 1
         else:
             left.append(r)
-    trusted = trusted_domains(recs)
+    by_domain = ror.sites({r.domain for r in left if r.domain})
+    doms = {d for _c, d in by_domain}
+    trusted = trusted_domains([r for r in recs if r.domain in doms])  # judged per domain: the same verdicts
     rest = []
     for r in left:
-        ids = ror.by_domain.get((r.country, r.domain)) if r.domain in trusted else None
+        ids = by_domain.get((r.country, r.domain)) if r.domain in trusted else None
         if ids and len(ids) == 1 and site_names(r.domain, r.name):
             r.ror, n = next(iter(ids)), n + 1
         else:
