@@ -108,8 +108,8 @@ class RorNames:
         return bool(self.names)
 
     def lookup(self, r: Rec) -> str | None:
-        """The one ROR id of r's country whose name has r's word set (as written, without an acronym, or its
-        head), else whose site is r's website."""
+        """The one ROR id of r's country one of whose names has r's word set (r's name as written, without
+        its parenthesised parts, without an acronym, or its head); None when none or several have it."""
         keys = [norm_key(r.norm, r.country)]
         if _ASIDE.search(r.name):
             keys.append(name_key(r.name, r.country))
