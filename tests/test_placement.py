@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from baltetl.cli import app
 from baltetl.config import ConfigError, load_config
-from baltetl.geo import build_geography, norm_place, norm_postcode
+from baltetl.geo import build_geography
+from baltetl.normalise import norm_place, norm_postcode
 from baltetl.placement import norm_pc_sql, place
 from baltetl.warehouse import sql_dir
 
