@@ -4,7 +4,9 @@ A source's module (sources/<name>/source.py) provides
     TABLES                       the staged tables it delivers, parents first
     fetch(ctx) -> list[Landed]   download its raw files into the landing folder (real HTTP)
     parse(ctx, files) -> Parsed  turn landed files into staged tables (the same code for any origin)
-and has a contract module in schemas/ (configured as `contract`) that validates every staged table.
+and has a contract module in schemas/ (configured as `contract`) that validates every staged table.  The
+types they share with the core (Landed, Parsed, Reject, SourceContext ...) are baltetl.types; the values
+every source normalises alike (countries, names, postcodes, NUTS codes, decimals) are baltetl.normalise.
 Adding a source is adding such a module, its contract and a [sources.NAME] table: no core file changes.
 """
 
@@ -13,9 +15,6 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 from typing import TYPE_CHECKING
-
-# the shared types live in baltetl.types; the source modules still import them from here until they move
-from ..types import Landed, NoInput, Parsed, Reject, SourceContext, StructureChanged  # noqa: F401
 
 if TYPE_CHECKING:
     from ..config import SourceConfig
