@@ -98,9 +98,9 @@ from cleanco.clean import strip_punct as _strip_punct
 from cleanco.clean import strip_tail as _strip_tail
 from rapidfuzz import fuzz
 
-from . import db
+from . import db, normalise
 from .faults import point
-from .geo import norm_place, norm_postcode
+from .normalise import norm_place, norm_postcode
 from .state import write_parquet
 
 THRESHOLD = 92.0  # token_sort_ratio on normalised names, same or unknown city
@@ -224,10 +224,7 @@ _ACRONYM = re.compile(r"^\s*[A-Z0-9][A-Za-z0-9.&]{1,7}\s+[-–—]\s+|\s*\(\s*[A
 # normalisation
 
 
-@lru_cache(maxsize=None)
-def fold(text: str) -> str:
-    """anyascii, lower case, punctuation to spaces, spaces collapsed."""
-    return _NONWORD.sub(" ", anyascii(text or "").lower()).strip()
+fold = lru_cache(maxsize=None)(normalise.fold)  # names repeat: each is folded once
 
 
 _LEGAL_LAST = {_NONWORD.sub(" ", " ".join(t)).split()[-1] for _n, t in prepare_default_terms()
