@@ -387,14 +387,16 @@ class Graph:
                  + f["role_pair"] * log(lo_r * nr + hi_r) + w[len(FEATURES):][lo_r * nr + hi_r]).astype(np.float32)  # fmt: skip
         places = (f["metro_links"] * log(self.metro_links) + f["distance_km"] * log(self.distance)).astype(np.float32)
         country = pd.factorize(pd.Series(self.country, dtype=object))[0]
-        products = {k: v for k, v in self._products().items() if f[k] != 0}
+        products = self._products()
         for start in range(0, n, block):
             r = np.arange(start, min(n, start + block))
             linked = (self.bm[r] @ self.bm.T).toarray() > 0
             mask = (self.metro[None, :] != self.metro[r][:, None]) & ~linked
             s = np.full((len(r), n), const, dtype=np.float32)
+            prods = {}
             for name, (m, m2) in products.items():
-                s += f[name] * np.log1p((m[r] @ m2.T).toarray().astype(np.float32))
+                prods[name] = (m[r] @ m2.T).toarray().astype(np.float32)
+                s += f[name] * np.log1p(prods[name])
             for name, v in per_org.items():
                 a, b = v[r][:, None], v[None, :]
                 s += f[f"{name}_min"] * np.minimum(a, b) + f[f"{name}_max"] * np.maximum(a, b)
@@ -402,34 +404,43 @@ class Graph:
             s += f["preferential_attachment"] * np.log1p(deg[r][:, None] * deg[None, :])
             s += roles[self.role[r]][:, self.role] + places[self.metro[r]][:, self.metro]
             s += f["same_country"] * np.log1p((country[r][:, None] == country[None, :]).astype(np.float32))
-            yield r, mask, s
+            yield r, mask, s, prods
 
     def scored(self, model: dict):
         """Blocks (i, j, score) of the candidate pairs i < j of `pairs`, scored as `predict` scores them."""
         n = len(self.ids)
-        for r, mask, s in self._logits(model):
+        for r, mask, s, _ in self._logits(model):
             bi, j = np.nonzero(mask & (np.arange(n)[None, :] > r[:, None]))
             yield r[bi].astype(np.int32), j.astype(np.int32), _sigmoid(s[bi, j])
 
-    def best(self, model: dict, keep: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Each organisation's `keep` best candidate pairs (ties: the other's lower index) as arrays (organisation,
-        other, score), and the number of candidate pairs i < j per pair of metropolises (a matrix)."""
+    def best(self, model: dict, keep: int):
+        """Each organisation's `keep` best candidate pairs (ties: the other's lower index) as arrays organisation,
+        other, score and their FEATURES (the products read from the blocks), and the number of candidate pairs
+        i < j per pair of metropolises (a matrix)."""
         n, k = len(self.ids), len(self.metro_links)
         count = np.zeros(k * k, dtype=np.int64)
         out = []
-        for r, mask, s in self._logits(model):
-            upper = mask & (np.arange(n)[None, :] > r[:, None])
-            bi, j = np.nonzero(upper)
+        for r, mask, s, prods in self._logits(model):
+            bi, j = np.nonzero(mask & (np.arange(n)[None, :] > r[:, None]))
             count += np.bincount(self.metro[r][bi].astype(np.int64) * k + self.metro[j], minlength=k * k)
             s[~mask] = -np.inf
-            top = np.argsort(-s, axis=1, kind="stable")[:, :keep]
-            score = np.take_along_axis(s, top, axis=1)
-            ok = np.isfinite(score)
-            out.append((np.repeat(r, top.shape[1]).reshape(top.shape)[ok], top[ok], _sigmoid(score[ok])))
+            if keep < n:  # the keep-th best of each row, then every candidate at least as good (ties included)
+                floor = -np.partition(-s, keep - 1, axis=1)[:, keep - 1 : keep]
+                s[s < floor] = -np.inf
+            bi, j = np.nonzero(np.isfinite(s))
+            order = np.lexsort((j, -s[bi, j], bi))
+            bi, j = bi[order], j[order]
+            first = np.searchsorted(bi, bi)  # where each row's run starts (bi is sorted)
+            top = np.arange(len(bi)) - first < keep
+            bi, j = bi[top], j[top]
+            out.append((r[bi], j, _sigmoid(s[bi, j]), {name: v[bi, j] for name, v in prods.items()}))
         if not out:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), count.reshape(k, k)
-        o, other, score = (np.concatenate(p) for p in zip(*out))
-        return o, other, score, count.reshape(k, k)
+            return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32),
+                    np.zeros((0, len(FEATURES)), np.float32), count.reshape(k, k))  # fmt: skip
+        o, other, score = (np.concatenate([p[t] for p in out]) for t in range(3))
+        prods = {name: np.concatenate([p[3][name] for p in out]) for name in out[0][3]}
+        every = {name: prods.get(name, np.zeros(len(o), np.float32)) for name in self._products()}
+        return o, other, score, self._columns(o, other, every), count.reshape(k, k)
 
     def all_pairs(self):
         """Every candidate pair: (i, j, features, hand score) concatenated."""
@@ -809,9 +820,22 @@ def _top_shared(m: sparse.csr_matrix, a: int, b: int, labels, n: int = 3) -> lis
     return [str(labels[c]) for c in cols[np.argsort(-weight, kind="stable")[:n]]]
 
 
-def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, most: int = 3) -> list[str]:
+def _shared_lists(m: sparse.csr_matrix, labels, a: np.ndarray, b: np.ndarray) -> list[list[str]]:
+    """Per pair (a, b), the labels of the columns both rows of `m` hold, in column order."""
+    both = m[a].multiply(m[b]).tocsr()
+    both.eliminate_zeros()
+    both.sort_indices()
+    names = np.asarray(labels, dtype=object)[both.indices]
+    return [list(map(str, part)) for part in np.split(names, both.indptr[1:-1])]
+
+
+def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, most: int = 3,
+            topics_of: list | None = None, networks_of: list | None = None) -> list[str]:  # fmt: skip
     """Per pair, in words, the (at most `most`) feature groups that raised its score the most, each with the data
-    behind it; every sentence ends with 'no shared project yet.'"""
+    behind it; every sentence ends with 'no shared project yet.'  `topics_of`, `networks_of`: the pairs'
+    shared topics and networks when already known (see _shared_lists)."""
+    topics_of = _shared_lists(g.topic_matrix, g.topic_index, i, j) if topics_of is None else topics_of
+    networks_of = _shared_lists(g.network_matrix, g.network_index, i, j) if networks_of is None else networks_of
     contrib = contributions(model, x)
     groups = _group_columns()
     per_group = np.column_stack([contrib[:, cols].sum(axis=1) for cols in groups.values()])
@@ -835,22 +859,26 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
                 n = int(f["common_neighbours"][row])
                 text = f"{n} common partner{'s' if n > 1 else ''}: {who}{' …' if n > 3 else ''}"
             elif name == "activity" and f["projects_min"][row] > 0:
-                text = (f"both active: {int(f['projects_min'][row])} and {int(f['projects_max'][row])} projects so far "
-                        f"({int(f['recent_min'][row])} and {int(f['recent_max'][row])} in the last year)")  # fmt: skip
+                # each number pair in the same order: the organisation with fewer projects first
+                p, q = (a, b) if (g.projects[a], a) <= (g.projects[b], b) else (b, a)
+                two = lambda v: f"{int(v[p])} and {int(v[q])}"  # noqa: E731
+                text = (f"both active: {two(g.projects)} projects so far ({two(g.recent)} in the last year"
+                        + (f", {two(g.ongoing)} still running)" if g.ongoing[p] + g.ongoing[q] else ")"))  # fmt: skip
             elif name == "coordination" and f["coordinated_max"][row] > 0:
-                text = f"coordinated {int(f['coordinated_max'][row])} projects" + (
-                    f" and {int(f['coordinated_min'][row])}" if f["coordinated_min"][row] > 0 else "")
+                p, q = (a, b) if (g.projects[a], a) <= (g.projects[b], b) else (b, a)
+                text = f"coordinated {int(g.coordinated[p])} and {int(g.coordinated[q])} projects"
             elif name == "text" and f["text_similarity"][row] > 0:
                 text = "their projects are about the same things: " + ", ".join(_top_shared(g.text, a, b, g.words))
             elif name == "fields" and f["field_similarity"][row] > 0:
                 text = "similar euroSciVoc fields of science"
             elif name == "programmes" and f["programme_similarity"][row] > 0:
                 text = "funded by the same programmes: " + ", ".join(_top_shared(g.programmes, a, b, g.programme_labels))
+            elif name == "calls" and f["call_similarity"][row] > 0:
+                text = "applied to the same calls: " + ", ".join(_top_shared(g.calls, a, b, g.call_labels))
             elif name == "topics" and f["shared_topics"][row] > 0:
-                both = _top_shared(g.topic_matrix, a, b, g.topic_index, n=10)
-                text = "both work on " + ", ".join(labels.get(t, t) for t in both)
+                text = "both work on " + ", ".join(labels.get(t, t) for t in topics_of[row][:10])
             elif name == "networks" and f["shared_networks"][row] > 0:
-                text = "both members of " + ", ".join(sorted(_top_shared(g.network_matrix, a, b, g.network_index, n=10)))
+                text = "both members of " + ", ".join(sorted(networks_of[row])[:10])
             elif name == "roles" and f["complementary"][row] > 0:
                 text = f"complementary roles: {ROLES[g.role[a]]} + {ROLES[g.role[b]]}"
             elif name == "links" and f["metro_links"][row] > 0:
@@ -876,10 +904,11 @@ def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) ->
     data = load(con, cfg, None, marts=False)
     g = Graph(data)
     # an organisation's per_organisation best pairs (either side)
-    o, other, score, counts = g.best(model, int(settings["per_organisation"]))
+    o, other, score, x_best, counts = g.best(model, int(settings["per_organisation"]))
     k = len(data.metros)
     n_cand = np.triu(counts + counts.T).ravel()  # per pair of metropolises, lower index first
-    kept = pd.DataFrame({"a": np.minimum(o, other), "b": np.maximum(o, other), "score": score}).drop_duplicates(["a", "b"])
+    kept = pd.DataFrame({"a": np.minimum(o, other), "b": np.maximum(o, other), "score": score, "row": np.arange(len(o))})
+    kept = kept.drop_duplicates(["a", "b"])
     n_pairs = int(n_cand.sum())
     ka, kb = kept["a"].to_numpy(), kept["b"].to_numpy()
     kept["lo"], kept["hi"] = np.minimum(g.metro[ka], g.metro[kb]), np.maximum(g.metro[ka], g.metro[kb])
@@ -887,7 +916,9 @@ def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) ->
     kept["rank_in_pair"] = kept.groupby(["lo", "hi"]).cumcount() + 1
     kept = kept[kept["rank_in_pair"] <= settings["per_metropolis_pair"]]
     ka, kb = kept["a"].to_numpy(), kept["b"].to_numpy()
-    x = g.features(ka, kb)
+    x = x_best[kept["row"].to_numpy()]
+    topics_of = _shared_lists(g.topic_matrix, g.topic_index, ka, kb)
+    networks_of = [sorted(n) for n in _shared_lists(g.network_matrix, g.network_index, ka, kb)]
     metro_ids = data.metros["metropolis_id"].to_numpy()
     ma, mb = metro_ids[g.metro[ka]], metro_ids[g.metro[kb]]
     swap = ma > mb  # metro_a < metro_b, as the hand ranking has it
@@ -896,11 +927,11 @@ def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) ->
         "metro_a": np.where(swap, mb, ma), "metro_b": np.where(swap, ma, mb),
         "score": np.round(100 * kept["score"].to_numpy(np.float64), 2),
         # lists as text joined by the unit separator, so that the frame's columns have plain types
-        "shared_topics": ["\x1f".join(_top_shared(g.topic_matrix, a, b, g.topic_index, n=10)) for a, b in zip(ka, kb)],
-        "shared_networks": ["\x1f".join(sorted(_top_shared(g.network_matrix, a, b, g.network_index, n=50))) for a, b in zip(ka, kb)],
+        "shared_topics": ["\x1f".join(t) for t in topics_of],
+        "shared_networks": ["\x1f".join(n) for n in networks_of],
         "complementary": [f"{ROLES[g.role[a]]} + {ROLES[g.role[b]]}" if c else ""
                           for a, b, c in zip(ka, kb, x[:, FEATURES.index("complementary")])],
-        "reasons": reasons(g, model, ka, kb, x),
+        "reasons": reasons(g, model, ka, kb, x, topics_of=topics_of, networks_of=networks_of),
         "rank_in_pair": kept["rank_in_pair"].to_numpy(np.int32),
     })  # fmt: skip
     con.register("learned_frame", frame)
