@@ -859,14 +859,12 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
                 n = int(f["common_neighbours"][row])
                 text = f"{n} common partner{'s' if n > 1 else ''}: {who}{' …' if n > 3 else ''}"
             elif name == "activity" and f["projects_min"][row] > 0:
-                # each number pair in the same order: the organisation with fewer projects first
-                p, q = (a, b) if (g.projects[a], a) <= (g.projects[b], b) else (b, a)
-                two = lambda v: f"{int(v[p])} and {int(v[q])}"  # noqa: E731
+                # every pair of numbers in the pair's order: organisation i's first
+                two = lambda v: f"{int(v[a])} and {int(v[b])}"  # noqa: E731
                 text = (f"both active: {two(g.projects)} projects so far ({two(g.recent)} in the last year"
-                        + (f", {two(g.ongoing)} still running)" if g.ongoing[p] + g.ongoing[q] else ")"))  # fmt: skip
+                        + (f", {two(g.ongoing)} still running)" if g.ongoing[a] + g.ongoing[b] else ")"))  # fmt: skip
             elif name == "coordination" and f["coordinated_max"][row] > 0:
-                p, q = (a, b) if (g.projects[a], a) <= (g.projects[b], b) else (b, a)
-                text = f"coordinated {int(g.coordinated[p])} and {int(g.coordinated[q])} projects"
+                text = f"coordinated {int(g.coordinated[a])} and {int(g.coordinated[b])} projects"
             elif name == "text" and f["text_similarity"][row] > 0:
                 text = "their projects are about the same things: " + ", ".join(_top_shared(g.text, a, b, g.words))
             elif name == "fields" and f["field_similarity"][row] > 0:
@@ -916,15 +914,14 @@ def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) ->
     kept["rank_in_pair"] = kept.groupby(["lo", "hi"]).cumcount() + 1
     kept = kept[kept["rank_in_pair"] <= settings["per_metropolis_pair"]]
     ka, kb = kept["a"].to_numpy(), kept["b"].to_numpy()
+    metro_ids = data.metros["metropolis_id"].to_numpy()
+    swap = metro_ids[g.metro[ka]] > metro_ids[g.metro[kb]]  # metro_a < metro_b, as the hand ranking has it
+    ka, kb = np.where(swap, kb, ka), np.where(swap, ka, kb)  # the reasons name numbers in this order
     x = x_best[kept["row"].to_numpy()]
     topics_of = _shared_lists(g.topic_matrix, g.topic_index, ka, kb)
     networks_of = [sorted(n) for n in _shared_lists(g.network_matrix, g.network_index, ka, kb)]
-    metro_ids = data.metros["metropolis_id"].to_numpy()
-    ma, mb = metro_ids[g.metro[ka]], metro_ids[g.metro[kb]]
-    swap = ma > mb  # metro_a < metro_b, as the hand ranking has it
     frame = pd.DataFrame({
-        "golden_a": np.where(swap, g.ids[kb], g.ids[ka]), "golden_b": np.where(swap, g.ids[ka], g.ids[kb]),
-        "metro_a": np.where(swap, mb, ma), "metro_b": np.where(swap, ma, mb),
+        "golden_a": g.ids[ka], "golden_b": g.ids[kb], "metro_a": metro_ids[g.metro[ka]], "metro_b": metro_ids[g.metro[kb]],
         "score": np.round(100 * kept["score"].to_numpy(np.float64), 2),
         # lists as text joined by the unit separator, so that the frame's columns have plain types
         "shared_topics": ["\x1f".join(t) for t in topics_of],
