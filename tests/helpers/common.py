@@ -84,6 +84,17 @@ def refresh_run(cfg, sources, *, sample=True):
     return run_id, results, counts
 
 
+def warehouse_rows(cfg, sql: str, params=()) -> list[tuple]:
+    """The rows of `sql` on the configuration's warehouse, opened read-only and closed again."""
+    import duckdb
+
+    con = duckdb.connect(str(cfg.warehouse), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
 def local_toml(path: Path, body: str, **http) -> Path:
     """Write an override TOML for sources served by a local test server: no pause between requests to a host,
     fast backoff, `retries` (default 0) and any other [http] settings given; `body` holds the [sources.*]
