@@ -47,6 +47,9 @@ than 4 characters only match exactly.
 Registry and address evidence (issue 14).  A record whose name (or its head, or without its acronym) is a
 label or alias of exactly one ROR record of its country carries that ROR id (`link_ror`; never on an acronym
 alone): one ROR id joins (rule `ror`), two different ROR ids refuse any guarded join, as two VAT numbers do.
+`matching.link_more` links more records (by word set, the record's own website, a near name in the registry's
+city) and gives each linked record the registry's names in every language (`Rec.alt`), which `address_match`
+compares too.
 Records of different sources at one street address (postcode + street + number, `address_key`) whose names
 are alike once the city's name is set aside (token_set_ratio >= 72) join by rule `address`, each with at most
 one other (no chains through a science park).  Municipalities in every legal form resolve to their place;
