@@ -92,7 +92,7 @@ def test_resolution_and_publishing_name_no_source():
     q = "[\"']"
     branches = [rf"[!=]=\s*{q}(?:{n}){q}", rf"\bsource\s*=\s*'(?:{n})'", rf"{q}(?:{n}){q}\s*,\s*{q}(?:{n}){q}",
                 rf"{q}(?:{n}){q}\s*:\s*\(", rf"\bstg_(?:{'|'.join(declared())})__"]  # fmt: skip
-    for module in ("resolve.py", "publish.py", "cli_resolution.py"):
+    for module in ("resolve.py", "matching.py", "publish.py", "cli/resolution.py"):
         text = package_path(module).read_text(encoding="utf-8")
         assert not [m for b in branches for m in re.findall(b, text)], module
     old = (package_path("sources") / "keep" / "source_id.sql").read_text(encoding="utf-8")

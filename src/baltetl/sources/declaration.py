@@ -206,6 +206,12 @@ def declared() -> dict[str, Declaration]:
     return discover(_active)
 
 
+def registry_table(kind: str) -> str | None:
+    """stg_<source>__<kind> of the reference registry (the source declaring [resolution] registry: ROR)."""
+    names = sorted(n for n, d in declared().items() if d.resolution.registry)
+    return f"stg_{names[0]}__{kind}" if names else None
+
+
 class _NoOptions(_Strict):
     pass
 

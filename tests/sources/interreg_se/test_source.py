@@ -17,9 +17,9 @@ import pytest
 
 from helpers.common import ROOT, SHARED, landed, local_toml, need_shared, run_refresh
 
-from baltetl.sources import NoInput, SourceContext
 from baltetl.sources.declaration import declared
 from baltetl.sources.interreg_se import source as interreg_se
+from baltetl.types import NoInput, SourceContext
 
 TABLES = tuple(declared()["interreg_se"].tables)  # the staged tables, parents first
 

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from baltetl.sources import Landed, Parsed, Reject, SourceContext, StructureChanged
+from baltetl.types import Landed, Parsed, Reject, SourceContext, StructureChanged
 
 
 def fetch(ctx: SourceContext) -> list[Landed]:

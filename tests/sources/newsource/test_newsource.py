@@ -13,7 +13,6 @@ import duckdb
 import pytest
 from pytest_httpserver import HTTPServer
 
-from baltetl import pipeline
 from baltetl import publish as pub
 from baltetl.config import ConfigError, load_config
 from helpers.common import local_toml, run_refresh
