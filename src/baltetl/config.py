@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from .sources import declaration
-from .sources.declaration import Checks, Fetch
+from . import declaration
+from .declaration import Checks, Fetch
 
 DEFAULT_CONFIG = "baltetl.toml"
 ENV_PATHS = {
@@ -58,7 +58,7 @@ class SourceConfig:
     http: dict[str, Any] | None = None
     archive: dict[str, Any] | None = None
     contract_file: Path | None = None  # a contract in the source's folder instead of schemas/
-    declaration: Any = None  # its sources.declaration.Declaration
+    declaration: Any = None  # its declaration.Declaration
 
     def with_options(self, **changes: Any) -> SourceConfig:
         """A copy whose options have these changes, validated by the source's Options model."""

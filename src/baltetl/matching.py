@@ -29,8 +29,8 @@ from functools import lru_cache
 import duckdb
 from rapidfuzz import fuzz, process
 
+from .declaration import registry_table
 from .resolve import EXONYMS, STOP, _inflected, Rec, acronyms, fold, initials, norm_name, trusted_domains, undigraph
-from .sources.declaration import registry_table
 
 FUZZY = 90.0  # token_sort_ratio of word sets against a ROR name of the record's city
 # the word norm_name writes for each country (a ROR name often adds its country: '... of Germany', '(Sweden)')

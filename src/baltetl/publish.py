@@ -36,8 +36,8 @@ from markupsafe import Markup
 
 from . import charts, exports
 from .config import Config, resolve_path
+from .declaration import declared
 from .geo import reference_credits
-from .sources.declaration import declared
 from .urls import web_url
 
 MARKER = ".baltetl-site"  # a published site holds this file; publish replaces no other folder

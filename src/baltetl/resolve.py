@@ -99,9 +99,9 @@ from cleanco.clean import strip_tail as _strip_tail
 from rapidfuzz import fuzz
 
 from . import db, normalise
+from .declaration import declared, registry_table
 from .faults import point
 from .normalise import norm_place, norm_postcode
-from .sources.declaration import declared, registry_table
 from .state import write_parquet
 
 THRESHOLD = 92.0  # token_sort_ratio on normalised names, same or unknown city

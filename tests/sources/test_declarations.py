@@ -9,7 +9,7 @@ import pytest
 
 from baltetl import resolve
 from baltetl.config import ConfigError, load_config, package_path
-from baltetl.sources.declaration import declared
+from baltetl.declaration import declared
 
 PACKAGED = ["cordis", "clusters", "interreg_se", "keep", "eurocities", "networks", "ror"]
 

@@ -1,4 +1,4 @@
-"""Sources: one folder each, sources/<name>/ (see declaration.py for what is in it).
+"""Sources: one folder each, sources/<name>/ (baltetl/declaration.py reads what is in it).
 
 A source's module (source.py in its folder) provides
     fetch(ctx) -> list[Landed]   download its raw files into the landing folder (real HTTP)

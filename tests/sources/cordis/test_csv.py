@@ -27,7 +27,7 @@ from helpers.cordis import (
 
 from baltetl import quality
 from baltetl.sources.cordis import source as cordis
-from baltetl.sources.declaration import declared
+from baltetl.declaration import declared
 
 TABLES = tuple(declared()["cordis"].tables)  # the staged tables, parents first
 

@@ -27,7 +27,7 @@ from baltetl import normalise
 from baltetl.sources.cordis import source as cordis
 from baltetl.sources.cordis import values as cordis_values
 from baltetl.sources.cordis import xml as cordis_xml
-from baltetl.sources.declaration import declared
+from baltetl.declaration import declared
 
 TABLES = tuple(declared()["cordis"].tables)  # the staged tables, parents first
 

@@ -18,7 +18,7 @@ from pytest_httpserver import HTTPServer
 
 from baltetl import pipeline, quality
 from baltetl.config import load_config
-from baltetl.sources.declaration import declared
+from baltetl.declaration import declared
 from baltetl.sources.eurocities import source as ec
 from baltetl.types import Landed, SourceContext, StructureChanged
 

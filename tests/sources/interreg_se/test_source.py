@@ -17,7 +17,7 @@ import pytest
 
 from helpers.common import ROOT, SHARED, landed, local_toml, need_shared, run_refresh
 
-from baltetl.sources.declaration import declared
+from baltetl.declaration import declared
 from baltetl.sources.interreg_se import source as interreg_se
 from baltetl.types import NoInput, SourceContext
 

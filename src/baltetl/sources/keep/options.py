@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from ..declaration import Download
+from ...declaration import Download
 
 
 class Options(BaseModel):

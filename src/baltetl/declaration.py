@@ -3,7 +3,7 @@
 A source is a folder `src/baltetl/sources/<name>/` (or one in a folder named by `[paths] source_folders`)
 holding
     source.toml   its declaration: title, publisher, licence, cadence, tables, checks, resolution, settings
-    source.py     TABLES, fetch(ctx) and parse(ctx, files) (sources/__init__.py)
+    source.py     fetch(ctx) and parse(ctx, files) (sources/__init__.py)
     options.py    optional: `class Options(pydantic.BaseModel)`, the source's own settings, typed, with defaults
 Its pandera contract is schemas/<contract>.py, or a .py file in the folder when `contract` names one.
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-PACKAGE_FOLDER = Path(__file__).resolve().parent
+PACKAGE_FOLDER = Path(__file__).resolve().parent / "sources"
 FILE = "source.toml"
 
 
