@@ -167,10 +167,10 @@ def test_eval_placement_bad_labels_one_line(tmp_path):
 
 def test_golden_organisation_is_placed_at_its_seat_not_a_branch():
     """University of Tartu: its CORDIS address is in Tartu; two keep.eu rows name its Tallinn office."""
-    from baltetl import resolve
+    from baltetl import models, resolve
 
     con = duckdb.connect()
-    con.execute((Path(__file__).parents[1] / "warehouse" / "schema.sql").read_text())
+    models.run(con, "core/tables.sql")
     rows = [
         ("cordis:999894334", "cordis", "TARTU ULIKOOL", "50090", "Tartu", None, None),
         ("keep:ut-tallinn-1", "keep", "University of Tartu", "10119", "Tallinn", "tallinn", "postcode"),

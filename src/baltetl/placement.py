@@ -16,7 +16,7 @@ Rules, first that decides (recorded as assigned_by / assigned_from):
   lau / municipality / city_alias   the city names a municipality of the metropolis or a configured
                    spelling (as before: a LAU name must not contradict a known NUTS3 code)
 A rule that disagrees with the one that decided (city says Berlin, postcode says Bonn) is kept in
-`placement_conflicts`.  Everything is set-based SQL (placement.sql), no Python per row.
+`placement_conflicts`.  Everything is set-based SQL (warehouse/core/placement.sql), no Python per row.
 
 The reference tables (postcode_lau, metropolis_laus, nuts3_placement, nuts_recode, postcode_prefixes) are
 made by `load_reference`, from the LAU table ([paths] lau, plus [geo] extra_lau files on top) and the
@@ -31,6 +31,7 @@ from pathlib import Path
 
 import duckdb
 
+from . import models
 from .config import Config, ConfigError, resolve_path
 from .db import quote
 
@@ -221,7 +222,7 @@ def _insert(con, table: str, rows: list[tuple]) -> None:
 def place(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> None:
     """TEMP table addresses (country, post_code, city_norm, nuts3, pc = the normalised postcode) ->
     address_metropolis, placement_conflicts."""
-    con.execute((sql_dir / "placement.sql").read_text())
+    models.run(con, "core/placement.sql", sql_dir)
 
 
 def place_staged(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> None:
