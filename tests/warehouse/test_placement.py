@@ -14,7 +14,7 @@ from baltetl.geo import build_geography, norm_place, norm_postcode
 from baltetl.placement import norm_pc_sql, place
 from baltetl.warehouse import sql_dir
 
-FIXTURES = Path(__file__).parent / "fixtures" / "placement"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "placement"
 
 
 def placed(cfg, rows):
