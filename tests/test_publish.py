@@ -1,4 +1,4 @@
-"""Publishing (baltetl.publish, baltetl.exports, warehouse/public.sql): what reaches the site and the open-data
+"""Publishing (baltetl.publish, baltetl.exports, warehouse/public/views.sql): what reaches the site and the open-data
 exports, and what never does.  The site is published from real builds of the bundled samples with the test
 revisions of site_helpers (an XSS organisation name, persons with and without consent, hidden records)."""
 

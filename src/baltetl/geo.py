@@ -44,7 +44,7 @@ def norm_place(value: str | None) -> str | None:
 def norm_postcode(value: str | None, country: str | None = None) -> str | None:
     """Postcode as the reference lists key it: upper case, a country prefix dropped, only letters and digits
     ('LV-1050' -> '1050', 'SE-114 28' -> '11428', '00-927' -> '00927', 'LV1050' with country LV -> '1050').
-    The SQL form is in placement.sql."""
+    The SQL form is placement.norm_pc_sql."""
     if value is None:
         return None
     s = _POSTCODE_PREFIX.sub(r"\1", str(value).strip().upper())

@@ -783,7 +783,7 @@ def _top_per_org(parts: list[tuple], n: int) -> tuple[np.ndarray, np.ndarray, np
 
 def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) -> int:
     """Replace `opportunities` and `metropolis_opportunities` of the warehouse being built (after
-    opportunities.sql) by the model's ranking of every candidate pair, bounded as the hand ranking is
+    marts/opportunities.sql) by the model's ranking of every candidate pair, bounded as the hand ranking is
     ([opportunities] per_organisation, per_metropolis_pair), with reasons.  Returns the opportunities kept."""
     from .topics import opportunity_settings
 
