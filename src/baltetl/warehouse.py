@@ -2,6 +2,10 @@
 
 An analyst's open read-only connection keeps reading the old file (its inode lives on until closed) and is
 never blocked; a new connection sees the new build; nobody ever sees a half-built warehouse.
+
+The build runs the layers of warehouse/ in order, raw (the state's snapshots) -> staging (generic: `stage`)
+-> core -> marts -> public, each table defined by a file there (baltetl.models); the Python steps between
+them (geography, resolution, revisions, history, report, topics) fill tables those files define.
 """
 
 from __future__ import annotations

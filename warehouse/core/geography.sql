@@ -22,7 +22,7 @@ CREATE OR REPLACE TABLE metropolis_places (metropolis_id VARCHAR NOT NULL, count
 -- Every NUTS3 code the reference tables know (any revision): a place-name match is not taken when the record
 -- carries a known NUTS3 code other than the municipality's own (two places of one name).
 CREATE OR REPLACE TABLE nuts3_known AS
-SELECT DISTINCT code AS nuts3 FROM (SELECT unnest([COLUMNS('^code_\d{4}$')]) AS code FROM nuts_history)
+SELECT DISTINCT code AS nuts3 FROM (SELECT unnest([*COLUMNS('^code_\d{4}$')]) AS code FROM nuts_history)
 WHERE length(code) = 5
 UNION SELECT DISTINCT code_2016 FROM lau WHERE length(code_2016) = 5;
 

@@ -45,7 +45,7 @@ SELECT country, mode(length(postcode)) AS len FROM postcode_lau GROUP BY 1;
 
 -- NUTS codes of every revision -> NUTS 2016 (the LAU table's), when the history says so unambiguously
 CREATE OR REPLACE TABLE nuts_recode AS
-WITH h AS (SELECT unnest([COLUMNS('^code_\d{4}$')]) AS code, code_2016 FROM nuts_history WHERE code_2016 IS NOT NULL)
+WITH h AS (SELECT unnest([*COLUMNS('^code_\d{4}$')]) AS code, code_2016 FROM nuts_history WHERE code_2016 IS NOT NULL)
 SELECT code, CASE WHEN count(DISTINCT code_2016) = 1 THEN any_value(code_2016) END AS code_2016
 FROM h WHERE length(code) = 5 GROUP BY 1
 UNION ALL
