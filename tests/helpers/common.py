@@ -97,13 +97,7 @@ def local_source(tmp_path: Path, source: str, keys: str = "", warehouse: Path | 
 
 def warehouse_rows(cfg, sql: str, params=()) -> list[tuple]:
     """The rows of `sql` on the configuration's warehouse, opened read-only and closed again."""
-    import duckdb
-
-    con = duckdb.connect(str(cfg.warehouse), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
+    return q(cfg.warehouse, sql, params)
 
 
 def local_toml(path: Path, body: str, **http) -> Path:
@@ -115,10 +109,11 @@ def local_toml(path: Path, body: str, **http) -> Path:
     return path
 
 
-def q(path, sql):
+def q(path, sql: str, params=()) -> list[tuple]:
+    """The rows of `sql` on the DuckDB file `path`, opened read-only and closed again."""
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return con.execute(sql).fetchall()
+        return con.execute(sql, list(params)).fetchall()
     finally:
         con.close()
 
