@@ -115,7 +115,7 @@ def refresh(
         _fail("input not found", input)
     from contextlib import ExitStack
 
-    from . import pipeline
+    from . import pipeline, runtime
     from .config import ConfigError, load_config
 
     with ExitStack() as whole_run:
@@ -136,7 +136,7 @@ def refresh(
             if kept is not None:
                 _print_result(kept)
                 raise typer.Exit(0)
-        with pipeline.batch_gc():  # from the read-ahead on (the flow's refresh sets it too)
+        with runtime.tuned():  # from the read-ahead on (the run sets it too)
             result = _run_flow(source, sample, input, warehouse, config, publish, landed, accept_shrink)
     _print_result(result)
     # the process ends here: spare the collector's last pass over everything the run left (~0.7 s at exit)
@@ -168,16 +168,16 @@ def _run_flow(source, sample, input, warehouse, config, publish, landed: dict, a
     """Start the temporary API, read the local inputs ahead, run the refresh flow: -> its result."""
     from contextlib import nullcontext
 
-    from . import pipeline, prefect_api
+    from . import runtime
     from . import progress as prog
     from .config import ConfigError, load_config
     from .pipeline import RefreshLocked
 
-    api = prefect_api.start_if_needed()  # comes up while the inputs are parsed and the flow is imported
+    api = runtime.start_if_needed()  # comes up while the inputs are parsed and the flow is imported
     cfg = load_config(config, warehouse=warehouse) if landed else None
     if landed:  # parse the local inputs while Prefect starts (and its API); the flow's parse takes the result
-        pipeline.read_ahead(cfg, landed)
-    api = prefect_api.unless_profile_api(api)
+        runtime.read_ahead(cfg, landed)
+    api = runtime.unless_profile_api(api)
 
     flow = _load_flow()
     settings = nullcontext()
@@ -192,9 +192,9 @@ def _run_flow(source, sample, input, warehouse, config, publish, landed: dict, a
     if input is not None and landed:  # a wrong file changes nothing: its parse, under way since the start, first
         # with a temporary API ready, a parse still running is not waited for: the flow starts beside it, and an
         # error it finds later (a cut-off end) fails the source in the run (exit 1) instead
-        bad = pipeline.read_ahead_error(cfg, landed, wait=api is None)
+        bad = runtime.read_ahead_error(cfg, landed, wait=api is None)
         if bad is not None:
-            pipeline.drop_read_ahead()
+            runtime.drop_read_ahead()
             if api is not None:
                 api.stop()
             _fail("bad input", bad if str(input) in str(bad) or str(input.resolve()) in str(bad) else
@@ -217,7 +217,7 @@ def _run_flow(source, sample, input, warehouse, config, publish, landed: dict, a
         _fail("error", exc)
     finally:
         prog.set_sink(None)
-        pipeline.drop_read_ahead()
+        runtime.drop_read_ahead()
         if api is not None:
             _drain_prefect()  # send what Prefect still holds (logs, events) while its API is up
             api.stop()

@@ -1,21 +1,161 @@
-"""A temporary local Prefect API for one CLI run, started in the background while the CLI gets ready.
+"""Run-time tuning of a refresh, apart from what the refresh does (pipeline.py, flows/refresh.py).
 
-Without PREFECT_API_URL, Prefect starts a temporary server on the first flow call and waits ~5 s for it.
-The CLI starts the same server as its first act instead, so that the wait overlaps with importing the
-pipeline and parsing the inputs; if that server does not come up, Prefect's own way is used.
+None of it changes a result; each part saves time or memory:
+  tuned()          the garbage collector tuned for a run (batch_gc); switched on by every run (pipeline.Run)
+  release_memory   freed heap handed back to the OS after a source is staged
+  landed cache     a local file the CLI landed a moment ago is taken by the flow's land step, not landed again
+  read-ahead       the CLI parses local inputs in a thread while Prefect starts; the flow's parse takes them
+  TemporaryAPI     the temporary local Prefect API, started by the CLI as its first act
+The CLI switches on the last three for one run with `for_cli` (see cli refresh).
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
 from functools import partial
+from typing import TYPE_CHECKING
 
 from .procs import die_with_parent
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from .config import Config
+    from .sources import Landed, Parsed
+
+
+# -- memory and the garbage collector ------------------------------------------------------------------------
+
+_tuned = 0  # how many tuned() are open in this process (the CLI's and its run's)
+
+
+@contextmanager
+def tuned() -> Iterator[None]:
+    """Python's cyclic garbage collector tuned for a run: a parse makes millions of row tuples that live to
+    the end, and with the default thresholds (700, 10, 10) the collector scans them again ~1,700 times
+    (2 s of a CORDIS refresh).  Everything already alive (modules, Prefect) is frozen out of its scans;
+    cycles are still collected, every 50,000 allocations.  Restored when the outermost one ends."""
+    global _tuned
+    before = gc.get_threshold()
+    if not _tuned:
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 20)
+    _tuned += 1
+    try:
+        yield
+    finally:
+        _tuned -= 1
+        if not _tuned:
+            gc.set_threshold(*before)
+            gc.unfreeze()
+
+
+def release_memory() -> None:
+    """Collect garbage and hand freed heap back to the OS (glibc keeps it otherwise): the build that follows
+    a large parse then does not add to its peak."""
+    import ctypes
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+# -- the landed cache -------------------------------------------------------------------------------------------
+
+# local files this process landed and nobody took yet: the CLI lands its inputs before the flow starts (to see
+# whether anything changed, and to parse them ahead); the flow's land step takes them instead of landing again
+_landed_here: dict[tuple, tuple[tuple, float, Landed]] = {}
+LANDED_HERE_S = 300  # "a moment ago": the flow starts seconds after the CLI landed its inputs
+
+
+def landed_file(cfg: Config, source: str, path: Path, land) -> Landed:
+    """`land()` -> the landing of the local file or folder `path`; a file this process landed a moment ago,
+    unchanged since, is taken once as it was landed (a folder is always landed again: its own time stamp
+    does not tell a changed file)."""
+    key = (str(cfg.landing), source, str(path))
+    st = path.stat() if path.is_file() else None
+    sig = (st.st_size, st.st_mtime_ns) if st else None
+    hit = _landed_here.pop(key, None)
+    if (sig is not None and hit is not None and hit[0] == sig and time.monotonic() - hit[1] < LANDED_HERE_S
+            and hit[2].path.exists()):  # fmt: skip
+        return hit[2]
+    landed = land()
+    if sig is not None:
+        _landed_here[key] = (sig, time.monotonic(), landed)
+    return landed
+
+
+# -- the read-ahead ---------------------------------------------------------------------------------------------
+
+_read_ahead: dict[tuple, Future] = {}
+
+
+def _ahead_key(cfg: Config, source: str, files: list[Landed]) -> tuple:
+    return str(cfg.warehouse), source, tuple(sorted(f.sha256 for f in files))
+
+
+def read_ahead(cfg: Config, landed: dict[str, list[Landed]]) -> None:
+    """Start parsing landed local inputs in a background thread, one source after the other, while the CLI
+    starts Prefect (imports, the flow run, a temporary API: seconds of one idle core).  The flow's parse of
+    the same files takes the result (`parsed_ahead`).  Sources whose input is unchanged are not parsed (the
+    flow keeps their data)."""
+    from .pipeline import parse_now, unchanged
+
+    todo = {n: fs for n, fs in landed.items() if fs and not unchanged(cfg, n, fs)}
+    futures = {n: Future() for n in todo}
+
+    def run() -> None:
+        for name, fs in todo.items():
+            fut = futures[name]
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(parse_now(cfg, name, fs))
+            except BaseException as exc:  # handed to the flow's parse
+                fut.set_exception(exc)
+
+    for name, fs in todo.items():
+        _read_ahead[_ahead_key(cfg, name, fs)] = futures[name]
+    threading.Thread(target=run, name="read-ahead", daemon=True).start()
+
+
+def parsed_ahead(cfg: Config, source: str, files: list[Landed]) -> Future[Parsed] | None:
+    """The read-ahead of these files (taken: once), or None."""
+    return _read_ahead.pop(_ahead_key(cfg, source, files), None)
+
+
+def read_ahead_error(cfg: Config, landed: dict[str, list[Landed]], wait: bool = True) -> BaseException | None:
+    """The error of the first read-ahead of `landed` that failed, else None.  wait: for every parse to end
+    (else only those already ended count)."""
+    for name, fs in landed.items():
+        fut = _read_ahead.get(_ahead_key(cfg, name, fs))
+        if fut is None or fut.cancelled() or not (wait or fut.done()):
+            continue
+        if fut.exception() is not None:
+            return fut.exception()
+    return None
+
+
+def drop_read_ahead() -> None:
+    """Forget read-aheads the flow did not take (a parse under way finishes on its own)."""
+    for fut in _read_ahead.values():
+        fut.cancel()
+    _read_ahead.clear()
+
+
+# -- the temporary Prefect API ----------------------------------------------------------------------------------
 
 
 def _free_port() -> int:
