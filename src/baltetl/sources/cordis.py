@@ -74,23 +74,32 @@ def fetch(ctx: SourceContext) -> list[Landed]:
 
 
 class _Columns:
-    """A table gathered column by column (see cordis_xml.parse_batch)."""
+    """A table gathered column by column, in chunks (see cordis_xml.parse_batch): a column whose every chunk is
+    an Arrow string array becomes a string column over those arrays, any other a column of Python objects."""
 
     def __init__(self, names: list[str]):
         self.names, self.cols = names, [[] for _ in names]
 
     def add_columns(self, cols) -> None:
         for col, values in zip(self.cols, cols):
-            col.extend(values)
+            col.append(values)
 
     def add_rows(self, rows: list[tuple]) -> None:
         if rows:
             self.add_columns(zip(*rows))
 
     def frame(self) -> pd.DataFrame:
-        df = pd.DataFrame(dict(zip(self.names, self.cols)), columns=self.names, dtype=object)
+        df = pd.DataFrame(dict(zip(self.names, map(_column, self.cols))), columns=self.names)
         self.cols = [[] for _ in self.names]  # the frame holds the values now
         return df
+
+
+def _column(chunks: list):
+    import pyarrow as pa
+
+    if chunks and all(isinstance(c, pa.Array) for c in chunks):
+        return pd.array(pa.chunked_array(chunks, type=pa.string()), dtype="str")
+    return pd.array([v for c in chunks for v in (c.to_pylist() if isinstance(c, pa.Array) else c)], dtype=object)
 
 
 def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
