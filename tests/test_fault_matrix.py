@@ -23,7 +23,7 @@ import duckdb
 import pytest
 from helpers.common import FIXTURES, ROOT, local_toml, sample_cut
 from pytest_httpserver import HTTPServer
-from test_source_eurocities import directory_html, pairs
+from helpers.eurocities import directory_html, pairs
 from werkzeug import Request, Response
 
 from baltetl import pipeline

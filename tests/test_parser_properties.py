@@ -224,7 +224,7 @@ ECCP_PROFILE = (FIXTURES / "clusters/eccp_hamburg-aviation-ev.html").read_bytes(
 
 
 def eurocities_directory() -> bytes:
-    from test_source_eurocities import directory_html, pairs
+    from helpers.eurocities import directory_html, pairs
 
     return directory_html(pairs()[:20]).encode()
 

@@ -124,7 +124,7 @@ def test_barcelona_by_configuration_alone(tmp_path):
     cfg = load_config(toml)
     with open(FIXTURES / "es_participations.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    from baltetl.sources.cordis_values import _first_nuts3
+    from baltetl.sources.cordis.values import _first_nuts3
 
     _, _, con = placed(cfg, [("ES", r["post_code"] or None, r["city"] or None, _first_nuts3(r["nuts_code"])) for r in rows])
     got = {(c, p, n, n3): m for c, p, n, n3, m in con.execute(
@@ -156,6 +156,37 @@ def test_eval_placement_prints_both_halves_and_the_last_line():
     assert tuning["false"] == "0" and float(tuning["accuracy"].rstrip("%")) >= 99.5
     # the issue's target, on the held-out half
     assert last["false"] == "0" and float(last["accuracy"].rstrip("%")) >= 99.5
+
+
+def test_eval_placement_fresh_heldout_set():
+    """labels_heldout2.csv: a second held-out set, drawn and labelled after the rules were tuned and scored once
+    (fixtures/placement/README.md).  Its one measured miss (a company's own postcode missing from the shipped FI
+    list) is within the issue's bar, which is asserted here."""
+    path = FIXTURES / "labels_heldout2.csv"
+    with open(path, encoding="utf-8") as f:
+        fresh = list(csv.DictReader(f))
+    with open(FIXTURES / "labels.csv", encoding="utf-8") as f:
+        first = {(r["project_id"], r["organisation_id"]) for r in csv.DictReader(f)}
+    assert len(fresh) >= 300 and {r["split"] for r in fresh} == {"heldout2"}
+    assert not first & {(r["project_id"], r["organisation_id"]) for r in fresh}
+    assert not [r for r in fresh if r["evidence"].startswith("REVIEW")]
+    res = CliRunner().invoke(app, ["eval-placement", str(path)])
+    assert res.exit_code == 0, res.output
+    lines = res.output.strip().splitlines()
+    assert lines[0].startswith("heldout2: ") and len(lines) == 2  # no empty tuning/heldout halves
+    last = dict(kv.split("=") for kv in lines[-1].split())
+    assert int(last["rows"]) == len(fresh)
+    assert last["false"] == "0" and float(last["accuracy"].rstrip("%")) >= 99.5
+
+
+def test_eval_placement_reports_the_halves_the_split_column_names(tmp_path):
+    labels = tmp_path / "labels.csv"
+    labels.write_text("project_id,organisation_id,expected_metro,country,post_code,city,split\n"
+                      "1,2,berlin,DE,10117,Berlin,heldout2\n3,4,,DE,80333,München,heldout2\n", encoding="utf-8")
+    res = CliRunner().invoke(app, ["eval-placement", str(labels)])
+    assert res.exit_code == 0, res.output
+    assert res.output.strip().splitlines() == ["heldout2: accuracy=100.00% false=0 missed=0 rows=2",
+                                               "accuracy=100.00% false=0 missed=0 rows=2"]
 
 
 def test_eval_placement_bad_labels_one_line(tmp_path):

@@ -250,11 +250,12 @@ LABEL_COLUMNS = ("project_id", "organisation_id", "expected_metro", "country", "
 
 
 def evaluate(cfg: Config, labels: Path) -> dict[str, dict]:
-    """Place every labelled address by the rules here; per half ('tuning', 'heldout'): rows, correct, false
-    (placed in a metropolis other than the label's), missed (the label's metropolis, placed in none) and
-    the wrong rows.  The split is the file's `split` column, else held_out()."""
+    """Place every labelled address by the rules here; per half ('tuning', 'heldout', or whatever the file's
+    `split` column names, e.g. 'heldout2'; only halves with rows): rows, correct, false (placed in a
+    metropolis other than the label's), missed (the label's metropolis, placed in none) and the wrong rows.
+    The split is the file's `split` column, else held_out()."""
     from .geo import build_geography, norm_place
-    from .sources.cordis_values import EU_TO_ISO, _first_nuts3
+    from .sources.cordis.values import EU_TO_ISO, _first_nuts3
     from .warehouse import sql_dir
 
     try:
@@ -284,7 +285,7 @@ def evaluate(cfg: Config, labels: Path) -> dict[str, dict]:
         LEFT JOIN address_metropolis a ON a.country IS NOT DISTINCT FROM l.country
          AND a.post_code IS NOT DISTINCT FROM l.post_code AND a.city_norm IS NOT DISTINCT FROM l.city_norm
          AND a.nuts3 IS NOT DISTINCT FROM l.nuts3""").fetchall())
-    out = {h: {"rows": 0, "correct": 0, "false": 0, "missed": 0, "wrong": []} for h in ("tuning", "heldout")}
+    out: dict[str, dict] = {}
     for i, r in enumerate(rows):
         half = r.get("split") or ("heldout" if held_out(r["project_id"], r["organisation_id"]) else "tuning")
         s = out.setdefault(half, {"rows": 0, "correct": 0, "false": 0, "missed": 0, "wrong": []})

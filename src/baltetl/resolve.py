@@ -432,6 +432,8 @@ class Rec:
     ror: str | None = None  # the ROR id the record's name is, in its country (link_ror)
     street: str | None = None
     post_code: str | None = None
+    alt: tuple = ()  # the registry's names of the record's organisation, normalised (matching.link_more)
+    alt_acronyms: frozenset = frozenset()
     norm: str = field(init=False)
     bare: str = field(init=False)
     head: str | None = field(init=False)
@@ -463,7 +465,7 @@ def address_key(street: str | None, post_code: str | None) -> str | None:
     """'ul. Narutowicza 11/12', '80-233' -> '80233|narutowicza 11 12': the postcode's digits and the street
     with its house number, street-type words dropped; None without a postcode or a house number."""
     pc = re.sub(r"\D", "", post_code or "")
-    st = " ".join(_STREET_WORDS.sub(" ", fold(street or "")).split())
+    st = " ".join(_STREET_WORDS.sub(" ", undigraph(fold(street or ""))).split())  # 'KOERNER' is 'Körner'
     if len(pc) < 4 or not st or not re.search(r"\d", st) or not re.search(r"[a-z]{3}", st):
         return None
     return f"{pc}|{st}"
@@ -481,11 +483,14 @@ def address_match(a: Rec, b: Rec) -> float | None:
     cities = set(a.city_f.split()) | set(b.city_f.split())
     cities |= {EXONYMS.get(c, c) for c in cities}
     best = 0.0
-    for x, y in ((a.norm, b.norm), (a.bare, b.bare)):
+    # also the registry's names of either side's organisation, in every language (matching.link_more)
+    for x, y in ((a.norm, b.norm), (a.bare, b.bare), *((n, b.norm) for n in a.alt), *((a.norm, n) for n in b.alt)):
         y = harmonise(x, y)
         x, y = (" ".join(w for w in n.split() if w not in cities and EXONYMS.get(w, w) not in cities) for n in (x, y))
         if x and y:
             best = max(best, fuzz.token_set_ratio(x, y))
+    if best < ADDRESS_THRESHOLD and (a.name.strip().upper() in b.alt_acronyms or b.name.strip().upper() in a.alt_acronyms):
+        best = 90.0  # 'HELCOM' / 'Baltic Marine Environment Protection Commission', whose ROR acronym it is
     if best < ADDRESS_THRESHOLD and (acronyms(a.name) & {initials(b.name)} or acronyms(b.name) & {initials(a.name)}):
         best = 90.0  # 'NAPE National Energy Conservation Agency' / 'Narodowa Agencja Poszanowania Energii SA'
     return best if best >= ADDRESS_THRESHOLD else None
@@ -938,7 +943,8 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
                         addr.append((s / 100.0, a.key, b.key))
     paired: set[str] = set()  # each record joins at most one other by its address: no chains through a building
     for score, a, b in sorted(addr, key=lambda t: (-t[0], t[1], t[2])):
-        if a not in paired and b not in paired:
+        # a pair already in one cluster (by a key) uses up neither record's one address join
+        if a not in paired and b not in paired and uf.find(a) != uf.find(b):
             paired.update((a, b))
             link(a, b, "address", score)
     if stats is not None:
@@ -1247,7 +1253,10 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None,
     keys = {r.key for r in recs}
     old = load_registry(state)
     merges, apart = revision_pairs(revs, keys, old)
+    from .matching import link_more
+
     stats: dict = {"linked_to_ror": link_ror(recs, registry_index(con))}
+    stats["linked_to_ror"] += link_more(con, recs)
     roots, best = cluster(recs, merges, apart, stats)
     groups = defaultdict(list)
     for k in sorted(roots):

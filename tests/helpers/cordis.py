@@ -1,4 +1,4 @@
-"""Helpers for the CORDIS parser tests (test_cordis_xml.py, test_cordis_csv.py)."""
+"""Helpers for the CORDIS parser tests (tests/sources/cordis/)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Sources: one module each, named in the configuration.
+"""Sources: one folder each (sources/<name>/), its module named in the configuration.
 
-A source module provides
+A source's module (sources/<name>/source.py) provides
     TABLES                       the staged tables it delivers, parents first
     fetch(ctx) -> list[Landed]   download its raw files into the landing folder (real HTTP)
     parse(ctx, files) -> Parsed  turn landed files into staged tables (the same code for any origin)

@@ -23,7 +23,9 @@ from helpers.cordis import (
 from lxml import etree
 
 from baltetl import archive, quality
-from baltetl.sources import cordis, cordis_values, cordis_xml
+from baltetl.sources.cordis import source as cordis
+from baltetl.sources.cordis import values as cordis_values
+from baltetl.sources.cordis import xml as cordis_xml
 
 N_SAMPLE = 575
 HE_ROLES = {"coordinator", "participant", "associatedPartner", "thirdParty"}

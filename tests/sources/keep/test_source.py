@@ -1,27 +1,24 @@
 """keep.eu: the partner exports (CSV, processed CSV.gz, XLSX) and the JSON API client.
 
 Main behaviour on the bundled real sample (src/baltetl/sample/keep/, cut from the 2019 exports: see
-test_source_keep_sample.py); the API client against a local server with hand-made JSON
+tests/sources/keep/test_sample.py); the API client against a local server with hand-made JSON
 (tests/fixtures/keep/api/, see tests/fixtures/README.md); the full real files when ../shared/data is there.
 """
 
 from __future__ import annotations
 
 import gzip
-import sys
-from pathlib import Path
 
 import duckdb
 import openpyxl
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from helpers.common import SHARED, landed, local_toml, need_shared, run_refresh  # noqa: E402
+from helpers.common import ROOT, SHARED, landed, local_toml, need_shared, run_refresh
 
-from baltetl import pipeline  # noqa: E402
-from baltetl.config import load_config  # noqa: E402
-from baltetl.sources import SourceContext, keep  # noqa: E402
+from baltetl import pipeline
+from baltetl.config import load_config
+from baltetl.sources import SourceContext
+from baltetl.sources.keep import source as keep
 
 SAMPLE_DIR = ROOT / "src" / "baltetl" / "sample" / "keep"
 EXPORT_CUT = SAMPLE_DIR / "keep_closed_2014-2020_partnership_export_2019_bsr-cut.csv"

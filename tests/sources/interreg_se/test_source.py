@@ -10,18 +10,15 @@ bare `.json` file trips the landing folder's sidecar lookup (see test_input_of_a
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import duckdb
 import pandas as pd
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from helpers.common import SHARED, landed, local_toml, need_shared, run_refresh  # noqa: E402
+from helpers.common import ROOT, SHARED, landed, local_toml, need_shared, run_refresh
 
-from baltetl.sources import NoInput, SourceContext, interreg_se  # noqa: E402
+from baltetl.sources import NoInput, SourceContext
+from baltetl.sources.interreg_se import source as interreg_se
 
 SAMPLE_DIR = ROOT / "src" / "baltetl" / "sample" / "interreg_se"  # a folder: it lands as a zip (see below)
 SAMPLE = SAMPLE_DIR / "interreg_se_bsr-southbaltic_2026-06-09.json"

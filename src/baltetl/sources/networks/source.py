@@ -28,8 +28,8 @@ from pathlib import PurePosixPath
 import pandas as pd
 from anyascii import anyascii
 
-from .. import archive
-from . import Landed, NoInput, Parsed, Reject, SourceContext, StructureChanged
+from ... import archive
+from .. import Landed, NoInput, Parsed, Reject, SourceContext, StructureChanged
 
 TABLES = ("organisations", "network_memberships", "networks")  # parents first: schemas/networks.py PARENTS
 

@@ -6,7 +6,7 @@
   South Baltic) with a partner in the country of a configured metropolis;
 - from keep_closed_2000-2020_partners_with_ids_2019.csv.gz, the same for all periods, leaving out the
   projects already taken from the first file (gzip written with mtime 0, so the cut is reproducible).
-Run `python tests/test_source_keep_sample.py` to write it again.
+Run `PYTHONPATH=src:tests python tests/sources/keep/test_sample.py` to write it again.
 """
 
 from __future__ import annotations
@@ -15,15 +15,12 @@ import csv
 import gzip
 import io
 import re
-import sys
 from pathlib import Path
 
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-from helpers.common import SHARED, need_shared  # noqa: E402
+from helpers.common import ROOT, SHARED, need_shared
 
-from baltetl.sources import keep  # noqa: E402
+from baltetl.sources.keep import source as keep
 
 SAMPLE_DIR = ROOT / "src" / "baltetl" / "sample" / "keep"
 KEEP_DIR = SHARED / "keep"

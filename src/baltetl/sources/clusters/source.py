@@ -34,8 +34,8 @@ from anyascii import anyascii
 from bs4 import BeautifulSoup, Comment
 from lxml import etree
 
-from ..http import FetchError
-from . import Landed, Parsed, Reject, SourceContext, StructureChanged
+from ...http import FetchError
+from .. import Landed, Parsed, Reject, SourceContext, StructureChanged
 
 log = logging.getLogger(__name__)
 

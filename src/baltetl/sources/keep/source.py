@@ -46,9 +46,9 @@ import pandas as pd
 import pycountry
 from anyascii import anyascii
 
-from .. import archive
-from ..http import FetchError
-from . import Landed, Parsed, Reject, SourceContext, StructureChanged
+from ... import archive
+from ...http import FetchError
+from .. import Landed, Parsed, Reject, SourceContext, StructureChanged
 
 TABLES = ("projects", "organisations", "participations")  # parents first: schemas/keep.py PARENTS
 

@@ -9,7 +9,7 @@ import re
 
 from lxml import etree
 
-from .cordis_values import participation_row, project_row
+from .values import participation_row, project_row
 
 # remove_blank_text: the files are pretty-printed; dropping whitespace-only nodes parses ~20 % faster
 PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True, remove_blank_text=True)
@@ -17,7 +17,7 @@ PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True
 
 def parse_batch(batch: list[tuple[str, bytes]]) -> tuple[list[tuple], list[tuple], list[tuple]]:
     """[(ref, xml bytes)] -> (project columns, participation columns, rejects as (key, ref, check, value)); the
-    rows cleaned by cordis_values, handed back column by column ([] when none; see compact)."""
+    rows cleaned by values.py, handed back column by column ([] when none; see compact)."""
     projects, parts, rejects = [], [], []
     for ref, data in batch:
         key = ref.rsplit("/", 1)[-1].rsplit(".", 1)[0]

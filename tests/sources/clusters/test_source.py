@@ -17,7 +17,8 @@ import pytest
 from helpers.common import FIXTURES, landed, run_refresh
 
 from baltetl import quality
-from baltetl.sources import SourceContext, StructureChanged, clusters
+from baltetl.sources import SourceContext, StructureChanged
+from baltetl.sources.clusters import source as clusters
 
 FIX = FIXTURES / "clusters"
 PROFILES = ["hamburg-aviation-ev", "life-science-nord", "mobile-heights", "urban-ict-arena", "cluster-news-item"]

@@ -29,10 +29,10 @@ import pycountry
 from anyascii import anyascii
 from bs4 import BeautifulSoup
 
-from .. import archive
-from ..geo import norm_place
-from ..http import FetchError
-from . import Landed, Parsed, Reject, SourceContext, StructureChanged
+from ... import archive
+from ...geo import norm_place
+from ...http import FetchError
+from .. import Landed, Parsed, Reject, SourceContext, StructureChanged
 
 TABLES = ("organisations", "network_memberships")  # parents first: schemas/eurocities.py PARENTS
 NETWORK = "Eurocities"

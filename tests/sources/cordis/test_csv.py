@@ -26,7 +26,7 @@ from helpers.cordis import (
 )
 
 from baltetl import quality
-from baltetl.sources import cordis
+from baltetl.sources.cordis import source as cordis
 
 TOPICS_2025 = SHARED / "cordis" / "horizon" / "csv_2025-02-26" / "topics.csv.gz"
 

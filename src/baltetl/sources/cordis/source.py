@@ -22,10 +22,11 @@ from pathlib import PurePosixPath
 
 import pandas as pd
 
-from .. import archive
-from ..procs import die_with_parent
-from . import Landed, Parsed, Reject, SourceContext, StructureChanged, cordis_xml
-from .cordis_values import (
+from ... import archive
+from ...procs import die_with_parent
+from .. import Landed, Parsed, Reject, SourceContext, StructureChanged
+from . import xml
+from .values import (
     CONVERTED_PARTICIPATION_COLUMNS, ORGANISATION_COLUMNS, PARTICIPATION_COLUMNS, PROJECT_COLUMNS,
     RAW_PARTICIPATION_COLUMNS, participation_row, project_row,
 )  # fmt: skip
@@ -74,8 +75,8 @@ def fetch(ctx: SourceContext) -> list[Landed]:
 
 
 class _Columns:
-    """A table gathered column by column, in chunks (see cordis_xml.parse_batch): a column whose every chunk is
-    an Arrow string array becomes a string column over those arrays, any other a column of Python objects."""
+    """A table gathered column by column, in chunks (see xml.parse_batch): a column whose every chunk is an
+    Arrow string array becomes a string column over those arrays, any other a column of Python objects."""
 
     def __init__(self, names: list[str]):
         self.names, self.cols = names, [[] for _ in names]
@@ -167,7 +168,7 @@ def _parse_xml(ctx, landed: Landed, projects: _Columns, parts: _Columns, rejects
     batches = _batches(((f"{landed.path.name}!{m}", d) for m, d in members), BATCH_BYTES)
     if workers <= 1:
         for batch in batches:
-            collect(cordis_xml.parse_batch(batch))
+            collect(xml.parse_batch(batch))
     else:
         # bounded: at most 2 batches per worker in flight, so memory stays ~ a few MB per worker
         ctx_mp = multiprocessing.get_context("spawn")
@@ -175,7 +176,7 @@ def _parse_xml(ctx, landed: Landed, projects: _Columns, parts: _Columns, rejects
                                  initargs=(os.getpid(),)) as pool:  # workers die with this process (kill -9, OOM)
             pending: deque = deque()
             for batch in batches:
-                pending.append(pool.submit(cordis_xml.parse_batch, batch))
+                pending.append(pool.submit(xml.parse_batch, batch))
                 while len(pending) >= 2 * workers or (pending and pending[0].done()):
                     collect(pending.popleft().result())
             while pending:

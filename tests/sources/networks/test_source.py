@@ -19,9 +19,10 @@ from helpers.common import FIXTURES, SHARED, landed, need_shared, run_refresh
 
 from baltetl import pipeline, quality
 from baltetl.config import load_config
-from baltetl.sources import SourceContext, StructureChanged, networks
+from baltetl.sources import SourceContext, StructureChanged
+from baltetl.sources.networks import source as networks
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 SAMPLE_DIR = ROOT / "src" / "baltetl" / "sample" / "networks-etmun-2019"
 SAMPLE_MEMBERS = SAMPLE_DIR / "etmun_network_members_geocoded_2019.csv"
 QUIRKS = FIXTURES / "networks" / "etmun_members_quirk_rows.csv"

@@ -1,0 +1,1 @@
+"""The clusters source: fetch and parse in source.py."""

@@ -1,0 +1,1 @@
+"""The cordis source: fetch and parse in source.py."""

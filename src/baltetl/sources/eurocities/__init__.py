@@ -1,0 +1,1 @@
+"""The eurocities source: fetch and parse in source.py."""

@@ -1,0 +1,1 @@
+"""The interreg_se source: fetch and parse in source.py."""

@@ -1,0 +1,1 @@
+"""The keep source: fetch and parse in source.py."""

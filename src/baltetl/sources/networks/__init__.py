@@ -1,0 +1,1 @@
+"""The networks source: fetch and parse in source.py."""

@@ -1,0 +1,1 @@
+"""The ror source: fetch and parse in source.py."""
