@@ -21,7 +21,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -236,3 +236,63 @@ def unless_profile_api(api: TemporaryAPI | None) -> TemporaryAPI | None:
         pass
     api.stop()
     return None
+
+
+def drain_prefect(timeout: float = 10.0) -> None:
+    """Flush Prefect's log and event workers (they would otherwise retry against a stopped API at exit)."""
+    try:
+        from prefect.events.worker import EventsWorker
+        from prefect.logging.handlers import APILogWorker
+
+        for worker in (APILogWorker, EventsWorker):
+            worker.drain_all(timeout=timeout)
+    except Exception:  # pragma: no cover - best effort; the run's result is already known
+        pass
+
+
+# -- switched on for a CLI refresh ------------------------------------------------------------------------------
+
+
+class ForCli:
+    """What runs beside a CLI refresh: `flow` (loaded while the API starts and the inputs are read ahead),
+    `api` (the temporary API, or None: a configured one, or Prefect's own if it did not come up)."""
+
+    def __init__(self, cfg: Config, landed: dict[str, list[Landed]], flow, api: TemporaryAPI | None) -> None:
+        self.cfg, self.landed, self.flow, self.api = cfg, landed, flow, api
+
+    def read_ahead_error(self) -> BaseException | None:
+        """The error a read-ahead found, before the flow starts.  With a temporary API ready, a parse still
+        running is not waited for: the flow starts beside it, and an error it finds later (a cut-off end)
+        fails the source in the run instead."""
+        return read_ahead_error(self.cfg, self.landed, wait=self.api is None) if self.landed else None
+
+
+@contextmanager
+def for_cli(cfg: Config, landed: dict[str, list[Landed]], load_flow) -> Iterator[ForCli]:
+    """Switch on the run-time tuning for one CLI refresh: the tuned collector; a temporary Prefect API started
+    first (unless one is configured), so that it comes up while the landed local inputs are parsed ahead
+    and `load_flow()` imports the flow; Prefect pointed at that API.  Afterwards what Prefect still holds is
+    sent, the API stopped and read-aheads the flow did not take are dropped."""
+    with tuned():
+        api = start_if_needed()
+        if landed:
+            read_ahead(cfg, landed)
+        api = unless_profile_api(api)
+        try:
+            flow = load_flow()
+            settings = None
+            if api is not None:
+                from prefect.settings import temporary_settings
+
+                if api.wait():
+                    # a temporary API dies with this run: nobody would watch heartbeats (they cost ~1 s at the end)
+                    settings = temporary_settings(updates={"api.url": api.url, "flows.heartbeat_frequency": None})
+                else:
+                    api = None  # Prefect starts its own
+            with settings if settings is not None else nullcontext():
+                yield ForCli(cfg, landed, flow, api)
+        finally:
+            drop_read_ahead()
+            if api is not None:
+                drain_prefect()  # send what Prefect still holds (logs, events) while its API is up
+                api.stop()
