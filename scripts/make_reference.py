@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from baltetl.geo import norm_place, norm_postcode  # noqa: E402
+from baltetl.normalise import norm_place, norm_postcode  # noqa: E402
 
 GEONAMES = ("GeoNames postal code data (geonames.org), mirrored by symerio/postal-codes-data", "CC BY 4.0",
             "https://creativecommons.org/licenses/by/4.0/")

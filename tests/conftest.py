@@ -37,7 +37,7 @@ def cfg(tmp_path, monkeypatch):
 
 @pytest.fixture
 def ctx(cfg):
-    from baltetl.sources import SourceContext
+    from baltetl.types import SourceContext
 
     return SourceContext(cfg, cfg.source("cordis"))
 

@@ -10,7 +10,7 @@ import pandas as pd
 from helpers.common import FIXTURES, landed
 
 from baltetl import quality
-from baltetl.sources import SourceContext
+from baltetl.types import SourceContext
 from baltetl.sources.clusters import source as clusters
 
 KKK = {"name": "kkk-pl", "format": "csv", "country": "PL",

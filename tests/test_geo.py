@@ -4,7 +4,8 @@ import duckdb
 import pytest
 
 from baltetl.config import load_config
-from baltetl.geo import build_geography, norm_place
+from baltetl.geo import build_geography
+from baltetl.normalise import norm_place
 
 
 @pytest.fixture(scope="module")

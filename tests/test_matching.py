@@ -73,8 +73,11 @@ def test_a_near_name_links_only_in_the_registrys_city(con):
     a = rec("keep:1", "Institute of Food Safety, Animal Health and Environment", "LV", "Riga")
     b = rec("keep:2", "Institute of Food Safety, Animal Health and Environment", "LV", "Daugavpils")
     c = rec("keep:3", "Institute of Food Safety and Animal Health", "LV", "Riga")  # too far
-    link(con, [a, b, c])
-    assert (a.ror, b.ror, c.ror) == ("https://ror.org/0041k0688", None, None)
+    d = rec("keep:4", "Institute of Food Safety, Animal Health and Environments", "LV", "Riga")  # inflected
+    e = rec("keep:5", "Institute of Feed Safety, Animal Health and Environment", "LV", "Riga")  # a word of its own
+    f = rec("keep:6", "Institute of Food Safety, Animal Health and Environment BIOR Riga", "LV", "Riga")  # more words
+    link(con, [a, b, c, d, e, f])
+    assert (a.ror, b.ror, c.ror, d.ror, e.ror, f.ror) == ("https://ror.org/0041k0688", None, None, a.ror, None, a.ror)
 
 
 def test_never_an_acronym_alone(con):

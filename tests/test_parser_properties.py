@@ -34,7 +34,8 @@ from hypothesis import strategies as st
 from baltetl import quality
 from baltetl.archive import ArchiveError
 from baltetl.config import load_config
-from baltetl.sources import Landed, SourceContext, StructureChanged, load_module
+from baltetl.sources import load_module
+from baltetl.types import Landed, SourceContext, StructureChanged
 
 HANDLED = (StructureChanged, ArchiveError)
 # CI: 25 fixed examples per parser.  To hunt for more: BALTETL_HYPOTHESIS=baltetl-explore python -m pytest ...

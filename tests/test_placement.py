@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 
 from baltetl.cli import app
 from baltetl.config import ConfigError, load_config
-from baltetl.geo import build_geography, norm_place, norm_postcode
+from baltetl.geo import build_geography
+from baltetl.normalise import norm_place, norm_postcode, nuts3
 from baltetl.placement import norm_pc_sql, place
 from baltetl.warehouse import sql_dir
 
@@ -124,12 +125,10 @@ def test_barcelona_by_configuration_alone(tmp_path):
     cfg = load_config(toml)
     with open(FIXTURES / "es_participations.csv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    from baltetl.sources.cordis.values import _first_nuts3
-
-    _, _, con = placed(cfg, [("ES", r["post_code"] or None, r["city"] or None, _first_nuts3(r["nuts_code"])) for r in rows])
+    _, _, con = placed(cfg, [("ES", r["post_code"] or None, r["city"] or None, nuts3(r["nuts_code"])) for r in rows])
     got = {(c, p, n, n3): m for c, p, n, n3, m in con.execute(
         "SELECT country, post_code, city_norm, nuts3, metropolis_id FROM address_metropolis").fetchall()}
-    at = lambda r: got["ES", r["post_code"] or None, norm_place(r["city"]), _first_nuts3(r["nuts_code"])]  # noqa: E731
+    at = lambda r: got["ES", r["post_code"] or None, norm_place(r["city"]), nuts3(r["nuts_code"])]  # noqa: E731
     # the FUA's municipalities, read independently from Eurostat's table
     with gzip.open(cfg.lau, "rt", encoding="utf-8") as f:
         lau = [r for r in csv.DictReader(f) if r["country"] == "ES"]

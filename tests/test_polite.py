@@ -79,7 +79,7 @@ def test_page_names_are_readable_and_distinct():
 
 def test_only_passing_failures_are_worth_retrying():
     from baltetl.http import FetchRefused, worth_retrying
-    from baltetl.sources import NoInput
+    from baltetl.types import NoInput
 
     assert worth_retrying(FetchError("HTTP 503 from x"))
     assert not worth_retrying(FetchRefused("HTTP 404 from x"))

@@ -11,7 +11,7 @@ import typer
 from typer.testing import CliRunner
 
 from baltetl import resolve
-from baltetl.cli_resolution import register
+from baltetl.cli.resolution import register
 from baltetl.config import load_config
 from baltetl.state import State
 from helpers.common import FIXTURES, run_refresh

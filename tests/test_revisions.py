@@ -17,7 +17,7 @@ import typer
 from typer.testing import CliRunner
 
 from baltetl import revisions
-from baltetl.cli_revisions import register
+from baltetl.cli.revisions import register
 from baltetl.config import load_config
 from helpers.common import run_refresh
 

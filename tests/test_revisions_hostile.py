@@ -23,7 +23,7 @@ import typer
 from typer.testing import CliRunner
 
 from baltetl import revisions
-from baltetl.cli_revisions import register
+from baltetl.cli.revisions import register
 from baltetl.publish import publish
 from helpers.common import ROOT, run_refresh
 

@@ -32,6 +32,11 @@ def open_build(path: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
+    """A table's (or a query's: `SELECT ...`) columns and their DuckDB types, in order."""
+    return {r[0]: r[1] for r in con.execute(f"DESCRIBE {table}").fetchall()}
+
+
 def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     """A cursor of `con` (for another thread) on the same default database: a new cursor starts on the
     instance's own."""

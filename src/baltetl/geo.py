@@ -10,47 +10,16 @@ lack (NUTS 2024, Norway, Russia) come from the configuration.
 from __future__ import annotations
 
 import json
-import re
 from functools import lru_cache
 
 import duckdb
 import pandas as pd
-from anyascii import anyascii
 
 from .config import Config, package_path
 from .db import quote
+from .normalise import norm_place
 
-_PUNCT = re.compile(r"[^A-Z0-9 ]+")
-_SPACES = re.compile(r"\s+")
-# a country prefix before a numeric postcode: 'LV-1050', 'SE-114 28', 'D 10115', 'LT–01108' (not 'NW1 2BE')
-POSTCODE_PREFIX = r"^[A-Z]{1,3}(?:[ ]*[-–][ ]*|[ ]+)([0-9])"
-_POSTCODE_PREFIX = re.compile(POSTCODE_PREFIX)
-_NON_ALNUM = re.compile(r"[^A-Z0-9]+")
 NUTS_VERSIONS = ("1999", "2003", "2006", "2010", "2013", "2016", "2021")
-
-
-@lru_cache(maxsize=200_000)
-def norm_place(value: str | None) -> str | None:
-    """Upper-case ASCII form of a place name: 'København Ø' -> 'KOBENHAVN O', 'Berlin, Stadt' -> 'BERLIN'."""
-    if value is None:
-        return None
-    s = anyascii(value).upper()
-    s = s.split(",")[0]  # German LAU names: 'Berlin, Stadt', 'Hamburg, Freie und Hansestadt'
-    s = _SPACES.sub(" ", _PUNCT.sub(" ", s)).strip()
-    return s or None
-
-
-def norm_postcode(value: str | None, country: str | None = None) -> str | None:
-    """Postcode as the reference lists key it: upper case, a country prefix dropped, only letters and digits
-    ('LV-1050' -> '1050', 'SE-114 28' -> '11428', '00-927' -> '00927', 'LV1050' with country LV -> '1050').
-    The SQL form is in placement.sql."""
-    if value is None:
-        return None
-    s = _POSTCODE_PREFIX.sub(r"\1", str(value).strip().upper())
-    if country and s.startswith(country) and s[len(country):len(country) + 1].isdigit():
-        s = s[len(country):]
-    s = _NON_ALNUM.sub("", s)
-    return s or None
 
 
 @lru_cache(maxsize=1)

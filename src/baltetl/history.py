@@ -35,6 +35,7 @@ from pathlib import Path
 
 import duckdb
 
+from . import db
 from .db import quote as _q
 
 # tracked tables and their keys
@@ -126,10 +127,6 @@ def discard(pending: Path | None) -> None:
         shutil.rmtree(pending, ignore_errors=True)
 
 
-def _columns(con, table: str) -> dict[str, str]:
-    return {r[0]: r[1] for r in con.execute(f"DESCRIBE {table}").fetchall()}
-
-
 def _key(keys: tuple[str, ...], alias: str = "") -> str:
     cols = [f'{alias}"{k}"::VARCHAR' for k in keys]
     return cols[0] if len(cols) == 1 else f"concat_ws('|', {', '.join(cols)})"
@@ -149,10 +146,10 @@ def _typed(cols: dict[str, str], have: dict[str, str], alias: str = "") -> str:
 def _diff(con, table: str, keys: tuple[str, ...], files: list[Path], run_id: str, now: datetime) -> dict:
     """Diff `table` against the latest committed version of each record; fill _changes and _versions (the
     versions that begin now), give `table` its valid_from, build <table>_closed_versions and <table>_history."""
-    cols = {c: t for c, t in _columns(con, table).items() if c != "valid_from"}
+    cols = {c: t for c, t in db.columns(con, table).items() if c != "valid_from"}
     compared = [c for c in cols if c not in NOT_COMPARED]
     src = f"read_parquet({_files(files)}, union_by_name = true)" if files else None
-    have = _columns(con, f"SELECT * FROM {src}") if files else {}
+    have = db.columns(con, f"SELECT * FROM {src}") if files else {}
     # every committed version of every record: its key, hash and span (a tombstone closes the last one)
     if files:
         con.execute(f"""

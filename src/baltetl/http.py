@@ -34,7 +34,7 @@ from tenacity import RetryCallState, retry, retry_if_exception, stop_after_attem
 
 from .config import ConfigError
 from .landing import Landing, _suffix
-from .sources import Landed
+from .types import Landed
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
 KEPT_HEADERS = {"content-type", "content-length", "etag", "last-modified", "date", "server", "content-encoding"}

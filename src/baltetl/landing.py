@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .faults import point
 from .procs import remove_orphans
-from .sources import Landed
+from .types import Landed
 
 KEEP_PER_NAME = 5
 # a file being written into a source's landing folder: .<name>.<pid>.tmp|.zip, .<name>.<pid>.<thread>.part

@@ -29,7 +29,7 @@ from functools import lru_cache
 import duckdb
 from rapidfuzz import fuzz, process
 
-from .resolve import EXONYMS, STOP, Rec, acronyms, fold, initials, norm_name, trusted_domains, undigraph
+from .resolve import EXONYMS, STOP, _inflected, Rec, acronyms, fold, initials, norm_name, trusted_domains, undigraph
 
 FUZZY = 90.0  # token_sort_ratio of word sets against a ROR name of the record's city
 # the word norm_name writes for each country (a ROR name often adds its country: '... of Germany', '(Sweden)')
@@ -108,8 +108,8 @@ class RorNames:
         return bool(self.names)
 
     def lookup(self, r: Rec) -> str | None:
-        """The one ROR id of r's country whose name has r's word set (as written, without an acronym, or its
-        head), else whose site is r's website."""
+        """The one ROR id of r's country one of whose names has r's word set (r's name as written, without
+        its parenthesised parts, without an acronym, or its head); None when none or several have it."""
         keys = [norm_key(r.norm, r.country)]
         if _ASIDE.search(r.name):
             keys.append(name_key(r.name, r.country))
@@ -171,6 +171,11 @@ def link_more(con: duckdb.DuckDBPyConnection, recs: list[Rec], ror: RorNames | N
     return n
 
 
+def _words_in(q: str, key: str) -> bool:
+    words = key.split()
+    return all(w in words or any(_inflected(w, v) for v in words) for w in q.split())
+
+
 def _link_near(recs: list[Rec], ror: RorNames) -> int:
     """A near name of exactly one ROR record of the record's country and city."""
     by_city = defaultdict(list)
@@ -189,7 +194,9 @@ def _link_near(recs: list[Rec], ror: RorNames) -> int:
         for r, q, row in zip(rs, queries, scores):
             if len(q) < 8:
                 continue
-            ids = {cands[j][1] for j in row.nonzero()[0]}
+            # the words of one name are among the other's (or inflected forms of them): a near name that
+            # puts a word of its own in place of one of the other's is another body ('Geography' / 'Geophysics')
+            ids = {cands[j][1] for j in row.nonzero()[0] if _words_in(q, keys[j]) or _words_in(keys[j], q)}
             if len(ids) == 1:
                 r.ror, n = ids.pop(), n + 1
     return n

@@ -9,7 +9,7 @@
 A project counts from its start date; a project without one (keep.eu) from the year after the end of the
 programme period its programme names ("2014 - 2020 ..." -> 2021-01-01), or not at all.  A network membership
 counts from its joining year (unknown: always).  Organisations, their metropolis and type are as resolved
-today.  Plain functions: the CLI (cli_opportunities.py) and topics.build call them.
+today.  Plain functions: the CLI (cli/opportunities.py) and topics.build call them.
 """
 
 from __future__ import annotations

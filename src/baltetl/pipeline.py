@@ -26,7 +26,8 @@ from .config import Config, resolve_path
 from .faults import point
 from .http import Fetcher
 from .landing import Landing, now_iso
-from .sources import Landed, NoInput, Parsed, SourceContext, StructureChanged, load_module
+from .sources import load_module
+from .types import Landed, NoInput, Parsed, SourceContext, StructureChanged
 from .state import State
 
 if TYPE_CHECKING:  # pandas, the contracts and the warehouse are imported where used: a refresh that changes
@@ -215,7 +216,7 @@ def stage(cfg: Config, source: str, parsed: Parsed, files: list[Landed], run_id:
 def _stage(cfg: Config, source: str, parsed: Parsed, files: list[Landed], run_id: str, started: float, log: Log,
            accept_shrink: bool) -> SourceResult:  # fmt: skip
     from . import quality
-    from .geo import norm_place
+    from .normalise import norm_place
 
     src = cfg.source(source)
     mod = load_module(src)

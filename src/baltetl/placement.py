@@ -39,7 +39,7 @@ NUTS_VERSIONS = ("1999", "2003", "2006", "2010", "2013", "2016", "2021")
 
 
 def norm_pc_sql(col: str, country: str) -> str:
-    """The SQL form of geo.norm_postcode: {col} normalised, a country prefix ({country}) dropped."""
+    """The SQL form of normalise.norm_postcode: {col} normalised, a country prefix ({country}) dropped."""
     s = f"regexp_replace(upper(trim({col})), '^[A-Z]{{1,3}}(?:[ ]*[-–][ ]*|[ ]+)([0-9])', '\\1')"
     return (f"nullif(regexp_replace(CASE WHEN regexp_matches({s}, '^' || {country} || '[0-9]') "
             f"THEN ({s})[length({country}) + 1:] ELSE {s} END, '[^A-Z0-9]', '', 'g'), '')")
@@ -93,7 +93,7 @@ def load_lau(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
 def load_reference(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     """The placement's reference tables (see the module docstring); needs TEMP tables lau and nuts_history
     (geo.build_geography makes them) and the table metropolises."""
-    from .geo import norm_place
+    from .normalise import norm_place
 
     opts = geo_options(cfg)
     # municipalities, ISO country codes, names folded like city_norm
@@ -254,8 +254,8 @@ def evaluate(cfg: Config, labels: Path) -> dict[str, dict]:
     `split` column names, e.g. 'heldout2'; only halves with rows): rows, correct, false (placed in a
     metropolis other than the label's), missed (the label's metropolis, placed in none) and the wrong rows.
     The split is the file's `split` column, else held_out()."""
-    from .geo import build_geography, norm_place
-    from .sources.cordis.values import EU_TO_ISO, _first_nuts3
+    from .geo import build_geography
+    from .normalise import country_code, norm_place, nuts3
     from .warehouse import sql_dir
 
     try:
@@ -273,8 +273,8 @@ def evaluate(cfg: Config, labels: Path) -> dict[str, dict]:
         raise ConfigError(f"{labels}: expected_metro names no configured metropolis: {', '.join(unknown[:5])}")
     con = duckdb.connect()
     build_geography(con, cfg)
-    addr = [(i, EU_TO_ISO.get(r["country"], r["country"]) or None, r["post_code"] or None, norm_place(r["city"]),
-             _first_nuts3(r.get("nuts_code") or r.get("nuts3") or "")) for i, r in enumerate(rows)]
+    addr = [(i, country_code(r["country"]) or None, r["post_code"] or None, norm_place(r["city"]),
+             nuts3(r.get("nuts_code") or r.get("nuts3") or "")) for i, r in enumerate(rows)]
     con.execute("CREATE TEMP TABLE labelled (i INTEGER, country VARCHAR, post_code VARCHAR, city_norm VARCHAR, nuts3 VARCHAR)")
     _insert(con, "labelled", addr)
     con.execute(f"""CREATE TEMP TABLE addresses AS SELECT *, {norm_pc_sql('post_code', 'country')} AS pc

@@ -21,7 +21,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from .sources import Parsed
+from .types import Parsed
 
 QUARANTINE_COLUMNS = ["table_name", "record_key", "record_ref", "column_name", "check_name", "failure_value", "action"]
 HELD, NULLED = "row_held", "field_nulled"

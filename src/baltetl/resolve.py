@@ -47,6 +47,9 @@ than 4 characters only match exactly.
 Registry and address evidence (issue 14).  A record whose name (or its head, or without its acronym) is a
 label or alias of exactly one ROR record of its country carries that ROR id (`link_ror`; never on an acronym
 alone): one ROR id joins (rule `ror`), two different ROR ids refuse any guarded join, as two VAT numbers do.
+`matching.link_more` links more records (by word set, the record's own website, a near name in the registry's
+city) and gives each linked record the registry's names in every language (`Rec.alt`), which `address_match`
+compares too.
 Records of different sources at one street address (postcode + street + number, `address_key`) whose names
 are alike once the city's name is set aside (token_set_ratio >= 72) join by rule `address`, each with at most
 one other (no chains through a science park).  Municipalities in every legal form resolve to their place;
@@ -95,9 +98,9 @@ from cleanco.clean import strip_punct as _strip_punct
 from cleanco.clean import strip_tail as _strip_tail
 from rapidfuzz import fuzz
 
-from . import db
+from . import db, normalise
 from .faults import point
-from .geo import norm_place, norm_postcode
+from .normalise import norm_place, norm_postcode
 from .state import write_parquet
 
 THRESHOLD = 92.0  # token_sort_ratio on normalised names, same or unknown city
@@ -221,10 +224,7 @@ _ACRONYM = re.compile(r"^\s*[A-Z0-9][A-Za-z0-9.&]{1,7}\s+[-–—]\s+|\s*\(\s*[A
 # normalisation
 
 
-@lru_cache(maxsize=None)
-def fold(text: str) -> str:
-    """anyascii, lower case, punctuation to spaces, spaces collapsed."""
-    return _NONWORD.sub(" ", anyascii(text or "").lower()).strip()
+fold = lru_cache(maxsize=None)(normalise.fold)  # names repeat: each is folded once
 
 
 _LEGAL_LAST = {_NONWORD.sub(" ", " ".join(t)).split()[-1] for _n, t in prepare_default_terms()

@@ -23,7 +23,6 @@ import hashlib
 import io
 import json
 import re
-import unicodedata
 from dataclasses import dataclass
 from dataclasses import field as dc_field
 from datetime import UTC, date, datetime
@@ -35,8 +34,10 @@ import pandas as pd
 import yaml
 from anyascii import anyascii
 
+from . import db
 from .config import Config, revisions_dir
-from .geo import insert_rows, norm_place
+from .geo import insert_rows
+from .normalise import caseless, norm_place
 from .quality import ContractError, load_contracts, validate_table
 
 SUFFIXES = (".csv", ".yaml", ".yml")
@@ -454,18 +455,18 @@ class _Index:
                                           "WHERE event = 'merged_into' AND other_id IS NOT NULL GROUP BY 1").fetchall())  # fmt: skip
         self.projects = {r[0] for r in con.execute("SELECT project_key FROM projects").fetchall()}
         self.added = {o.target for o in revs.valid("add_organisation")}
-        self.org_columns = _columns(con, "golden_organisations") if self.has_golden else dict.fromkeys(ORG_DETAILS, "VARCHAR")
-        self.project_columns = _columns(con, "projects")
-        self.folded: dict[str, str | None] = {}  # fold(key) -> key; None when two keys fold alike
+        self.org_columns = db.columns(con, "golden_organisations") if self.has_golden else dict.fromkeys(ORG_DETAILS, "VARCHAR")
+        self.project_columns = db.columns(con, "projects")
+        self.folded: dict[str, str | None] = {}  # caseless(key) -> key; None when two keys fold alike
         for k in (*self.added, *self.org_golden, *self.golden, *self.projects):
-            f = fold(k)
+            f = caseless(k)
             self.folded[f] = k if self.folded.get(f, k) == k else None
 
     def key(self, key: str | None) -> str | None:
         """A key as written, or the one key it names in another case or Unicode form ('Cordis:999...')."""
         if key is None or key in self.added or key in self.org_golden or key in self.golden or key in self.projects:
             return key
-        return self.folded.get(fold(key)) or key
+        return self.folded.get(caseless(key)) or key
 
     def org(self, key: str | None) -> tuple[str, str | None] | None:
         """-> (golden_id, org_key or None) of an organisation named by org_key, golden id or added key."""
@@ -481,10 +482,6 @@ class _Index:
                 return key, None
             key = self.moved.get(key)
         return None
-
-
-def _columns(con, table: str) -> dict[str, str]:
-    return {r[0]: r[1] for r in con.execute(f"DESCRIBE {table}").fetchall()}
 
 
 @dataclass
@@ -545,12 +542,12 @@ def _plan(idx: _Index, revs: Revisions) -> _Plan:
 
 def person_id(target: str | None, name: str | None) -> str:
     """A person's id: their organisation as their first row names it, and their name, both folded."""
-    return "person-" + hashlib.sha1(f"{fold(target)}\x1f{fold(name)}".encode()).hexdigest()[:10]
+    return "person-" + hashlib.sha1(f"{caseless(target)}\x1f{caseless(name)}".encode()).hexdigest()[:10]
 
 
 def _loose(name: str | None) -> str:
     """A name without accents and punctuation ('Märta' ~ 'Marta'): to find what a withdrawal may have meant."""
-    return " ".join(re.sub(r"[^0-9a-z]+", " ", anyascii(fold(name))).split())
+    return " ".join(re.sub(r"[^0-9a-z]+", " ", anyascii(caseless(name))).split())
 
 
 def _persons(revs: Revisions, plan: _Plan) -> None:
@@ -561,7 +558,7 @@ def _persons(revs: Revisions, plan: _Plan) -> None:
     people: dict[tuple, list[Operation]] = {}
     for o in rows:
         if not o.details.get("person_id"):
-            people.setdefault((plan.located[o.revision_id][1], fold(o.details.get("name"))), []).append(o)
+            people.setdefault((plan.located[o.revision_id][1], caseless(o.details.get("name"))), []).append(o)
     ids: dict[str, tuple] = {}
     for key, group in people.items():
         first = min(group, key=lambda x: (x.date or "", x.file, x.line))
@@ -582,7 +579,7 @@ def _persons(revs: Revisions, plan: _Plan) -> None:
                                          "row in these files, as published in persons.csv): check the id",
                                          o.file, o.line, o.revision_id))  # fmt: skip
             continue
-        key = (golden, fold(o.details.get("name")))
+        key = (golden, caseless(o.details.get("name")))
         if o.details.get("consent_to_publish") != "no" or key in consented:
             continue
         meant = [k for k in consented if k[0] == golden and _loose(k[1]) == _loose(key[1])]
@@ -641,13 +638,6 @@ def _value_conflicts(revs: Revisions, plan: _Plan) -> None:
             plan.issues.append(Issue("conflict", msg, o.file, o.line, o.revision_id))
             if o is not winner:
                 plan.skip.add(o.revision_id)
-
-
-def fold(text: str | None) -> str:
-    """The form in which keys and names are compared: Unicode NFKC (a name typed on a Mac, in NFD, is the
-    same name), case folded, runs of white space as one space."""
-    s = unicodedata.normalize("NFKC", text or "").casefold()
-    return " ".join(unicodedata.normalize("NFKC", s).split())
 
 
 def check_targets(con: duckdb.DuckDBPyConnection, revs: Revisions) -> list[Issue]:
@@ -712,7 +702,7 @@ class _Applier:
         names = {r[0] for r in self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
         if table not in names:
             return
-        cols = [c for c in _columns(self.con, table) if c in values]
+        cols = [c for c in db.columns(self.con, table) if c in values]
         self.con.execute(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
                          [values[c] for c in cols])  # fmt: skip
 

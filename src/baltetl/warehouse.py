@@ -172,7 +172,7 @@ def _stage(con: duckdb.DuckDBPyConnection, state: State, sources: list[str]) -> 
         if selects:
             con.execute(f"CREATE VIEW stg_{table} AS " + " UNION ALL BY NAME ".join(selects))
         else:  # no source delivers this table: an empty one of the right shape
-            cols = [c for c in _columns(con, table) if c not in DERIVED]
+            cols = [c for c in db.columns(con, table) if c not in DERIVED]
             if "city" in cols:
                 cols.append("NULL::VARCHAR AS city_norm")
             con.execute(f"CREATE VIEW stg_{table} AS SELECT {', '.join(cols)} FROM {table} WHERE false")
@@ -200,15 +200,11 @@ def parallel(con: duckdb.DuckDBPyConnection, statements: list[str]) -> None:
             cur.close()
 
 
-def _columns(con, table: str) -> dict[str, str]:
-    return {r[0]: r[1] for r in con.execute(f"DESCRIBE {table}").fetchall()}
-
-
 def _core_select(con, source: str, stg: str, table: str) -> str:
     """SELECT the core table's columns from a staged table: missing ones are NULL, keys are built."""
-    have = _columns(con, stg)
+    have = db.columns(con, stg)
     out = []
-    for col, typ in _columns(con, table).items():
+    for col, typ in db.columns(con, table).items():
         if col == "source":
             out.append(f"'{source}'::VARCHAR AS source")
         elif col in DERIVED:

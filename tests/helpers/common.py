@@ -24,7 +24,7 @@ def need_shared(path: Path) -> Path:
     return path
 
 def landed(path: Path, name: str = "test"):
-    from baltetl.sources import Landed
+    from baltetl.types import Landed
 
     return Landed(path, "", path.stat().st_size if path.is_file() else 0, "2026-11-24T00:00:00Z", f"test:{path}", name)
 

@@ -25,7 +25,7 @@ def make_ctx(tmp_dir: Path, workers: int | None = 1):
     (a process pool, as in production).
     """
     from baltetl.config import load_config
-    from baltetl.sources import SourceContext
+    from baltetl.types import SourceContext
 
     with pytest.MonkeyPatch.context() as mp:
         for var in ("BALTETL_CONFIG", "BALTETL_STATE", "BALTETL_LANDING"):

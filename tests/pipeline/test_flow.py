@@ -10,7 +10,7 @@ pytestmark = pytest.mark.prefect
 
 
 def test_refresh_flow_on_the_sample(prefect_server, tmp_path):
-    from baltetl.cli import _load_flow
+    from baltetl.cli.refresh import _load_flow
 
     refresh = _load_flow()
     wh = tmp_path / "flow.duckdb"
@@ -75,7 +75,7 @@ def test_cli_refresh_and_status(prefect_server, tmp_path, monkeypatch):
 def test_a_failed_publish_marks_the_run_and_keeps_the_warehouse(prefect_server, tmp_path):
     """The site folder is someone else's (publish refuses to replace it): the warehouse is built all the same,
     the run is partial and says why; `publish=False` skips publishing."""
-    from baltetl.cli import _load_flow
+    from baltetl.cli.refresh import _load_flow
 
     refresh = _load_flow()
     foreign = tmp_path / "www"
@@ -120,7 +120,7 @@ def test_cli_rejects_missing_input(tmp_path):
 
 def test_a_failing_source_keeps_its_data_while_the_others_refresh(prefect_server, tmp_path, httpserver):
     """Live refresh of two sources: Eurocities' page changed (filled by JavaScript), the networks list is fine."""
-    from baltetl.cli import _load_flow
+    from baltetl.cli.refresh import _load_flow
     from helpers.common import FIXTURES, ROOT, local_toml
 
     refresh = _load_flow()
@@ -162,7 +162,7 @@ def test_a_source_with_nothing_to_fetch_is_skipped_at_once(prefect_server, tmp_p
     from prefect import get_client
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
-    from baltetl.cli import _load_flow
+    from baltetl.cli.refresh import _load_flow
 
     state = _load_flow()(sources=["networks"], warehouse=str(tmp_path / "skip.duckdb"), return_state=True)
     result = state.result()
@@ -176,7 +176,7 @@ def test_a_source_with_nothing_to_fetch_is_skipped_at_once(prefect_server, tmp_p
 
 
 def test_nightly_deployment_has_the_configured_schedule(tmp_path):
-    from baltetl.cli import deployment
+    from baltetl.cli.refresh import deployment
     from baltetl.config import load_config
 
     cfg = load_config(warehouse=tmp_path / "n.duckdb")
@@ -195,7 +195,7 @@ def test_fetches_of_different_sources_overlap(prefect_server, tmp_path):
     from pytest_httpserver import HTTPServer
     from werkzeug import Response
 
-    from baltetl.cli import _load_flow
+    from baltetl.cli.refresh import _load_flow
     from helpers.common import ROOT, local_toml
 
     sample = ROOT / "src/baltetl/sample"

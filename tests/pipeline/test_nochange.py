@@ -89,17 +89,19 @@ def test_refresh_if_unchanged_records_only_a_run_that_changes_nothing(cfg, tmp_p
 
 
 def test_cli_unchanged_local_refresh_starts_no_prefect(cfg, monkeypatch):
-    from baltetl import cli, runtime
+    from baltetl import runtime
+    from baltetl.cli import app
+    from baltetl.cli import refresh as cli_refresh
 
     refresh_run(cfg, SOURCES)
 
     def no_prefect(*a, **k):
         raise AssertionError("Prefect started for a refresh that changes nothing")
 
-    monkeypatch.setattr(cli, "_load_flow", no_prefect)
+    monkeypatch.setattr(cli_refresh, "_load_flow", no_prefect)
     monkeypatch.setattr(runtime, "start_if_needed", no_prefect)
     args = ["refresh", "--sample", "-w", str(cfg.warehouse)] + [a for s in SOURCES for a in ("--source", s)]
-    res = CliRunner().invoke(cli.app, args, env={"COLUMNS": "200"})
+    res = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output
     assert "unchanged" in res.output and "not rebuilt" in res.output
     last = State(cfg.state).runs()[-1]

@@ -5,5 +5,5 @@
     warehouse.py  read-only look-ups in the warehouse (a short DuckDB connection per request)
     output.py     approved proposals -> revisions/portal-<metropolis>.csv, checked like every revision file
     app.py        the Starlette application and its pages (templates/)
-    cli.py        `baltetl portal serve`, `baltetl portal users add|list|disable`
+    (its commands, `baltetl portal serve` and `baltetl portal users add|list|disable`, are in baltetl/cli/portal.py)
 """

@@ -23,7 +23,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
-from .. import revisions, urls
+from .. import normalise, revisions, urls
 from ..config import Config
 from . import auth, output, store, warehouse
 from .store import proposals, users
@@ -305,12 +305,12 @@ class Portal:
             proposals.c.golden_id == golden_id, proposals.c.state == "approved",
             proposals.c.kind.in_(("add_person", "withdraw_consent", "edit_person")))
             .order_by(proposals.c.decided_at, proposals.c.id)).all()  # fmt: skip
-        names = {revisions.fold(person["name"])}
+        names = {normalise.caseless(person["name"])}
         for r in rows:
             if r.kind == "edit_person" and r.details.get("person_id") == pid:
-                names |= {revisions.fold(r.details.get("name")), revisions.fold((r.details.get("before") or {}).get("name"))}
+                names |= {normalise.caseless(r.details.get("name")), normalise.caseless((r.details.get("before") or {}).get("name"))}
         about = [r for r in rows if r.id != exclude and (r.details.get("person_id") == pid or (
-            not r.details.get("person_id") and revisions.fold(r.details.get("name")) in names))]  # fmt: skip
+            not r.details.get("person_id") and normalise.caseless(r.details.get("name")) in names))]  # fmt: skip
         consent = bool(person["consent_to_publish"])
         if about:
             consent = consent and about[-1].kind != "withdraw_consent" and bool(about[-1].details.get("consent"))
@@ -506,7 +506,7 @@ class Portal:
                 errors.append(f"The consent date {cd!r} is not a day written YYYY-MM-DD.")
             elif cd and _day(cd) > date.today():
                 errors.append("The consent date is in the future.")
-        if any(revisions.fold(p["name"]) == revisions.fold(name) for p in org["persons"]):  # as revisions compare them
+        if any(normalise.caseless(p["name"]) == normalise.caseless(name) for p in org["persons"]):  # as revisions compare them
             errors.append(f"{name} is already a contact person of this organisation.")
         if errors:
             raise Invalid(*errors)
@@ -527,8 +527,8 @@ class Portal:
             raise Invalid("Write the person's name.")
         if after == before:
             raise Invalid("Nothing is changed: edit a detail before sending.")
-        if revisions.fold(after["name"]) != revisions.fold(before["name"]) and any(
-                revisions.fold(p["name"]) == revisions.fold(after["name"]) for p in org["persons"]):  # fmt: skip
+        if normalise.caseless(after["name"]) != normalise.caseless(before["name"]) and any(
+                normalise.caseless(p["name"]) == normalise.caseless(after["name"]) for p in org["persons"]):  # fmt: skip
             raise Invalid(f"{after['name']} is already a contact person of this organisation.")
         self._concurrent(conn, u, org, f, person["person_id"], "edit_person")
         published, record = self._person_consent(conn, org["golden_id"], person)
@@ -550,7 +550,7 @@ class Portal:
             errors.append("Write when the consent was withdrawn, as YYYY-MM-DD.")
         if errors:
             raise Invalid(*errors)
-        known = next((p["person_id"] for p in org["persons"] if revisions.fold(p["name"]) == revisions.fold(name)), None)
+        known = next((p["person_id"] for p in org["persons"] if normalise.caseless(p["name"]) == normalise.caseless(name)), None)
         self._check_row({"op": "add_person", "target": warehouse.target_key(org), "name": name, "person_id": known,
                          "consent_to_publish": "no"})  # fmt: skip
         return {"details": {"name": name, "person_id": known, "withdrawn_by": f["withdrawn_by"], "withdrawn_on": wd}}
@@ -684,7 +684,7 @@ class Portal:
         added = conn.execute(sa.select(proposals).where(
             proposals.c.golden_id == p.golden_id, proposals.c.kind == "add_person", proposals.c.state == "approved")).all()
         same_day = [r for r in added if r.decided_at.date() == today
-                    and revisions.fold(r.details.get("name")) == revisions.fold(before.get("name"))]  # fmt: skip
+                    and normalise.caseless(r.details.get("name")) == normalise.caseless(before.get("name"))]  # fmt: skip
         if consent and same_day:
             raise Invalid("This person was added today: two rows about one person on one day must agree, so approve "
                           "the edit tomorrow.")  # fmt: skip

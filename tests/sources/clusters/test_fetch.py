@@ -13,7 +13,7 @@ from werkzeug import Request, Response
 
 from baltetl import pipeline
 from baltetl.config import load_config
-from baltetl.sources import StructureChanged
+from baltetl.types import StructureChanged
 
 FIX = FIXTURES / "clusters"
 SLUGS = ["hamburg-aviation-ev", "life-science-nord", "mobile-heights", "urban-ict-arena", "cluster-news-item"]

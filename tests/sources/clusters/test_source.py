@@ -17,7 +17,7 @@ import pytest
 from helpers.common import FIXTURES, landed, run_refresh
 
 from baltetl import quality
-from baltetl.sources import SourceContext, StructureChanged
+from baltetl.types import SourceContext, StructureChanged
 from baltetl.sources.clusters import source as clusters
 
 FIX = FIXTURES / "clusters"

@@ -23,6 +23,7 @@ from helpers.cordis import (
 from lxml import etree
 
 from baltetl import archive, quality
+from baltetl import normalise
 from baltetl.sources.cordis import source as cordis
 from baltetl.sources.cordis import values as cordis_values
 from baltetl.sources.cordis import xml as cordis_xml
@@ -116,7 +117,7 @@ def test_activity_types_lose_the_leading_slash(parsed, raw_sample):
 
 def test_eu_country_codes_become_iso(parsed):
     pa, orgs = parsed.tables["participations"], parsed.tables["organisations"]
-    for eu, iso in cordis_values.EU_TO_ISO.items():
+    for eu, iso in {"EL": "GR", "UK": "GB"}.items():  # the EU codes the sample has (normalise.country_code)
         rows = pa[pa["country_source"] == eu]
         assert len(rows) > 0, f"the sample has no {eu} row"
         assert (rows["country"] == iso).all()
@@ -183,7 +184,7 @@ def test_double_nuts_code_takes_the_first_nuts3(parsed):
     ],
 )
 def test_first_nuts3(raw, expected):
-    assert cordis_values._first_nuts3(raw) == expected
+    assert normalise.nuts3(raw) == expected
 
 
 @pytest.mark.parametrize(

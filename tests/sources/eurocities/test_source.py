@@ -19,7 +19,7 @@ from pytest_httpserver import HTTPServer
 
 from baltetl import pipeline, quality
 from baltetl.config import load_config
-from baltetl.sources import Landed, SourceContext, StructureChanged
+from baltetl.types import Landed, SourceContext, StructureChanged
 from baltetl.sources.eurocities import source as ec
 
 from helpers.common import FIXTURES, SHARED, local_toml, need_shared, run_refresh

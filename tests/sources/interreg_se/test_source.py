@@ -17,7 +17,7 @@ import pytest
 
 from helpers.common import ROOT, SHARED, landed, local_toml, need_shared, run_refresh
 
-from baltetl.sources import NoInput, SourceContext
+from baltetl.types import NoInput, SourceContext
 from baltetl.sources.interreg_se import source as interreg_se
 
 SAMPLE_DIR = ROOT / "src" / "baltetl" / "sample" / "interreg_se"  # a folder: it lands as a zip (see below)

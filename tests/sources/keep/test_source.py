@@ -17,7 +17,8 @@ from helpers.common import ROOT, SHARED, landed, local_toml, need_shared, run_re
 
 from baltetl import pipeline
 from baltetl.config import load_config
-from baltetl.sources import SourceContext
+from baltetl.types import SourceContext
+from baltetl import normalise
 from baltetl.sources.keep import source as keep
 
 SAMPLE_DIR = ROOT / "src" / "baltetl" / "sample" / "keep"
@@ -42,24 +43,24 @@ def test_normalisation_of_the_exports_quirks():
     assert keep.country_of("RS  / Serbia", "Romania") == ("RS", "RS")  # the code wins over `Country`
     assert keep.country_of(" / Serbia") == ("RS", "/ Serbia")  # no code: the English name
     assert keep.country_of("", "Finland", "FI200") == ("FI", None)
-    assert keep.nuts3_of("LV006  / Rīga") == "LV006"
-    assert keep.nuts3_of("LV00  / Latvija") is None and keep.nuts3_of("") is None
-    assert keep.postcode_of("LV\u20131539", "LV", "LV") == "1539"
-    assert keep.postcode_of("LV- 1010", "LV", "LV") == "1010"
-    assert keep.postcode_of("IT-38122", "IT", "IT") == "38122"
-    assert keep.postcode_of("LV 1586", "LV", "LV") == "1586"
-    assert keep.postcode_of("LV3466", "LV", "LV") == "3466"
-    assert keep.postcode_of("581 86", "SE", "SE") == "581 86"
-    assert keep.postcode_of("9743AK", "NL", "NL") == "9743AK"
-    assert keep.postcode_of("05\u2013090", "PL", "PL") == "05-090"
+    assert normalise.nuts3("LV006  / Rīga", sep="/") == "LV006"
+    assert normalise.nuts3("LV00  / Latvija", sep="/") is None and normalise.nuts3("", sep="/") is None
+    assert normalise.postcode("LV\u20131539", "LV", "LV") == "1539"
+    assert normalise.postcode("LV- 1010", "LV", "LV") == "1010"
+    assert normalise.postcode("IT-38122", "IT", "IT") == "38122"
+    assert normalise.postcode("LV 1586", "LV", "LV") == "1586"
+    assert normalise.postcode("LV3466", "LV", "LV") == "3466"
+    assert normalise.postcode("581 86", "SE", "SE") == "581 86"
+    assert normalise.postcode("9743AK", "NL", "NL") == "9743AK"
+    assert normalise.postcode("05\u2013090", "PL", "PL") == "05-090"
     # en dash periods and spacing do not change a project's key; acronyms repeat across programmes
     a = keep.project_key("2007 \u2013 2013 Baltic Sea Region", "BaltMet Promo")
     assert a == keep.project_key("2007 - 2013  Baltic Sea Region", "BaltMet  Promo")
     assert a.startswith("2007-2013-baltmet-promo-")
     assert a != keep.project_key("2007 - 2013 Central Baltic (FI-SE-EE-LA)", "BaltMet Promo")
     # one organisation whatever the postcode's dash or prefix; another at another address
-    o = keep.org_key("Riga City Council", "LV", keep.postcode_of("LV–1539", "LV", "LV"), "Riga")
-    assert o == keep.org_key("RIGA CITY COUNCIL", "LV", keep.postcode_of("LV-1539", "LV", "LV"), "Rīga")
+    o = keep.org_key("Riga City Council", "LV", normalise.postcode("LV–1539", "LV", "LV"), "Riga")
+    assert o == keep.org_key("RIGA CITY COUNCIL", "LV", normalise.postcode("LV-1539", "LV", "LV"), "Rīga")
     assert o != keep.org_key("Riga City Council", "LV", "1050", "Riga") and o.startswith("LV-")
 
 

@@ -19,7 +19,7 @@ from helpers.common import FIXTURES, SHARED, landed, need_shared, run_refresh
 
 from baltetl import pipeline, quality
 from baltetl.config import load_config
-from baltetl.sources import SourceContext, StructureChanged
+from baltetl.types import SourceContext, StructureChanged
 from baltetl.sources.networks import source as networks
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -29,13 +29,12 @@ from collections.abc import Iterable
 from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
-import pycountry
-from anyascii import anyascii
 from bs4 import BeautifulSoup, Comment
 from lxml import etree
 
+from ... import normalise
 from ...http import FetchError
-from .. import Landed, Parsed, Reject, SourceContext, StructureChanged
+from ...types import Landed, Parsed, Reject, SourceContext, StructureChanged
 
 log = logging.getLogger(__name__)
 
@@ -90,11 +89,6 @@ PROFILE_LABELS = [
 ADDRESS_CLASSES = {"address-line1": "street", "postal-code": "post_code", "locality": "city",
                    "administrative-area": "region", "country": "country"}  # fmt: skip
 
-COUNTRY_ALIASES = {
-    "EL": "GR", "UK": "GB", "RUSSIA": "RU", "TURKEY": "TR", "TURKIYE": "TR", "KOSOVO": "XK", "CZECH REPUBLIC": "CZ",
-    "DEUTSCHLAND": "DE", "SVERIGE": "SE", "DANMARK": "DK", "POLSKA": "PL", "SUOMI": "FI", "NORGE": "NO",
-    "EESTI": "EE", "LATVIJA": "LV", "LIETUVA": "LT", "MOLDOVA": "MD", "THE NETHERLANDS": "NL",
-}  # fmt: skip
 NONE_VALUES = {"", "-", "–", "—", "n/a", "na", "none", "not available", "unknown"}
 MONTHS = {m: i for i, m in enumerate(
     ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
@@ -195,7 +189,7 @@ def is_profile_url(url: str) -> bool:
 
 
 def _slug(s: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", anyascii(s).lower()).strip("-")[:80] or "x"
+    return normalise.slug(s)[:80] or "x"
 
 
 # --------------------------------------------------------------------------------------------------- parse
@@ -426,22 +420,11 @@ def norm_country(v):
     """'DE', 'Germany', 'Deutschland', 'UK' -> ISO 3166 alpha-2; unknown values stay for the contract."""
     if v is None:
         return None
-    s = str(v).strip()
-    if not s:
-        return None
-    key = anyascii(s).upper().strip()
-    if key in COUNTRY_ALIASES:
-        return COUNTRY_ALIASES[key]
-    if re.fullmatch(r"[A-Z]{2}", key):
-        return key
-    try:
-        return pycountry.countries.lookup(s).alpha_2
-    except LookupError:
-        return s
+    return normalise.country(v) or str(v).strip() or None
 
 
 def norm_name(name: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", anyascii(name).lower()).strip("-")
+    return normalise.slug(name)
 
 
 # ------------------------------------------------------------------------------------- tabular registries

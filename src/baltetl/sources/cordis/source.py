@@ -24,7 +24,7 @@ import pandas as pd
 
 from ... import archive
 from ...procs import die_with_parent
-from .. import Landed, Parsed, Reject, SourceContext, StructureChanged
+from ...types import Landed, Parsed, Reject, SourceContext, StructureChanged
 from . import xml
 from .values import (
     CONVERTED_PARTICIPATION_COLUMNS, ORGANISATION_COLUMNS, PARTICIPATION_COLUMNS, PROJECT_COLUMNS,

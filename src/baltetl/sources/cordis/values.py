@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from ...normalise import country_code, decimal, nuts3
+
 PROJECT_COLUMNS = [
     "record_key", "record_ref", "project_id", "acronym", "title", "status", "start_date", "end_date",
     "total_cost", "ec_max_contribution", "ec_signature_date", "framework_programme", "funding_scheme",
@@ -31,19 +33,16 @@ ORGANISATION_COLUMNS = [
     "website", "name_variants", "participations",
 ]  # fmt: skip
 
-# EU country codes -> ISO 3166-1 alpha-2 (the source code is kept in country_source)
-EU_TO_ISO = {"EL": "GR", "UK": "GB"}
 BOOLS = {"true": True, "false": False, "": None}
 _ZERO = re.compile(r"^0+([.,]0*)?$")
-_NUTS3 = re.compile(r"^[A-Z]{2}[0-9A-Z]{3}$")
 CONVERTED_PARTICIPATION_COLUMNS = [*RAW_PARTICIPATION_COLUMNS, "country", "nuts3"]
 
 
 def project_row(row: tuple) -> tuple:
     """A project row (PROJECT_COLUMNS) with its money and title cleaned."""
     r = list(row)
-    r[_P_TOTAL] = _money_value(_not_reported(r[_P_TOTAL]))
-    r[_P_MAX] = _money_value(r[_P_MAX])
+    r[_P_TOTAL] = decimal(_not_reported(r[_P_TOTAL]))
+    r[_P_MAX] = decimal(r[_P_MAX])
     r[_P_TITLE] = _unquote(r[_P_TITLE])
     return tuple(r)
 
@@ -53,15 +52,14 @@ def participation_row(row: tuple) -> tuple:
     CONVERTED_PARTICIPATION_COLUMNS)."""
     r = list(row)
     for i in _R_MONEY:
-        r[i] = _money_value(r[i])
+        r[i] = decimal(r[i])
     for i in _R_BOOL:
         r[i] = _bool(r[i])
     for i in _R_NAMES:
         r[i] = _unquote(r[i])
     r[_R_ACTIVITY] = _activity(r[_R_ACTIVITY])
-    country = r[_R_COUNTRY]
-    r.append(EU_TO_ISO.get(country, country))
-    r.append(_first_nuts3(r[_R_NUTS]))
+    r.append(country_code(r[_R_COUNTRY]))  # EU codes -> ISO; the code as written stays in country_source
+    r.append(nuts3(r[_R_NUTS]))
     return tuple(r)
 
 
@@ -75,11 +73,6 @@ def _not_reported(v):
     return None if isinstance(v, str) and _ZERO.match(v.strip()) else v
 
 
-def _money_value(v):
-    """'960619,95' and '528340.97' alike; '' -> missing.  Types are checked by the contract."""
-    return (v.strip().replace(",", ".") or None) if isinstance(v, str) else v
-
-
 def _unquote(v):
     """Values written already CSV-escaped ('RESEARCH ""DEMOKRITOS""') -> 'RESEARCH "DEMOKRITOS"'.
 
@@ -91,17 +84,6 @@ def _unquote(v):
     if len(v) > 2 and v[0] == v[-1] == '"':  # the whole value is one quoted CSV field: drop its quotes
         v = v[1:-1]
     return v.replace('""', '"')
-
-
-def _first_nuts3(v):
-    """'NO084;NO' -> 'NO084'; a bare country code or '' -> None."""
-    if not isinstance(v, str):
-        return None
-    for code in v.split(";"):
-        code = code.strip().upper()
-        if _NUTS3.match(code):
-            return code
-    return None
 
 
 def _activity(v):

@@ -25,14 +25,13 @@ from pathlib import PurePosixPath
 from urllib.parse import urljoin, urlsplit
 
 import pandas as pd
-import pycountry
 from anyascii import anyascii
 from bs4 import BeautifulSoup
 
-from ... import archive
-from ...geo import norm_place
+from ... import archive, normalise
 from ...http import FetchError
-from .. import Landed, Parsed, Reject, SourceContext, StructureChanged
+from ...normalise import norm_place
+from ...types import Landed, Parsed, Reject, SourceContext, StructureChanged
 
 TABLES = ("organisations", "network_memberships")  # parents first: schemas/eurocities.py PARENTS
 NETWORK = "Eurocities"
@@ -45,14 +44,6 @@ MEMBERSHIP_COLUMNS = [
     "record_key", "record_ref", "network", "org_id", "member_name", "country", "country_source", "category",
     "joined_year",
 ]  # fmt: skip
-
-# Country names the site writes that pycountry does not know as such
-COUNTRY_ALIASES = {
-    "bosnia-herzegovina": "BA", "bosnia herzegovina": "BA", "bosnia": "BA", "turkey": "TR", "turkiye": "TR",
-    "kosovo": "XK", "russia": "RU", "macedonia": "MK", "north macedonia": "MK", "uk": "GB", "great britain": "GB",
-    "england": "GB", "scotland": "GB", "wales": "GB", "northern ireland": "GB", "the netherlands": "NL",
-    "holland": "NL", "czechia": "CZ", "moldova": "MD", "vatican": "VA", "faroe islands": "FO",
-}  # fmt: skip
 
 # Membership categories as the site words them -> the staged value (schemas/eurocities.py CATEGORIES)
 _CATEGORY_PATTERNS = [
@@ -137,8 +128,8 @@ def fetch(ctx: SourceContext) -> list[Landed]:
     return out
 
 
-def _file_slug(slug: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", anyascii(slug)).strip("-").lower()[:60] or "member"
+def _file_slug(value: str) -> str:
+    return normalise.slug(value)[:60] or "member"
 
 
 def member_links(html: str, base: str) -> list[tuple[str, str]]:
@@ -403,39 +394,21 @@ def _wikidata(data: bytes, ref: str) -> list[dict]:
 # --------------------------------------------------------------------------------------------------- tables
 
 
-def fold(value: str | None) -> str:
-    """Case- and diacritic-folded name: 'Nice Côte d’Azur' and "Nice Cote d'Azur" -> 'NICE COTE D AZUR'."""
-    s = anyascii(value or "").upper()
-    return re.sub(r"\s+", " ", re.sub(r"[^A-Z0-9]+", " ", s)).strip()
-
-
 def country_code(value: str | None) -> str | None:
-    """Lower-case English country name (as the site writes it) -> ISO 3166 alpha-2, None if unknown."""
-    v = _clean(value)
-    if not v:
-        return None
-    low = anyascii(v).lower().strip()
-    if low in COUNTRY_ALIASES:
-        return COUNTRY_ALIASES[low]
-    if len(low) <= 3:  # codes are not country names: 'no', 'de' ... would match by accident
-        return None
-    try:
-        return pycountry.countries.lookup(v).alpha_2
-    except LookupError:
-        pass
-    try:
-        return pycountry.countries.lookup(low.replace("-", " ")).alpha_2
-    except LookupError:
-        return None
+    """Lower-case English country name (as the site writes it) -> ISO 3166 alpha-2, None if unknown.
+
+    Two or three letters are no name here ('no', 'de' in a card's text); the names pycountry lacks are in
+    reference/country_names.csv."""
+    return normalise.country(_clean(value), codes=False)
 
 
 def _key(name: str | None, country: str | None) -> str:
-    return f"{country or '?'}:{fold(name).lower().replace(' ', '-')}"
+    return f"{country or '?'}:{normalise.name_key(name).lower().replace(' ', '-')}"
 
 
 def org_type_and_city(name: str) -> tuple[str, str | None]:
     """'Lyon Metropole' -> ('metropolitan authority', 'Lyon'); 'Gdansk' -> ('city', 'Gdansk')."""
-    known = KNOWN_BODIES.get(fold(name))
+    known = KNOWN_BODIES.get(normalise.name_key(name))
     if known:
         return known
     base = _QUALIFIER.sub("", name).strip()  # 'Mariupol (city government in exile)' -> 'Mariupol'
@@ -481,16 +454,16 @@ def _tables(members: list[dict], categories: dict, wikidata: list[dict], lau: di
     by_name: dict[str, set[str]] = {}
     for w in wikidata:
         cc = country_code(w.get("country_name"))
-        by_name_country.setdefault((fold(w["name_on_website"]), cc), w["wikidata_id"])
-        by_name.setdefault(fold(w["name_on_website"]), set()).add(w["wikidata_id"])
+        by_name_country.setdefault((normalise.name_key(w["name_on_website"]), cc), w["wikidata_id"])
+        by_name.setdefault(normalise.name_key(w["name_on_website"]), set()).add(w["wikidata_id"])
     orgs, mems = [], []
     for m in members:
         name = _clean(m["name"])
         cc = country_code(m["country_source"])
-        key = _key(name, cc or fold(m["country_source"]).lower() or None)
+        key = _key(name, cc or normalise.name_key(m["country_source"]).lower() or None)
         country = cc or m["country_source"]  # an unknown name stays as written: the contract quarantines it
         org_type, city = org_type_and_city(name)
-        folded = fold(name)
+        folded = normalise.name_key(name)
         qid = by_name_country.get((folded, cc))
         if qid is None and len(by_name.get(folded, ())) == 1:
             qid = next(iter(by_name[folded]))

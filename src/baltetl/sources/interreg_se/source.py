@@ -26,10 +26,10 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 
 import pandas as pd
-from anyascii import anyascii
 
-from ... import archive
-from .. import Landed, NoInput, Parsed, Reject, SourceContext, StructureChanged
+from ... import archive, normalise
+from ...normalise import name_key
+from ...types import Landed, NoInput, Parsed, Reject, SourceContext, StructureChanged
 
 TABLES = ("projects", "organisations", "participations")
 
@@ -47,9 +47,7 @@ ORGANISATION_COLUMNS = [
     "country_source", "nuts3", "nuts3_name", "participations",
 ]  # fmt: skip
 ROLES = {"LP": "coordinator", "PP": "participant", "AP": "associatedPartner"}
-COUNTRIES = {"Sverige": "SE", "Sweden": "SE"}
 REQUIRED_KEYS = ("program", "projektnamn", "organisationsnamn", "organisationsroll")
-_NON_ALNUM = re.compile(r"[^A-Z0-9]+")
 _NAME_ACRONYM = re.compile(r"^(?P<name>.+?)\s*\((?P<inner>[^()]+)\)\s*$")
 
 
@@ -136,7 +134,7 @@ def _tables(records: list[tuple[str, dict]], counties: dict[str, str], rejects: 
         ords[pid] = ords.get(pid, 0) + 1
         org_name = _s(r.get("organisationsnamn"))
         country_src = _s(r.get("land"))
-        country = COUNTRIES.get(country_src or "Sverige", country_src)
+        country = normalise.country(country_src or "Sverige") or country_src
         nuts3_name = _s(r.get("nuts3"))
         row_id = _s(r.get("id"))
         oid = org_id(org_name, country) if org_name else f"{country}-unnamed-{pid}-{row_id}"
@@ -197,18 +195,13 @@ def _s(v) -> str | None:
     return s or None
 
 
-def _norm(v: str) -> str:
-    return " ".join(_NON_ALNUM.sub(" ", anyascii(v).upper()).split())
-
-
 def project_id(program: str | None, typ: str | None, name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", anyascii(program or "").lower()).strip("-")
-    digest = hashlib.sha1(f"{_norm(program or '')}\x1f{_norm(typ or '')}\x1f{_norm(name)}".encode()).hexdigest()[:12]
-    return f"{slug}-{digest}"
+    digest = hashlib.sha1(f"{name_key(program or '')}\x1f{name_key(typ or '')}\x1f{name_key(name)}".encode()).hexdigest()[:12]
+    return f"{normalise.slug(program)}-{digest}"
 
 
 def org_id(name: str, country: str | None) -> str:
-    digest = hashlib.sha1(f"{_norm(name)}\x1f{country or ''}".encode()).hexdigest()[:14]
+    digest = hashlib.sha1(f"{name_key(name)}\x1f{country or ''}".encode()).hexdigest()[:14]
     return f"{country or 'XX'}-{digest}"
 
 

@@ -43,12 +43,10 @@ from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 import pandas as pd
-import pycountry
-from anyascii import anyascii
 
-from ... import archive
+from ... import archive, normalise
 from ...http import FetchError
-from .. import Landed, Parsed, Reject, SourceContext, StructureChanged
+from ...types import Landed, Parsed, Reject, SourceContext, StructureChanged
 
 TABLES = ("projects", "organisations", "participations")  # parents first: schemas/keep.py PARENTS
 
@@ -68,13 +66,10 @@ ORGANISATION_COLUMNS = [
     "nuts_raw", "website", "pic", "participations",
 ]  # fmt: skip
 
-EU_TO_ISO = {"EL": "GR", "UK": "GB"}
 MAX_ACRONYM = 200  # the core contract's limit; longer "acronyms" are titles
 KIND_PRIORITY = {"api": 0, "export": 1, "processed": 2}
-_NUTS3 = re.compile(r"^[A-Z]{2}[0-9A-Z]{3}$")
 _DASHES = re.compile("[\u2010\u2011\u2012\u2013\u2014\u2015\u2212]")
 _PERIOD = re.compile(r"^\s*(\d{4})\s*-\s*(\d{4})\s+")
-_PREFIX_DASH = re.compile(r"^([A-Z]{1,3})\s*-\s*(?=\d)")
 _NON_ALNUM = re.compile(r"[^A-Z0-9]+")
 _API_PROJECT = re.compile(r"/api/project/(\d+)/?")
 
@@ -389,8 +384,8 @@ def _read_api_project(doc: dict, ref: str, origin: str, rows: list[dict], reject
         "status": _clean(doc.get("status")),
         "start_date": _clean(doc.get("start_date")),
         "end_date": _clean(doc.get("end_date")),
-        "total_cost": _money(doc.get("total_budget")),
-        "eu_funding": _money(doc.get("eu_funding")),
+        "total_cost": normalise.decimal(doc.get("total_budget")),
+        "eu_funding": normalise.decimal(doc.get("eu_funding")),
         "topics": _themes(doc.get("themes")),
         "url": f"https://keep.eu/projects/{keep_id}/" if keep_id else None,
     }
@@ -425,7 +420,7 @@ def _read_api_project(doc: dict, ref: str, origin: str, rows: list[dict], reject
             "street": _clean(p.get("street")), "postcode": _clean(p.get("postcode")),
             "town": _clean(p.get("town")), "department": _clean(p.get("town_department")),
             "country_code": _clean(country), "legal_status": _clean(p.get("legal_status")),
-            "org_type": _clean(p.get("organisation_type")), "total_cost": _money(p.get("total_budget")),
+            "org_type": _clean(p.get("organisation_type")), "total_cost": normalise.decimal(p.get("total_budget")),
             "pic": _clean(p.get("pic")),
             "nuts3": _clean(p.get("nuts3") or p.get("nuts_3") or p.get("nuts")),
         }  # fmt: skip
@@ -458,20 +453,7 @@ def _themes(v) -> str | None:
     return _clean(v)
 
 
-def _money(v):
-    if v is None or isinstance(v, (int, float)):
-        return v
-    return str(v).strip().replace(",", ".") or None
-
-
 # -- normalisation -------------------------------------------------------------------------------------
-
-
-def norm_text(v: str | None) -> str:
-    """ASCII, upper case, punctuation -> space, spaces collapsed: the form keys are made of."""
-    if not v:
-        return ""
-    return " ".join(_NON_ALNUM.sub(" ", anyascii(v).upper()).split())
 
 
 def norm_programme(programme: str | None) -> str:
@@ -490,13 +472,12 @@ def project_key(programme: str | None, acronym: str | None) -> str:
     """A stable id from programme + acronym: '2007-2013-baltmet-promo-1a2b3c4d'."""
     prog, acr = norm_programme(programme).casefold(), " ".join((acronym or "").split()).casefold()
     digest = hashlib.sha1(f"{prog}\x1f{acr}".encode()).hexdigest()[:10]
-    slug = re.sub(r"[^a-z0-9]+", "-", anyascii(acr).lower()).strip("-")[:40].strip("-")
-    return "-".join(p for p in (period_of(programme), slug, digest) if p)
+    return "-".join(p for p in (period_of(programme), normalise.slug(acr)[:40].strip("-"), digest) if p)
 
 
 def org_key(name: str | None, country: str | None, postcode: str | None, town: str | None) -> str:
-    place = _NON_ALNUM.sub("", (postcode or "").upper()) or norm_text(town)
-    digest = hashlib.sha1(f"{norm_text(name)}\x1f{country or ''}\x1f{place}".encode()).hexdigest()[:14]
+    place = _NON_ALNUM.sub("", (postcode or "").upper()) or normalise.name_key(town)
+    digest = hashlib.sha1(f"{normalise.name_key(name)}\x1f{country or ''}\x1f{place}".encode()).hexdigest()[:14]
     return f"{country or 'XX'}-{digest}"
 
 
@@ -507,60 +488,14 @@ def country_of(code_field: str | None, country_name: str | None = None, nuts: st
     m = re.match(r"^([A-Z]{2})(?:\s|$)", raw)
     if m:
         code = m.group(1)
-        return EU_TO_ISO.get(code, code), code
+        return normalise.country_code(code), code
     for name in ([raw.split("/", 1)[1]] if "/" in raw else []) + [raw, country_name or ""]:
-        iso = _iso_from_name(name)
+        iso = normalise.country(name, fuzzy=True)
         if iso:
             return iso, raw or None
     if nuts and re.match(r"^[A-Z]{2}", nuts):
-        return EU_TO_ISO.get(nuts[:2], nuts[:2]), raw or None
+        return normalise.country_code(nuts[:2]), raw or None
     return None, raw or None
-
-
-_NAME_FIXES = {"RUSSIA": "RU", "KOSOVO": "XK", "SINT MARTEEN": "SX", "MOLDOVA": "MD", "TURKEY": "TR", "UK": "GB",
-               "THE FORMER YUGOSLAV REPUBLIC OF MACEDONIA": "MK", "CZECH REPUBLIC": "CZ"}  # fmt: skip
-
-
-def _iso_from_name(name: str) -> str | None:
-    n = " ".join(name.split())
-    if not n:
-        return None
-    fixed = _NAME_FIXES.get(norm_text(n))
-    if fixed:
-        return fixed
-    try:
-        return pycountry.countries.lookup(n).alpha_2
-    except LookupError:
-        pass
-    try:
-        found = pycountry.countries.search_fuzzy(n)
-        return found[0].alpha_2 if len(found) == 1 else None
-    except LookupError:
-        return None
-
-
-def nuts3_of(v: str | None) -> str | None:
-    """'LV006  / Rīga' -> 'LV006'; '' or a code of another level -> None."""
-    if not v:
-        return None
-    code = v.split("/", 1)[0].strip().upper()
-    return code if _NUTS3.match(code) else None
-
-
-def postcode_of(v: str | None, country_source: str | None, iso: str | None) -> str | None:
-    """'LV–1539' -> '1539', 'IT-38122' -> '38122', 'DK-1002' -> '1002', '581 86' -> '581 86'."""
-    if not v:
-        return None
-    s = " ".join(_DASHES.sub("-", v).split())
-    m = _PREFIX_DASH.match(s)
-    if m:
-        s = s[m.end():]
-    else:  # 'LV 1586', 'LV3466': the country's own code glued or spaced
-        for code in sorted({country_source, iso} - {None}):
-            if re.match(rf"^{re.escape(code)}\s*\d", s):
-                s = s[len(code):].strip()
-                break
-    return s or None
 
 
 def _role(r: dict) -> str | None:
@@ -622,7 +557,7 @@ def _tables(rows: list[dict], index_entries: list[dict], rejects: list[Reject]) 
                 "period": _clean(prog.get("period")), "acronym": _clean(it.get("acronym") or tr.get("acronym")),
                 "title": _clean(it.get("title") or tr.get("title")), "status": _clean(it.get("status")),
                 "start_date": _clean(it.get("start_date")), "end_date": _clean(it.get("end_date")),
-                "total_cost": _money(it.get("total_budget")), "eu_funding": _money(it.get("eu_funding")),
+                "total_cost": normalise.decimal(it.get("total_budget")), "eu_funding": normalise.decimal(it.get("eu_funding")),
                 "topics": None, "url": f"https://keep.eu/projects/{keep_id}/"}  # fmt: skip
         projects[keep_id] = _project_row(keep_id, {"_ref": it["_ref"], "_kind": "api", "_project": proj, **proj})
 
@@ -655,15 +590,15 @@ def _project_row(pid: str, r: dict) -> dict:
 
 
 def _participation(pid: str, ord_: int, r: dict) -> dict:
-    iso, csrc = country_of(r.get("country_code"), r.get("country_name"), nuts3_of(r.get("nuts3")))
+    iso, csrc = country_of(r.get("country_code"), r.get("country_name"), normalise.nuts3(r.get("nuts3"), sep="/"))
     name = r.get("partner")
-    post = postcode_of(r.get("postcode"), csrc, iso)
+    post = normalise.postcode(r.get("postcode"), csrc, iso)
     oid = org_key(name, iso, post, r.get("town"))
     return {
         "record_key": f"{pid}/{oid}", "record_ref": r["_ref"], "project_id": pid, "org_id": oid,
         "role": _role(r), "ord": ord_, "total_cost": r.get("total_cost"), "lead_partner": r.get("lead"),
         "city": r.get("town"), "post_code": post, "post_code_source": r.get("postcode"), "country": iso,
-        "country_source": csrc, "nuts3": nuts3_of(r.get("nuts3")), "nuts_raw": r.get("nuts3"),
+        "country_source": csrc, "nuts3": normalise.nuts3(r.get("nuts3"), sep="/"), "nuts_raw": r.get("nuts3"),
         "department": r.get("department"), "website_source": r.get("website"),
         "source_partner_id": r.get("source_partner_id"),
         "_name": name, "_name_en": r.get("name_en"), "_street": r.get("street"), "_country_name": r.get("country_name"),

@@ -26,10 +26,9 @@ from collections.abc import Iterable
 from pathlib import PurePosixPath
 
 import pandas as pd
-from anyascii import anyascii
 
-from ... import archive
-from .. import Landed, NoInput, Parsed, Reject, SourceContext, StructureChanged
+from ... import archive, normalise
+from ...types import Landed, NoInput, Parsed, Reject, SourceContext, StructureChanged
 
 TABLES = ("organisations", "network_memberships", "networks")  # parents first: schemas/networks.py PARENTS
 
@@ -55,10 +54,6 @@ NETWORK_COLUMNS = [
     "secretariat_country", "member_kind", "list_source", "list_years", "members_listed",
 ]  # fmt: skip
 
-_NON_KEY = re.compile(r"[^A-Z0-9]+")
-# non-ISO codes in the lists -> ISO 3166 (user-assigned XK for Kosovo, as the EU uses); the source's value
-# stays in country_source
-TO_ISO = {"RKS": "XK", "UK": "GB", "EL": "GR"}
 _PERIOD = re.compile(r"^(\d{4})\s*-\s*\d{4}\b")  # '2008-2012 - CIVITAS PLUS' (a CIVITAS phase)
 
 
@@ -227,15 +222,15 @@ def clean(v: str | None) -> str | None:
 
 
 def country_code(v: str | None) -> str | None:
-    """ISO 3166 alpha-2 as written, upper case ('RKS' -> 'XK'); anything else stays, for the contract to reject."""
+    """ISO 3166 alpha-2 as written, upper case ('RKS' -> 'XK', the source's value stays in country_source);
+    anything else stays, for the contract to reject."""
     v = clean(v)
-    return TO_ISO.get(v.upper(), v.upper()) if v else None
+    return normalise.country_code(v.upper()) if v else None
 
 
 def decimal(v: str | None) -> str | None:
     """'13,404954' (lon/lat) and '52.52' (X/Y) alike -> '13.404954'; '6e+05' stays (a float)."""
-    v = clean(v)
-    return v.replace(",", ".") if v else None
+    return normalise.decimal(clean(v))
 
 
 def joined_year(v: str | None) -> str | None:
@@ -249,12 +244,12 @@ def joined_year(v: str | None) -> str | None:
 def name_key(name: str | None) -> str | None:
     """'Malmö' -> 'MALMO', 'St. Petersburg' -> 'ST PETERSBURG', 'Warsaw ' -> 'WARSAW'.
 
-    Not geo.norm_place: that keeps only what precedes a comma, and member names such as
+    Not normalise.norm_place: that keeps only what precedes a comma, and member names such as
     'Accettura, Cirigliano, Oliveto Lucano' (a group of municipalities) must not fold into one of them.
     """
     if not name:
         return None
-    return _NON_KEY.sub(" ", anyascii(name).upper()).strip() or None
+    return normalise.name_key(name) or None
 
 
 def _organisations(ms: pd.DataFrame) -> pd.DataFrame:

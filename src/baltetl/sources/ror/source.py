@@ -28,7 +28,7 @@ import pandas as pd
 
 from ... import archive
 from ...http import FetchError
-from .. import Landed, Parsed, Reject, SourceContext, StructureChanged
+from ...types import Landed, Parsed, Reject, SourceContext, StructureChanged
 
 TABLES = ("registry", "registry_names")
 REGISTRY_COLUMNS = ["record_key", "record_ref", "ror_id", "name", "name_en", "name_local", "acronym", "types",

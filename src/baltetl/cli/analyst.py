@@ -1,6 +1,6 @@
 """CLI command `baltetl analyst FILE`: your own DuckDB file with the warehouse attached read-only.
 
-Registered on the main app by `register(app)` (src/baltetl/cli.py).
+Registered on the main app by `register(app)` (src/baltetl/cli/__init__.py).
 """
 
 from __future__ import annotations
@@ -8,23 +8,25 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
+
+from .common import ConfigOpt, WarehouseOpt
 
 
 def register(app: typer.Typer) -> None:
     @app.command("analyst")
     def analyst_cmd(
         file: Annotated[Path, typer.Argument(help="Your own DuckDB file (created if need be); your tables go here.")],
-        warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-w", envvar="BALTETL_WAREHOUSE", help="DuckDB file (default warehouse/baltmet.duckdb).")] = None,
-        config: Annotated[Optional[Path], typer.Option("--config", "-c", envvar="BALTETL_CONFIG", help="TOML overriding the defaults.")] = None,
+        warehouse: WarehouseOpt = None,
+        config: ConfigOpt = None,
     ) -> None:
         """Open FILE in the duckdb shell with the warehouse attached READ_ONLY as `wh`: its tables by their
         plain names, your CREATE TABLEs in FILE.  Never holds up a refresh, and nothing you write is lost
         when the warehouse is rebuilt.  Without the duckdb shell on PATH, prints how to do the same."""
-        from .config import load_config
-        from .db import analyst_sql
+        from ..config import load_config
+        from ..db import analyst_sql
 
         cfg = load_config(config, warehouse=warehouse)
         sql = analyst_sql(file, cfg.warehouse.resolve())

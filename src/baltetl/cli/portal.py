@@ -8,13 +8,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
-Config_ = Annotated[Optional[Path], typer.Option("--config", "-c", envvar="BALTETL_CONFIG", help="TOML overriding the defaults.")]
-Warehouse = Annotated[Optional[Path], typer.Option("--warehouse", "-w", envvar="BALTETL_WAREHOUSE", help="The warehouse the portal reads (read-only).")]  # fmt: skip
+from .common import ConfigOpt, warehouse_option
+
+Warehouse = warehouse_option("The warehouse the portal reads (read-only).")
 
 
 def _cfg(config, warehouse):
@@ -36,14 +36,14 @@ def register(app: typer.Typer) -> None:
     def serve(
         host: Annotated[Optional[str], typer.Option(help="Address to listen on (default [portal] host, 127.0.0.1).")] = None,
         port: Annotated[Optional[int], typer.Option(help="Port (default [portal] port, 8400).")] = None,
-        config: Config_ = None,
+        config: ConfigOpt = None,
         warehouse: Warehouse = None,
     ) -> None:  # fmt: skip
         """Start the portal (behind a reverse proxy with TLS for anything but a try-out)."""
         import uvicorn
 
-        from . import store
-        from .app import create_app
+        from ..portal import store
+        from ..portal.app import create_app
 
         cfg = _cfg(config, warehouse)
         s = store.settings(cfg)
@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
                     forwarded_allow_ips=s.get("trusted_proxies", "127.0.0.1"), server_header=False)  # fmt: skip
 
     def _conn(config, warehouse):
-        from . import store
+        from ..portal import store
 
         cfg = _cfg(config, warehouse)
         return cfg, store.engine(cfg)
@@ -63,11 +63,11 @@ def register(app: typer.Typer) -> None:
         name: str,
         role: Annotated[str, typer.Option(help="partner, coordinator or viewer.")] = "partner",
         metropolis: Annotated[Optional[list[str]], typer.Option("--metropolis", "-m", help="A metropolis of the user (repeatable).")] = None,
-        config: Config_ = None,
+        config: ConfigOpt = None,
         warehouse: Warehouse = None,
     ) -> None:  # fmt: skip
         """Add a user; prints a one-time password that must be changed at the first sign-in."""
-        from .auth import AuthError, add_user
+        from ..portal.auth import AuthError, add_user
 
         cfg, eng = _conn(config, warehouse)
         try:
@@ -79,11 +79,11 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"user {name} ({role}) added; one-time password (to be changed at first sign-in): {pw}")
 
     @usr.command("list")
-    def list_(config: Config_ = None, warehouse: Warehouse = None) -> None:
+    def list_(config: ConfigOpt = None, warehouse: Warehouse = None) -> None:
         """The users, their roles and metropolises."""
         import sqlalchemy as sa
 
-        from .store import users
+        from ..portal.store import users
 
         _, eng = _conn(config, warehouse)
         with eng.connect() as conn:
@@ -92,7 +92,7 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"{u.name}\t{u.role}\t{u.metropolises or '-'}\t{state}")
 
     def _toggle(name, config, warehouse, what: str):
-        from .auth import AuthError, reset_password, set_disabled
+        from ..portal.auth import AuthError, reset_password, set_disabled
 
         _, eng = _conn(config, warehouse)
         try:
@@ -105,19 +105,19 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(2) from None
 
     @usr.command("disable")
-    def disable(name: str, config: Config_ = None, warehouse: Warehouse = None) -> None:
+    def disable(name: str, config: ConfigOpt = None, warehouse: Warehouse = None) -> None:
         """Disable a user: signed out at their next request, and no sign-in any more."""
         _toggle(name, config, warehouse, "disable")
         typer.echo(f"user {name} disabled")
 
     @usr.command("enable")
-    def enable(name: str, config: Config_ = None, warehouse: Warehouse = None) -> None:
+    def enable(name: str, config: ConfigOpt = None, warehouse: Warehouse = None) -> None:
         """Enable a disabled user again."""
         _toggle(name, config, warehouse, "enable")
         typer.echo(f"user {name} enabled")
 
     @usr.command("reset")
-    def reset(name: str, config: Config_ = None, warehouse: Warehouse = None) -> None:
+    def reset(name: str, config: ConfigOpt = None, warehouse: Warehouse = None) -> None:
         """A new one-time password for a user (their sessions end)."""
         pw = _toggle(name, config, warehouse, "reset")
         typer.echo(f"one-time password of {name} (to be changed at first sign-in): {pw}")

@@ -1,7 +1,6 @@
 """CLI commands of cross-source resolution: `baltetl eval-matching`, `baltetl organisations`.
 
-Registered on the main app by `register(app)` (src/baltetl/cli.py: `from .cli_resolution import register;
-register(app)`).
+Registered on the main app by `register(app)` (src/baltetl/cli/__init__.py).
 """
 
 from __future__ import annotations
@@ -12,12 +11,15 @@ from typing import Annotated, Optional
 
 import typer
 
-DEFAULT_PAIRS = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "matching" / "pairs.csv"
+from .common import ConfigOpt, WarehouseOpt, open_warehouse, warehouse_option
+
+DEFAULT_PAIRS = Path(__file__).resolve().parents[3] / "tests" / "fixtures" / "matching" / "pairs.csv"
 SIDES = ("left", "right")
+PairsWarehouse = warehouse_option("Score the golden ids of this built warehouse instead of the pairwise decision.", envvar=None)
 
 
 def _rec(row: dict, side: str):
-    from .resolve import Rec
+    from ..resolve import Rec
 
     g = lambda c: (row.get(f"{side}_{c}") or None)  # noqa: E731
     source, oid = g("source"), g("id")
@@ -28,7 +30,7 @@ def _rec(row: dict, side: str):
 def score_pairs(rows: list[dict]) -> dict:
     """Run the matcher's pairwise decision (resolve.decide) on labelled pairs; counts per split and overall.
     Domains are trusted as resolve trusts them, judged over every record in the file."""
-    from .resolve import decide, trusted_domains
+    from ..resolve import decide, trusted_domains
 
     recs = [(_rec(r, "left"), _rec(r, "right")) for r in rows]
     trusted = trusted_domains([x for pair in recs for x in pair])
@@ -101,7 +103,7 @@ def register(app: typer.Typer) -> None:
     def eval_matching(
         pairs_file: Annotated[Optional[Path], typer.Argument(help="Labelled pairs CSV (default: tests/fixtures/matching/pairs.csv).")] = None,
         errors: Annotated[bool, typer.Option("--errors", help="List the pairs the matcher gets wrong (with --warehouse: of the dev half only).")] = False,
-        warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-w", help="Score the golden ids of this built warehouse instead of the pairwise decision.")] = None,
+        warehouse: PairsWarehouse = None,
         split: Annotated[Optional[str], typer.Option("--split", help="The split whose figures are the last line (default: all pairs).")] = None,
     ) -> None:
         """Score the matcher on labelled real pairs (its pairwise decision, or with --warehouse the golden ids of
@@ -141,12 +143,11 @@ def register(app: typer.Typer) -> None:
 
     @app.command("organisations")
     def organisations(
-        warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-w", envvar="BALTETL_WAREHOUSE", help="DuckDB file (default warehouse/baltmet.duckdb).")] = None,
-        config: Annotated[Optional[Path], typer.Option("--config", "-c", envvar="BALTETL_CONFIG", help="TOML overriding the defaults.")] = None,
+        warehouse: WarehouseOpt = None,
+        config: ConfigOpt = None,
         top: Annotated[int, typer.Option("--top", "-n", help="How many of the largest clusters to show.")] = 15,
     ) -> None:
         """Golden organisations: how many, how many from several sources, the largest clusters."""
-        from .cli_common import open_warehouse
 
         cfg, con = open_warehouse(config, warehouse, ("golden_organisations",), "resolution")
         try:

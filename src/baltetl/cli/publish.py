@@ -1,6 +1,6 @@
 """CLI command `baltetl publish`: the static website and open-data exports from the warehouse.
 
-Registered on the main app by `register(app)` (src/baltetl/cli.py).
+Registered on the main app by `register(app)` (src/baltetl/cli/__init__.py).
 """
 
 from __future__ import annotations
@@ -10,13 +10,15 @@ from typing import Annotated, Optional
 
 import typer
 
+from .common import ConfigOpt, WarehouseOpt
+
 
 def register(app: typer.Typer) -> None:
     @app.command("publish")
     def publish_cmd(
         out: Annotated[Optional[Path], typer.Option("--out", "-o", help="Folder of the site (default [paths] site, else site/ beside the warehouse).")] = None,
-        warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-w", envvar="BALTETL_WAREHOUSE", help="DuckDB file (default warehouse/baltmet.duckdb).")] = None,
-        config: Annotated[Optional[Path], typer.Option("--config", "-c", envvar="BALTETL_CONFIG", help="TOML overriding the defaults.")] = None,
+        warehouse: WarehouseOpt = None,
+        config: ConfigOpt = None,
         force: Annotated[bool, typer.Option("--force", help="Replace the site even when it was published from a newer build (a deliberate roll-back).")] = False,
     ) -> None:
         """Publish the warehouse as a static website (works from any static host or file://) with CSV,
@@ -26,9 +28,9 @@ def register(app: typer.Typer) -> None:
         Exit codes: 0 published, or skipped because the site in place was published from a newer build;
         2 not published (no warehouse, a folder that is not a published site, configuration); 3 the warehouse
         is held open read-write by another process (the previous site stays)."""
-        from .config import ConfigError, load_config
-        from .db import WarehouseBusy
-        from .publish import PublishError, publish
+        from ..config import ConfigError, load_config
+        from ..db import WarehouseBusy
+        from ..publish import PublishError, publish
 
         try:
             cfg = load_config(config, warehouse=warehouse)

@@ -1,4 +1,4 @@
-"""baltetl command line: refresh the warehouse, show the last runs."""
+"""`baltetl refresh` (fetch, validate, load, build, publish) and `baltetl serve` (the same on its nightly schedule)."""
 
 from __future__ import annotations
 
@@ -11,28 +11,16 @@ from pathlib import Path
 from typing import Annotated, NoReturn, Optional
 
 import typer
-from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-# rich_markup_mode=None: help texts name config tables like [paths] and [schedule]; rich markup would eat them
-app = typer.Typer(no_args_is_help=True, add_completion=False, rich_markup_mode=None, help="BaltMet community database ETL.")
-console = Console(stderr=True)
-out = Console()
-
-WarehouseOpt = Annotated[
-    Optional[Path],
-    typer.Option("--warehouse", "-w", envvar="BALTETL_WAREHOUSE", help="DuckDB file (default warehouse/baltmet.duckdb)."),
-]
-ConfigOpt = Annotated[
-    Optional[Path], typer.Option("--config", "-c", envvar="BALTETL_CONFIG", help="TOML overriding the defaults.")
-]
+from .common import ConfigOpt, WarehouseOpt, console, out
 
 
 def _load_flow():
-    from .config import project_dir
+    from ..config import project_dir
 
     path = project_dir() / "flows" / "refresh.py"
     if not path.exists():
@@ -87,7 +75,6 @@ class _Display:
         self.p.update(self.tasks[source], description=desc, **({"total": 1, "completed": 1} if done else {}))
 
 
-@app.command()
 def refresh(
     sample: Annotated[bool, typer.Option("--sample", help="Load the bundled real sample (offline).")] = False,
     source: Annotated[Optional[list[str]], typer.Option("--source", "-s", help="Refresh only this source (repeatable).")] = None,
@@ -115,8 +102,8 @@ def refresh(
         _fail("input not found", input)
     from contextlib import ExitStack
 
-    from . import pipeline, runtime
-    from .config import ConfigError, load_config
+    from .. import pipeline, runtime
+    from ..config import ConfigError, load_config
 
     with ExitStack() as whole_run:
         try:  # bad options are refused before anything starts (Prefect, its temporary API)
@@ -168,10 +155,10 @@ def _run_flow(source, sample, input, warehouse, config, publish, landed: dict, a
     """Start the temporary API, read the local inputs ahead, run the refresh flow: -> its result."""
     from contextlib import nullcontext
 
-    from . import runtime
-    from . import progress as prog
-    from .config import ConfigError, load_config
-    from .pipeline import RefreshLocked
+    from .. import progress as prog
+    from .. import runtime
+    from ..config import ConfigError, load_config
+    from ..pipeline import RefreshLocked
 
     api = runtime.start_if_needed()  # comes up while the inputs are parsed and the flow is imported
     cfg = load_config(config, warehouse=warehouse) if landed else None
@@ -228,8 +215,8 @@ def _refresh_if_unchanged(source, sample, input, warehouse, config, landed: dict
     """The run's summary when every local input is as last time and the warehouse is current (recorded, no
     Prefect needed: it would start a temporary API for nothing); None to run the flow (`landed` then holds
     the inputs that landed, by source)."""
-    from .config import ConfigError, load_config
-    from .pipeline import RefreshLocked, refresh_if_unchanged, selected_sources
+    from ..config import ConfigError, load_config
+    from ..pipeline import RefreshLocked, refresh_if_unchanged, selected_sources
 
     try:
         cfg = load_config(config, warehouse=warehouse)
@@ -259,7 +246,6 @@ def deployment(cfg, name: str | None = None):
     )
 
 
-@app.command()
 def serve(
     warehouse: WarehouseOpt = None,
     config: ConfigOpt = None,
@@ -271,7 +257,7 @@ def serve(
     """
     from prefect import serve as prefect_serve
 
-    from .config import load_config
+    from ..config import load_config
 
     cfg = load_config(config, warehouse=warehouse)
     dep = deployment(cfg, name)
@@ -293,7 +279,7 @@ def _drain_prefect(timeout: float = 10.0) -> None:
 
 
 def _print_result(result: dict) -> None:
-    from .checkwords import message as plain
+    from ..checkwords import message as plain
 
     t = Table(title=f"run {result['run_id']}: {result['status']}")
     for col in ("source", "status", "read", "loaded", "quarantined", "seconds"):  # why below, whole: fits 80 columns
@@ -326,174 +312,6 @@ def _print_result(result: dict) -> None:
         out.print(f"[red]publish failed[/] (the warehouse is built, the previous site stays): {pub['message'][:300]}")
 
 
-@app.command()
-def status(
-    warehouse: WarehouseOpt = None,
-    config: ConfigOpt = None,
-    limit: Annotated[int, typer.Option("--limit", "-n", help="How many runs to show.")] = 10,
-    full: Annotated[bool, typer.Option("--full", "--verbose", "-v", help="Whole messages and the checks' own names (else in plain words, cut to the terminal's width).")] = False,
-) -> None:
-    """The data-quality report of the last run (per source: status, rows read / loaded / quarantined, the
-    checks that failed most, stale sources, unresolved revisions), the last runs, organisations per metropolis."""
-    from . import report
-    from .config import load_config
-    from .state import State
-
-    global _cut
-    _cut = False
-    cfg = load_config(config, warehouse=warehouse)
-    runs = State(cfg.state).runs()
-    if not runs:
-        out.print(f"no runs yet for {cfg.warehouse} (state {cfg.state})")
-        raise typer.Exit(0)
-    _print_report(report.build(cfg), full)
-    _runs_table(cfg, runs[-limit:][::-1], full)
-    if cfg.warehouse.exists():
-        import duckdb
-
-        con = duckdb.connect(str(cfg.warehouse), read_only=True)
-        try:
-            rows = con.execute("SELECT name, organisations, participations, ongoing_projects FROM metropolis_summary "
-                               "ORDER BY name").fetchall()  # fmt: skip
-        finally:
-            con.close()
-        m = Table(title="metropolises (organisations shown, participations, ongoing projects)", box=box.SIMPLE_HEAD)
-        for col in ("metropolis", "organisations", "participations", "ongoing projects"):
-            m.add_column(col, justify="left" if col == "metropolis" else "right", no_wrap=True)
-        for row in rows:
-            m.add_row(*(str(x) for x in row))
-        out.print(m)
-    if _cut:
-        out.print("[dim]whole messages and the checks' own names: baltetl status --full[/]")
-
-
-def _styled(status: str | None) -> str:
-    style = {"success": "green", "unchanged": "green", "failed": "red"}.get(status or "", "yellow")
-    return f"[{style}]{status or '-'}[/]"
-
-
-def _why(message: str, full: bool) -> str:
-    """A source's message: whole (--full), else in plain words (checkwords)."""
-    from .checkwords import message as plain
-
-    return message if full else plain(message)
-
-
-def _runs_table(cfg, runs: list[dict], full: bool) -> None:
-    """The last runs, one line each, then why those that did not load did not: a line each, cut to the
-    terminal's width (whole with --full)."""
-    t = Table(title=f"last runs — {cfg.warehouse.name}", box=box.SIMPLE_HEAD)
-    for col in ("started (UTC)", "source", "status", "read", "loaded", "held", "s"):
-        t.add_column(col, no_wrap=True, justify="right" if col in ("read", "loaded", "held", "s") else "left")
-    why = []
-    for r in runs:
-        started = (r.get("started_at") or "")[:16].replace("T", " ")
-        t.add_row(started, r["source"], _styled(r["status"]), str(r.get("rows_read", "")), str(r.get("rows_loaded", "")),
-                  str(r.get("rows_quarantined", "")), f"{r.get('duration_s') or 0:.0f}")  # fmt: skip
-        if r.get("message") and r["status"] not in ("success", "unchanged"):
-            why.append(f"{started} {r['source']} {r['status']}: {_why(r['message'], full)}")
-    out.print(t)
-    for line in why:
-        _line(line, full)
-
-
-def _line(text: str, full: bool) -> None:
-    """One line of text, cut to the terminal's width (whole and wrapped with --full)."""
-    from rich.text import Text
-
-    global _cut
-    if full:
-        out.print(Text(text), soft_wrap=False)
-    else:
-        out.print(Text(text), no_wrap=True, overflow="ellipsis")
-        _cut = _cut or len(text) > out.width
-
-
-_cut = False  # a status line was cut to the terminal's width
-
-
-def _fate(check: dict) -> str:
-    """What became of a check's rows: held back, or loaded with the value emptied (quarantine `action`)."""
-    n, emptied = check["rows"], check.get("emptied") or 0
-    return "emptied" if emptied == n else "held back" if not emptied else f"{emptied} emptied, {n - emptied} held"
-
-
-def _print_report(rep, full: bool = False) -> None:
-    """The data-quality report (baltetl.report) as rich tables."""
-    from .checkwords import words
-
-    t = Table(title=f"data quality — run {rep.run_id}: {rep.status}", box=box.SIMPLE_HEAD)
-    cols = ("source", "status", "read", "loaded", "held", "emptied", *(("s",) if full else ()), "last good data (UTC)")
-    for col in cols:  # seconds only with --full: the rest fits 80 columns
-        t.add_column(col, justify="right" if col in ("read", "loaded", "held", "emptied", "s") else "left",
-                     no_wrap=col != "last good data (UTC)")  # fmt: skip
-    for s in rep.sources:
-        good = (s.last_good_at or "never")[:16].replace("T", " ") + (" [red]stale[/]" if s.stale else "")
-        secs = (f"{s.duration_s or 0:.1f}",) if full and s.status is not None else ("",) if full else ()
-        if s.status is None:
-            t.add_row(s.source, "[dim]not in run[/]", "", "", "", "", *secs, good)
-        else:
-            t.add_row(s.source, _styled(s.status), str(s.rows_read), str(s.rows_loaded), str(s.rows_quarantined),
-                      str(s.fields_nulled), *secs, good)  # fmt: skip
-    out.print(t)
-    if rep.status == "interrupted":
-        _line(f"run {rep.run_id} was interrupted (its process is gone): the sources it staged go into the next "
-              "build, the others keep their last good data", full)  # fmt: skip
-    for s in rep.ran:
-        if s.status not in ("success", "unchanged") and s.message:
-            _line(f"{s.source} {s.status}: {_why(s.message, full)}", full)
-    checks = rep.top_checks()
-    if checks:
-        c = Table(title="rows held back, or loaded with a value emptied, by check (of the data in use)", box=box.SIMPLE_HEAD)
-        for col in ("source", "table", *(("check", "rows") if full else ("what",)), "then"):
-            c.add_column(col, justify="right" if col == "rows" else "left", overflow="fold", no_wrap=col in ("source", "then"))
-        for row in checks[:15]:
-            what = (row["check"], str(row["rows"])) if full else (words(row["check"], row["rows"], row["table"]),)
-            c.add_row(row["source"], row["table"], *what, _fate(row))
-        out.print(c)
-    pc = getattr(rep, "placement_conflicts", None)
-    if pc:
-        out.print(f"placement conflicts (the address decided; table placement_conflicts): "
-                  f"{sum(c['addresses'] for c in pc)} addresses, {sum(c['participations'] or 0 for c in pc)} participations")
-    if rep.stale:
-        st = Table(title="stale sources (data older than the source's cadence)", box=box.SIMPLE_HEAD)
-        for col in ("source", "last good data", "age (days)", "cadence (days)"):
-            st.add_column(col, justify="left" if col in ("source", "last good data") else "right")
-        for s in rep.stale:
-            st.add_row(s.source, s.last_good_at or "never loaded", "" if s.age_days is None else f"{s.age_days:.1f}",
-                       f"{s.cadence_days:g}")  # fmt: skip
-        out.print(st)
-    else:
-        out.print("stale sources: none")
-    if rep.revision_issues:
-        r = Table(title=f"unresolved revisions ({len(rep.revision_issues)})", box=box.SIMPLE_HEAD)
-        for col in ("kind", "file:line", "message"):
-            r.add_column(col, overflow="fold")
-        for i in rep.revision_issues[:20]:
-            r.add_row(i["kind"], f"{i['file']}:{i['line'] if i['line'] is not None else ''}", i["message"])
-        out.print(r)
-    else:
-        out.print("unresolved revisions: none")
-
-
-from .cli_analyst import register as _register_analyst  # noqa: E402
-from .cli_opportunities import register as _register_opportunities  # noqa: E402
-from .cli_placement import register as _register_placement  # noqa: E402
-from .cli_history import register as _register_history  # noqa: E402
-from .cli_publish import register as _register_publish  # noqa: E402
-from .cli_resolution import register as _register_resolution  # noqa: E402
-from .cli_revisions import register as _register_revisions  # noqa: E402
-from .portal.cli import register as _register_portal  # noqa: E402
-
-_register_resolution(app)
-_register_history(app)
-_register_revisions(app)
-_register_opportunities(app)
-_register_publish(app)
-_register_analyst(app)
-_register_placement(app)
-_register_portal(app)
-
-
-def main() -> None:  # pragma: no cover
-    app()
+def register(app: typer.Typer) -> None:
+    app.command()(refresh)
+    app.command()(serve)

@@ -96,7 +96,7 @@ def test_debug_shows_the_traceback(base, tmp_path):
     hosts = tmp_path / "hosts"
     hosts.write_text("127.0.0.1 localhost\n")
     res, _ = _refresh(base, "--source", "cordis", "--input", str(hosts), "--debug")
-    from baltetl.sources import StructureChanged
+    from baltetl.types import StructureChanged
 
     assert isinstance(res.exception, StructureChanged), res.output
     assert str(hosts) in str(res.exception)

@@ -1,15 +1,16 @@
 """`baltetl changes`: what the refreshes changed, per run and table (reads the warehouse read-only).
 
-Registered on the main app by `register(app)` (bottom of src/baltetl/cli.py).
+Registered on the main app by `register(app)` (src/baltetl/cli/__init__.py).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from .common import ConfigOpt, WarehouseOpt, open_warehouse
 
 MARK = {"added": "+", "removed": "-", "changed": "~"}
 
@@ -27,12 +28,11 @@ def register(app: typer.Typer) -> None:
         source: Annotated[Optional[str], typer.Option("--source", "-s", help="Only records of this source.")] = None,
         table: Annotated[Optional[str], typer.Option("--table", "-t", help="Only this table: projects, organisations, participations.")] = None,
         examples: Annotated[int, typer.Option("--examples", "-n", help="Examples per run, table and kind of change.")] = 3,
-        warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-w", envvar="BALTETL_WAREHOUSE", help="DuckDB file (default warehouse/baltmet.duckdb).")] = None,
-        config: Annotated[Optional[Path], typer.Option("--config", "-c", envvar="BALTETL_CONFIG", help="TOML overriding the defaults.")] = None,
+        warehouse: WarehouseOpt = None,
+        config: ConfigOpt = None,
     ) -> None:  # fmt: skip
         """Summary of the recorded changes per run and table: added / removed / changed, top fields, examples."""
-        from .cli_common import open_warehouse
-        from .history import TRACKED, summary
+        from ..history import TRACKED, summary
 
         if table and table not in TRACKED:
             typer.echo(f"error: --table must be one of {', '.join(TRACKED)}", err=True)

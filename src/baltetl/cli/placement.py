@@ -1,6 +1,6 @@
 """CLI command `baltetl eval-placement [LABELS.csv]`: score the placement against labelled addresses.
 
-Registered on the main app by `register(app)` (src/baltetl/cli.py).
+Registered on the main app by `register(app)` (src/baltetl/cli/__init__.py).
 """
 
 from __future__ import annotations
@@ -10,18 +10,20 @@ from typing import Annotated, Optional
 
 import typer
 
+from .common import ConfigOpt
+
 
 def register(app: typer.Typer) -> None:
     @app.command("eval-placement")
     def eval_placement_cmd(
         labels: Annotated[Optional[Path], typer.Argument(help="CSV: project_id, organisation_id, expected_metro, country, post_code, city[, nuts_code, split] (default: the project's labels).")] = None,
-        config: Annotated[Optional[Path], typer.Option("--config", "-c", envvar="BALTETL_CONFIG", help="TOML overriding the defaults.")] = None,
+        config: ConfigOpt = None,
         show: Annotated[str, typer.Option("--show", help="List the wrong rows of this half (tuning; never look at heldout while tuning).")] = "",
     ) -> None:
         """Place each labelled address by the pipeline's rules and print, per half, accuracy, false placements
         (in a metropolis the address is not in) and misses; the last line is the held-out half's."""
-        from .config import ConfigError, load_config
-        from .placement import DEFAULT_LABELS, evaluate
+        from ..config import ConfigError, load_config
+        from ..placement import DEFAULT_LABELS, evaluate
 
         try:
             cfg = load_config(config)

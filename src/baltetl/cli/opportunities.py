@@ -1,6 +1,6 @@
 """CLI: `baltetl opportunities` — the co-operation opportunity report for one metropolis.
 
-Registered on the main app by `register(app)` (bottom of src/baltetl/cli.py).  Reads the warehouse read-only:
+Registered on the main app by `register(app)` (src/baltetl/cli/__init__.py).  Reads the warehouse read-only:
 analysts may hold it open.  Plain text output (names come from the sources and are printed as they are,
 never interpreted as markup).
 """
@@ -8,10 +8,11 @@ never interpreted as markup).
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+
+from .common import ConfigOpt, WarehouseOpt, open_warehouse
 
 NEEDED = ("opportunities", "metropolis_links", "metropolises")
 
@@ -86,11 +87,10 @@ def register(app: typer.Typer) -> None:
         top: Annotated[int, typer.Option("--top", "-n", min=1, help="How many opportunities to print.")] = 10,
         per_organisation: Annotated[int, typer.Option("--per-organisation", min=0, help="At most this many for one organisation of the metropolis (0: no limit).")] = 3,
         with_: Annotated[Optional[str], typer.Option("--with", help="Only opportunities with this other metropolis.")] = None,
-        warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-w", envvar="BALTETL_WAREHOUSE", help="DuckDB file (default warehouse/baltmet.duckdb).")] = None,
-        config: Annotated[Optional[Path], typer.Option("--config", "-c", envvar="BALTETL_CONFIG", help="TOML overriding the defaults.")] = None,
+        warehouse: WarehouseOpt = None,
+        config: ConfigOpt = None,
     ) -> None:
         """Co-operation report for a metropolis: its existing links, then its top-ranked opportunities with reasons."""
-        from .cli_common import open_warehouse
 
         cfg, con = open_warehouse(config, warehouse, NEEDED, "the opportunity marts")
         try:
@@ -139,12 +139,12 @@ def register(app: typer.Typer) -> None:
         cut: Annotated[str, typer.Option("--cut", help="The date (YYYY-MM-DD): rankings from what was known before it, scored against the projects started on or after it.")],
         k: Annotated[str, typer.Option("--k", help="Comma-separated cut-offs for precision@k and recall@k.")] = "50,100,500",
         reps: Annotated[int, typer.Option("--reps", min=10, help="Bootstrap samples of organisations for the 95 % intervals.")] = 100,
-        warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-w", envvar="BALTETL_WAREHOUSE", help="DuckDB file (default warehouse/baltmet.duckdb).")] = None,
-        config: Annotated[Optional[Path], typer.Option("--config", "-c", envvar="BALTETL_CONFIG", help="TOML overriding the defaults.")] = None,
+        warehouse: WarehouseOpt = None,
+        config: ConfigOpt = None,
     ) -> None:
         """Backtest of the opportunity rankings: the learned one (trained before the cut), the hand-weighted one and
         the classic link predictors on the same candidate pairs; a table, then p_at_100=… ratio=… ap_ratio=…."""
-        from . import opportunities as opp
+        from .. import opportunities as opp
 
         ks = _ks(k)
         when = _date(cut)
@@ -160,12 +160,12 @@ def register(app: typer.Typer) -> None:
     @app.command("train-opportunities")
     def train_opportunities(
         cut: Annotated[Optional[str], typer.Option("--cut", help="Train on the 6 and 12 months before this date (default: the first of the month by which 95 % of the dated projects had started).")] = None,
-        warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-w", envvar="BALTETL_WAREHOUSE", help="DuckDB file (default warehouse/baltmet.duckdb).")] = None,
-        config: Annotated[Optional[Path], typer.Option("--config", "-c", envvar="BALTETL_CONFIG", help="TOML overriding the defaults.")] = None,
+        warehouse: WarehouseOpt = None,
+        config: ConfigOpt = None,
     ) -> None:
         """Train the opportunity ranking on the warehouse's past and save it in the state folder; the next build
         ranks the opportunities with it."""
-        from . import opportunities as opp
+        from .. import opportunities as opp
 
         cfg, con = _open(config, warehouse)
         con.close()
@@ -179,7 +179,6 @@ def register(app: typer.Typer) -> None:
 
 
 def _open(config, warehouse):
-    from .cli_common import open_warehouse
 
     return open_warehouse(config, warehouse, ("projects", "participations", "golden_organisations", "organisation_sources",
                                               "network_memberships", "metropolises"), "organisation resolution")  # fmt: skip

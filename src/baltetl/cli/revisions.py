@@ -15,6 +15,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from .common import ConfigOpt, warehouse_option
+
+CheckWarehouse = warehouse_option("Check targets against this DuckDB file (read-only) when it exists.")
+
 
 def register(app: typer.Typer) -> None:
     """Add the `revisions` sub-command group (with `check`) to the main typer app."""
@@ -28,12 +32,12 @@ def register(app: typer.Typer) -> None:
     @sub.command("check")
     def check(
         dir: Annotated[Optional[Path], typer.Option("--dir", "-d", help="Revisions folder (default: paths.revisions, else <project>/revisions).")] = None,
-        warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-w", envvar="BALTETL_WAREHOUSE", help="Check targets against this DuckDB file (read-only) when it exists.")] = None,
-        config: Annotated[Optional[Path], typer.Option("--config", "-c", envvar="BALTETL_CONFIG", help="TOML overriding the defaults.")] = None,
+        warehouse: CheckWarehouse = None,
+        config: ConfigOpt = None,
     ) -> None:  # fmt: skip
         """Validate the revision files: each problem with file:line; exit 1 if a row is invalid or unmatched."""
-        from . import revisions
-        from .config import ConfigError, load_config
+        from .. import revisions
+        from ..config import ConfigError, load_config
 
         try:
             cfg = load_config(config, warehouse=warehouse)

@@ -13,7 +13,7 @@ import pytest
 from rich.console import Console
 
 from baltetl import pipeline, progress
-from baltetl.cli import _Display
+from baltetl.cli.refresh import _Display
 
 TIME = r"\d\d:\d\d:\d\d"
 
