@@ -75,8 +75,7 @@ def fetch(ctx: SourceContext) -> list[Landed]:
 
 
 class _Columns:
-    """A table gathered column by column, in chunks (see xml.parse_batch): a column whose every chunk is an
-    Arrow string array becomes a string column over those arrays, any other a column of Python objects."""
+    """A table gathered column by column, in chunks (see xml.parse_batch and _column)."""
 
     def __init__(self, names: list[str]):
         self.names, self.cols = names, [[] for _ in names]
@@ -96,11 +95,15 @@ class _Columns:
 
 
 def _column(chunks: list):
+    """A column from its chunks: a string column when some chunk is an Arrow string array and the others are
+    too or hold no value, else one of Python objects (as the CSV edition's and a column with no value)."""
     import pyarrow as pa
 
-    if chunks and all(isinstance(c, pa.Array) for c in chunks):
-        return pd.array(pa.chunked_array(chunks, type=pa.string()), dtype="str")
-    return pd.array([v for c in chunks for v in (c.to_pylist() if isinstance(c, pa.Array) else c)], dtype=object)
+    arrow = any(isinstance(c, pa.Array) for c in chunks)
+    if arrow and all(isinstance(c, pa.Array) or all(v is None for v in c) for c in chunks):
+        parts = [c if isinstance(c, pa.Array) else pa.nulls(len(c), pa.string()) for c in chunks]
+        return pd.Series(pd.array(pa.chunked_array(parts, type=pa.string()), dtype="str"))
+    return pd.Series([v for c in chunks for v in (c.to_pylist() if isinstance(c, pa.Array) else c)], dtype=object)
 
 
 def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
