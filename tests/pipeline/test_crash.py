@@ -9,7 +9,6 @@ sources (networks, clusters) from local inputs, then the build, as a refresh run
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import shutil
 import signal
