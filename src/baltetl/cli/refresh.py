@@ -123,9 +123,9 @@ def refresh(
         if sample or input is not None:
             result = pipeline.refresh_if_unchanged(cfg, names, sample=sample, input_path=input_path, landed=landed)
         if result is None:
-            result = _run_flow(cfg, landed, input, sources=source or None, sample=sample, input=input_path,
+            result = _run_flow(cfg, landed, input, dict(sources=source or None, sample=sample, input=input_path,
                                warehouse=str(warehouse) if warehouse else None, config=str(config) if config else None,
-                               publish=publish, accept_shrink=accept_shrink)  # fmt: skip
+                               publish=publish, accept_shrink=accept_shrink))  # fmt: skip
     _print_result(result)
     # the process ends here: spare the collector's last pass over everything the run left (~0.7 s at exit)
     gc.freeze()
@@ -152,7 +152,7 @@ class _Named(ValueError):
         self.__cause__ = cause
 
 
-def _run_flow(cfg, landed: dict, input: Path | None, **params) -> dict:
+def _run_flow(cfg, landed: dict, input: Path | None, params: dict) -> dict:
     """The refresh flow with `params`, beside its run-time tuning (runtime.for_cli: a temporary API, the
     landed inputs read ahead): -> its result."""
     from .. import progress as prog
