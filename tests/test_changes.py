@@ -13,7 +13,7 @@ import tarfile
 import duckdb
 import pandas as pd
 import pytest
-from helpers.common import HE_XML, SAMPLE, need_shared, run_refresh, truncated_sample
+from helpers.common import HE_XML, SAMPLE, need_shared, run_refresh, truncated_sample, warehouse_rows
 from helpers.cordis import write_zip
 from lxml import etree
 
@@ -59,14 +59,6 @@ def last_run(cfg) -> str:
     return State(cfg.state).runs()[-1]["run_id"]
 
 
-def query(cfg, sql: str, params=()) -> list[tuple]:
-    con = duckdb.connect(str(cfg.warehouse), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
-
-
 def new_projects_from_full(taken_orgs: set[str], sample_ids: set[str], n: int = 2) -> dict[str, bytes]:
     """The first n projects of the complete export that are not in the sample and share no organisation with it."""
     found = {}
@@ -97,12 +89,12 @@ def test_modified_snapshot_records_exactly_its_changes(cfg, tmp_path):
     assert result.status == "success"
     run_a = last_run(cfg)
     members = sample_members()
-    orgs_a = {r[0]: r[1:] for r in query(cfg, "SELECT org_key, street, city, assigned_by, split_part(record_ref, '!', 2) FROM organisations")}
-    parts_a = {r[0] for r in query(cfg, "SELECT concat_ws('|', project_key, org_key, role, ord) FROM participations")}
+    orgs_a = {r[0]: r[1:] for r in warehouse_rows(cfg, "SELECT org_key, street, city, assigned_by, split_part(record_ref, '!', 2) FROM organisations")}
+    parts_a = {r[0] for r in warehouse_rows(cfg, "SELECT concat_ws('|', project_key, org_key, role, ord) FROM participations")}
     # the oracle reads the files as the pipeline should
     assert parts_a == union(parts_of(d) for d in members.values())
     assert set(orgs_a) == union(orgs_of(d) for d in members.values())
-    assert query(cfg, "SELECT count(*), count(DISTINCT change) FROM changes WHERE run_id = ?", [run_a]) == [(575 + len(orgs_a) + len(parts_a), 1)]
+    assert warehouse_rows(cfg, "SELECT count(*), count(DISTINCT change) FROM changes WHERE run_id = ?", [run_a]) == [(575 + len(orgs_a) + len(parts_a), 1)]
 
     names = sorted(members)
     files_of_org: dict[str, set[str]] = {}
@@ -169,20 +161,20 @@ def test_modified_snapshot_records_exactly_its_changes(cfg, tmp_path):
     assert len([e for e in expected if e[:2] == ("participations", "removed")]) >= 3
 
     # time travel: between the two builds the warehouse held the old versions
-    t_a, t_b = (query(cfg, "SELECT min(changed_at) FROM changes WHERE run_id = ?", [r])[0][0] for r in (run_a, run_b))
+    t_a, t_b = (warehouse_rows(cfg, "SELECT min(changed_at) FROM changes WHERE run_id = ?", [r])[0][0] for r in (run_a, run_b))
     status_key = pk(members[status_files[0]])
     as_of = """SELECT project_key, status FROM projects_history
                WHERE valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"""
-    then = dict(query(cfg, as_of, [t_a, t_a]))
-    now = dict(query(cfg, as_of, [t_b, t_b]))
+    then = dict(warehouse_rows(cfg, as_of, [t_a, t_a]))
+    now = dict(warehouse_rows(cfg, as_of, [t_b, t_b]))
     assert then[status_key] == "SIGNED" and now[status_key] == "CLOSED"
     assert len(then) == 575 and set(then) == {pk(d) for d in members.values()}
-    assert set(now) == {r[0] for r in query(cfg, "SELECT project_key FROM projects")}
+    assert set(now) == {r[0] for r in warehouse_rows(cfg, "SELECT project_key FROM projects")}
     assert pk(members[removed[0]]) in then and pk(members[removed[0]]) not in now
-    assert query(cfg, "SELECT street, city, valid_to IS NULL FROM organisations_history WHERE org_key = ? ORDER BY valid_from", [org]) == [
+    assert warehouse_rows(cfg, "SELECT street, city, valid_to IS NULL FROM organisations_history WHERE org_key = ? ORDER BY valid_from", [org]) == [
         (orgs_a[org][0], orgs_a[org][1], False), (new_street, new_city, True)]  # fmt: skip
     # the current tables say since when their version holds
-    assert dict(query(cfg, "SELECT project_key, valid_from FROM projects WHERE project_key IN (?, ?)",
+    assert dict(warehouse_rows(cfg, "SELECT project_key, valid_from FROM projects WHERE project_key IN (?, ?)",
                       [status_key, pk(members[untouched])])) == {status_key: t_b, pk(members[untouched]): t_a}  # fmt: skip
 
     # the summary counts the same
@@ -221,8 +213,8 @@ def test_same_data_again_records_no_changes(cfg, tmp_path):
     assert result.status == "unchanged"
     assert changes(cfg, last_run(cfg)) == []
     assert history.committed(State(cfg.state)) == first  # nothing new was written
-    assert query(cfg, "SELECT count(*) FROM projects_history") == [(575,)]
-    assert query(cfg, "SELECT count(DISTINCT valid_from) FROM projects") == [(1,)]
+    assert warehouse_rows(cfg, "SELECT count(*) FROM projects_history") == [(575,)]
+    assert warehouse_rows(cfg, "SELECT count(DISTINCT valid_from) FROM projects") == [(1,)]
 
 
 def test_failed_source_records_no_removals(cfg, tmp_path):
@@ -231,7 +223,7 @@ def test_failed_source_records_no_removals(cfg, tmp_path):
     assert result.status == "failed"
     assert counts["projects"] == 575
     assert changes(cfg, last_run(cfg)) == []
-    assert query(cfg, "SELECT count(*) FROM changes WHERE change = 'removed'") == [(0,)]
+    assert warehouse_rows(cfg, "SELECT count(*) FROM changes WHERE change = 'removed'") == [(0,)]
 
 
 def _drop_projects(tmp_path, n: int):
@@ -259,7 +251,7 @@ def test_a_build_that_is_not_swapped_in_commits_no_history(cfg, tmp_path, monkey
 
     run_id = pipeline.new_run_id()
     pipeline.build(cfg, run_id, log=lambda m: None)  # the snapshot without the two projects is current
-    got = query(cfg, "SELECT record_key, run_id FROM changes WHERE table_name = 'projects' AND change = 'removed'")
+    got = warehouse_rows(cfg, "SELECT record_key, run_id FROM changes WHERE table_name = 'projects' AND change = 'removed'")
     assert {k for k, _ in got} == gone and {r for _, r in got} == {run_id}
 
 
@@ -277,13 +269,13 @@ def test_a_crash_after_the_swap_is_rolled_forward(cfg, tmp_path, monkeypatch):
         run_refresh(cfg, input_path=path)
     monkeypatch.undo()
     crashed = last_run(cfg)
-    assert {r[0] for r in query(cfg, "SELECT record_key FROM changes WHERE run_id = ? AND table_name = 'projects'", [crashed])} == gone
+    assert {r[0] for r in warehouse_rows(cfg, "SELECT record_key FROM changes WHERE run_id = ? AND table_name = 'projects'", [crashed])} == gone
     assert len(list(history.root(State(cfg.state)).glob(history.PENDING + "*"))) == 1
 
     result, _ = run_refresh(cfg, input_path=path)  # same input: unchanged, and nothing new to record
     assert result.status == "unchanged"
     assert changes(cfg, last_run(cfg)) == []
-    got = query(cfg, "SELECT record_key, run_id FROM changes WHERE table_name = 'projects' AND change = 'removed'")
+    got = warehouse_rows(cfg, "SELECT record_key, run_id FROM changes WHERE table_name = 'projects' AND change = 'removed'")
     assert sorted(got) == sorted((k, crashed) for k in gone)
     assert len(history.committed(State(cfg.state))) == 2
 
@@ -356,7 +348,7 @@ def test_a_configuration_change_is_recorded_as_changes_of_derived_fields(cfg, tm
     run_id = pipeline.new_run_id()
     pipeline.build(cfg2, run_id, log=lambda m: None)
     got = changes(cfg2, run_id)
-    turku = {r[0] for r in query(cfg2, "SELECT org_key FROM organisations WHERE metropolis_id = 'turku'")}
+    turku = {r[0] for r in warehouse_rows(cfg2, "SELECT org_key FROM organisations WHERE metropolis_id = 'turku'")}
     assert turku
     assert {(t, c, f) for t, c, _k, f, _b, _a in got} == {
         (t, "changed", f) for t in ("organisations", "participations") for f in ("metropolis_id", "assigned_by", "assigned_from")}  # fmt: skip

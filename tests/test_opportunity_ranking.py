@@ -142,6 +142,30 @@ def toy_model(**weights):
             "coef": coef, "intercept": -1.0, "cut": "2023-01-01", "windows": []}  # fmt: skip
 
 
+def test_the_nightly_scoring_equals_the_model_on_the_features(cfg, graph_wh):
+    """Graph.scored / Graph.best (the build's scoring, without feature rows) give the scores predict gives on the
+    pairs' features, and best keeps each organisation's n best candidates, either side of the pair."""
+    from baltetl import opportunities as opp
+
+    w = window_of(cfg, graph_wh, CUT)
+    rng = np.random.default_rng(3)
+    width = len(opp.FEATURES) + len(opp.ROLES) ** 2
+    model = {**toy_model(), "coef": rng.normal(size=width).tolist(), "mean": rng.random(width).tolist(),
+             "scale": (0.5 + rng.random(width)).tolist()}  # fmt: skip
+    i, j, score = (np.concatenate(p) for p in zip(*w.graph.scored(model)))
+    assert np.array_equal(i, w.i) and np.array_equal(j, w.j)
+    expected = opp.predict(model, w.x)
+    np.testing.assert_allclose(score, expected, rtol=1e-5)
+    o, other, best, x, counts = w.graph.best(model, 2)
+    assert counts.sum() == len(w.i)
+    np.testing.assert_allclose(x, w.graph.features(o, other), rtol=1e-6)  # the kept pairs' features, for the reasons
+    for org in range(len(w.graph.ids)):
+        mine = (w.i == org) | (w.j == org)
+        want = np.sort(expected[mine])[::-1][:2]
+        np.testing.assert_allclose(np.sort(best[o == org])[::-1], want, rtol=1e-5)
+        assert set(other[o == org]) <= set(np.where(w.i == org, w.j, w.i)[mine])
+
+
 def test_the_model_file_round_trip(cfg):
     from baltetl import opportunities as opp
 
@@ -199,6 +223,31 @@ def test_a_saved_model_ranks_the_build_and_its_reasons_are_true(cfg, tmp_path):
             assert said == [labels[t] for t in r["shared_topics"]] and "smart_cities" not in r["reasons"]  # labels
     best = rows[0]
     assert {best["golden_a"], best["golden_b"]} in ({"h2", "r1"}, {"h1", "r1"}, {"h1", "t1"}, {"r1", "t1"})
+
+
+def test_the_activity_reason_names_each_side_s_own_numbers(cfg, tmp_path):
+    """'both active: P and Q projects so far (R and S in the last year)': P and R are golden_a's, Q and S golden_b's."""
+    from baltetl import opportunities as opp
+
+    opp.save(cfg, toy_model(projects_min=1.0, projects_max=1.0, recent_min=1.0))
+    m = small_graph(tmp_path / "active.duckdb")
+    m.con.execute("DELETE FROM participations WHERE project_key IN ('cordis:G', 'cordis:H')")
+    # r1's second project is recent, h1 has more projects: min(projects) and min(recent) are not one organisation's
+    m.con.execute("UPDATE projects SET start_date = current_date - 30 WHERE project_key = 'cordis:E'")
+    m.project("cordis:I", keywords="smart city", objective="ports", start=BEFORE)
+    m.participate("cordis:h1", "cordis:I", None)
+    m.build(cfg)
+    count = {r["golden_id"]: (r["n"], r["recent"]) for r in m.rows("""
+        SELECT os.golden_id, count(DISTINCT pa.project_key) AS n,
+               count(DISTINCT pa.project_key) FILTER (WHERE p.start_date >= current_date - 365) AS recent
+        FROM participations pa JOIN organisation_sources os USING (org_key) JOIN projects p USING (project_key)
+        GROUP BY 1""")}  # fmt: skip
+    said = [r for r in m.rows("SELECT * FROM opportunities") if r["reasons"].startswith("Both active")]
+    assert said, m.rows("SELECT golden_a, golden_b, reasons FROM opportunities")
+    for r in said:
+        n1, n2, r1, r2 = map(int, re.search(r"Both active: (\d+) and (\d+) projects so far \((\d+) and (\d+) in the last year", r["reasons"]).groups())
+        assert ((n1, r1), (n2, r2)) == (count[r["golden_a"]], count[r["golden_b"]])
+    assert any({x["golden_a"], x["golden_b"]} == {"h1", "r1"} for x in said)
 
 
 def test_the_commands_refuse_bad_input(tmp_path):

@@ -47,8 +47,9 @@ CENTRES = {
 FEATURES = (
     "common_neighbours", "adamic_adar", "resource_allocation", "preferential_attachment",
     "degree_min", "degree_max", "projects_min", "projects_max", "recent_min", "recent_max",
-    "coordinated_min", "coordinated_max", "text_similarity", "field_similarity", "programme_similarity",
-    "shared_topics", "shared_networks", "complementary", "same_role", "role_pair", "metro_links",
+    "coordinated_min", "coordinated_max", "dated_min", "dated_max", "ongoing_min", "ongoing_max",
+    "recent_degree_min", "recent_degree_max", "text_similarity", "field_similarity", "programme_similarity",
+    "call_similarity", "shared_topics", "shared_networks", "complementary", "same_role", "role_pair", "metro_links",
     "distance_km", "same_country",
 )  # fmt: skip
 ROLES = ("research", "business", "public", "intermediary", "other")
@@ -103,8 +104,8 @@ class Data:
     """What a view at a cut holds, as frames."""
 
     orgs: pd.DataFrame  # golden_id, metropolis_id, name, role, country (metropolis organisations known)
-    org_projects: pd.DataFrame  # golden_id, project_key, coordinator, known_from (every visible organisation)
-    projects: pd.DataFrame  # project_key, text, euroscivoc, programmes
+    org_projects: pd.DataFrame  # golden_id, project_key, coordinator, known_from, dated, end_date (every visible organisation)
+    projects: pd.DataFrame  # project_key, text, euroscivoc, programmes, calls
     networks: pd.DataFrame  # golden_id, network
     topics: pd.DataFrame  # golden_id, topic, label, weight, evidence (organisation_topics)
     hand: pd.DataFrame  # golden_a, golden_b, score (the hand-weighted ranking, every candidate)
@@ -125,7 +126,8 @@ def load(con: duckdb.DuckDBPyConnection, cfg: Config, cut: date | None, *, marts
     con.register("roles_frame", pd.DataFrame(list(settings["roles"].items()), columns=["type_lower", "role"], dtype=object))
     org_projects = con.execute(f"""
         SELECT DISTINCT os.golden_id, pa.project_key, bool_or(pa.role = 'coordinator') AS coordinator,
-               any_value({KNOWN_FROM}) AS known_from
+               any_value({KNOWN_FROM}) AS known_from, any_value(p.start_date IS NOT NULL) AS dated,
+               any_value(p.end_date) AS end_date
         FROM participations pa
         JOIN organisation_sources os USING (org_key)
         JOIN golden_organisations g ON g.golden_id = os.golden_id AND NOT coalesce(g.hidden, false)
@@ -153,7 +155,8 @@ def load(con: duckdb.DuckDBPyConnection, cfg: Config, cut: date | None, *, marts
         SELECT project_key, concat_ws(' ', title, keywords, objective) AS text, euroscivoc,
                concat_ws(';', legal_basis, programme, funding_scheme,
                          array_to_string(list_transform(string_split(topics, ';'),
-                                         lambda t: array_to_string(string_split(trim(t), '-')[1:2], '-')), ';')) AS programmes
+                                         lambda t: array_to_string(string_split(trim(t), '-')[1:2], '-')), ';')) AS programmes,
+               topics AS calls
         FROM projects WHERE NOT coalesce(hidden, false)
           AND project_key IN (SELECT project_key FROM org_projects_frame
                               WHERE golden_id IN (SELECT golden_id FROM orgs_frame))""").df()  # fmt: skip
@@ -248,6 +251,17 @@ class Graph:
         cut = pd.Timestamp(data.cut or date.today())
         recent = mine[pd.to_datetime(mine["known_from"]) >= cut - pd.Timedelta(days=recent_days)]
         self.recent = recent.groupby("golden_id").size().reindex(self.ids, fill_value=0).to_numpy(np.float32)
+        # projects with a start date (Horizon Europe, Interreg SE: the dated sources), still running at the cut
+        self.dated = g["dated"].sum().reindex(self.ids, fill_value=0).to_numpy(np.float32)
+        running = mine[pd.to_datetime(mine["end_date"]) >= cut]
+        self.ongoing = running.groupby("golden_id").size().reindex(self.ids, fill_value=0).to_numpy(np.float32)
+        # partners in the projects of the last year (every organisation counts as a partner)
+        rop = op[pd.to_datetime(op["known_from"]) >= cut - pd.Timedelta(days=recent_days)]
+        br, _ = _incidence(rop["golden_id"], rop["project_key"], self.ids, proj_index)
+        ba, _ = _incidence(rop["golden_id"], rop["project_key"], every, proj_index)
+        wr = (br @ ba.T).tocsr()
+        wr.data[:] = 1
+        self.recent_degree = (np.asarray(wr.sum(axis=1)).ravel() - (np.asarray(br.sum(axis=1)).ravel() > 0)).astype(np.float32)
         # content: what their projects are about (TF-IDF of title, keywords, objective), euroSciVoc fields
         # (a field counts for the fields above it too), programmes and call families
         bp, pidx = _incidence(mine["golden_id"], mine["project_key"], self.ids)
@@ -261,10 +275,14 @@ class Graph:
         prog = _codes(projects["programmes"])
         pm, self.programme_labels = _incidence(prog["i"], prog["code"], pd.RangeIndex(len(pidx)))
         self.programmes = _rownorm(_idf(bp @ pm))
+        # the calls applied to (call topic ids such as HORIZON-CL5-2021-D2-01-11)
+        calls = _codes(projects["calls"])
+        cm, self.call_labels = _incidence(calls["i"], calls["code"], pd.RangeIndex(len(pidx)))
+        self.calls = _rownorm(_idf(bp @ cm))
         # configured topics, networks, roles, places
         self.topic_matrix, self.topic_index = _incidence(data.topics["golden_id"], data.topics["topic"], self.ids)
         self.network_matrix, self.network_index = _incidence(data.networks["golden_id"], data.networks["network"], self.ids)
-        for m in (self.wm, self.text, self.fields, self.programmes, self.topic_matrix, self.network_matrix):
+        for m in (self.wm, self.text, self.fields, self.programmes, self.calls, self.topic_matrix, self.network_matrix):
             m.sort_indices()  # _shared reads rows as sorted column lists
         self.role = pd.Categorical(orgs["role"], categories=ROLES).codes.astype(np.int8)
         self.role[self.role < 0] = ROLES.index("other")
@@ -293,6 +311,7 @@ class Graph:
         return {"common_neighbours": (self.wm, self.wm), "adamic_adar": (self.wm_aa, self.wm),
                 "resource_allocation": (self.wm_ra, self.wm), "text_similarity": (self.text, self.text),
                 "field_similarity": (self.fields, self.fields), "programme_similarity": (self.programmes, self.programmes),
+                "call_similarity": (self.calls, self.calls),
                 "shared_topics": (self.topic_matrix, self.topic_matrix),
                 "shared_networks": (self.network_matrix, self.network_matrix)}  # fmt: skip
 
@@ -309,6 +328,10 @@ class Graph:
             "recent_min": lo(self.recent[i], self.recent[j]), "recent_max": hi(self.recent[i], self.recent[j]),
             "coordinated_min": lo(self.coordinated[i], self.coordinated[j]),
             "coordinated_max": hi(self.coordinated[i], self.coordinated[j]),
+            "dated_min": lo(self.dated[i], self.dated[j]), "dated_max": hi(self.dated[i], self.dated[j]),
+            "ongoing_min": lo(self.ongoing[i], self.ongoing[j]), "ongoing_max": hi(self.ongoing[i], self.ongoing[j]),
+            "recent_degree_min": lo(self.recent_degree[i], self.recent_degree[j]),
+            "recent_degree_max": hi(self.recent_degree[i], self.recent_degree[j]),
             "complementary": ((ri != rj) & (ri != other) & (rj != other)).astype(np.float32),
             "same_role": (ri == rj).astype(np.float32),
             "role_pair": (lo(ri, rj) * len(ROLES) + hi(ri, rj)).astype(np.float32),
@@ -344,6 +367,80 @@ class Graph:
             x = self._columns(i, j, {k: prod(m, m2)[bi, j] for k, (m, m2) in self._products().items()})
             hand = self.hand[r].toarray()[bi, j].astype(np.float32)
             yield i.astype(np.int32), j.astype(np.int32), x, hand
+
+    def _logits(self, model: dict, block: int = 256):
+        """Blocks (rows r, candidate mask, logits) of every organisation in r against every organisation: the
+        mask holds the pairs in different metropolises with no shared project (either order), the logits are
+        `model`'s as `predict` computes them from the features, but without the feature rows: the model is
+        linear in log(1 + feature), so each feature adds its weighted log to a dense block (the minimum of two
+        logs is the log of the minimum; roles and places are tables of the few roles and metropolises)."""
+        w, const = _weights(model)
+        f = dict(zip(FEATURES, w[: len(FEATURES)].astype(np.float32)))
+        n = len(self.ids)
+        log = lambda v: np.log1p(np.abs(np.nan_to_num(np.asarray(v, np.float32), nan=5000.0)))  # noqa: E731 (as design)
+        per_org = {name: log(getattr(self, name)) for name in ("degree", "projects", "recent", "coordinated", "dated", "ongoing", "recent_degree")}
+        nr = len(ROLES)
+        ri, rj = np.meshgrid(np.arange(nr), np.arange(nr), indexing="ij")
+        lo_r, hi_r = np.minimum(ri, rj), np.maximum(ri, rj)
+        other = ROLES.index("other")
+        roles = (f["complementary"] * log((ri != rj) & (ri != other) & (rj != other)) + f["same_role"] * log(ri == rj)
+                 + f["role_pair"] * log(lo_r * nr + hi_r) + w[len(FEATURES):][lo_r * nr + hi_r]).astype(np.float32)  # fmt: skip
+        places = (f["metro_links"] * log(self.metro_links) + f["distance_km"] * log(self.distance)).astype(np.float32)
+        country = pd.factorize(pd.Series(self.country, dtype=object))[0]
+        products = self._products()
+        for start in range(0, n, block):
+            r = np.arange(start, min(n, start + block))
+            linked = (self.bm[r] @ self.bm.T).toarray() > 0
+            mask = (self.metro[None, :] != self.metro[r][:, None]) & ~linked
+            s = np.full((len(r), n), const, dtype=np.float32)
+            prods = {}
+            for name, (m, m2) in products.items():
+                prods[name] = (m[r] @ m2.T).toarray().astype(np.float32)
+                s += f[name] * np.log1p(prods[name])
+            for name, v in per_org.items():
+                a, b = v[r][:, None], v[None, :]
+                s += f[f"{name}_min"] * np.minimum(a, b) + f[f"{name}_max"] * np.maximum(a, b)
+            deg = self.degree
+            s += f["preferential_attachment"] * np.log1p(deg[r][:, None] * deg[None, :])
+            s += roles[self.role[r]][:, self.role] + places[self.metro[r]][:, self.metro]
+            s += f["same_country"] * np.log1p((country[r][:, None] == country[None, :]).astype(np.float32))
+            yield r, mask, s, prods
+
+    def scored(self, model: dict):
+        """Blocks (i, j, score) of the candidate pairs i < j of `pairs`, scored as `predict` scores them."""
+        n = len(self.ids)
+        for r, mask, s, _ in self._logits(model):
+            bi, j = np.nonzero(mask & (np.arange(n)[None, :] > r[:, None]))
+            yield r[bi].astype(np.int32), j.astype(np.int32), _sigmoid(s[bi, j])
+
+    def best(self, model: dict, keep: int):
+        """Each organisation's `keep` best candidate pairs (ties: the other's lower index) as arrays organisation,
+        other, score and their FEATURES (the products read from the blocks), and the number of candidate pairs
+        i < j per pair of metropolises (a matrix)."""
+        n, k = len(self.ids), len(self.metro_links)
+        count = np.zeros(k * k, dtype=np.int64)
+        out = []
+        for r, mask, s, prods in self._logits(model):
+            bi, j = np.nonzero(mask & (np.arange(n)[None, :] > r[:, None]))
+            count += np.bincount(self.metro[r][bi].astype(np.int64) * k + self.metro[j], minlength=k * k)
+            s[~mask] = -np.inf
+            if keep < n:  # the keep-th best of each row, then every candidate at least as good (ties included)
+                floor = -np.partition(-s, keep - 1, axis=1)[:, keep - 1 : keep]
+                s[s < floor] = -np.inf
+            bi, j = np.nonzero(np.isfinite(s))
+            order = np.lexsort((j, -s[bi, j], bi))
+            bi, j = bi[order], j[order]
+            first = np.searchsorted(bi, bi)  # where each row's run starts (bi is sorted)
+            top = np.arange(len(bi)) - first < keep
+            bi, j = bi[top], j[top]
+            out.append((r[bi], j, _sigmoid(s[bi, j]), {name: v[bi, j] for name, v in prods.items()}))
+        if not out:
+            return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32),
+                    np.zeros((0, len(FEATURES)), np.float32), count.reshape(k, k))  # fmt: skip
+        o, other, score = (np.concatenate([p[t] for p in out]) for t in range(3))
+        prods = {name: np.concatenate([p[3][name] for p in out]) for name in out[0][3]}
+        every = {name: prods.get(name, np.zeros(len(o), np.float32)) for name in self._products()}
+        return o, other, score, self._columns(o, other, every), count.reshape(k, k)
 
     def all_pairs(self):
         """Every candidate pair: (i, j, features, hand score) concatenated."""
@@ -477,11 +574,20 @@ def contributions(model: dict, x: np.ndarray) -> np.ndarray:
     return z * np.asarray(model["coef"], np.float32)
 
 
+def _weights(model: dict) -> tuple[np.ndarray, float]:
+    """The model's weights of the design columns (unstandardised) and its constant."""
+    w = np.asarray(model["coef"], np.float64) / np.asarray(model["scale"], np.float64)
+    return w, float(model["intercept"] - np.dot(np.asarray(model["mean"], np.float64), w))
+
+
+def _sigmoid(s: np.ndarray) -> np.ndarray:
+    return (1 / (1 + np.exp(-s.astype(np.float64)))).astype(np.float32)
+
+
 def predict(model: dict, x: np.ndarray) -> np.ndarray:
     """The probability that the pairs come to work together: the logistic of the intercept plus the sum of the
     contributions, computed without the design matrix (a dot product and a look-up of the role pair)."""
-    w = np.asarray(model["coef"], np.float64) / np.asarray(model["scale"], np.float64)
-    const = model["intercept"] - float(np.dot(np.asarray(model["mean"], np.float64), w))
+    w, const = _weights(model)
     nf = len(FEATURES)
     z = np.log1p(np.abs(np.nan_to_num(x, nan=5000.0)))
     s = z @ w[:nf].astype(np.float32) + w[nf:][x[:, FEATURES.index("role_pair")].astype(np.int64)] + const
@@ -680,9 +786,10 @@ def read_model(cfg: Config, log=print) -> dict | None:
 GROUPS = {
     "partners": ("common_neighbours", "adamic_adar", "resource_allocation"),
     "activity": ("preferential_attachment", "degree_min", "degree_max", "projects_min", "projects_max", "recent_min",
-                 "recent_max"),
+                 "recent_max", "dated_min", "dated_max", "ongoing_min", "ongoing_max", "recent_degree_min",
+                 "recent_degree_max"),
     "coordination": ("coordinated_min", "coordinated_max"),
-    "text": ("text_similarity",), "fields": ("field_similarity",), "programmes": ("programme_similarity",),
+    "text": ("text_similarity",), "fields": ("field_similarity",), "programmes": ("programme_similarity",), "calls": ("call_similarity",),
     "topics": ("shared_topics",), "networks": ("shared_networks",),
     "roles": ("complementary", "same_role", "role_pair"), "links": ("metro_links",),
     "place": ("distance_km", "same_country"),
@@ -713,9 +820,22 @@ def _top_shared(m: sparse.csr_matrix, a: int, b: int, labels, n: int = 3) -> lis
     return [str(labels[c]) for c in cols[np.argsort(-weight, kind="stable")[:n]]]
 
 
-def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, most: int = 3) -> list[str]:
+def _shared_lists(m: sparse.csr_matrix, labels, a: np.ndarray, b: np.ndarray) -> list[list[str]]:
+    """Per pair (a, b), the labels of the columns both rows of `m` hold, in column order."""
+    both = m[a].multiply(m[b]).tocsr()
+    both.eliminate_zeros()
+    both.sort_indices()
+    names = np.asarray(labels, dtype=object)[both.indices]
+    return [list(map(str, part)) for part in np.split(names, both.indptr[1:-1])]
+
+
+def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, most: int = 3,
+            topics_of: list | None = None, networks_of: list | None = None) -> list[str]:  # fmt: skip
     """Per pair, in words, the (at most `most`) feature groups that raised its score the most, each with the data
-    behind it; every sentence ends with 'no shared project yet.'"""
+    behind it; every sentence ends with 'no shared project yet.'  `topics_of`, `networks_of`: the pairs'
+    shared topics and networks when already known (see _shared_lists)."""
+    topics_of = _shared_lists(g.topic_matrix, g.topic_index, i, j) if topics_of is None else topics_of
+    networks_of = _shared_lists(g.network_matrix, g.network_index, i, j) if networks_of is None else networks_of
     contrib = contributions(model, x)
     groups = _group_columns()
     per_group = np.column_stack([contrib[:, cols].sum(axis=1) for cols in groups.values()])
@@ -739,22 +859,24 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
                 n = int(f["common_neighbours"][row])
                 text = f"{n} common partner{'s' if n > 1 else ''}: {who}{' …' if n > 3 else ''}"
             elif name == "activity" and f["projects_min"][row] > 0:
-                text = (f"both active: {int(f['projects_min'][row])} and {int(f['projects_max'][row])} projects so far "
-                        f"({int(f['recent_min'][row])} and {int(f['recent_max'][row])} in the last year)")  # fmt: skip
+                # every pair of numbers in the pair's order: organisation i's first
+                two = lambda v: f"{int(v[a])} and {int(v[b])}"  # noqa: E731
+                text = (f"both active: {two(g.projects)} projects so far ({two(g.recent)} in the last year"
+                        + (f", {two(g.ongoing)} still running)" if g.ongoing[a] + g.ongoing[b] else ")"))  # fmt: skip
             elif name == "coordination" and f["coordinated_max"][row] > 0:
-                text = f"coordinated {int(f['coordinated_max'][row])} projects" + (
-                    f" and {int(f['coordinated_min'][row])}" if f["coordinated_min"][row] > 0 else "")
+                text = f"coordinated {int(g.coordinated[a])} and {int(g.coordinated[b])} projects"
             elif name == "text" and f["text_similarity"][row] > 0:
                 text = "their projects are about the same things: " + ", ".join(_top_shared(g.text, a, b, g.words))
             elif name == "fields" and f["field_similarity"][row] > 0:
                 text = "similar euroSciVoc fields of science"
             elif name == "programmes" and f["programme_similarity"][row] > 0:
                 text = "funded by the same programmes: " + ", ".join(_top_shared(g.programmes, a, b, g.programme_labels))
+            elif name == "calls" and f["call_similarity"][row] > 0:
+                text = "applied to the same calls: " + ", ".join(_top_shared(g.calls, a, b, g.call_labels))
             elif name == "topics" and f["shared_topics"][row] > 0:
-                both = _top_shared(g.topic_matrix, a, b, g.topic_index, n=10)
-                text = "both work on " + ", ".join(labels.get(t, t) for t in both)
+                text = "both work on " + ", ".join(labels.get(t, t) for t in topics_of[row][:10])
             elif name == "networks" and f["shared_networks"][row] > 0:
-                text = "both members of " + ", ".join(sorted(_top_shared(g.network_matrix, a, b, g.network_index, n=10)))
+                text = "both members of " + ", ".join(sorted(networks_of[row])[:10])
             elif name == "roles" and f["complementary"][row] > 0:
                 text = f"complementary roles: {ROLES[g.role[a]]} + {ROLES[g.role[b]]}"
             elif name == "links" and f["metro_links"][row] > 0:
@@ -769,17 +891,6 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
     return out
 
 
-def _top_per_org(parts: list[tuple], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Of (organisation, other, score) rows, each organisation's n best (ties: the other's lower index)."""
-    o, other, score = (np.concatenate(p) for p in zip(*parts))
-    order = np.lexsort((other, -score, o))
-    o_sorted = o[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(o_sorted)) + 1]
-    rank_in_org = np.arange(len(o_sorted)) - np.repeat(starts, np.diff(np.r_[starts, len(o_sorted)]))
-    keep = order[rank_in_org < n]
-    return o[keep], other[keep], score[keep]
-
-
 def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) -> int:
     """Replace `opportunities` and `metropolis_opportunities` of the warehouse being built (after
     opportunities.sql) by the model's ranking of every candidate pair, bounded as the hand ranking is
@@ -790,29 +901,12 @@ def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) ->
     settings = opportunity_settings(cfg)
     data = load(con, cfg, None, marts=False)
     g = Graph(data)
-    # an organisation's per_organisation best pairs (either side), kept as the blocks are scored
-    keep_n = int(settings["per_organisation"])
+    # an organisation's per_organisation best pairs (either side)
+    o, other, score, x_best, counts = g.best(model, int(settings["per_organisation"]))
     k = len(data.metros)
-    n_cand = np.zeros(k * k, dtype=np.int64)
-    best = (np.zeros(0, np.int32), np.zeros(0, np.int32), np.zeros(0, np.float32))
-    buffer: list[tuple] = []
-    floor = np.full(len(g.ids), -np.inf, dtype=np.float32)  # an organisation's n-th best score so far
-    for i, j, x, _ in g.pairs():
-        score = predict(model, x)
-        lo_m, hi_m = np.minimum(g.metro[i], g.metro[j]), np.maximum(g.metro[i], g.metro[j])
-        n_cand += np.bincount(lo_m.astype(np.int64) * k + hi_m, minlength=k * k)
-        o, other, sc = np.concatenate([i, j]), np.concatenate([j, i]), np.concatenate([score, score])
-        up = sc >= floor[o]
-        buffer.append((o[up], other[up], sc[up]))
-        if sum(len(b[0]) for b in buffer) > 1_000_000:
-            best = _top_per_org([best, *buffer], keep_n)
-            buffer = []
-            full = np.bincount(best[0], minlength=len(g.ids)) >= keep_n
-            lowest = np.full(len(g.ids), np.inf, dtype=np.float32)
-            np.minimum.at(lowest, best[0], best[2])
-            floor = np.where(full, lowest, -np.inf).astype(np.float32)
-    o, other, score = _top_per_org([best, *buffer], keep_n)
-    kept = pd.DataFrame({"a": np.minimum(o, other), "b": np.maximum(o, other), "score": score}).drop_duplicates(["a", "b"])
+    n_cand = np.triu(counts + counts.T).ravel()  # per pair of metropolises, lower index first
+    kept = pd.DataFrame({"a": np.minimum(o, other), "b": np.maximum(o, other), "score": score, "row": np.arange(len(o))})
+    kept = kept.drop_duplicates(["a", "b"])
     n_pairs = int(n_cand.sum())
     ka, kb = kept["a"].to_numpy(), kept["b"].to_numpy()
     kept["lo"], kept["hi"] = np.minimum(g.metro[ka], g.metro[kb]), np.maximum(g.metro[ka], g.metro[kb])
@@ -820,20 +914,21 @@ def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) ->
     kept["rank_in_pair"] = kept.groupby(["lo", "hi"]).cumcount() + 1
     kept = kept[kept["rank_in_pair"] <= settings["per_metropolis_pair"]]
     ka, kb = kept["a"].to_numpy(), kept["b"].to_numpy()
-    x = g.features(ka, kb)
     metro_ids = data.metros["metropolis_id"].to_numpy()
-    ma, mb = metro_ids[g.metro[ka]], metro_ids[g.metro[kb]]
-    swap = ma > mb  # metro_a < metro_b, as the hand ranking has it
+    swap = metro_ids[g.metro[ka]] > metro_ids[g.metro[kb]]  # metro_a < metro_b, as the hand ranking has it
+    ka, kb = np.where(swap, kb, ka), np.where(swap, ka, kb)  # the reasons name numbers in this order
+    x = x_best[kept["row"].to_numpy()]
+    topics_of = _shared_lists(g.topic_matrix, g.topic_index, ka, kb)
+    networks_of = [sorted(n) for n in _shared_lists(g.network_matrix, g.network_index, ka, kb)]
     frame = pd.DataFrame({
-        "golden_a": np.where(swap, g.ids[kb], g.ids[ka]), "golden_b": np.where(swap, g.ids[ka], g.ids[kb]),
-        "metro_a": np.where(swap, mb, ma), "metro_b": np.where(swap, ma, mb),
+        "golden_a": g.ids[ka], "golden_b": g.ids[kb], "metro_a": metro_ids[g.metro[ka]], "metro_b": metro_ids[g.metro[kb]],
         "score": np.round(100 * kept["score"].to_numpy(np.float64), 2),
         # lists as text joined by the unit separator, so that the frame's columns have plain types
-        "shared_topics": ["\x1f".join(_top_shared(g.topic_matrix, a, b, g.topic_index, n=10)) for a, b in zip(ka, kb)],
-        "shared_networks": ["\x1f".join(sorted(_top_shared(g.network_matrix, a, b, g.network_index, n=50))) for a, b in zip(ka, kb)],
+        "shared_topics": ["\x1f".join(t) for t in topics_of],
+        "shared_networks": ["\x1f".join(n) for n in networks_of],
         "complementary": [f"{ROLES[g.role[a]]} + {ROLES[g.role[b]]}" if c else ""
                           for a, b, c in zip(ka, kb, x[:, FEATURES.index("complementary")])],
-        "reasons": reasons(g, model, ka, kb, x),
+        "reasons": reasons(g, model, ka, kb, x, topics_of=topics_of, networks_of=networks_of),
         "rank_in_pair": kept["rank_in_pair"].to_numpy(np.int32),
     })  # fmt: skip
     con.register("learned_frame", frame)

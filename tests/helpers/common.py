@@ -84,6 +84,27 @@ def refresh_run(cfg, sources, *, sample=True):
     return run_id, results, counts
 
 
+def local_source(tmp_path: Path, source: str, keys: str = "", warehouse: Path | None = None, **http):
+    """The configuration with [sources.SOURCE] served by the local test server (its `hosts`) and `keys` (TOML
+    lines) added to it, over local_toml's [http] settings; the warehouse in tmp_path unless given."""
+    from baltetl.config import load_config
+
+    body = f'\n[sources.{source}]\nhosts = ["127.0.0.1", "localhost"]\n{keys}\n'
+    toml = local_toml(tmp_path / "override.toml", body, **http)
+    return load_config(toml, warehouse=warehouse or tmp_path / "wh" / "baltmet.duckdb")
+
+
+def warehouse_rows(cfg, sql: str, params=()) -> list[tuple]:
+    """The rows of `sql` on the configuration's warehouse, opened read-only and closed again."""
+    import duckdb
+
+    con = duckdb.connect(str(cfg.warehouse), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
 def local_toml(path: Path, body: str, **http) -> Path:
     """Write an override TOML for sources served by a local test server: no pause between requests to a host,
     fast backoff, `retries` (default 0) and any other [http] settings given; `body` holds the [sources.*]

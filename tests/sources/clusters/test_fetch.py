@@ -5,9 +5,8 @@ registries (CSV, XLSX), then land -> parse -> stage -> build as a refresh runs t
 
 from __future__ import annotations
 
-import duckdb
 import pytest
-from helpers.common import FIXTURES, local_toml, run_refresh
+from helpers.common import FIXTURES, local_toml, run_refresh, warehouse_rows
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
@@ -76,14 +75,6 @@ columns = {{ name = "Klynge", city = "By", country = "Land", website = "Hjemmesi
     return load_config(toml, warehouse=tmp_path / "wh" / "baltmet.duckdb")
 
 
-def query(cfg, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(cfg.warehouse), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def test_fetch_parse_stage_from_local_server(httpserver: HTTPServer, tmp_path):
     Site(httpserver)
     cfg = override(tmp_path, httpserver)
@@ -99,20 +90,20 @@ def test_fetch_parse_stage_from_local_server(httpserver: HTTPServer, tmp_path):
     assert {f"/content/{s}" for s in SLUGS} <= set(paths)
     assert not any(p.startswith(("/news/", "/cluster-networks/")) for p in paths)  # only /content/<slug>
     assert paths.count("/robots.txt") == 1
-    orgs = {r[0]: r[1:] for r in query(cfg, "SELECT org_key, name, city, country, metropolis_id, org_type FROM organisations")}
+    orgs = {r[0]: r[1:] for r in warehouse_rows(cfg, "SELECT org_key, name, city, country, metropolis_id, org_type FROM organisations")}
     assert orgs["clusters:eccp:900101"] == ("Hamburg Aviation e.V.", "Hamburg", "DE", "hamburg", "cluster")
     assert orgs["clusters:eccp:900103"][3] == "malmo"
     assert orgs["clusters:eccp:900104"] == ("Urban ICT Arena", "Stockholm", "SE", "stockholm", "cluster")
     assert orgs["clusters:kkk-pl:pomorski-klaster-ict-interizon"][1:4] == ("Gdańsk", "PL", "gdansk")
     assert orgs["clusters:dk-klynger:danish-life-science-cluster"][3] == "copenhagen"
-    stg = dict(query(cfg, "SELECT org_id, members_total FROM stg_clusters__organisations"))
+    stg = dict(warehouse_rows(cfg, "SELECT org_id, members_total FROM stg_clusters__organisations"))
     assert stg["eccp:900101"] == 1200 and stg["eccp:900102"] is None and stg["kkk-pl:mazowiecki-klaster-testowy"] == 1050
     assert stg["kkk-pl:klaster-bez-liczby"] is None  # the value is in quarantine, the record is not
-    src = dict(query(cfg, "SELECT org_id, source_url FROM stg_clusters__organisations"))
+    src = dict(warehouse_rows(cfg, "SELECT org_id, source_url FROM stg_clusters__organisations"))
     assert src["eccp:900101"] == httpserver.url_for("/content/hamburg-aviation-ev")
-    q = {r[0] for r in query(cfg, "SELECT check_name FROM quarantine WHERE source = 'clusters'")}
+    q = {r[0] for r in warehouse_rows(cfg, "SELECT check_name FROM quarantine WHERE source = 'clusters'")}
     assert {"registry_row_without_name", "field_uniqueness", "coerce_dtype('Int64')"} <= q
-    landed = {r[0] for r in query(cfg, "SELECT origin FROM landed_files WHERE source = 'clusters'")}
+    landed = {r[0] for r in warehouse_rows(cfg, "SELECT origin FROM landed_files WHERE source = 'clusters'")}
     assert httpserver.url_for("/sitemap.xml") in landed and httpserver.url_for("/files/klynger.xlsx") in landed
 
 
@@ -130,9 +121,9 @@ def test_changed_page_structure_fails_and_last_good_data_stays(httpserver: HTTPS
     assert "StructureChanged" in second.message and "changed structure: 0 of 5 pages parsed" in second.message
     assert "data-history-node-id" in second.message
     # the last good data is still in the warehouse
-    assert sorted(r[0] for r in query(cfg, "SELECT org_id FROM organisations WHERE source = 'clusters'")) == [
+    assert sorted(r[0] for r in warehouse_rows(cfg, "SELECT org_id FROM organisations WHERE source = 'clusters'")) == [
         "eccp:900101", "eccp:900102", "eccp:900103", "eccp:900104"]  # fmt: skip
-    runs = query(cfg, "SELECT status, message FROM runs WHERE source = 'clusters' ORDER BY started_at")
+    runs = warehouse_rows(cfg, "SELECT status, message FROM runs WHERE source = 'clusters' ORDER BY started_at")
     assert [r[0] for r in runs] == ["success", "failed"] and "changed structure" in runs[1][1]
 
 

@@ -13,7 +13,6 @@ import time
 from html import escape
 from pathlib import Path
 
-import duckdb
 import pytest
 from pytest_httpserver import HTTPServer
 
@@ -22,7 +21,7 @@ from baltetl.config import load_config
 from baltetl.types import Landed, SourceContext, StructureChanged
 from baltetl.sources.eurocities import source as ec
 
-from helpers.common import FIXTURES, SHARED, local_toml, need_shared, run_refresh
+from helpers.common import FIXTURES, SHARED, local_source, need_shared, run_refresh, warehouse_rows
 from helpers.eurocities import SAMPLE_DIR, TEXT, directory_html, pairs, slug
 
 FIX = FIXTURES / "eurocities"
@@ -45,17 +44,7 @@ def landed(path: Path, origin: str | None = None) -> Landed:
 
 
 def override(tmp_path, url: str, extra: str = "") -> object:
-    toml = local_toml(
-        tmp_path / "override.toml",
-        f"""
-[sources.eurocities]
-hosts = ["127.0.0.1", "localhost"]
-directory_url = "{url}"
-{extra}
-""",
-        read_timeout_s=10,
-    )
-    return load_config(toml, warehouse=tmp_path / "wh" / "baltmet.duckdb")
+    return local_source(tmp_path, "eurocities", f'directory_url = "{url}"\n{extra}', read_timeout_s=10)
 
 
 def serve_site(server: HTTPServer, directory: str, member_pages: dict[str, bytes | int]) -> None:
@@ -76,14 +65,6 @@ def cordis_cut(tmp_path: Path, n: int) -> Path:
     out = tmp_path / "cordis-cut.zip"
     out.write_bytes(sample_cut(n))
     return out
-
-
-def warehouse_rows(cfg, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(cfg.warehouse), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 # ------------------------------------------------------------------------------------------- the sample

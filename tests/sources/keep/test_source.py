@@ -13,10 +13,9 @@ import duckdb
 import openpyxl
 import pytest
 
-from helpers.common import ROOT, SHARED, landed, local_toml, need_shared, run_refresh
+from helpers.common import ROOT, SHARED, landed, local_source, need_shared, run_refresh
 
 from baltetl import pipeline
-from baltetl.config import load_config
 from baltetl.types import SourceContext
 from baltetl import normalise
 from baltetl.sources.keep import source as keep
@@ -235,16 +234,7 @@ def serve_api(server, *, missing=("30003",)):
 
 
 def api_config(tmp_path, base: str, extra: str = "") -> object:
-    toml = local_toml(
-        tmp_path / "override.toml",
-        f"""
-[sources.keep]
-hosts = ["127.0.0.1", "localhost"]
-api_base = "{base}"
-{extra}
-""",
-    )
-    return load_config(toml, warehouse=tmp_path / "wh.duckdb")
+    return local_source(tmp_path, "keep", f'api_base = "{base}"\n{extra}', warehouse=tmp_path / "wh.duckdb")
 
 
 def test_api_fetch_paginates_lands_and_parses(httpserver, tmp_path):
