@@ -820,6 +820,19 @@ def _top_shared(m: sparse.csr_matrix, a: int, b: int, labels, n: int = 3) -> lis
     return [str(labels[c]) for c in cols[np.argsort(-weight, kind="stable")[:n]]]
 
 
+def _top_shared_rows(m: sparse.csr_matrix, a: np.ndarray, b: np.ndarray, labels, n: int = 3, chunk: int = 512) -> list[list[str]]:
+    """_top_shared of many pairs (a, b) at once, a chunk of pairs per sparse product."""
+    out = []
+    for k in range(0, len(a), chunk):
+        both = m[a[k : k + chunk]].multiply(m[b[k : k + chunk]]).tocsr()
+        both.sort_indices()
+        for row in range(both.shape[0]):
+            lo, hi = both.indptr[row], both.indptr[row + 1]
+            top = np.argsort(-both.data[lo:hi], kind="stable")[:n]
+            out.append([str(labels[c]) for c in both.indices[lo:hi][top]])
+    return out
+
+
 def _shared_lists(m: sparse.csr_matrix, labels, a: np.ndarray, b: np.ndarray) -> list[list[str]]:
     """Per pair (a, b), the labels of the columns both rows of `m` hold, in column order."""
     both = m[a].multiply(m[b]).tocsr()
@@ -845,6 +858,9 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
     metro_names = dict(zip(g.data.metros.index, g.data.metros["name"]))
     spec = np.where(g.inv_log > 0, g.inv_log, 0)  # the most specific partners (fewest partners of their own) first
     partner_names = {} if g.data.names is None else dict(zip(g.data.names.index, g.data.names.to_numpy()))
+    # the shared words of the pairs the text may be said of, in one go
+    text_rows = np.flatnonzero((per_group[:, names.index("text")] > 0) & (f["text_similarity"] > 0))
+    words = dict(zip(text_rows, _top_shared_rows(g.text, np.asarray(i)[text_rows], np.asarray(j)[text_rows], g.words)))
     out = []
     for row, (a, b) in enumerate(zip(i, j)):
         said = []
@@ -866,7 +882,7 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
             elif name == "coordination" and f["coordinated_max"][row] > 0:
                 text = f"coordinated {int(g.coordinated[a])} and {int(g.coordinated[b])} projects"
             elif name == "text" and f["text_similarity"][row] > 0:
-                text = "their projects are about the same things: " + ", ".join(_top_shared(g.text, a, b, g.words))
+                text = "their projects are about the same things: " + ", ".join(words[row])
             elif name == "fields" and f["field_similarity"][row] > 0:
                 text = "similar euroSciVoc fields of science"
             elif name == "programmes" and f["programme_similarity"][row] > 0:
