@@ -2,7 +2,7 @@
 
     python bench/publish.py [--warehouse WH] [--out DIR]
 
-Takes an existing warehouse (one built before warehouse/public.sql gets the public views on a copy), or
+Takes an existing warehouse (one built before warehouse/public/views.sql gets the public views on a copy), or
 builds one from the full real data in ../shared/data as bench/resolve.py does (a few minutes).  Publishes
 twice: into an empty folder, then over that site (the usual nightly case; the previous site is deleted in the
 background once the new one is in place).  Prints the pages per kind, the files and the site's size, the load
@@ -35,11 +35,11 @@ def ensure_public_views(wh: Path, work: Path) -> Path:
     con.close()
     if all(v in have for v in REQUIRED):
         return wh
-    print(f"{wh} has no public views (built before warehouse/public.sql): adding them to a copy", flush=True)
+    print(f"{wh} has no public views (built before warehouse/public/views.sql): adding them to a copy", flush=True)
     copy = work / "with-public-views.duckdb"
     shutil.copy(wh, copy)
     con = duckdb.connect(str(copy))
-    create_public_views(con, ROOT / "warehouse" / "public.sql")
+    create_public_views(con, ROOT / "warehouse" / "public" / "views.sql")
     con.close()
     return copy
 

@@ -1,5 +1,7 @@
-"""The `refresh` flow: for each source land -> parse -> validate/stage, then build the warehouse, the
-data-quality report, and publish the site (`baltetl publish`) from it.
+"""The `refresh` flow: for each source land -> parse -> validate/stage, then build the warehouse (resolve,
+revisions, history, marts, opportunities), the data-quality report, and publish the site from it.  Each step
+is a Prefect task over a plain function of baltetl.pipeline (report, publish); the run's bookkeeping (the
+lock, the run's record, a failed source's) is pipeline.Run's, the process's tuning for it baltetl.runtime's.
 
 Every source's fetch starts at once (the task runner's threads; one polite HTTP layer keeps its per-host
 limits across them); parse and stage take one source at a time, in order, so memory stays that of the
@@ -45,13 +47,11 @@ def stage(cfg: Config, source: str, parsed, files, run_id: str, started: float, 
 
 
 @task(name="build-warehouse", cache_policy=NO_CACHE)
-def build(cfg: Config, run_id: str, results: list):
-    from baltetl.warehouse import WarehouseBusy
-
-    try:
-        return pipeline.build(cfg, run_id, log=get_run_logger().info, results=results)
-    except WarehouseBusy as exc:  # expected, not a crash: handed back, the run reports it (exit 3 in the CLI)
-        return exc
+def build(cfg: Config, run_id: str, results: list) -> dict:
+    """The warehouse from every source's snapshot: resolution, revisions, history, marts, opportunities (see
+    warehouse.build).  A warehouse held open for writing is no crash: the outcome says so (exit 3 in the CLI)."""
+    log = get_run_logger()
+    return pipeline.build_run(cfg, run_id, results, log=lambda level, msg: getattr(log, level)(msg))
 
 
 @task(name="data-quality-report", cache_policy=NO_CACHE)
@@ -100,22 +100,20 @@ def refresh(
     if input and len(names) != 1:
         raise ValueError(f"--input feeds one source; name it with --source (configured: {', '.join(cfg.sources)})")
 
-    def fetch_all(c, ns):  # every fetch starts at once; one polite HTTP layer keeps its per-host limits
-        fetcher = pipeline.fetcher_for(c)
-        futures = {n: land.submit(c, n, sample, input, fetcher) for n in ns}
-        return {n: (lambda _c, _n, _s, _i, f=f: f.result()) for n, f in futures.items()}
+    with pipeline.Run(cfg, names, log=lambda level, msg: getattr(log, level)(msg)) as run:
+        fetcher = pipeline.fetcher_for(cfg)  # every fetch starts at once; one polite HTTP layer keeps its per-host limits
+        landing = {n: land.submit(cfg, n, sample, input, fetcher) for n in names}
+        for name in names:  # then one source at a time, so memory stays that of the largest
+            with run.source(name, sample=sample, input_path=input, started=run.started) as step:
+                files = landing[name].result()
+                if step.changed(files):  # else its data stays as loaded
+                    parsed = parse(cfg, name, files)
+                    step.loaded(stage(cfg, name, parsed, files, run.id, step.started, accept_shrink))
+        built = build(cfg, run.id, run.results)
+        if not built["busy"]:
+            quality_report(cfg, run.id)
+        out = run.finish(built)
 
-    def build_and_report(c, run_id, results):
-        counts = build(c, run_id, results)
-        if isinstance(counts, Exception):
-            raise counts  # pipeline.refresh records the run as failed, its build not swapped in
-        quality_report(c, run_id)
-        return counts
-
-    out = pipeline.refresh(
-        cfg, names, sample=sample, input_path=input, steps=(land, parse, stage), build_step=build_and_report,
-        fetch_all=fetch_all, log=lambda level, msg: getattr(log, level)(msg), accept_shrink=accept_shrink,
-    )
     if not (publish and cfg.raw.get("publish", {}).get("after_refresh", True)):
         out["publish"] = {"status": "skipped", "message": "publish=False or [publish] after_refresh = false"}
     elif out.get("busy"):

@@ -14,6 +14,16 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
+@pytest.fixture(scope="session")
+def prefect_server():
+    """One temporary Prefect server for every flow test of the session (given two minutes to start: on a busy
+    2-core machine its 30 s default ran out)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
 @pytest.fixture
 def cfg(tmp_path, monkeypatch):
     """A configuration whose warehouse, state and landing live in tmp_path."""

@@ -13,8 +13,7 @@ import textwrap
 
 import duckdb
 import pytest
-from helpers.common import run_refresh
-from test_warehouse import q, small_archive
+from helpers.common import q, run_refresh, small_archive
 
 from baltetl import db, pipeline
 from baltetl.warehouse import WarehouseBusy

@@ -156,6 +156,16 @@ def test_the_nightly_scoring_equals_the_model_on_the_features(cfg, graph_wh):
     assert np.array_equal(i, w.i) and np.array_equal(j, w.j)
     expected = opp.predict(model, w.x)
     np.testing.assert_allclose(score, expected, rtol=1e-5)
+    # the shared words of many pairs at once are those of each pair alone (ties included: equal weights)
+    from scipy import sparse
+
+    m = sparse.random(30, 40, density=0.3, random_state=4, format="csr", dtype=np.float32)
+    m.data = np.round(m.data * 4) + 1
+    m.sort_indices()
+    a, b = rng.integers(0, 30, 200), rng.integers(0, 30, 200)
+    words = np.array([f"w{k}" for k in range(40)])
+    said = opp._top_shared_rows(m, a, b, words, chunk=7)
+    assert said == [opp._top_shared(m, x, y, words) for x, y in zip(a, b)] and sum(map(len, said)) > 300
     o, other, best, x, counts = w.graph.best(model, 2)
     assert counts.sum() == len(w.i)
     np.testing.assert_allclose(x, w.graph.features(o, other), rtol=1e-6)  # the kept pairs' features, for the reasons
@@ -205,6 +215,9 @@ def test_a_saved_model_ranks_the_build_and_its_reasons_are_true(cfg, tmp_path):
                        JOIN organisation_sources o2 ON o2.org_key = pb.org_key GROUP BY 1"""):  # fmt: skip
         partners[r["golden_id"]] = set(r["partners"])
     names = {r["golden_id"]: r["name"] for r in m.rows("SELECT golden_id, name FROM golden_organisations")}
+    texts = {r["golden_id"]: r["t"].lower() for r in m.rows("""
+        SELECT os.golden_id, string_agg(concat_ws(' ', p.title, p.keywords, p.objective), ' ') AS t
+        FROM participations pa JOIN organisation_sources os USING (org_key) JOIN projects p USING (project_key) GROUP BY 1""")}  # fmt: skip
     for r in rows:
         assert r["reasons"].endswith("no shared project yet.")
         found = re.search(r"(\d+) common partners?: ([^;]+)", r["reasons"])
@@ -214,6 +227,9 @@ def test_a_saved_model_ranks_the_build_and_its_reasons_are_true(cfg, tmp_path):
             assert set(found.group(2).split(", ")) == {names[c] for c in common}
         else:
             assert not common
+        words = re.search(r"bout the same things: ([^;]+)", r["reasons"])
+        for word in words.group(1).split(", ") if words else []:
+            assert word in texts[r["golden_a"]] and word in texts[r["golden_b"]]
         if "both members of" in r["reasons"]:
             assert re.search(r"both members of ([^;]+)", r["reasons"]).group(1) == ", ".join(r["shared_networks"])
             assert r["shared_networks"] == ["UBC"] and {r["golden_a"], r["golden_b"]} == {"r2", "t1"}

@@ -1,4 +1,4 @@
-"""Publishing (baltetl.publish, baltetl.exports, warehouse/public.sql): what reaches the site and the open-data
+"""Publishing (baltetl.publish, baltetl.exports, warehouse/public/views.sql): what reaches the site and the open-data
 exports, and what never does.  The site is published from real builds of the bundled samples with the test
 revisions of site_helpers (an XSS organisation name, persons with and without consent, hidden records)."""
 
@@ -216,7 +216,7 @@ def test_optional_marts_are_shown_when_present(site, tmp_path):
     for t in ("project_topics", "organisation_topics", "metropolis_links", "opportunities", "metropolis_opportunities"):
         con.execute(f"DROP VIEW IF EXISTS public_{t}")
         con.execute(f"DROP TABLE {t} CASCADE")
-    create_public_views(con, sql_dir(site.cfg) / "public.sql")
+    create_public_views(con, sql_dir(site.cfg) / "public" / "views.sql")
     con.close()
     bare = tmp_path / "bare"
     pub.publish(load_config(warehouse=wh), bare, log=lambda m: None)
@@ -245,7 +245,7 @@ def test_optional_marts_are_shown_when_present(site, tmp_path):
         (?, ?, 'helsinki', 'riga', 0.87, ['smart city'], ['BaltMet'], 'research + city', 'Both work on smart city pilots', 1),
         (?, ?, 'helsinki', 'riga', 0.95, ['smart city'], [], NULL, 'Unpublishable pair', 1)""", [evil, riga, hidden, riga])
     con.execute("INSERT INTO metropolis_opportunities VALUES ('helsinki', 'riga', 1, 0.87, ['smart city'])")
-    views = create_public_views(con, sql_dir(site.cfg) / "public.sql")
+    views = create_public_views(con, sql_dir(site.cfg) / "public" / "views.sql")
     assert {"public_project_topics", "public_organisation_topics", "public_opportunities",
             "public_metropolis_opportunities"} <= set(views)  # fmt: skip
     assert con.execute("SELECT project_keys FROM public_metropolis_links").fetchall() == [([h.EVIL_PROJECT],)]

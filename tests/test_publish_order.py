@@ -15,9 +15,8 @@ import time
 
 import duckdb
 import pytest
-from helpers.common import run_refresh
+from helpers.common import run_refresh, small_archive
 from test_analyst import Analyst
-from test_warehouse import small_archive
 from typer.testing import CliRunner
 
 from baltetl import publish as pub

@@ -232,7 +232,7 @@ def test_the_registry_is_current_only_once_its_build_is_in_place(wh):
 
 
 def test_records_loaded_from_the_staged_organisations_are_those_of_the_core_table(wh):
-    """The build normalises the records from stg_organisations while core.sql runs: that is only right while
+    """The build normalises the records from stg_organisations while core/from_staging.sql runs: that is only right while
     `organisations` is a copy of them (plus the metropolis columns) when resolution starts."""
     con, _state = wh
     fut = resolve.load_records_meanwhile(con)

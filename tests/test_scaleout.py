@@ -16,7 +16,7 @@ import time
 import duckdb
 import pytest
 
-from baltetl.prefect_api import _free_port, healthy
+from baltetl.runtime import _free_port, healthy
 from helpers.common import ROOT
 
 pytestmark = pytest.mark.prefect

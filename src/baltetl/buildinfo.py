@@ -41,7 +41,7 @@ def _tree(files: list[Path]) -> str:
 def compute(cfg: Config, state: State) -> tuple[str, dict]:
     """-> (fingerprint, its parts) of what a build of this configuration and state would read."""
     revs = revisions_dir(cfg)
-    code = [*PACKAGE.rglob("*.py"), *(cfg.project_dir / "warehouse").glob("*.sql"), *(cfg.project_dir / "schemas").glob("*.py")]
+    code = [*PACKAGE.rglob("*.py"), *(cfg.project_dir / "warehouse").rglob("*.sql"), *(cfg.project_dir / "schemas").glob("*.py")]
     parts = {
         "snapshots": {s: state.current(s).name for s in state.sources()},
         "revisions": {p.name: sha256_of(p) for p in sorted(revs.iterdir()) if p.is_file()} if revs.is_dir() else {},

@@ -1,6 +1,6 @@
 """Open-data exports beside the site: CSV and Parquet per public table, one JSON dump, datapackage.json.
 
-Every export reads a public_* view (warehouse/public.sql) and nothing else.  CSV holds list columns as JSON
+Every export reads a public_* view (warehouse/public/views.sql) and nothing else.  CSV holds list columns as JSON
 arrays (Table Schema type `array`) and guards text cells a spreadsheet would run as a formula (starting with
 = + - @, tab or CR, or a character NFKC folds to one of them such as the fullwidth ＝) with a leading
 apostrophe; Parquet and the JSON dump hold the values as they are.  Links (URL_COLUMNS) are in every format

@@ -1,4 +1,4 @@
-"""Named points in the refresh where crash tests stop this process (tests/test_crash.py).
+"""Named points in the refresh where crash tests stop this process (tests/pipeline/test_crash.py).
 
     BALTETL_KILL_AT=<point>[:<nth>]   SIGKILL at the nth time the point is passed (default the first)
     BALTETL_STOP_AT=<point>[:<nth>]   SIGSTOP there instead (the test continues it with SIGCONT)

@@ -15,6 +15,7 @@ from functools import lru_cache
 import duckdb
 import pandas as pd
 
+from . import models
 from .config import Config, package_path
 from .db import quote
 from .normalise import norm_place
@@ -106,31 +107,11 @@ def build_geography(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
         for name in m.aliases:
             place_rows.append((m.id, m.country, norm_place(name), name, "alias", None, None))
         metro_rows.append((m.id, m.name, m.country, m.fua, lau_count, pop, sorted(codes)))
-    con.execute(
-        """CREATE OR REPLACE TABLE metropolises (metropolis_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL,
-           country VARCHAR NOT NULL, fua_id VARCHAR, lau_count INTEGER, fua_population BIGINT, nuts3_codes VARCHAR[])"""
-    )
+    models.run(con, "core/geography.sql")
     insert_rows(con, "metropolises", metro_rows)
-    con.execute(
-        """CREATE OR REPLACE TABLE metropolis_nuts3 (metropolis_id VARCHAR NOT NULL, nuts3 VARCHAR NOT NULL,
-           reason VARCHAR NOT NULL, fua_population_share DOUBLE, PRIMARY KEY (metropolis_id, nuts3))"""
-    )
     insert_rows(con, "metropolis_nuts3", nuts_rows)
-    con.execute(
-        """CREATE OR REPLACE TABLE metropolis_places (metropolis_id VARCHAR NOT NULL, country VARCHAR NOT NULL,
-           name_norm VARCHAR NOT NULL, name VARCHAR NOT NULL, kind VARCHAR NOT NULL, lau_code VARCHAR,
-           nuts3_codes VARCHAR[])"""
-    )
     unique_places = {r[:6]: r for r in place_rows}.values()
     insert_rows(con, "metropolis_places", sorted(unique_places, key=str))
-    # every NUTS3 code the reference tables know (any revision): a place-name match is not taken when the
-    # record carries a known NUTS3 code other than the municipality's own (two places of one name)
-    con.execute(
-        f"""CREATE OR REPLACE TABLE nuts3_known AS
-            SELECT DISTINCT code AS nuts3 FROM (SELECT unnest([{", ".join(f"code_{v}" for v in NUTS_VERSIONS)}]) AS code
-                                               FROM nuts_history) WHERE length(code) = 5
-            UNION SELECT DISTINCT code_2016 FROM lau WHERE length(code_2016) = 5"""
-    )
     dup = con.execute(
         "SELECT nuts3, list(metropolis_id) FROM metropolis_nuts3 GROUP BY 1 HAVING count(*) > 1"
     ).fetchall()

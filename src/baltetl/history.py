@@ -35,7 +35,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import db
+from . import db, models
 from .db import quote as _q
 
 # tracked tables and their keys
@@ -47,21 +47,6 @@ TRACKED = {
 NOT_COMPARED = {"record_ref"}  # lineage, not data
 PENDING = ".pending-"
 PARQUET = "(FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)"  # level 1: a third faster, ~15 % larger
-
-CHANGES_DDL = """
-CREATE TABLE changes (
-    run_id      VARCHAR NOT NULL,      -- the run whose build recorded the change
-    changed_at  TIMESTAMP NOT NULL,    -- when (UTC); = valid_from of the new version
-    table_name  VARCHAR NOT NULL,      -- projects | organisations | participations
-    record_key  VARCHAR NOT NULL,      -- project_key, org_key, or project_key|org_key|role|ord
-    source      VARCHAR,
-    change      VARCHAR NOT NULL,      -- added | removed | changed
-    field       VARCHAR,               -- changed: the column; NULL for added / removed
-    before      VARCHAR,
-    after       VARCHAR
-);
-"""
-
 
 def root(state) -> Path:
     return Path(state.root) / "history"
@@ -284,7 +269,7 @@ def track(con: duckdb.DuckDBPyConnection, state, run_id: str, warehouse: Path) -
 def _record(con, done: list[Path], pending: Path, version: str, run_id: str, now: datetime) -> tuple[dict, str | None]:
     """Diff every tracked table, write the changes to `pending`, load the history tables; return the counts and
     the history version the build holds."""
-    con.execute(CHANGES_DDL)
+    models.run(con, "core/changes.sql")
     con.execute("CREATE TEMP TABLE _changes AS SELECT * FROM changes WHERE false")
     changes_files = [d / "changes.parquet" for d in done if (d / "changes.parquet").exists()]
     counts, written = {}, []

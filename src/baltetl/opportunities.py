@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from . import models
 from .config import Config
 from .db import quote as db_quote
 
@@ -820,6 +821,19 @@ def _top_shared(m: sparse.csr_matrix, a: int, b: int, labels, n: int = 3) -> lis
     return [str(labels[c]) for c in cols[np.argsort(-weight, kind="stable")[:n]]]
 
 
+def _top_shared_rows(m: sparse.csr_matrix, a: np.ndarray, b: np.ndarray, labels, n: int = 3, chunk: int = 512) -> list[list[str]]:
+    """_top_shared of many pairs (a, b) at once, a chunk of pairs per sparse product."""
+    out = []
+    for k in range(0, len(a), chunk):
+        both = m[a[k : k + chunk]].multiply(m[b[k : k + chunk]]).tocsr()
+        both.sort_indices()
+        for row in range(both.shape[0]):
+            lo, hi = both.indptr[row], both.indptr[row + 1]
+            top = np.argsort(-both.data[lo:hi], kind="stable")[:n]
+            out.append([str(labels[c]) for c in both.indices[lo:hi][top]])
+    return out
+
+
 def _shared_lists(m: sparse.csr_matrix, labels, a: np.ndarray, b: np.ndarray) -> list[list[str]]:
     """Per pair (a, b), the labels of the columns both rows of `m` hold, in column order."""
     both = m[a].multiply(m[b]).tocsr()
@@ -845,6 +859,9 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
     metro_names = dict(zip(g.data.metros.index, g.data.metros["name"]))
     spec = np.where(g.inv_log > 0, g.inv_log, 0)  # the most specific partners (fewest partners of their own) first
     partner_names = {} if g.data.names is None else dict(zip(g.data.names.index, g.data.names.to_numpy()))
+    # the shared words of the pairs the text may be said of, in one go
+    text_rows = np.flatnonzero((per_group[:, names.index("text")] > 0) & (f["text_similarity"] > 0))
+    words = dict(zip(text_rows, _top_shared_rows(g.text, np.asarray(i)[text_rows], np.asarray(j)[text_rows], g.words)))
     out = []
     for row, (a, b) in enumerate(zip(i, j)):
         said = []
@@ -866,7 +883,7 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
             elif name == "coordination" and f["coordinated_max"][row] > 0:
                 text = f"coordinated {int(g.coordinated[a])} and {int(g.coordinated[b])} projects"
             elif name == "text" and f["text_similarity"][row] > 0:
-                text = "their projects are about the same things: " + ", ".join(_top_shared(g.text, a, b, g.words))
+                text = "their projects are about the same things: " + ", ".join(words[row])
             elif name == "fields" and f["field_similarity"][row] > 0:
                 text = "similar euroSciVoc fields of science"
             elif name == "programmes" and f["programme_similarity"][row] > 0:
@@ -893,7 +910,7 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
 
 def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) -> int:
     """Replace `opportunities` and `metropolis_opportunities` of the warehouse being built (after
-    opportunities.sql) by the model's ranking of every candidate pair, bounded as the hand ranking is
+    marts/opportunities.sql) by the model's ranking of every candidate pair, bounded as the hand ranking is
     ([opportunities] per_organisation, per_metropolis_pair), with reasons.  Returns the opportunities kept."""
     from .topics import opportunity_settings
 
@@ -931,51 +948,16 @@ def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) ->
         "reasons": reasons(g, model, ka, kb, x, topics_of=topics_of, networks_of=networks_of),
         "rank_in_pair": kept["rank_in_pair"].to_numpy(np.int32),
     })  # fmt: skip
-    con.register("learned_frame", frame)
-    con.execute("""
-        CREATE OR REPLACE TABLE opportunities AS
-        SELECT f.golden_a, f.golden_b, f.metro_a, f.metro_b, f.score::DOUBLE AS score,
-               CASE WHEN f.shared_topics = '' THEN [] ELSE string_split(f.shared_topics, chr(31)) END::VARCHAR[] AS shared_topics,
-               CASE WHEN f.shared_networks = '' THEN [] ELSE string_split(f.shared_networks, chr(31)) END::VARCHAR[] AS shared_networks,
-               nullif(f.complementary, '')::VARCHAR AS complementary, f.reasons::VARCHAR AS reasons, f.rank_in_pair::INTEGER AS rank_in_pair,
-               row_number() OVER (PARTITION BY f.golden_a ORDER BY f.score DESC, f.golden_b)::INTEGER AS rank_for_a,
-               row_number() OVER (PARTITION BY f.golden_b ORDER BY f.score DESC, f.golden_a)::INTEGER AS rank_for_b,
-               NULL::DOUBLE AS topic_score, NULL::DOUBLE AS network_score, NULL::DOUBLE AS complementary_score,
-               ga.name AS name_a, gb.name AS name_b,
-               NULL::VARCHAR AS role_a, NULL::VARCHAR AS role_b
-        FROM learned_frame f
-        JOIN golden_organisations ga ON ga.golden_id = f.golden_a
-        JOIN golden_organisations gb ON gb.golden_id = f.golden_b
-        ORDER BY f.metro_a, f.metro_b, f.rank_in_pair""")  # fmt: skip
-    con.unregister("learned_frame")
     roles = pd.DataFrame({"golden_id": g.ids, "role": [ROLES[r] for r in g.role]})
-    con.register("roles_of", roles)
-    con.execute("""UPDATE opportunities o SET role_a = ra.role, role_b = rb.role FROM roles_of ra, roles_of rb
-                   WHERE ra.golden_id = o.golden_a AND rb.golden_id = o.golden_b""")
-    con.unregister("roles_of")
     pair = np.flatnonzero(n_cand)
     counts = pd.DataFrame({"metro_a": metro_ids[pair // k], "metro_b": metro_ids[pair % k], "candidates": n_cand[pair]})
     counts[["metro_a", "metro_b"]] = np.sort(counts[["metro_a", "metro_b"]].to_numpy(), axis=1)
-    con.register("candidate_counts", counts)
-    con.execute("""
-        CREATE OR REPLACE TABLE metropolis_opportunities AS
-        WITH tc AS (
-            SELECT metro_a, metro_b, list(topic ORDER BY n DESC, topic) AS top_topics
-            FROM (SELECT metro_a, metro_b, t.topic, count(*) AS n
-                  FROM opportunities, unnest(shared_topics) AS t(topic) GROUP BY ALL)
-            GROUP BY ALL)
-        SELECT o.metro_a, o.metro_b, count(*)::BIGINT AS opportunities, max(o.score)::DOUBLE AS top_score,
-               coalesce(any_value(tc.top_topics), [])::VARCHAR[] AS top_topics,
-               any_value(c.candidates)::BIGINT AS candidates,
-               (count(DISTINCT o.golden_a) + count(DISTINCT o.golden_b))::BIGINT AS organisations,
-               coalesce(any_value(l.ongoing_projects), 0)::BIGINT AS ongoing_projects
-        FROM opportunities o
-        LEFT JOIN tc USING (metro_a, metro_b)
-        LEFT JOIN candidate_counts c USING (metro_a, metro_b)
-        LEFT JOIN metropolis_links l USING (metro_a, metro_b)
-        GROUP BY o.metro_a, o.metro_b
-        ORDER BY o.metro_a, o.metro_b""")  # fmt: skip
-    con.unregister("candidate_counts")
+    frames = {"learned_frame": frame, "roles_of": roles, "candidate_counts": counts}
+    for name, f in frames.items():
+        con.register(name, f)
+    models.run(con, "marts/opportunities_learned.sql")
+    for name in frames:
+        con.unregister(name)
     log(f"opportunities: {len(frame)} ranked by the model of {model.get('cut')} from {n_pairs:,} candidate pairs "
         f"({time.perf_counter() - t0:.1f} s)")  # fmt: skip
     return len(frame)

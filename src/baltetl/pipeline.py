@@ -1,27 +1,27 @@
-"""The refresh stages as plain functions: land -> parse -> validate + stage -> build warehouse.
+"""The refresh stages as plain functions: land -> parse -> validate + stage -> build warehouse, and a run's
+bookkeeping around them (Run: the lock and the run's record; SourceStep: one source's outcome).
 
-The Prefect flow in flows/refresh.py wraps each in a task; tests call them directly.
+The Prefect flow in flows/refresh.py calls them in that order, each as a task; `refresh` here runs the same
+steps without Prefect, and tests call each directly.  How the process is tuned for a run (the garbage
+collector, memory, the read-ahead, the temporary Prefect API) is runtime.py's.
 """
 
 from __future__ import annotations
 
 import fcntl
-import gc
 import glob
 import os
 import secrets
 import shutil
-import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import buildinfo, progress, report
+from . import buildinfo, progress, report, runtime
 from .config import Config, resolve_path
 from .faults import point
 from .http import Fetcher
@@ -55,35 +55,6 @@ class SourceResult:
     rows_quarantined: int = 0
     tables: dict = field(default_factory=dict)
     duration_s: float = 0.0
-
-
-def release_memory() -> None:
-    """Collect garbage and hand freed heap back to the OS (glibc keeps it otherwise): the build that follows
-    a large parse then does not add to its peak."""
-    import ctypes
-    import gc
-
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
-        pass
-
-
-@contextmanager
-def batch_gc() -> Iterator[None]:
-    """Python's cyclic garbage collector tuned for a run: a parse makes millions of row tuples that live to
-    the end, and with the default thresholds (700, 10, 10) the collector scans them again ~1,700 times
-    (2 s of a CORDIS refresh).  Everything already alive (modules, Prefect) is frozen out of its scans;
-    cycles are still collected, every 50,000 allocations.  Restored afterwards."""
-    before = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-        gc.unfreeze()
 
 
 def new_run_id() -> str:
@@ -166,26 +137,9 @@ def land(cfg: Config, source: str, *, sample: bool = False, input_path: str | No
     return mod.fetch(SourceContext(cfg, src, fetcher or fetcher_for(cfg), progress.report))
 
 
-# local files this process landed and nobody took yet: the CLI lands its inputs before the flow starts (to see
-# whether anything changed, and to parse them ahead); the flow's land task takes them instead of landing again
-_landed_here: dict[tuple, tuple[tuple, float, Landed]] = {}
-LANDED_HERE_S = 300  # "a moment ago": the flow starts seconds after the CLI landed its inputs
-
-
 def _land_local(cfg: Config, source: str, path: Path, name: str, origin: str) -> Landed:
-    """Land a local file or folder; a file this process landed a moment ago, unchanged since, is taken once
-    as it was landed (a folder is always landed again: its own time stamp does not tell a changed file)."""
-    key = (str(cfg.landing), source, str(path))
-    st = path.stat() if path.is_file() else None
-    sig = (st.st_size, st.st_mtime_ns) if st else None
-    hit = _landed_here.pop(key, None)
-    if (sig is not None and hit is not None and hit[0] == sig and time.monotonic() - hit[1] < LANDED_HERE_S
-            and hit[2].path.exists()):  # fmt: skip
-        return hit[2]
-    landed = Landing(cfg.landing).land_file(path, source, name, origin)
-    if sig is not None:
-        _landed_here[key] = (sig, time.monotonic(), landed)
-    return landed
+    """Land a local file or folder (the CLI's landing of a moment ago, if it made one: runtime.landed_file)."""
+    return runtime.landed_file(cfg, source, path, lambda: Landing(cfg.landing).land_file(path, source, name, origin))
 
 
 def unchanged(cfg: Config, source: str, files: list[Landed]) -> bool:
@@ -210,15 +164,16 @@ def keep_unchanged(cfg: Config, run_id: str, source: str, started: float, files:
 
 def parse(cfg: Config, source: str, files: list[Landed], log: Log | None = None) -> Parsed:
     """The source's parser on its landed files (the result of a read-ahead of the same files, if one ran)."""
-    ahead = _read_ahead.pop(_ahead_key(cfg, source, files), None)
+    progress.step(source, "parsing")
+    ahead = runtime.parsed_ahead(cfg, source, files)
     if ahead is not None:
         if log:
             log(f"{source}: parsed ahead, while Prefect started")
         return ahead.result()  # its error, if it failed: the same parser on the same bytes
-    return _parse_now(cfg, source, files)
+    return parse_now(cfg, source, files)
 
 
-def _parse_now(cfg: Config, source: str, files: list[Landed]) -> Parsed:
+def parse_now(cfg: Config, source: str, files: list[Landed]) -> Parsed:
     from .archive import ArchiveError
 
     src = cfg.source(source)
@@ -235,63 +190,30 @@ def _parse_now(cfg: Config, source: str, files: list[Landed]) -> Parsed:
         raise type(exc)(msg) from exc
 
 
-_read_ahead: dict[tuple, Future] = {}
-
-
-def _ahead_key(cfg: Config, source: str, files: list[Landed]) -> tuple:
-    return str(cfg.warehouse), source, tuple(sorted(f.sha256 for f in files))
-
-
-def read_ahead(cfg: Config, landed: dict[str, list[Landed]]) -> None:
-    """Start parsing landed local inputs in a background thread, one source after the other, while the CLI
-    starts Prefect (imports, the flow run, a temporary API: seconds of one idle core).  The flow's parse of
-    the same files takes the result.  Sources whose input is unchanged are not parsed (the flow keeps their
-    data)."""
-    todo = {n: fs for n, fs in landed.items() if fs and not unchanged(cfg, n, fs)}
-    futures = {n: Future() for n in todo}
-
-    def run() -> None:
-        for name, fs in todo.items():
-            fut = futures[name]
-            if not fut.set_running_or_notify_cancel():
-                continue
-            try:
-                fut.set_result(_parse_now(cfg, name, fs))
-            except BaseException as exc:  # handed to the flow's parse
-                fut.set_exception(exc)
-
-    for name, fs in todo.items():
-        _read_ahead[_ahead_key(cfg, name, fs)] = futures[name]
-    threading.Thread(target=run, name="read-ahead", daemon=True).start()
-
-
-def read_ahead_error(cfg: Config, landed: dict[str, list[Landed]], wait: bool = True) -> BaseException | None:
-    """The error of the first read-ahead of `landed` that failed, else None.  wait: for every parse to end
-    (else only those already ended count)."""
-    for name, fs in landed.items():
-        fut = _read_ahead.get(_ahead_key(cfg, name, fs))
-        if fut is None or fut.cancelled() or not (wait or fut.done()):
-            continue
-        if fut.exception() is not None:
-            return fut.exception()
-    return None
-
-
-def drop_read_ahead() -> None:
-    """Forget read-aheads the flow did not take (a parse under way finishes on its own)."""
-    for fut in _read_ahead.values():
-        fut.cancel()
-    _read_ahead.clear()
-
-
 def stage(cfg: Config, source: str, parsed: Parsed, files: list[Landed], run_id: str, started: float,
           log: Log = print, accept_shrink: bool = False) -> SourceResult:  # fmt: skip
     """Validate against the source's contract, quarantine failures, save the snapshot, record the run.
 
     Raises quality.SourceRejected when the source is worse than its tolerance, or has far fewer rows than
     its last good data (whatever the origin; unless accept_shrink): then nothing of it is saved but the
-    quarantine and the failed run, and its previous snapshot stays in use.
+    quarantine and the failed run, and its previous snapshot stays in use.  `parsed` is used up: emptied
+    afterwards, whatever the outcome.
     """
+    progress.step(source, "validating and staging")
+    try:
+        result = _stage(cfg, source, parsed, files, run_id, started, log, accept_shrink)
+        progress.step(source, f"loaded: {result.rows_loaded} rows, {result.rows_quarantined} held back")
+        return result
+    finally:
+        # the staged tables are in the snapshot now: free them before the build and the next source.
+        # Emptied, not just dropped: Prefect keeps every task's arguments and result until the flow ends
+        parsed.tables.clear()
+        parsed.rejects.clear()
+        runtime.release_memory()
+
+
+def _stage(cfg: Config, source: str, parsed: Parsed, files: list[Landed], run_id: str, started: float, log: Log,
+           accept_shrink: bool) -> SourceResult:  # fmt: skip
     from . import quality
     from .normalise import norm_place
 
@@ -390,51 +312,116 @@ def fail(cfg: Config, run_id: str, source: str, started: float, exc: BaseExcepti
     return result
 
 
-def refresh_source(cfg: Config, source: str, run_id: str, *, sample: bool = False, input_path: str | None = None,
-                   steps=None, log=None, started: float | None = None, accept_shrink: bool = False) -> SourceResult:  # fmt: skip
-    """One source's refresh: land, then (unless the input is unchanged) parse and stage; a failure is recorded
-    and the source's last good data stays.  `steps` = (land, parse, stage) callables — the flow passes its
-    Prefect tasks, called as land(cfg, source, sample, input_path), parse(cfg, source, files),
-    stage(cfg, source, parsed, files, run_id, started, accept_shrink=...); by default the plain functions of
-    this module.  started: when the source's refresh began (the flow starts every fetch at once; default: now).
-    accept_shrink: load the source even with far fewer rows than its last good data (see _drift_guard)."""
-    land_, parse_, stage_ = steps or (
-        lambda c, n, s, i: land(c, n, sample=s, input_path=i),
-        parse,
-        lambda c, n, p, f, r, t, accept_shrink: stage(c, n, p, f, r, t, log=lambda m: None, accept_shrink=accept_shrink),
-    )
-    log = log or (lambda level, msg: None)
-    started = started or time.time()
-    try:
-        progress.step(source, "reading its --input" if input_path else "reading its sample" if sample else "fetching")
-        files = land_(cfg, source, sample, input_path)
+class SourceStep:
+    """One source's part of a run, as a `with` block around its land, parse and stage: it says what the source
+    is doing, records an input that did not change (`changed`) and what stage returns (`loaded`), and records,
+    logs and swallows a failure: the source keeps its last good data and the run goes on.  -> .result"""
+
+    def __init__(self, cfg: Config, run_id: str, source: str, *, sample: bool = False, input_path: str | None = None,
+                 log=None, started: float | None = None, into: list | None = None) -> None:  # fmt: skip
+        self.cfg, self.run_id, self.source = cfg, run_id, source
+        self.into = into  # the run's results, which this one's joins
+        self.sample, self.input_path = sample, input_path
+        self.log = log or _quiet
+        self.started = started or time.time()
+        self.result: SourceResult | None = None
+
+    def __enter__(self) -> SourceStep:
+        what = "reading its --input" if self.input_path else "reading its sample" if self.sample else "fetching"
+        progress.step(self.source, what)
+        return self
+
+    def changed(self, files: list[Landed]) -> bool:
+        """False when the landed files are those of the source's snapshot (a 304 or the same bytes): the run
+        of the source is recorded `unchanged`, its data stays as loaded, nothing needs parsing."""
         point("source.landed")
-        if unchanged(cfg, source, files):  # a 304 or the same bytes: nothing to parse
-            log("info", f"{source}: input unchanged, its data stays as loaded")
-            progress.step(source, "unchanged: its data stays as loaded")
-            return keep_unchanged(cfg, run_id, source, started, files)
-        progress.step(source, "parsing")
-        parsed = parse_(cfg, source, files)
-        progress.step(source, "validating and staging")
-        try:
-            result = stage_(cfg, source, parsed, files, run_id, started, accept_shrink=accept_shrink)
-            progress.step(source, f"loaded: {result.rows_loaded} rows, {result.rows_quarantined} held back")
-            return result
-        finally:
-            # the staged tables are in the snapshot now: free them before the build and the next source.
-            # Emptied, not just dropped: Prefect keeps every task's arguments and result until the flow ends
-            parsed.tables.clear()
-            parsed.rejects.clear()
-            del parsed
-            release_memory()
-    except Exception as exc:  # the source fails alone; its last good data stays
-        result = fail(cfg, run_id, source, started, exc)
-        if result.status == "skipped":
-            log("warning", f"{source} skipped: {exc}")
-        else:
-            log("error", f"{source} failed, keeping its last good data: {type(exc).__name__}: {exc}")
-        progress.step(source, f"{result.status}: {exc}")
-        return result
+        if not unchanged(self.cfg, self.source, files):
+            return True
+        self.log("info", f"{self.source}: input unchanged, its data stays as loaded")
+        progress.step(self.source, "unchanged: its data stays as loaded")
+        self.result = keep_unchanged(self.cfg, self.run_id, self.source, self.started, files)
+        return False
+
+    def loaded(self, result: SourceResult) -> None:
+        self.result = result
+
+    def __exit__(self, typ, exc, tb) -> bool:
+        failed = isinstance(exc, Exception)  # else done, or interrupted (KeyboardInterrupt: the run ends)
+        if failed:
+            self.result = fail(self.cfg, self.run_id, self.source, self.started, exc)
+            if self.result.status == "skipped":
+                self.log("warning", f"{self.source} skipped: {exc}")
+            else:
+                self.log("error", f"{self.source} failed, keeping its last good data: {type(exc).__name__}: {exc}")
+            progress.step(self.source, f"{self.result.status}: {exc}")
+        if self.into is not None and self.result is not None:
+            self.into.append(self.result)
+        return failed
+
+
+def _quiet(*args) -> None:
+    pass
+
+
+def refresh_source(cfg: Config, source: str, run_id: str, *, sample: bool = False, input_path: str | None = None,
+                   log=None, started: float | None = None, accept_shrink: bool = False) -> SourceResult:  # fmt: skip
+    """One source's refresh with the plain functions (the flow runs the same steps as Prefect tasks): land,
+    then (unless the input is unchanged) parse and stage; a failure is recorded and the source's last good
+    data stays.  started: when the source's refresh began (default: now).  accept_shrink: load the source
+    even with far fewer rows than its last good data (see _drift_guard)."""
+    with SourceStep(cfg, run_id, source, sample=sample, input_path=input_path, log=log, started=started) as step:
+        files = land(cfg, source, sample=sample, input_path=input_path)
+        if step.changed(files):
+            parsed = parse(cfg, source, files)
+            step.loaded(stage(cfg, source, parsed, files, run_id, step.started, log=_quiet, accept_shrink=accept_shrink))
+    return step.result
+
+
+class Run:
+    """A refresh run, as a `with` block: it holds the refresh lock, tunes the process for the run
+    (runtime.tuned) and records the run in the state: started on entry, `finish`ed with the build, or failed
+    (interrupted) when the block raises.  .id, .results (each source's, in order; a SourceStep's result)."""
+
+    def __init__(self, cfg: Config, names: list[str], log=None) -> None:
+        self.cfg, self.names = cfg, names
+        self.log = log or _quiet  # log(level, message)
+        self.id = new_run_id()
+        self.results: list[SourceResult] = []
+        self.started = time.time()  # the run's fetches start at once: their time runs from here (reset on entry)
+        self._held = ExitStack()
+
+    def __enter__(self) -> Run:
+        with ExitStack() as held:
+            held.enter_context(refresh_lock(self.cfg))
+            held.enter_context(runtime.tuned())
+            self.state = State(self.cfg.state)
+            self.state.start_run(self.id, self.names)  # a run killed from here on shows as interrupted
+            self._held = held.pop_all()
+        self.started = time.time()
+        self.log("info", f"run {self.id}: sources {', '.join(self.names)} -> {self.cfg.warehouse}")
+        return self
+
+    def source(self, name: str, **kw) -> SourceStep:
+        """The `with` block of one source (SourceStep); its result joins .results."""
+        return SourceStep(self.cfg, self.id, name, log=self.log, into=self.results, **kw)
+
+    def finish(self, built: dict) -> dict:
+        """The run's summary from the build's outcome (build_run), recorded as the run's end."""
+        out = summary(self.cfg, self.id, self.results, built["counts"], built["notes"])
+        if built["busy"]:
+            out.update(status="failed", busy=built["busy"])
+        self.state.finish_run(self.id, out["status"], built["busy"] or "; ".join(out["reasons"]), built=not built["busy"])
+        self._finished = True
+        if out["reasons"]:
+            self.log("warning", f"run {self.id} is {out['status']}: " + "; ".join(out["reasons"]))
+        return out
+
+    def __exit__(self, typ, exc, tb) -> bool:
+        with self._held:
+            if exc is not None and not getattr(self, "_finished", False):
+                self.state.finish_run(self.id, "failed" if isinstance(exc, Exception) else "interrupted",
+                                      f"{type(exc).__name__}: {exc}", built=False)  # fmt: skip
+        return False
 
 
 def run_status(results: list[SourceResult]) -> tuple[str, list[str]]:
@@ -446,48 +433,29 @@ def run_status(results: list[SourceResult]) -> tuple[str, list[str]]:
 
 
 def refresh(cfg: Config, names: list[str], *, sample: bool = False, input_path: str | None = None,
-            steps=None, build_step=None, fetch_all=None, log=None, accept_shrink: bool = False) -> dict:  # fmt: skip
-    """A whole refresh run: under the refresh lock each source in turn (refresh_source), then the warehouse
-    build; -> the run's summary (status, reasons, per-source results, counts).  The flow passes its Prefect
-    tasks: `steps` (see refresh_source), `build_step(cfg, run_id, results)`, and `fetch_all(cfg, names)` ->
-    {name: land step}, which starts every source's fetch at once; by default the plain functions, in turn."""
-    log = log or (lambda level, msg: None)
-    build_step = build_step or (lambda c, r, res: build(c, r, log=lambda m: None, results=res))
-    run_id = new_run_id()
-    results = []
-    busy = None
-    with refresh_lock(cfg), batch_gc():
-        state = State(cfg.state)
-        state.start_run(run_id, names)  # a run killed from here on shows as interrupted
-        try:
-            log("info", f"run {run_id}: sources {', '.join(names)} -> {cfg.warehouse}")
-            # fetched all at once, a source's time runs from the common start; one after the other, from its own
-            started = time.time() if fetch_all else None
-            lands = fetch_all(cfg, names) if fetch_all else {}
-            for name in names:  # one source at a time from here: its fetch (done or under way), parse, stage
-                st = (lands[name], steps[1], steps[2]) if fetch_all else steps  # fetch_all comes with steps
-                results.append(refresh_source(cfg, name, run_id, sample=sample, input_path=input_path,
-                                              started=started, steps=st, log=log, accept_shrink=accept_shrink))  # fmt: skip
-            notes = recover_wal(cfg, lambda m: log("warning", m))  # before the build reads the live warehouse
-            try:
-                counts = build_step(cfg, run_id, results)
-            except Exception as exc:
-                from .warehouse import WarehouseBusy
+            log=None, accept_shrink: bool = False) -> dict:  # fmt: skip
+    """A whole refresh run with the plain functions, one source after the other (the flow in
+    flows/refresh.py runs the same steps as Prefect tasks, its fetches at once): -> the run's summary
+    (status, reasons, per-source results, counts)."""
+    with Run(cfg, names, log=log) as run:
+        for name in names:
+            run.results.append(refresh_source(cfg, name, run.id, sample=sample, input_path=input_path, log=run.log,
+                                              accept_shrink=accept_shrink))  # fmt: skip
+        return run.finish(build_run(cfg, run.id, run.results, log=run.log))
 
-                if not isinstance(exc, WarehouseBusy):
-                    raise
-                busy, counts = str(exc), {}  # expected: the run says so, no traceback
-        except BaseException as exc:
-            state.finish_run(run_id, "failed" if isinstance(exc, Exception) else "interrupted",
-                             f"{type(exc).__name__}: {exc}", built=False)  # fmt: skip
-            raise
-        out = summary(cfg, run_id, results, counts, notes)
-        if busy:
-            out.update(status="failed", busy=busy)
-        state.finish_run(run_id, out["status"], busy or "; ".join(out["reasons"]), built=not busy)
-    if out["reasons"]:
-        log("warning", f"run {run_id} is {out['status']}: " + "; ".join(out["reasons"]))
-    return out
+
+def build_run(cfg: Config, run_id: str, results: list[SourceResult], log=None) -> dict:
+    """A run's build: a stray WAL moved aside first (noted in the summary), then `build`.  -> {counts, notes,
+    busy}: busy is the message of a warehouse held open for writing (the new build is kept beside it, not
+    swapped in: expected, no traceback), else None."""
+    from .warehouse import WarehouseBusy
+
+    log = log or _quiet
+    notes = recover_wal(cfg, lambda m: log("warning", m))  # before the build reads the live warehouse
+    try:
+        return {"counts": build(cfg, run_id, log=lambda m: log("info", m), results=results), "notes": notes, "busy": None}
+    except WarehouseBusy as exc:
+        return {"counts": {}, "notes": notes, "busy": str(exc)}
 
 
 def build(cfg: Config, run_id: str, log: Log = print, results: list[SourceResult] | None = None) -> dict:

@@ -16,7 +16,7 @@ Rules, first that decides (recorded as assigned_by / assigned_from):
   lau / municipality / city_alias   the city names a municipality of the metropolis or a configured
                    spelling (as before: a LAU name must not contradict a known NUTS3 code)
 A rule that disagrees with the one that decided (city says Berlin, postcode says Bonn) is kept in
-`placement_conflicts`.  Everything is set-based SQL (placement.sql), no Python per row.
+`placement_conflicts`.  Everything is set-based SQL (warehouse/core/placement.sql), no Python per row.
 
 The reference tables (postcode_lau, metropolis_laus, nuts3_placement, nuts_recode, postcode_prefixes) are
 made by `load_reference`, from the LAU table ([paths] lau, plus [geo] extra_lau files on top) and the
@@ -31,11 +31,9 @@ from pathlib import Path
 
 import duckdb
 
+from . import models
 from .config import Config, ConfigError, resolve_path
 from .db import quote
-
-ISO = "CASE country WHEN 'EL' THEN 'GR' WHEN 'UK' THEN 'GB' ELSE country END"
-NUTS_VERSIONS = ("1999", "2003", "2006", "2010", "2013", "2016", "2021")
 
 
 def norm_pc_sql(col: str, country: str) -> str:
@@ -91,8 +89,8 @@ def load_lau(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
 
 
 def load_reference(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
-    """The placement's reference tables (see the module docstring); needs TEMP tables lau and nuts_history
-    (geo.build_geography makes them) and the table metropolises."""
+    """The placement's reference tables (see the module docstring; core/placement_reference.sql); needs TEMP
+    tables lau and nuts_history and the tables metropolises and lau_ref (geo.build_geography makes them)."""
     from .normalise import norm_place
 
     opts = geo_options(cfg)
@@ -102,15 +100,11 @@ def load_reference(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     files = sorted(src.glob("postcodes_*.csv*")) if src.is_dir() else [src]
     wanted = {m.country for m in cfg.metropolises} | {f.name[10:12].upper() for f in files if f.name.startswith("postcodes_")}
     every = bool(opts["extra_postcodes"]) or not src.is_dir()  # a user's list may be of any country
-    where = "" if every else f"WHERE {ISO} IN ({', '.join(repr(c) for c in sorted(wanted))})"
-    rows = con.execute(f"SELECT DISTINCT {ISO}, lau_code, lau_name_national, lau_name_latin FROM lau {where}").fetchall()
+    where = "" if every else f"WHERE iso_country(country) IN ({', '.join(repr(c) for c in sorted(wanted))})"
+    rows = con.execute(f"SELECT DISTINCT iso_country(country), lau_code, lau_name_national, lau_name_latin FROM lau {where}").fetchall()
     names = [(c, code, norm_place(n)) for c, code, nat, lat in rows for n in {nat, lat} - {None}]
     con.execute("CREATE OR REPLACE TEMP TABLE lau_names (country VARCHAR, lau_code VARCHAR, name_norm VARCHAR)")
     _insert(con, "lau_names", names)
-    con.execute(f"""CREATE OR REPLACE TABLE lau_ref AS
-        SELECT {ISO} AS country, lau_code, any_value(lau_name_national) AS lau_name, any_value(code_2016) AS nuts3,
-               any_value(fua_id) AS fua_id, max(TRY_CAST(population AS DOUBLE)) AS population
-        FROM lau GROUP BY 1, 2""")
     # postcode lists: shipped, then the user's on top (a postcode the user lists is theirs alone)
     con.execute("""CREATE OR REPLACE TEMP TABLE postcode_raw (country VARCHAR, postcode VARCHAR, lau_code VARCHAR,
                    lau_name VARCHAR, weight DOUBLE, list VARCHAR)""")
@@ -137,8 +131,7 @@ def load_reference(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
     # the lists' municipality names too (Norway's are in no LAU table)
     listed = con.execute("SELECT DISTINCT country, lau_code, lau_name FROM postcode_raw WHERE lau_name IS NOT NULL").fetchall()
     _insert(con, "lau_names", [(c, code, norm_place(n)) for c, code, n in listed if norm_place(n)])
-    # each metropolis' municipalities: its FUA, configured whole NUTS3 regions, configured LAU codes, and
-    # configured municipality names (Norway: names of the postcode list, not in the LAU table)
+    # each metropolis' configured municipalities (core/placement_reference.sql adds those of its FUA)
     ml = []
     for m in cfg.metropolises:
         for code in m.laus:
@@ -149,65 +142,13 @@ def load_reference(con: duckdb.DuckDBPyConnection, cfg: Config) -> None:
             ml.append((m.id, m.country, norm_place(n), "municipality_name"))
     con.execute("CREATE OR REPLACE TEMP TABLE metro_cfg (metropolis_id VARCHAR, country VARCHAR, value VARCHAR, kind VARCHAR)")
     _insert(con, "metro_cfg", ml)
-    con.execute("""CREATE OR REPLACE TABLE metropolis_laus AS
-        SELECT DISTINCT m.metropolis_id, l.country, l.lau_code, 'fua' AS reason
-        FROM metropolises m JOIN lau_ref l ON l.fua_id = m.fua_id
-        UNION
-        SELECT DISTINCT c.metropolis_id, l.country, l.lau_code, 'nuts3_config'
-        FROM metro_cfg c JOIN lau_ref l ON l.nuts3 = c.value AND c.kind = 'nuts3'
-        UNION
-        SELECT DISTINCT c.metropolis_id, c.country, c.value, 'config' FROM metro_cfg c WHERE kind = 'config'
-        UNION
-        SELECT DISTINCT c.metropolis_id, c.country, n.lau_code, 'municipality_name'
-        FROM metro_cfg c JOIN lau_names n ON n.country = c.country AND n.name_norm = c.value
-        WHERE c.kind = 'municipality_name'""")
+    for key in ("min_share", "min_prefix", "prefix_min_codes"):
+        con.execute(f"SET VARIABLE postcode_{key} = ?", [opts[key]])
+    models.run(con, "core/placement_reference.sql")
     dup = con.execute("""SELECT country, lau_code, list(metropolis_id) FROM (SELECT DISTINCT metropolis_id, country, lau_code
                          FROM metropolis_laus) GROUP BY 1, 2 HAVING count(*) > 1 LIMIT 3""").fetchall()
     if dup:
         raise ConfigError(f"municipalities claimed by more than one metropolis: {dup}")
-    # postcode -> municipality -> metropolis ('' = in none)
-    con.execute("""CREATE OR REPLACE TABLE postcode_lau AS
-        SELECT p.country, p.postcode, p.lau_code, p.lau_name, coalesce(p.weight, 1) AS weight, p.list,
-               coalesce(any_value(m.metropolis_id), '') AS outcome
-        FROM postcode_raw p LEFT JOIN metropolis_laus m ON m.country = p.country AND m.lau_code = p.lau_code
-        WHERE p.postcode IS NOT NULL GROUP BY ALL""")
-    con.execute("""CREATE OR REPLACE TEMP TABLE postcode_names AS
-        SELECT DISTINCT p.country, p.postcode, p.lau_code, n.name_norm FROM postcode_lau p
-        JOIN lau_names n ON n.country = p.country AND n.lau_code = p.lau_code""")
-    con.execute("CREATE OR REPLACE TABLE placement_settings AS SELECT ?::DOUBLE AS postcode_min_share", [opts["min_share"]])
-    k = opts["min_prefix"]
-    con.execute(f"""CREATE OR REPLACE TABLE postcode_prefixes AS
-        WITH p AS (SELECT country, postcode, postcode[1:n] AS prefix, outcome
-                   FROM postcode_lau, range({k}, 12) t(n) WHERE n < length(postcode))
-        SELECT country, prefix, CASE WHEN count(DISTINCT outcome) = 1 THEN any_value(outcome) END AS outcome,
-               count(DISTINCT postcode) AS postcodes
-        FROM p GROUP BY 1, 2 HAVING count(DISTINCT postcode) >= {opts["prefix_min_codes"]}""")
-    con.execute("""CREATE OR REPLACE TABLE postcode_lengths AS
-        SELECT country, mode(length(postcode)) AS len FROM postcode_lau GROUP BY 1""")
-    # NUTS codes of every revision -> NUTS 2016 (the LAU table's), when the history says so unambiguously
-    cols = ", ".join(f"code_{v}" for v in NUTS_VERSIONS)
-    con.execute(f"""CREATE OR REPLACE TABLE nuts_recode AS
-        WITH h AS (SELECT unnest([{cols}]) AS code, code_2016 FROM nuts_history WHERE code_2016 IS NOT NULL)
-        SELECT code, CASE WHEN count(DISTINCT code_2016) = 1 THEN any_value(code_2016) END AS code_2016
-        FROM h WHERE length(code) = 5 GROUP BY 1
-        UNION ALL
-        SELECT DISTINCT nuts3, nuts3 FROM lau_ref WHERE length(nuts3) = 5
-          AND nuts3 NOT IN (SELECT code FROM h WHERE length(code) = 5)""")
-    # a NUTS3 region wholly inside one metropolis, or wholly outside all; configured codes as written
-    con.execute("""CREATE OR REPLACE TABLE nuts3_placement AS
-        WITH r AS (SELECT l.nuts3, count(*) AS laus, count(m.metropolis_id) AS inside,
-                          count(DISTINCT m.metropolis_id) AS metros, any_value(m.metropolis_id) AS metro
-                   FROM lau_ref l LEFT JOIN metropolis_laus m USING (country, lau_code)
-                   WHERE length(l.nuts3) = 5 GROUP BY 1),
-             whole AS (SELECT nuts3, CASE WHEN inside = 0 THEN '' ELSE metro END AS outcome,
-                              CASE WHEN inside = 0 THEN 'outside' ELSE 'inside' END AS reason
-                       FROM r WHERE inside = 0 OR (inside = laus AND metros = 1)),
-             coded AS (SELECT c.code AS nuts3, w.outcome, w.reason, c.code_2016
-                       FROM nuts_recode c JOIN whole w ON w.nuts3 = c.code_2016),
-             config AS (SELECT DISTINCT value AS nuts3, metropolis_id AS outcome, 'config' AS reason, NULL AS code_2016
-                        FROM metro_cfg WHERE kind = 'nuts3')
-        SELECT * FROM config
-        UNION ALL SELECT * FROM coded WHERE nuts3 NOT IN (SELECT nuts3 FROM config)""")
     for t in ("lau_names", "metro_cfg", "postcode_raw"):
         con.execute(f"DROP TABLE {t}")
 
@@ -221,23 +162,15 @@ def _insert(con, table: str, rows: list[tuple]) -> None:
 def place(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> None:
     """TEMP table addresses (country, post_code, city_norm, nuts3, pc = the normalised postcode) ->
     address_metropolis, placement_conflicts."""
-    con.execute((sql_dir / "placement.sql").read_text())
+    models.run(con, "core/placement.sql", sql_dir)
 
 
 def place_staged(con: duckdb.DuckDBPyConnection, sql_dir: Path) -> None:
     """Place every distinct address of the staged participations and organisations."""
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE addresses AS
-        SELECT *, {norm_pc_sql('post_code', 'country')} AS pc FROM (
-            SELECT DISTINCT country, post_code, city_norm, nuts3 FROM stg_participations
-            UNION SELECT DISTINCT country, post_code, city_norm, nuts3 FROM stg_organisations)""")
+    con.execute(f"CREATE OR REPLACE TEMP MACRO norm_postcode(post_code, country) AS {norm_pc_sql('post_code', 'country')}")
+    models.run(con, "staging/addresses.sql", sql_dir)
     place(con, sql_dir)
-    # how many participations each conflict touches
-    con.execute("""CREATE OR REPLACE TABLE placement_conflicts AS
-        SELECT c.*, coalesce(n.participations, 0) AS participations
-        FROM placement_conflicts c LEFT JOIN (
-            SELECT country, post_code, city_norm, nuts3, count(*) AS participations FROM stg_participations GROUP BY ALL) n
-          ON n.country IS NOT DISTINCT FROM c.country AND n.post_code IS NOT DISTINCT FROM c.post_code
-         AND n.city_norm IS NOT DISTINCT FROM c.city_norm AND n.nuts3 IS NOT DISTINCT FROM c.nuts3""")
+    models.run(con, "core/placement_conflicts.sql", sql_dir)  # how many participations each conflict touches
 
 
 def held_out(project_id: str, organisation_id: str) -> bool:

@@ -1,6 +1,6 @@
 """Publish the warehouse: a static website with open-data exports beside it (`baltetl publish`).
 
-Reads only the public_* views (warehouse/public.sql) over a read-only connection (analysts may hold the
+Reads only the public_* views (warehouse/public/views.sql) over a read-only connection (analysts may hold the
 warehouse open).  Pages: the home page (counts per metropolis, each source's snapshot date, two SVG charts),
 one page per metropolis, per organisation placed in a metropolis (or with a consented contact) and per
 published project (a project with a partner in a metropolis); other partners are shown as text.  Search runs
@@ -581,7 +581,7 @@ def _write_site(cfg: Config, con, tmp: Path, build: dict | None) -> dict:
     views = public_views(con)
     missing = [v for v in REQUIRED if v not in views]
     if missing:
-        raise PublishError(f"{cfg.warehouse} has no {', '.join(missing)}: it was built before warehouse/public.sql; "
+        raise PublishError(f"{cfg.warehouse} has no {', '.join(missing)}: it was built before warehouse/public/views.sql; "
                            "run baltetl refresh to rebuild it")  # fmt: skip
     tables = materialise(con, views)
     data = SiteData(con, tables)

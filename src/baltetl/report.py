@@ -208,7 +208,7 @@ def _revision_issues(cfg: Config, con) -> list[dict]:
 
 
 def write(con, rep: Report | None) -> None:
-    """The report as rows of the warehouse's `quality_report` table (warehouse/schema.sql)."""
+    """The report as rows of the warehouse's `quality_report` table (warehouse/marts/quality_report.sql)."""
     if rep is None:
         return
     cols = ["run_id", *SourceLine.__dataclass_fields__, "generated_at"]

@@ -98,7 +98,7 @@ from cleanco.clean import strip_punct as _strip_punct
 from cleanco.clean import strip_tail as _strip_tail
 from rapidfuzz import fuzz
 
-from . import db, normalise
+from . import db, models, normalise
 from .declaration import declared, registry_table
 from .faults import point
 from .normalise import norm_place, norm_postcode
@@ -1212,18 +1212,7 @@ def revision_pairs(revs, keys: set[str], old: dict[str, str]) -> tuple[list[tupl
     return merges, apart
 
 
-SCHEMA = """
-CREATE OR REPLACE TABLE golden_organisations (
-    golden_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, short_name VARCHAR, org_type VARCHAR,
-    activity_type VARCHAR, country VARCHAR, city VARCHAR, nuts3 VARCHAR, website VARCHAR, metropolis_id VARCHAR,
-    assigned_by VARCHAR, sources VARCHAR[], records INTEGER, hidden BOOLEAN NOT NULL DEFAULT false,
-    name_en VARCHAR, name_local VARCHAR, ror_id VARCHAR, wikidata_id VARCHAR);
-CREATE OR REPLACE TABLE organisation_sources (
-    org_key VARCHAR PRIMARY KEY, golden_id VARCHAR NOT NULL, source VARCHAR, match_rule VARCHAR, score DOUBLE,
-    source_id VARCHAR);
-CREATE OR REPLACE TABLE golden_id_history (
-    run_id VARCHAR, golden_id VARCHAR, event VARCHAR, other_id VARCHAR, org_keys VARCHAR[], "at" TIMESTAMP);
-"""
+SCHEMA = "core/golden_organisations.sql"  # the tables resolution writes (warehouse/)
 
 
 def source_ids(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
@@ -1269,7 +1258,7 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None,
     members_of = dict(zip(ids, clusters))
     gid_of = {k: gid for gid, ms in members_of.items() for k in ms}
     src = {r.key: r.source for r in recs}
-    con.execute(SCHEMA)
+    models.run(con, SCHEMA)
     multi_source = insert_golden(con, members_of)
     stats["golden_with_ror"] = add_registry_fields(con, members_of, {r.key: r for r in recs})
     sids = source_ids(con)

@@ -34,7 +34,7 @@ import pandas as pd
 import yaml
 from anyascii import anyascii
 
-from . import db
+from . import db, models
 from .config import Config, revisions_dir
 from .geo import insert_rows
 from .normalise import caseless, norm_place
@@ -51,68 +51,6 @@ PERSON_DETAILS = ("name", "role", "email", "phone", "consent_to_publish")
 PLACE_FIELDS = ("country", "city", "nuts3")
 NOT_CORRECTED = {"golden_id", "org_key", "project_key", "source", "sources", "records", "hidden", "record_ref",
                  "project_id", "org_id", "assigned_by", "assigned_from"}  # fmt: skip
-
-DDL = """
-CREATE TABLE IF NOT EXISTS revisions (
-    revision_id  VARCHAR PRIMARY KEY,   -- 'rev-' + hash of the row's content: stable while the row is unchanged
-    file         VARCHAR NOT NULL,      -- the partner's file in the revisions folder
-    line         INTEGER,               -- its line (CSV row / YAML list item)
-    op           VARCHAR,
-    target       VARCHAR,
-    field        VARCHAR,
-    value        VARCHAR,
-    other        VARCHAR,
-    author       VARCHAR,
-    date         VARCHAR,               -- as written (YYYY-MM-DD when valid)
-    reason       VARCHAR,
-    details      JSON,                  -- name, country, role, email, consent_to_publish ... as given
-    valid        BOOLEAN NOT NULL       -- meets the contract (schemas/revisions.py)
-);
-CREATE TABLE IF NOT EXISTS revisions_applied (
-    revision_id  VARCHAR NOT NULL,
-    run_id       VARCHAR NOT NULL,
-    op           VARCHAR NOT NULL,
-    target       VARCHAR NOT NULL,      -- golden_id / project_key the change was made to
-    field        VARCHAR,
-    before       VARCHAR,               -- the sources' value
-    after        VARCHAR,               -- the published value
-    author       VARCHAR,
-    date         VARCHAR,
-    reason       VARCHAR,
-    applied_at   TIMESTAMP NOT NULL
-);
-CREATE TABLE IF NOT EXISTS revision_issues (
-    revision_id  VARCHAR,               -- NULL: a problem of the whole file
-    run_id       VARCHAR NOT NULL,
-    kind         VARCHAR NOT NULL,      -- invalid | stale_target | conflict | unmatched
-    message      VARCHAR NOT NULL,
-    file         VARCHAR,
-    line         INTEGER
-);
-CREATE TABLE IF NOT EXISTS persons (
-    person_id           VARCHAR PRIMARY KEY,
-    golden_id           VARCHAR NOT NULL,
-    org_key             VARCHAR,
-    name                VARCHAR NOT NULL,
-    role                VARCHAR,
-    email               VARCHAR,
-    phone               VARCHAR,
-    source              VARCHAR NOT NULL,
-    consent_to_publish  BOOLEAN NOT NULL,
-    revision_id         VARCHAR
-);
-ALTER TABLE projects ADD COLUMN IF NOT EXISTS hidden BOOLEAN DEFAULT false;
-"""
-
-# consented persons of published organisations, and only what a publication needs
-PUBLIC_PERSONS = """
-CREATE OR REPLACE VIEW public_persons AS
-SELECT p.person_id, p.golden_id, g.name AS organisation, p.name, p.role, p.email, p.phone
-FROM persons p
-JOIN golden_organisations g ON g.golden_id = p.golden_id
-WHERE p.consent_to_publish AND NOT coalesce(g.hidden, false)
-"""
-
 
 @dataclass
 class Operation:
@@ -663,7 +601,7 @@ class _Applier:
         self.issues.append(Issue("invalid", msg, o.file, o.line, o.revision_id))
 
     def place(self, country, city, nuts3) -> tuple[str, str, str] | None:
-        """The metropolis of an address, by the rules of core.sql (nuts3, then municipality names / aliases)."""
+        """The metropolis of an address, by the rules of core/placement.sql (nuts3, then municipality names / aliases)."""
         if nuts3:
             r = self.con.execute("SELECT metropolis_id FROM metropolis_nuts3 WHERE nuts3 = ? ORDER BY 1 LIMIT 1", [nuts3]).fetchone()
             if r:
@@ -809,8 +747,7 @@ def apply(con: duckdb.DuckDBPyConnection, cfg: Config, revs: Revisions, run_id: 
     names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
     if "golden_organisations" not in names:
         raise RuntimeError("revisions.apply needs golden_organisations: run the resolution (resolve.run) first")
-    con.execute(DDL)
-    con.execute("ALTER TABLE golden_organisations ADD COLUMN IF NOT EXISTS hidden BOOLEAN DEFAULT false")
+    models.run(con, "core/revisions.sql")
     now = datetime.now(UTC).replace(tzinfo=None)
     insert_rows(con, "revisions", [
         (o.revision_id, o.file, o.line, o.op, o.target, o.field, o.value, o.other, o.author, o.date, o.reason,
@@ -844,7 +781,7 @@ def apply(con: duckdb.DuckDBPyConnection, cfg: Config, revs: Revisions, run_id: 
     insert_rows(con, "revisions_applied", ap.applied)
     issues = revs.issues + plan.issues + ap.issues
     insert_rows(con, "revision_issues", [(i.revision_id, run_id, i.kind, i.message, i.file, i.line) for i in issues])
-    con.execute(PUBLIC_PERSONS)
+    models.run(con, "public/persons.sql")
     counts = {"operations": len(revs.operations), "applied": len({a[0] for a in ap.applied})}
     for kind in KINDS:
         counts[kind] = sum(1 for i in issues if i.kind == kind)

@@ -7,7 +7,7 @@ a name, the newest over the files and their archive members); the server's Last-
 date of the data is unknown and only the fetch date is shown.
 
 A source whose data was landed from its bundled sample is illustrative when `[publish.sources.NAME]
-sample_illustrative = true` (the hand-made cluster registry): public.sql publishes none of it.
+sample_illustrative = true` (the hand-made cluster registry): public/views.sql publishes none of it.
 
 Written as the table `source_data` during the build (before the marts, which count with it).
 """
@@ -22,13 +22,12 @@ from datetime import datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
+from . import models
 from .config import Config
 from .geo import insert_rows
 from .state import State
 
 DATE = re.compile(r"(?<!\d)((?:19|20)\d\d)(?:[-_.]?(0[1-9]|1[0-2])(?:[-_.]?(0[1-9]|[12]\d|3[01]))?)?(?!\d)")
-DDL = """CREATE OR REPLACE TABLE source_data (source VARCHAR PRIMARY KEY, data_date VARCHAR, data_date_basis VARCHAR,
-         illustrative BOOLEAN NOT NULL)"""
 
 
 def name_date(name: str) -> str | None:
@@ -96,6 +95,6 @@ def build(con, cfg: Config, state: State) -> None:
         illustrative = bool(pub.get("sample_illustrative")) and any((f.get("origin") or "").startswith("sample:") for f in files)
         date, basis = _from_column(con, source, pub.get("data_date_column")) or _from_files(cfg, source, files) or (None, None)
         rows.append((source, date, basis, illustrative))
-    con.execute(DDL)
+    models.run(con, "marts/source_data.sql")
     if rows:
         insert_rows(con, "source_data", rows)

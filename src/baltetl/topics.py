@@ -1,4 +1,4 @@
-"""Topic relevance and co-operation opportunities: the marts built after marts.sql.
+"""Topic relevance and co-operation opportunities: the marts built after marts/views.sql.
 
     project_topics          every project: relevant or not, the profile topics and the reasons that matched
     project_topic_matches   one row per project, topic and reason (which reason made which topic)
@@ -10,7 +10,7 @@
 
 The profile is `[topics]` of the configuration, the scoring `[opportunities]` (see baltetl.toml).
 Project matching is here (one regular expression per topic and field group); the rest is
-warehouse/opportunities.sql.  Hidden projects and hidden organisations appear in none of these tables.
+warehouse/marts/opportunities.sql.  Hidden projects and hidden organisations appear in none of these tables.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from . import models
 from .config import Config, ConfigError
 
 # configuration key -> kind in topic_profile and project_topic_matches
@@ -113,15 +114,13 @@ def _profile_frame(profile: Profile) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["topic", "label", "kind", "term", "term_norm"], dtype=object)
 
 
-def match_projects(con: duckdb.DuckDBPyConnection, profile: Profile) -> None:
-    """Create topic_profile, project_topic_matches and project_topics from `projects` (hidden ones left out)."""
-    con.execute("CREATE OR REPLACE TEMP VIEW visible_projects AS SELECT * FROM projects WHERE NOT coalesce(hidden, false)")
+def match_projects(con: duckdb.DuckDBPyConnection, profile: Profile, sql_dir: Path | None = None) -> None:
+    """Create topic_profile, project_topic_matches and project_topics from `projects` (hidden ones left out):
+    marts/topics.sql, the keyword matches here (one pattern per topic), marts/project_topics.sql."""
+    models.run(con, "marts/topics.sql", sql_dir)
     con.register("profile_frame", _profile_frame(profile))
-    con.execute("""CREATE OR REPLACE TABLE topic_profile AS
-                   SELECT topic, label, kind, term, term_norm FROM profile_frame""")  # fmt: skip
+    con.execute("INSERT INTO topic_profile SELECT topic, label, kind, term, term_norm FROM profile_frame")
     con.unregister("profile_frame")
-    con.execute("""CREATE OR REPLACE TABLE project_topic_matches (
-                   project_key VARCHAR NOT NULL, topic VARCHAR NOT NULL, kind VARCHAR NOT NULL, reason VARCHAR NOT NULL)""")
     # keywords: the texts holding any phrase are found in one pass, then each topic's phrases in those only
     # (one pattern per topic, so phrases of different topics that overlap are all found); a match maps back
     # to the configured phrase
@@ -144,34 +143,7 @@ def match_projects(con: duckdb.DuckDBPyConnection, profile: Profile) -> None:
                  AND tp.term_norm = lower(trim(regexp_replace(m.hit, '[\\s\\-]+', ' ', 'g')))""",
                 [t.name, pat, t.name, kind])  # fmt: skip
         con.execute("DROP TABLE texts")
-    con.execute("""
-        INSERT INTO project_topic_matches
-        WITH codes AS (SELECT project_key, trim(unnest(string_split(euroscivoc, ';'))) AS code
-                       FROM visible_projects WHERE euroscivoc IS NOT NULL),
-             items AS (SELECT project_key, trim(unnest(string_split(topics, ';'))) AS item
-                       FROM visible_projects WHERE topics IS NOT NULL)
-        SELECT DISTINCT c.project_key, tp.topic, 'euroscivoc', 'euroscivoc:' || c.code
-        FROM codes c JOIN topic_profile tp ON tp.kind = 'euroscivoc'
-         AND (c.code = tp.term OR starts_with(c.code, rtrim(tp.term, '/') || '/'))
-        UNION ALL
-        SELECT DISTINCT i.project_key, tp.topic, 'call', 'call:' || i.item
-        FROM items i JOIN topic_profile tp ON tp.kind = 'call' AND i.item GLOB tp.term
-        UNION ALL
-        SELECT DISTINCT i.project_key, tp.topic, 'priority', 'priority:' || i.item
-        FROM items i JOIN topic_profile tp ON tp.kind = 'priority' AND lower(i.item) = lower(tp.term)
-        UNION ALL
-        SELECT DISTINCT p.project_key, tp.topic, 'programme', 'programme:' || p.programme
-        FROM visible_projects p JOIN topic_profile tp ON tp.kind = 'programme'
-         AND contains(lower(p.programme), lower(tp.term))""")  # fmt: skip
-    con.execute("""
-        CREATE OR REPLACE TABLE project_topics AS
-        SELECT p.project_key,
-               count(m.topic) > 0 AS relevant,
-               coalesce(list(DISTINCT m.topic ORDER BY m.topic) FILTER (WHERE m.topic IS NOT NULL), [])::VARCHAR[] AS topics,
-               coalesce(list(DISTINCT m.reason ORDER BY m.reason) FILTER (WHERE m.reason IS NOT NULL), [])::VARCHAR[] AS reasons
-        FROM visible_projects p
-        LEFT JOIN project_topic_matches m USING (project_key)
-        GROUP BY p.project_key""")  # fmt: skip
+    models.run(con, "marts/project_topics.sql", sql_dir)
 
 
 def build(con: duckdb.DuckDBPyConnection, cfg: Config, sql_dir: Path, log: Callable[[str], None] = print,
@@ -181,7 +153,7 @@ def build(con: duckdb.DuckDBPyConnection, cfg: Config, sql_dir: Path, log: Calla
     t0 = time.perf_counter()
     profile = load_profile(cfg)
     opp = opportunity_settings(cfg)
-    match_projects(con, profile)
+    match_projects(con, profile, sql_dir)
     t1 = time.perf_counter()
     for key in ("type_weight", "network_weight"):
         con.execute(f"SET VARIABLE {key} = {float(getattr(profile, key))!r}::DOUBLE")
@@ -191,7 +163,7 @@ def build(con: duckdb.DuckDBPyConnection, cfg: Config, sql_dir: Path, log: Calla
     con.register("roles_frame", pd.DataFrame(list(opp["roles"].items()), columns=["type_lower", "role"], dtype=object))
     con.execute("CREATE OR REPLACE TEMP TABLE org_roles AS SELECT * FROM roles_frame")
     con.unregister("roles_frame")
-    con.execute((sql_dir / "opportunities.sql").read_text())
+    models.run(con, "marts/opportunities.sql", sql_dir)
     con.execute("DROP TABLE org_roles; DROP VIEW visible_projects")
     if learned:
         from . import opportunities

@@ -2,6 +2,10 @@
 
 An analyst's open read-only connection keeps reading the old file (its inode lives on until closed) and is
 never blocked; a new connection sees the new build; nobody ever sees a half-built warehouse.
+
+The build runs the layers of warehouse/ in order, raw (the state's snapshots) -> staging (generic: `stage`)
+-> core -> marts -> public, each table defined by a file there (baltetl.models); the Python steps between
+them (geography, resolution, revisions, history, report, topics) fill tables those files define.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from pathlib import Path
 
 import duckdb
 
-from . import buildinfo, db, dictionary, history, report, resolve, revisions, sourcedates, topics
+from . import buildinfo, db, dictionary, history, models, report, resolve, revisions, sourcedates, topics
 from .config import Config
 from .db import WarehouseBusy
 from .db import quote as _q
@@ -28,14 +32,12 @@ from .state import State
 
 # tables every source may stage under these names; they are unioned over sources into the core tables
 CORE_TABLES = ("projects", "organisations", "participations", "network_memberships")
-DERIVED = ("metropolis_id", "assigned_by", "assigned_from")  # computed in core.sql
+DERIVED = ("metropolis_id", "assigned_by", "assigned_from")  # computed in core/from_staging.sql
 
 
 def sql_dir(cfg: Config) -> Path:
-    d = cfg.project_dir / "warehouse"
-    if not (d / "schema.sql").exists():
-        raise FileNotFoundError(f"no warehouse SQL at {d}: run baltetl from its checkout or set BALTETL_PROJECT_DIR")
-    return d
+    """warehouse/ of the checkout (models.folder)."""
+    return models.folder(cfg.project_dir)
 
 
 def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = print,
@@ -59,44 +61,48 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         limit = cfg.raw.get("build", {}).get("memory_limit")
         if limit:  # beyond it DuckDB drops cached blocks and spills to <build>.tmp
             con.execute("SET memory_limit = ?", [str(limit)])
-        con.execute((sqld / "schema.sql").read_text())
+        # core tables first: staging casts every source's snapshot to their columns
+        models.run(con, "core/tables.sql", sqld)
         sources = state.sources()
-        # the snapshots load on cursors of their own while the geography is built here (its TEMP tables are
-        # this connection's; the staged tables and views are the database's)
+        # staging loads on cursors of its own while the geography is built here (its TEMP tables are this
+        # connection's; the staged tables and views are the database's)
         stage_con, stage_pool = db.cursor(con), ThreadPoolExecutor(1)
         try:
-            staged = stage_pool.submit(_stage, stage_con, state, sources)
-            build_geography(con, cfg)
+            staged = stage_pool.submit(stage, stage_con, state, sources)
+            build_geography(con, cfg)  # core/geography.sql
             staged.result()
         finally:
             stage_pool.shutdown(wait=True)
             stage_con.close()
         point("build.staged")
-        records = resolve.load_records_meanwhile(con)  # normalised while core.sql runs
-        placement.place_staged(con, sqld)
-        con.execute((sqld / "core.sql").read_text())
+        # core
+        records = resolve.load_records_meanwhile(con)  # normalised while the core tables fill
+        placement.place_staged(con, sqld)  # core/placement.sql: address_metropolis
+        models.run(con, "core/from_staging.sql", sqld)
+        models.run(con, "core/runs.sql", sqld)
         _run_records(con, state, sources)
         point("build.core")
-        # one organisation, one record: golden organisations, then the partners' revisions on top
+        # one organisation, one record: golden organisations (core/golden_organisations.sql), then the
+        # partners' revisions on top (core/revisions.sql); the id registry is committed after the swap
         revs = revisions.load(cfg)
-        # the id registry is committed after the swap
         resolve.run(con, cfg, state, revs, run_id, log=log, commit=False, records=records.result())
         applied = revisions.apply(con, cfg, revs, run_id)
         if any(applied.get(k) for k in revisions.KINDS):
             log(f"revisions: {applied} (see revision_issues)")
         point("build.resolved")
-        # the history's diff runs on a cursor of its own beside the report and the marts, which read none of
-        # what it writes (its valid_from columns are added first, so no table changes shape meanwhile)
+        # the history (core/changes.sql) diffs on a cursor of its own beside the report and the marts, which
+        # read none of what it writes (its valid_from columns are added first, so no table changes shape meanwhile)
         history.add_valid_from(con)
         hist_con, hist_pool = db.cursor(con), ThreadPoolExecutor(1)
         hist = hist_pool.submit(_timed, history.track, hist_con, state, run_id, target)
         try:
-            # the data-quality report of this run (of the last one recorded if this build is not a run's)
+            # marts: the data-quality report of this run (of the last one recorded if this build is not a run's)
+            models.run(con, "marts/quality_report.sql", sqld)
             rep = report.build(cfg, run_id, state=state, con=con) or report.build(cfg, state=state, con=con)
             report.write(con, rep)
-            sourcedates.build(con, cfg, state)  # each source's data date, illustrative or not (read by the marts)
-            con.execute((sqld / "marts.sql").read_text())
-            topics.build(con, cfg, sqld, log=log)  # topic relevance and co-operation marts
+            sourcedates.build(con, cfg, state)  # marts/source_data.sql: each source's data date (read by the marts)
+            models.run(con, "marts/views.sql", sqld)
+            topics.build(con, cfg, sqld, log=log)  # marts/topics.sql, project_topics.sql, opportunities.sql
         finally:
             hist_pool.shutdown(wait=True)
             hist_con.close()
@@ -104,8 +110,10 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         log("history: " + ", ".join(f"{t} +{c.get('added', 0)} -{c.get('removed', 0)} ~{c.get('changed', 0)}"
                                      for t, c in changed.items()) + f" in {seconds:.2f} s")  # fmt: skip
         # what this build was made from
+        models.run(con, "marts/build_info.sql", sqld)
         insert_rows(con, "build_info", [(run_id, datetime.now(UTC).replace(tzinfo=None), fp, json.dumps(parts), head)])
-        create_public_views(con, sqld / "public.sql")  # last: it reads the marts too
+        # public, last: it reads the marts too
+        create_public_views(con, sqld / "public" / "views.sql")
         dictionary.apply(con, sqld / dictionary.FILE)  # every table, view and column's comment
         point("build.marts")
         counts = {
@@ -144,7 +152,7 @@ def _timed(fn, *args):
 
 
 def create_public_views(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
-    """Run public.sql: its first block always, each `-- requires: a, b` block when those tables exist.
+    """Run public/views.sql: its first block always, each `-- requires: a, b` block when those tables exist.
     Returns the public_* views the warehouse now has."""
     blocks = re.split(r"^-- requires:(.*)$", path.read_text(), flags=re.M)
     have = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
@@ -156,8 +164,10 @@ def create_public_views(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]
         "SELECT view_name FROM duckdb_views() WHERE view_name LIKE 'public\\_%' ESCAPE '\\' ORDER BY 1").fetchall()]
 
 
-def _stage(con: duckdb.DuckDBPyConnection, state: State, sources: list[str]) -> None:
-    """stg_<source>__<table> for every snapshot table; stg_<core table> = the union over sources."""
+def stage(con: duckdb.DuckDBPyConnection, state: State, sources: list[str]) -> None:
+    """The staging layer, the same for every source: stg_<source>__<table> for every table of its snapshot
+    (as its contract delivered it), stg_<core table> = the union over sources cast to the core table's columns
+    (core/tables.sql), stg_records = every staged record's lineage."""
     parts: dict[str, list[str]] = {t: [] for t in CORE_TABLES}
     records = []
     loads = [(source, pq.stem, pq) for source in sources for pq in sorted(state.current(source).glob("*.parquet"))]
@@ -208,7 +218,7 @@ def _core_select(con, source: str, stg: str, table: str) -> str:
         if col == "source":
             out.append(f"'{source}'::VARCHAR AS source")
         elif col in DERIVED:
-            continue  # computed in core.sql
+            continue  # computed in core/from_staging.sql
         elif col == "project_key":
             out.append(f"'{source}:' || project_id AS project_key")
         elif col == "org_key":

@@ -8,6 +8,7 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+import duckdb
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,13 +97,7 @@ def local_source(tmp_path: Path, source: str, keys: str = "", warehouse: Path | 
 
 def warehouse_rows(cfg, sql: str, params=()) -> list[tuple]:
     """The rows of `sql` on the configuration's warehouse, opened read-only and closed again."""
-    import duckdb
-
-    con = duckdb.connect(str(cfg.warehouse), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
+    return q(cfg.warehouse, sql, params)
 
 
 def local_toml(path: Path, body: str, **http) -> Path:
@@ -112,3 +107,21 @@ def local_toml(path: Path, body: str, **http) -> Path:
     settings = {"min_interval_s": 0, "retries": 0, "backoff_s": 0.01, **http}
     path.write_text("[http]\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()) + body, encoding="utf-8")
     return path
+
+
+def q(path, sql: str, params=()) -> list[tuple]:
+    """The rows of `sql` on the DuckDB file `path`, opened read-only and closed again."""
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
+
+
+def small_archive(tmp_path, n):
+    """The first n real project files of the sample, as their own tar.xz."""
+    out = tmp_path / f"first{n}.tar.xz"
+    with tarfile.open(SAMPLE, "r:xz") as src, tarfile.open(out, "w:xz") as dst:
+        for m in [m for m in src.getmembers() if m.isfile()][:n]:
+            dst.addfile(m, src.extractfile(m))
+    return out

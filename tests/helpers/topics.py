@@ -1,7 +1,7 @@
 """A small hand-made warehouse for the topic and opportunity tests (test_topics.py, test_opportunities.py).
 
-The real DDL (warehouse/schema.sql, resolve.SCHEMA, the `hidden` columns the revisions add) with only the
-rows a test writes; `build` runs the same code a warehouse build runs after marts.sql.
+The real DDL (warehouse/core/tables.sql, resolve.SCHEMA, the `hidden` columns the revisions add) with only the
+rows a test writes; `build` runs the same code a warehouse build runs after marts/views.sql.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from datetime import date, timedelta
 
 import duckdb
 
-from helpers.common import ROOT
 
 FUTURE = date.today() + timedelta(days=400)
 PAST = date(2020, 6, 30)
@@ -19,11 +18,12 @@ METROS = {"helsinki": "Helsinki", "riga": "Riga", "tallinn": "Tallinn"}
 
 class Mini:
     def __init__(self, path):
+        from baltetl import models
         from baltetl.resolve import SCHEMA
 
         self.con = duckdb.connect(str(path))
-        self.con.execute((ROOT / "warehouse" / "schema.sql").read_text())
-        self.con.execute(SCHEMA)
+        models.run(self.con, "core/tables.sql")
+        models.run(self.con, SCHEMA)
         self.con.execute("ALTER TABLE projects ADD COLUMN hidden BOOLEAN DEFAULT false")
         self.con.execute("CREATE TABLE metropolises (metropolis_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL)")
         self.con.executemany("INSERT INTO metropolises VALUES (?, ?)", list(METROS.items()))

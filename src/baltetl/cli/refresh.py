@@ -117,14 +117,15 @@ def refresh(
             _fail("refused", exc)
         except ConfigError as exc:
             _fail("error", exc)
-        landed: dict = {}
-        if sample or input is not None:  # local inputs: when nothing changed, no orchestrator is needed
-            kept = _refresh_if_unchanged(source, sample, input, warehouse, config, landed)
-            if kept is not None:
-                _print_result(kept)
-                raise typer.Exit(0)
-        with pipeline.batch_gc():  # from the read-ahead on (the flow's refresh sets it too)
-            result = _run_flow(source, sample, input, warehouse, config, publish, landed, accept_shrink)
+        input_path = str(input.resolve()) if input else None
+        landed: dict = {}  # local inputs land first: a refresh that would change nothing is recorded at once,
+        result = None  # with no orchestrator (Prefect would start a temporary API for nothing)
+        if sample or input is not None:
+            result = pipeline.refresh_if_unchanged(cfg, names, sample=sample, input_path=input_path, landed=landed)
+        if result is None:
+            result = _run_flow(cfg, landed, input, dict(sources=source or None, sample=sample, input=input_path,
+                               warehouse=str(warehouse) if warehouse else None, config=str(config) if config else None,
+                               publish=publish, accept_shrink=accept_shrink))  # fmt: skip
     _print_result(result)
     # the process ends here: spare the collector's last pass over everything the run left (~0.7 s at exit)
     gc.freeze()
@@ -151,85 +152,29 @@ class _Named(ValueError):
         self.__cause__ = cause
 
 
-def _run_flow(source, sample, input, warehouse, config, publish, landed: dict, accept_shrink: bool = False) -> dict:
-    """Start the temporary API, read the local inputs ahead, run the refresh flow: -> its result."""
-    from contextlib import nullcontext
-
-    from .. import pipeline, prefect_api
+def _run_flow(cfg, landed: dict, input: Path | None, params: dict) -> dict:
+    """The refresh flow with `params`, beside its run-time tuning (runtime.for_cli: a temporary API, the
+    landed inputs read ahead): -> its result."""
     from .. import progress as prog
-    from ..config import ConfigError, load_config
+    from .. import runtime
+    from ..config import ConfigError
     from ..pipeline import RefreshLocked
 
-    api = prefect_api.start_if_needed()  # comes up while the inputs are parsed and the flow is imported
-    cfg = load_config(config, warehouse=warehouse) if landed else None
-    if landed:  # parse the local inputs while Prefect starts (and its API); the flow's parse takes the result
-        pipeline.read_ahead(cfg, landed)
-    api = prefect_api.unless_profile_api(api)
-
-    flow = _load_flow()
-    settings = nullcontext()
-    if api is not None:
-        from prefect.settings import temporary_settings
-
-        if api.wait():
-            # a temporary API dies with this run: nobody would watch heartbeats (they cost ~1 s at the end)
-            settings = temporary_settings(updates={"api.url": api.url, "flows.heartbeat_frequency": None})
-        else:
-            api = None  # Prefect starts its own
-    if input is not None and landed:  # a wrong file changes nothing: its parse, under way since the start, first
-        # with a temporary API ready, a parse still running is not waited for: the flow starts beside it, and an
-        # error it finds later (a cut-off end) fails the source in the run (exit 1) instead
-        bad = pipeline.read_ahead_error(cfg, landed, wait=api is None)
+    with runtime.for_cli(cfg, landed, _load_flow) as rt:
+        bad = rt.read_ahead_error() if input is not None else None  # a wrong file changes nothing: said first
         if bad is not None:
-            pipeline.drop_read_ahead()
-            if api is not None:
-                api.stop()
             _fail("bad input", bad if str(input) in str(bad) or str(input.resolve()) in str(bad) else
                   _Named(f"{input}: {type(bad).__name__}: {bad}", bad))  # fmt: skip
-    try:
-        with settings, _Display(console) as display:
-            prog.set_sink(display)
-            result = flow(
-                sources=source or None,
-                sample=sample,
-                input=str(input.resolve()) if input else None,
-                warehouse=str(warehouse) if warehouse else None,
-                config=str(config) if config else None,
-                publish=publish,
-                accept_shrink=accept_shrink,
-            )
-    except RefreshLocked as exc:
-        _fail("refused", exc)
-    except (ConfigError, ValueError, FileNotFoundError) as exc:
-        _fail("error", exc)
-    finally:
-        prog.set_sink(None)
-        pipeline.drop_read_ahead()
-        if api is not None:
-            _drain_prefect()  # send what Prefect still holds (logs, events) while its API is up
-            api.stop()
-    return result
-
-
-def _refresh_if_unchanged(source, sample, input, warehouse, config, landed: dict) -> dict | None:
-    """The run's summary when every local input is as last time and the warehouse is current (recorded, no
-    Prefect needed: it would start a temporary API for nothing); None to run the flow (`landed` then holds
-    the inputs that landed, by source)."""
-    from ..config import ConfigError, load_config
-    from ..pipeline import RefreshLocked, refresh_if_unchanged, selected_sources
-
-    try:
-        cfg = load_config(config, warehouse=warehouse)
-        names = selected_sources(cfg, source or None, sample)
-    except ConfigError as exc:
-        _fail("error", exc)
-    if input is not None and len(names) != 1:
-        return None  # the flow explains
-    try:
-        return refresh_if_unchanged(cfg, names, sample=sample, input_path=str(input.resolve()) if input else None,
-                                    landed=landed)  # fmt: skip
-    except RefreshLocked as exc:
-        _fail("refused", exc)
+        try:
+            with _Display(console) as display:
+                prog.set_sink(display)
+                return rt.flow(**params)
+        except RefreshLocked as exc:
+            _fail("refused", exc)
+        except (ConfigError, ValueError, FileNotFoundError) as exc:
+            _fail("error", exc)
+        finally:
+            prog.set_sink(None)
 
 
 def deployment(cfg, name: str | None = None):
@@ -264,18 +209,6 @@ def serve(
     sch = cfg.raw.get("schedule", {})
     console.print(f"serving refresh/{dep.name}: {sch.get('cron')} ({sch.get('timezone')}) -> {cfg.warehouse}")
     prefect_serve(dep)
-
-
-def _drain_prefect(timeout: float = 10.0) -> None:
-    """Flush Prefect's log and event workers (they would otherwise retry against a stopped API at exit)."""
-    try:
-        from prefect.events.worker import EventsWorker
-        from prefect.logging.handlers import APILogWorker
-
-        for worker in (APILogWorker, EventsWorker):
-            worker.drain_all(timeout=timeout)
-    except Exception:  # pragma: no cover - best effort; the run's result is already known
-        pass
 
 
 def _print_result(result: dict) -> None:

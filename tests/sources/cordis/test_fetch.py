@@ -79,10 +79,14 @@ enabled = true
 
 
 def run(cfg):
+    """Land, parse and stage: -> (files, the parsed project ids, the parse's rejects, the stage's result); the
+    ids and rejects taken before staging, which uses the parsed tables up."""
     files = pipeline.land(cfg, "cordis")
     parsed = pipeline.parse(cfg, "cordis", files)
+    ids, rejects = set(parsed.tables["projects"]["project_id"]), list(parsed.rejects)
     result = pipeline.stage(cfg, "cordis", parsed, files, pipeline.new_run_id(), time.time(), log=lambda m: None)
-    return files, parsed, result
+    assert not parsed.tables and not parsed.rejects  # used up: freed before the build
+    return files, ids, rejects, result
 
 
 def snapshot_count(cfg, table: str) -> int:
@@ -101,7 +105,7 @@ def test_fetch_sample_tar_xz_end_to_end_then_304(httpserver: HTTPServer, tmp_pat
     url = httpserver.url_for("/data/cordis-HORIZONprojects-xml.tar.xz")
     cfg = override(tmp_path, url)
 
-    files, parsed, result = run(cfg)
+    files, parsed_ids, rejects, result = run(cfg)
 
     assert len(files) == 1
     f = files[0]
@@ -109,7 +113,7 @@ def test_fetch_sample_tar_xz_end_to_end_then_304(httpserver: HTTPServer, tmp_pat
     assert f.sha256 == hashlib.sha256(body).hexdigest()
     assert f.path.parent == cfg.landing / "cordis" and f.path.name.endswith(".tar.xz")
     assert f.path.read_bytes() == body
-    assert not parsed.rejects
+    assert not rejects
     assert result.status == "success"
     assert result.tables["projects"]["loaded"] == SAMPLE_PROJECTS
     assert result.tables["participations"]["loaded"] == SAMPLE_PARTICIPATIONS
@@ -151,7 +155,7 @@ def test_fetch_real_zip_end_to_end_then_304(httpserver: HTTPServer, tmp_path):
     url = httpserver.url_for("/data/cordis-HORIZONprojects-xml.zip")
     cfg = override(tmp_path, url)
 
-    files, parsed, result = run(cfg)
+    files, parsed_ids, rejects, result = run(cfg)
 
     f = files[0]
     assert f.path.suffix == ".zip" and zipfile.is_zipfile(f.path)
@@ -160,7 +164,7 @@ def test_fetch_real_zip_end_to_end_then_304(httpserver: HTTPServer, tmp_path):
     assert side["url"] == url and side["etag"] == etag and side["status"] == 200
     assert result.status == "success"
     assert result.tables["projects"]["loaded"] == ZIP_MEMBERS
-    assert set(parsed.tables["projects"]["project_id"]) == ids
+    assert parsed_ids == ids
     assert snapshot_count(cfg, "projects") == ZIP_MEMBERS
     assert snapshot_count(cfg, "participations") == result.tables["participations"]["loaded"] > 0
 

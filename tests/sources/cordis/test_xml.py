@@ -394,5 +394,24 @@ def test_entity_references_and_comments_keep_the_text_around_them(tmp_path):
     assert proj[4] == "A&xxe;B" and proj[3] == "XY" and proj[19] == "one &int; two"
     assert rows[0][11] == "ACME &xxe; Oy"
     projects, parts, rejects = cordis_xml.parse_batch([("data/1/1.xml", doc)])  # the workers' path
-    assert not rejects and projects[4] == ("A&xxe;B",)
+    assert not rejects and projects[4].to_pylist() == ["A&xxe;B"]  # a string column: an Arrow array
     assert "TOP-SECRET-LINE" not in repr((proj, rows, projects, parts))  # the file was never read
+
+
+def test_the_workers_hand_back_strings_as_arrow_arrays_and_the_main_process_keeps_them_so():
+    import pyarrow as pa
+
+    from baltetl.sources.cordis.values import CONVERTED_PARTICIPATION_COLUMNS as COLS
+
+    doc = (b'<project><id>1</id><title>T</title><relations><associations><organization type="coordinator" '
+           b'order="1"><id>9</id><legalName>ACME Oy</legalName></organization></associations></relations></project>')  # fmt: skip
+    projects, parts, _ = cordis_xml.parse_batch([("data/1/1.xml", doc)])
+    assert isinstance(parts[COLS.index("name")], pa.Array)
+    assert parts[COLS.index("sme")] == [None]  # no value at all: a list, not an Arrow column of nulls
+    table = cordis._Columns(["name", "sme", "city"])
+    table.add_columns([pa.array(["A", None]), [None, None], pa.array(["Rīga", "Tallinn"])])
+    table.add_columns([[None], [True], ["Oslo"]])  # a batch whose names are all empty; sme has a value
+    df = table.frame()
+    assert str(df["name"].dtype) == "str" and df["name"].isna().tolist() == [False, True, True]
+    assert df["sme"].dtype == object and df["sme"].tolist() == [None, None, True]
+    assert df["city"].dtype == object and df["city"].tolist() == ["Rīga", "Tallinn", "Oslo"]  # a list of strings: objects

@@ -74,23 +74,35 @@ def fetch(ctx: SourceContext) -> list[Landed]:
 
 
 class _Columns:
-    """A table gathered column by column (see xml.parse_batch)."""
+    """A table gathered column by column, in chunks (see xml.parse_batch and _column)."""
 
     def __init__(self, names: list[str]):
         self.names, self.cols = names, [[] for _ in names]
 
     def add_columns(self, cols) -> None:
         for col, values in zip(self.cols, cols):
-            col.extend(values)
+            col.append(values)
 
     def add_rows(self, rows: list[tuple]) -> None:
         if rows:
             self.add_columns(zip(*rows))
 
     def frame(self) -> pd.DataFrame:
-        df = pd.DataFrame(dict(zip(self.names, self.cols)), columns=self.names, dtype=object)
+        df = pd.DataFrame(dict(zip(self.names, map(_column, self.cols))), columns=self.names)
         self.cols = [[] for _ in self.names]  # the frame holds the values now
         return df
+
+
+def _column(chunks: list):
+    """A column from its chunks: a string column when some chunk is an Arrow string array and the others are
+    too or hold no value, else one of Python objects (as the CSV edition's and a column with no value)."""
+    import pyarrow as pa
+
+    arrow = any(isinstance(c, pa.Array) for c in chunks)
+    if arrow and all(isinstance(c, pa.Array) or all(v is None for v in c) for c in chunks):
+        parts = [c if isinstance(c, pa.Array) else pa.nulls(len(c), pa.string()) for c in chunks]
+        return pd.Series(pd.array(pa.chunked_array(parts, type=pa.string()), dtype="str"))
+    return pd.Series([v for c in chunks for v in (c.to_pylist() if isinstance(c, pa.Array) else c)], dtype=object)
 
 
 def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:

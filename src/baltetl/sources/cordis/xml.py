@@ -17,8 +17,7 @@ PARSER = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True
 
 def parse_batch(batch: list[tuple[str, bytes]]) -> tuple[list[tuple], list[tuple], list[tuple]]:
     """[(ref, xml bytes)] -> (project columns, participation columns, rejects as (key, ref, check, value)); the
-    rows cleaned by values.py, handed back column by column ([] when none): unpickled, a column's values
-    then lie together in memory, and reading them a column at a time (validation) is ~2x faster."""
+    rows cleaned by values.py, handed back column by column ([] when none; see compact)."""
     projects, parts, rejects = [], [], []
     for ref, data in batch:
         key = ref.rsplit("/", 1)[-1].rsplit(".", 1)[0]
@@ -33,7 +32,24 @@ def parse_batch(batch: list[tuple[str, bytes]]) -> tuple[list[tuple], list[tuple
         proj, rows = xml_project(root, ref)
         projects.append(project_row(proj))
         parts.extend(map(participation_row, rows))
-    return list(zip(*projects)), list(zip(*parts)), rejects
+    return compact(zip(*projects)), compact(zip(*parts)), rejects
+
+
+def compact(columns) -> list:
+    """Each column of strings (and None) as an Arrow string array, the others (booleans; no value at all) as a
+    list: unpickled in the main process at no cost, and held there in a buffer a third the size of as many
+    Python strings (which stay in the worker).  See source._column."""
+    import pyarrow as pa
+
+    out = []
+    for values in columns:
+        values = list(values)  # Arrow reads a list 3x faster than the tuple of zip
+        try:
+            arr = pa.array(values, type=pa.string())
+        except (pa.ArrowTypeError, pa.ArrowInvalid):  # a column of booleans or numbers
+            arr = None
+        out.append(arr if arr is not None and arr.null_count < len(arr) else values)
+    return out
 
 
 # A <result> (a publication or deliverable of the project: ~45 % of the archive's bytes) is never read, so it

@@ -1,5 +1,6 @@
--- baltetl warehouse: core tables.  Each build creates them in a new file from the per-source
--- snapshots (stg_<source>__<table>), then swaps the file in.  Keys are '<source>:<source id>'.
+-- The core tables, one row per record of any source.  Created first in every build: staging reads their columns
+-- (each source's stg_<source>__<table> is cast to them in stg_<table>); core/from_staging.sql fills them.
+-- Keys are '<source>:<source id>'.
 
 -- One row per project, any source.
 CREATE TABLE projects (
@@ -85,77 +86,4 @@ CREATE TABLE network_memberships (
     joined_year          INTEGER,
     record_ref           VARCHAR NOT NULL,
     PRIMARY KEY (network, org_key)
-);
-
--- Raw files each source's current data was read from.
-CREATE TABLE landed_files (
-    source      VARCHAR NOT NULL,
-    file_name   VARCHAR NOT NULL,
-    sha256      VARCHAR NOT NULL,
-    bytes       BIGINT,
-    origin      VARCHAR,                           -- URL, input:<path> or sample:<name>
-    fetched_at  TIMESTAMP,
-    run_id      VARCHAR NOT NULL                   -- the run that loaded it
-);
-
--- One row per run and source.
-CREATE TABLE runs (
-    run_id            VARCHAR NOT NULL,
-    source            VARCHAR NOT NULL,
-    status            VARCHAR NOT NULL,            -- success | unchanged (input as last time) | failed | skipped
-    started_at        TIMESTAMP,
-    finished_at       TIMESTAMP,
-    duration_s        DOUBLE,
-    rows_read         BIGINT,
-    rows_loaded       BIGINT,
-    rows_quarantined  BIGINT,
-    tables            JSON,                        -- per table: read, loaded, quarantined, repaired, top checks
-    input_files       JSON,
-    message           VARCHAR,
-    PRIMARY KEY (run_id, source)
-);
-
--- Values that failed their contract (or records that could not be parsed), with the reason.  Never silently
--- dropped.  action: row_held (the record, and the rows referring to it, did not load: its key or identity, a
--- required field or a table-wide check failed) or field_nulled (the record loaded with this field empty).
-CREATE TABLE quarantine (
-    run_id         VARCHAR NOT NULL,
-    source         VARCHAR NOT NULL,
-    table_name     VARCHAR NOT NULL,
-    record_key     VARCHAR,
-    record_ref     VARCHAR,
-    column_name    VARCHAR,
-    check_name     VARCHAR NOT NULL,
-    failure_value  VARCHAR,
-    action         VARCHAR                      -- row_held | field_nulled (NULL: recorded before the marker: held)
-);
-
--- The data-quality report of the run that built this warehouse, one row per configured source
--- (baltetl.report; also a Prefect artifact 'data-quality' and `baltetl status`).
-CREATE TABLE quality_report (
-    run_id            VARCHAR NOT NULL,
-    source            VARCHAR NOT NULL,
-    status            VARCHAR,                     -- in that run; NULL = not refreshed in it
-    rows_read         BIGINT,
-    rows_loaded       BIGINT,
-    rows_quarantined  BIGINT,                      -- rows held back
-    fields_nulled     BIGINT,                      -- values emptied in rows that loaded (quarantined, action field_nulled)
-    unchanged         BOOLEAN,                     -- input as last time: not parsed again, its data kept
-    duration_s        DOUBLE,
-    message           VARCHAR,
-    last_good_at      TIMESTAMP,                   -- when its data in use was loaded or last confirmed unchanged
-    age_days          DOUBLE,
-    cadence_days      DOUBLE,                      -- how often the source publishes (configuration)
-    stale             BOOLEAN NOT NULL,            -- no data, or older than its cadence
-    top_checks        JSON,                        -- [{table, check, rows}]: the checks its data failed most
-    generated_at      TIMESTAMP NOT NULL
-);
-
--- What this warehouse was built from (baltetl.buildinfo): a refresh that changes none of it skips the build.
-CREATE TABLE build_info (
-    run_id       VARCHAR NOT NULL,
-    built_at     TIMESTAMP NOT NULL,
-    fingerprint  VARCHAR NOT NULL,                 -- sha256 over the parts
-    parts        JSON,                             -- snapshots per source, revision files, config, code, reference
-    history_head VARCHAR                           -- the history version (state/history) this build holds
 );

@@ -1,5 +1,5 @@
 -- Co-operation marts: organisation topic profiles, existing links between metropolises, opportunities.
--- Run by baltetl.topics.build after marts.sql, once it has matched the projects (project_topics,
+-- Run by baltetl.topics.build after marts/views.sql, once it has matched the projects (project_topics,
 -- project_topic_matches, topic_profile) and set the variables type_weight, network_weight and opp_* (from
 -- [topics] and [opportunities]) and the temp table org_roles (type_lower, role).
 -- Hidden organisations and hidden projects are left out everywhere ("visible" below).  "Ongoing" is as of

@@ -20,7 +20,7 @@ JOIN golden_organisations g ON g.golden_id = p.golden_id
 WHERE p.consent_to_publish AND NOT coalesce(g.hidden, false);
 
 -- Each project's metropolises: a partner placed there by its address in the project or by its organisation
--- (the one definition, marts.sql's project_metropolises).
+-- (the one definition, marts/views.sql's project_metropolises).
 CREATE OR REPLACE VIEW public_project_metropolises AS
 SELECT project_key, metropolis_id FROM project_metropolises;
 

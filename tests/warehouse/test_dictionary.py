@@ -106,7 +106,7 @@ patterns: {"stg_*__*": staged}
 
 def test_the_committed_dictionary_is_the_rendered_one():
     """warehouse/DICTIONARY.md (linked from the README) is what scripts/dictionary.py renders: it cannot drift."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     rendered = dictionary.markdown(root / "warehouse" / dictionary.FILE)
     assert (root / "warehouse" / "DICTIONARY.md").read_text(encoding="utf-8") == rendered, (
         "warehouse/DICTIONARY.md is stale: python scripts/dictionary.py > warehouse/DICTIONARY.md")

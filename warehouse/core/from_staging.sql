@@ -1,9 +1,9 @@
 -- Place every organisation and participation in a metropolis, by its address: postcode -> municipality
 -- (LAU) -> functional urban area, then NUTS3 where the region is wholly inside or outside, then city names
--- (rules in src/baltetl/placement.py; the SQL in placement.sql).
+-- (rules in src/baltetl/placement.py; the SQL in core/placement.sql).
 -- city_norm is the upper-case ASCII form of the city, computed when the data was staged.
 
--- address_metropolis: one row per distinct (country, post_code, city_norm, nuts3), made by placement.sql
+-- address_metropolis: one row per distinct (country, post_code, city_norm, nuts3), made by core/placement.sql
 -- (placement.place_staged) just before this file.
 
 INSERT INTO projects BY NAME

@@ -89,7 +89,7 @@ def test_refresh_if_unchanged_records_only_a_run_that_changes_nothing(cfg, tmp_p
 
 
 def test_cli_unchanged_local_refresh_starts_no_prefect(cfg, monkeypatch):
-    from baltetl import prefect_api
+    from baltetl import runtime
     from baltetl.cli import app
     from baltetl.cli import refresh as cli_refresh
 
@@ -99,7 +99,7 @@ def test_cli_unchanged_local_refresh_starts_no_prefect(cfg, monkeypatch):
         raise AssertionError("Prefect started for a refresh that changes nothing")
 
     monkeypatch.setattr(cli_refresh, "_load_flow", no_prefect)
-    monkeypatch.setattr(prefect_api, "start_if_needed", no_prefect)
+    monkeypatch.setattr(runtime, "start_if_needed", no_prefect)
     args = ["refresh", "--sample", "-w", str(cfg.warehouse)] + [a for s in SOURCES for a in ("--source", s)]
     res = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
     assert res.exit_code == 0, res.output

@@ -9,8 +9,6 @@ sources (networks, clusters) from local inputs, then the build, as a refresh run
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.forkserver
 import os
 import shutil
 import signal
@@ -50,17 +48,6 @@ SWAPPED = {"swap.after", "build.done"}  # killed after the rename: the new build
 def _clean_env(monkeypatch):
     for var in crash_child.ENV:
         monkeypatch.delenv(var, raising=False)
-
-
-@pytest.fixture(scope="module")
-def forkserver():
-    """Children forked from a server that has imported crash_child (baltetl, pandera, the contracts) once."""
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["crash_child"])
-    with pytest.MonkeyPatch.context() as mp:  # Python 3.11's forkserver ignores sys.path when preloading
-        mp.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT / "tests"), os.environ.get("PYTHONPATH")])))
-        multiprocessing.forkserver.ensure_running()
-    return ctx
 
 
 @pytest.fixture(scope="module")

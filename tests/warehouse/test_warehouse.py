@@ -5,29 +5,11 @@ import sys
 import tarfile
 import textwrap
 
-import duckdb
 import pytest
 
 from baltetl import pipeline
 from baltetl.pipeline import RefreshLocked
-from helpers.common import SAMPLE, run_refresh, truncated_sample
-
-
-def q(path, sql):
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
-def small_archive(tmp_path, n):
-    """The first n real project files of the sample, as their own tar.xz."""
-    out = tmp_path / f"first{n}.tar.xz"
-    with tarfile.open(SAMPLE, "r:xz") as src, tarfile.open(out, "w:xz") as dst:
-        for m in [m for m in src.getmembers() if m.isfile()][:n]:
-            dst.addfile(m, src.extractfile(m))
-    return out
+from helpers.common import SAMPLE, q, run_refresh, small_archive, truncated_sample
 
 
 def test_sample_builds_the_warehouse(cfg):

@@ -9,14 +9,6 @@ from typer.testing import CliRunner
 pytestmark = pytest.mark.prefect
 
 
-@pytest.fixture(scope="session")
-def prefect_server():
-    from prefect.testing.utilities import prefect_test_harness
-
-    with prefect_test_harness():
-        yield
-
-
 def test_refresh_flow_on_the_sample(prefect_server, tmp_path):
     from baltetl.cli.refresh import _load_flow
 
@@ -105,7 +97,7 @@ def test_a_failed_publish_marks_the_run_and_keeps_the_warehouse(prefect_server, 
 
 
 def test_cli_refresh_is_refused_while_another_runs(prefect_server, tmp_path):
-    """The lock is held here as a running refresh holds it (tests/test_crash.py: by another process)."""
+    """The lock is held here as a running refresh holds it (tests/pipeline/test_crash.py: by another process)."""
     from baltetl import pipeline
     from baltetl.cli import app
     from baltetl.config import load_config

@@ -19,7 +19,6 @@ import duckdb
 import psutil
 import pytest
 from helpers.common import ROOT
-from test_crash import forkserver  # noqa: F401  (the fixture: children forked from a process with baltetl imported)
 from typer.testing import CliRunner
 
 from baltetl import buildinfo, pipeline, report

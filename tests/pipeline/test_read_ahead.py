@@ -9,14 +9,14 @@ import sys
 
 import duckdb
 
-from baltetl import pipeline
+from baltetl import pipeline, runtime
 from baltetl.archive import ArchiveError
 from helpers.common import ROOT, SAMPLE, run_refresh, truncated_sample
 
 
 def test_parse_takes_the_read_ahead_of_the_same_files(cfg):
     files = pipeline.land(cfg, "cordis", sample=True)
-    pipeline.read_ahead(cfg, {"cordis": files})
+    runtime.read_ahead(cfg, {"cordis": files})
     notes = []
     first = pipeline.parse(cfg, "cordis", files, log=notes.append)
     assert notes == ["cordis: parsed ahead, while Prefect started"]
@@ -29,21 +29,21 @@ def test_parse_takes_the_read_ahead_of_the_same_files(cfg):
 
 def test_a_read_ahead_that_fails_fails_the_parse_with_its_error(cfg, tmp_path):
     files = pipeline.land(cfg, "cordis", input_path=str(truncated_sample(tmp_path)))
-    pipeline.read_ahead(cfg, {"cordis": files})
+    runtime.read_ahead(cfg, {"cordis": files})
     try:
         pipeline.parse(cfg, "cordis", files)
     except ArchiveError as exc:
         assert "truncated or corrupt" in str(exc)
     else:
         raise AssertionError("a truncated archive parsed")
-    assert not pipeline._read_ahead
+    assert not runtime._read_ahead
 
 
 def test_an_unchanged_input_is_not_read_ahead(cfg):
     run_refresh(cfg, "cordis", sample=True)
     files = pipeline.land(cfg, "cordis", sample=True)
-    pipeline.read_ahead(cfg, {"cordis": files})
-    assert not pipeline._read_ahead
+    runtime.read_ahead(cfg, {"cordis": files})
+    assert not runtime._read_ahead
 
 
 def test_cli_refresh_with_a_temporary_api_uses_the_read_ahead(tmp_path):
@@ -79,5 +79,5 @@ def test_a_landing_of_long_ago_is_not_taken(cfg, tmp_path, monkeypatch):
     src = tmp_path / "cordis.tar.xz"
     src.write_bytes(SAMPLE.read_bytes())
     first = pipeline.land(cfg, "cordis", input_path=str(src))
-    monkeypatch.setattr(pipeline, "LANDED_HERE_S", 0)  # every landing is long ago
+    monkeypatch.setattr(runtime, "LANDED_HERE_S", 0)  # every landing is long ago
     assert pipeline.land(cfg, "cordis", input_path=str(src))[0].fetched_at != first[0].fetched_at

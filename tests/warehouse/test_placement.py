@@ -15,7 +15,7 @@ from baltetl.normalise import norm_place, norm_postcode, nuts3
 from baltetl.placement import norm_pc_sql, place
 from baltetl.warehouse import sql_dir
 
-FIXTURES = Path(__file__).parent / "fixtures" / "placement"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "placement"
 
 
 def placed(cfg, rows):
@@ -197,10 +197,10 @@ def test_eval_placement_bad_labels_one_line(tmp_path):
 
 def test_golden_organisation_is_placed_at_its_seat_not_a_branch():
     """University of Tartu: its CORDIS address is in Tartu; two keep.eu rows name its Tallinn office."""
-    from baltetl import resolve
+    from baltetl import models, resolve
 
     con = duckdb.connect()
-    con.execute((Path(__file__).parents[1] / "warehouse" / "schema.sql").read_text())
+    models.run(con, "core/tables.sql")
     rows = [
         ("cordis:999894334", "cordis", "TARTU ULIKOOL", "50090", "Tartu", None, None),
         ("keep:ut-tallinn-1", "keep", "University of Tartu", "10119", "Tallinn", "tallinn", "postcode"),
