@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .config import Config
-    from .sources import Landed, Parsed
+    from .types import Landed, Parsed
 
 
 # -- memory and the garbage collector ------------------------------------------------------------------------

@@ -54,14 +54,14 @@ def test_fetch_lands_and_parses_configured_lists(tmp_path, httpserver: HTTPServe
     assert [f.name for f in files] == ["members", "metadata"]
     assert files[0].path.read_bytes() == MEMBERS and files[0].origin.endswith("/etmun/members.csv")
     parsed = pipeline.parse(cfg, "networks", files)
+    nets = parsed.tables["networks"].set_index("network")  # read before stage, which empties parsed.tables
+    ref = parsed.tables["network_memberships"]["record_ref"].iloc[0]
     result = pipeline.stage(cfg, "networks", parsed, files, pipeline.new_run_id(), 0.0, log=lambda m: None)
     assert result.status == "success"
     assert result.tables["network_memberships"]["loaded"] == 96
     assert result.rows_loaded + result.rows_quarantined == result.rows_read
-    nets = parsed.tables["networks"].set_index("network")
     assert nets.loc["UBC", "full_name"] == "Union of Baltic Cities"  # metadata from the second file
     assert nets.loc["UBC", "record_ref"].startswith(files[1].path.name + ":")
-    ref = parsed.tables["network_memberships"]["record_ref"].iloc[0]
     assert ref == f"{files[0].path.name}:2"  # a plain landed CSV: file:line
 
 
