@@ -9,26 +9,23 @@
 INSERT INTO projects BY NAME
 SELECT * FROM stg_projects;
 
-INSERT INTO organisations BY NAME
+-- a staged table's rows with the metropolis their address is placed in
+CREATE OR REPLACE TEMP MACRO placed(staged) AS TABLE
 SELECT s.* EXCLUDE (city_norm), am.metropolis_id, am.assigned_by, am.assigned_from
-FROM stg_organisations s
+FROM query_table(staged) s
 LEFT JOIN address_metropolis am
   ON am.country IS NOT DISTINCT FROM s.country
  AND am.post_code IS NOT DISTINCT FROM s.post_code
  AND am.city_norm IS NOT DISTINCT FROM s.city_norm
  AND am.nuts3 IS NOT DISTINCT FROM s.nuts3;
 
-INSERT INTO participations BY NAME
-SELECT s.* EXCLUDE (city_norm), am.metropolis_id, am.assigned_by, am.assigned_from
-FROM stg_participations s
-LEFT JOIN address_metropolis am
-  ON am.country IS NOT DISTINCT FROM s.country
- AND am.post_code IS NOT DISTINCT FROM s.post_code
- AND am.city_norm IS NOT DISTINCT FROM s.city_norm
- AND am.nuts3 IS NOT DISTINCT FROM s.nuts3;
+INSERT INTO organisations BY NAME SELECT * FROM placed('stg_organisations');
+
+INSERT INTO participations BY NAME SELECT * FROM placed('stg_participations');
 
 INSERT INTO network_memberships BY NAME
 SELECT * FROM stg_network_memberships;
 
 DROP TABLE addresses;
+DROP MACRO TABLE placed;
 
