@@ -185,15 +185,15 @@ def test_fetch_directory_and_member_pages(httpserver: HTTPServer, tmp_path):
     assert requested.count("/cities/gdansk/") == 1 and len(requested) == 2 + N  # robots.txt, directory, members
 
     parsed = pipeline.parse(cfg, "eurocities", files)
+    m = parsed.tables["network_memberships"].set_index("member_name")  # read before stage, which empties them
+    o = parsed.tables["organisations"].set_index("name")
     result = pipeline.stage(cfg, "eurocities", parsed, files, pipeline.new_run_id(), time.time(), log=lambda m: None)
     assert result.status == "success"
     assert result.tables["organisations"]["loaded"] == N and result.tables["network_memberships"]["loaded"] == N
-    m = parsed.tables["network_memberships"].set_index("member_name")
     assert m.loc["Copenhagen", "category"] == "full member"
     assert m.loc["Oslo", "category"] == "associate member"
     assert m.loc["Kungsbacka", "category"] == "partner"
     assert m["category"].isna().sum() == N - 3  # Gdansk (HTTP 500) and the 404s: NULL, not a failure
-    o = parsed.tables["organisations"].set_index("name")
     assert o.loc["Gdansk", "country"] == "PL" and o.loc["Gdansk", "nuts3"] == "PL633"
     assert o.loc["Nice Côte d’Azur", "country"] == "FR"
     assert o.loc["Copenhagen", "profile_url"] == httpserver.url_for("/cities/copenhagen/")
