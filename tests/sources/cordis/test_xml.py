@@ -416,6 +416,11 @@ def test_the_workers_hand_back_strings_as_one_buffer_and_the_main_process_keeps_
     [col] = cordis_xml.compact([values])
     arr = col.to_arrow()
     assert arr.type == pa.string() and arr.null_count == 2 and arr.to_pylist() == values
+    # values holding the separator or the null mark (never in XML text) go end to end with their lengths
+    for odd in (["a\x00b", None, ""], ["\x01", None, "x"], ["\x00"]):
+        [col] = cordis_xml.compact([odd])
+        assert col.lengths is not None and col.to_arrow().to_pylist() == odd
+    assert cordis_xml.compact([["x", ""]])[0].to_arrow().to_pylist() == ["x", ""]
     assert cordis_xml.compact([["Oslo"]])[0].to_arrow().null_count == 0
     assert cordis_xml.compact([[True, None], [1.5], ["a", True]]) == [[True, None], [1.5], ["a", True]]
     # a worker imports neither pyarrow nor pandas (each costs it ~0.2 s of CPU)
