@@ -12,7 +12,6 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
-import pycountry
 from anyascii import anyascii
 
 REFERENCE = Path(__file__).parent / "reference"
@@ -102,6 +101,8 @@ def country(value: str | None, *, codes: bool = True, fuzzy: bool = False) -> st
             return key
     elif len(key) <= 3:
         return None
+    import pycountry  # here: the CORDIS parse workers import this module, and never need it
+
     for candidate in dict.fromkeys((s, s.replace("-", " "))):
         try:
             return pycountry.countries.lookup(candidate).alpha_2

@@ -394,11 +394,14 @@ def test_entity_references_and_comments_keep_the_text_around_them(tmp_path):
     assert proj[4] == "A&xxe;B" and proj[3] == "XY" and proj[19] == "one &int; two"
     assert rows[0][11] == "ACME &xxe; Oy"
     projects, parts, rejects = cordis_xml.parse_batch([("data/1/1.xml", doc)])  # the workers' path
-    assert not rejects and projects[4].to_pylist() == ["A&xxe;B"]  # a string column: an Arrow array
+    assert not rejects and projects[4].to_arrow().to_pylist() == ["A&xxe;B"]  # a string column
     assert "TOP-SECRET-LINE" not in repr((proj, rows, projects, parts))  # the file was never read
 
 
-def test_the_workers_hand_back_strings_as_arrow_arrays_and_the_main_process_keeps_them_so():
+def test_the_workers_hand_back_strings_as_one_buffer_and_the_main_process_keeps_them_as_arrow_arrays():
+    import subprocess
+    import sys
+
     import pyarrow as pa
 
     from baltetl.sources.cordis.values import CONVERTED_PARTICIPATION_COLUMNS as COLS
@@ -406,8 +409,19 @@ def test_the_workers_hand_back_strings_as_arrow_arrays_and_the_main_process_keep
     doc = (b'<project><id>1</id><title>T</title><relations><associations><organization type="coordinator" '
            b'order="1"><id>9</id><legalName>ACME Oy</legalName></organization></associations></relations></project>')  # fmt: skip
     projects, parts, _ = cordis_xml.parse_batch([("data/1/1.xml", doc)])
-    assert isinstance(parts[COLS.index("name")], pa.Array)
+    assert isinstance(parts[COLS.index("name")], cordis_xml.Strings)
+    assert parts[COLS.index("name")].to_arrow().to_pylist() == ["ACME Oy"]
     assert parts[COLS.index("sme")] == [None]  # no value at all: a list, not an Arrow column of nulls
+    values = ["Rīga", None, "", "東京", None, "a" * 300, "Tallinn"]
+    [col] = cordis_xml.compact([values])
+    arr = col.to_arrow()
+    assert arr.type == pa.string() and arr.null_count == 2 and arr.to_pylist() == values
+    assert cordis_xml.compact([["Oslo"]])[0].to_arrow().null_count == 0
+    assert cordis_xml.compact([[True, None], [1.5], ["a", True]]) == [[True, None], [1.5], ["a", True]]
+    # a worker imports neither pyarrow nor pandas (each costs it ~0.2 s of CPU)
+    probe = ("import sys; from baltetl.sources.cordis import xml; xml.parse_batch([('1.xml', " + repr(doc) + ")]); "
+             "print(sorted({'pyarrow', 'pandas', 'numpy'} & set(sys.modules)))")  # fmt: skip
+    assert subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "[]"
     table = cordis._Columns(["name", "sme", "city"])
     table.add_columns([pa.array(["A", None]), [None, None], pa.array(["Rīga", "Tallinn"])])
     table.add_columns([[None], [True], ["Oslo"]])  # a batch whose names are all empty; sme has a value

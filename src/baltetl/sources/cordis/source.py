@@ -94,10 +94,12 @@ class _Columns:
 
 
 def _column(chunks: list):
-    """A column from its chunks: a string column when some chunk is an Arrow string array and the others are
-    too or hold no value, else one of Python objects (as the CSV edition's and a column with no value)."""
+    """A column from its chunks: a string column when some chunk is an Arrow string array (or xml.Strings) and
+    the others are too or hold no value, else one of Python objects (as the CSV edition's and a column with no
+    value)."""
     import pyarrow as pa
 
+    chunks = [c.to_arrow() if isinstance(c, xml.Strings) else c for c in chunks]
     arrow = any(isinstance(c, pa.Array) for c in chunks)
     if arrow and all(isinstance(c, pa.Array) or all(v is None for v in c) for c in chunks):
         parts = [c if isinstance(c, pa.Array) else pa.nulls(len(c), pa.string()) for c in chunks]
