@@ -18,8 +18,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from refresh_cordis import args, refresh, start  # noqa: E402
+from refresh_cordis import args, refresh, start  # beside this script (python bench/refresh_nochange.py)
+
 
 
 def main() -> None:

@@ -14,14 +14,13 @@ import argparse
 import csv
 import gzip
 import json
-import sys
 from collections import defaultdict
 from pathlib import Path
 
 import duckdb
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from baltetl.normalise import norm_place, norm_postcode  # noqa: E402
+from baltetl.normalise import norm_place, norm_postcode  # the installed package (pip install -e .)
+
 
 GEONAMES = ("GeoNames postal code data (geonames.org), mirrored by symerio/postal-codes-data", "CC BY 4.0",
             "https://creativecommons.org/licenses/by/4.0/")
