@@ -314,3 +314,39 @@ def test_a_foreign_model_file_falls_back_to_the_hand_ranking(cfg, tmp_path):
     rows = m.rows("SELECT * FROM opportunities")
     assert rows and all(r["reasons"].startswith("Both work on") and r["topic_score"] is not None for r in rows)
     m.con.close()
+
+
+def test_the_build_ranks_in_a_worker_as_rank_does(tmp_path):
+    """With a saved model the build ranks in a worker process beside its other steps (opportunities.Ranker); the
+    published table is the one rank() makes in the build's own process from the same warehouse, exactly (the
+    frames are read in a fixed order: with DuckDB's row order the sums ran in another order, and pairs whose
+    scores tie at the top of a saturated model came out differently)."""
+    import shutil
+
+    from baltetl import opportunities as opp
+    from baltetl import pipeline, topics
+    from baltetl.config import load_config
+    from baltetl.warehouse import sql_dir
+
+    cfg = load_config(warehouse=tmp_path / "wh.duckdb")
+    opp.save(cfg, toy_model(common_neighbours=2.0, shared_networks=1.0, text_similarity=1.0, shared_topics=0.5,
+                            projects_min=0.5, complementary=0.5))  # fmt: skip
+    run_id, said = pipeline.new_run_id(), []
+    with pipeline.refresh_lock(cfg):
+        for source in ("cordis", "eurocities"):
+            assert pipeline.refresh_source(cfg, source, run_id, sample=True).status == "success"
+        pipeline.build(cfg, run_id, log=said.append)
+    assert any("ranked by the model" in s and "in a worker" in s for s in said), said
+    order = "ORDER BY golden_a, golden_b"
+    with duckdb.connect(str(cfg.warehouse), read_only=True) as con:
+        built = con.execute(f"SELECT * FROM opportunities {order}").fetchall()
+        built_metro = con.execute("SELECT * FROM metropolis_opportunities ORDER BY ALL").fetchall()
+        assert con.execute("SELECT count(*) FROM public_opportunities").fetchall()[0][0] == len(built)
+        assert con.execute("SELECT count(*) FROM opportunities WHERE topic_score IS NOT NULL").fetchall() == [(0,)]
+    assert len(built) > 10  # (topic_score is NULL in the learned ranking's rows)
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(cfg.warehouse, copy)
+    with duckdb.connect(str(copy)) as con:
+        topics.build(con, cfg, sql_dir(cfg), log=lambda m: None)  # the hand marts again, then rank() here
+        assert con.execute(f"SELECT * FROM opportunities {order}").fetchall() == built
+        assert con.execute("SELECT * FROM metropolis_opportunities ORDER BY ALL").fetchall() == built_metro

@@ -116,13 +116,32 @@ class Data:
 
 
 def load(con: duckdb.DuckDBPyConnection, cfg: Config, cut: date | None, *, marts: bool = True) -> Data:
-    """Frames of the view `con` (see at_cut).  `marts`: build the hand ranking's marts in it first
-    (topics.build, unbounded); otherwise they are read as they are."""
+    """Frames of the view `con` (see at_cut), each in a fixed order (the sums of the features then run in one
+    order: two builds of the same data rank exactly alike).  `marts`: build the hand ranking's marts in it
+    first (topics.build, unbounded); otherwise they are read as they are."""
     from . import topics
     from .warehouse import sql_dir
 
     if marts:
         topics.build(con, unbounded(cfg), sql_dir(cfg), log=lambda m: None, learned=False)
+    topics_df, hand = load_marts(con)
+    return dataclasses.replace(load_base(con, cfg, cut), topics=topics_df, hand=hand)
+
+
+def load_marts(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """What load reads of the topic and opportunity marts: the organisations' topics, the hand ranking."""
+    topics_df = con.execute("""
+        SELECT t.golden_id, t.topic, l.label, t.weight, t.evidence FROM organisation_topics t
+        JOIN (SELECT DISTINCT topic, label FROM topic_profile) l USING (topic) ORDER BY t.golden_id, t.topic""").df()
+    hand = con.execute("SELECT golden_a, golden_b, score FROM opportunities ORDER BY golden_a, golden_b").df()
+    return topics_df, hand
+
+
+def load_base(con: duckdb.DuckDBPyConnection, cfg: Config, cut: date | None) -> Data:
+    """What load reads from the core tables (resolved organisations, projects, memberships): topics and hand
+    are empty frames here (load_marts reads them once the marts exist)."""
+    from . import topics
+
     settings = topics.opportunity_settings(cfg)
     con.register("roles_frame", pd.DataFrame(list(settings["roles"].items()), columns=["type_lower", "role"], dtype=object))
     org_projects = con.execute(f"""
@@ -133,11 +152,12 @@ def load(con: duckdb.DuckDBPyConnection, cfg: Config, cut: date | None, *, marts
         JOIN organisation_sources os USING (org_key)
         JOIN golden_organisations g ON g.golden_id = os.golden_id AND NOT coalesce(g.hidden, false)
         JOIN projects p ON p.project_key = pa.project_key AND NOT coalesce(p.hidden, false)
-        GROUP BY ALL""").df()  # fmt: skip
+        GROUP BY ALL ORDER BY os.golden_id, pa.project_key""").df()  # fmt: skip
     networks = con.execute("""
         SELECT DISTINCT os.golden_id, nm.network FROM network_memberships nm
         JOIN organisation_sources os USING (org_key)
-        JOIN golden_organisations g ON g.golden_id = os.golden_id AND NOT coalesce(g.hidden, false)""").df()
+        JOIN golden_organisations g ON g.golden_id = os.golden_id AND NOT coalesce(g.hidden, false)
+        ORDER BY ALL""").df()
     con.register("org_projects_frame", org_projects)
     con.register("networks_frame", networks)
     orgs = con.execute("""
@@ -160,13 +180,13 @@ def load(con: duckdb.DuckDBPyConnection, cfg: Config, cut: date | None, *, marts
                topics AS calls
         FROM projects WHERE NOT coalesce(hidden, false)
           AND project_key IN (SELECT project_key FROM org_projects_frame
-                              WHERE golden_id IN (SELECT golden_id FROM orgs_frame))""").df()  # fmt: skip
-    topics_df = con.execute("""
-        SELECT t.golden_id, t.topic, l.label, t.weight, t.evidence FROM organisation_topics t
-        JOIN (SELECT DISTINCT topic, label FROM topic_profile) l USING (topic)""").df()
-    hand = con.execute("SELECT golden_a, golden_b, score FROM opportunities").df()
+                              WHERE golden_id IN (SELECT golden_id FROM orgs_frame))
+        ORDER BY project_key""").df()  # fmt: skip
+    topics_df = pd.DataFrame({"golden_id": [], "topic": [], "label": [], "weight": [], "evidence": []}, dtype=object)
+    hand = pd.DataFrame({"golden_a": pd.Series([], dtype=object), "golden_b": pd.Series([], dtype=object),
+                         "score": pd.Series([], dtype=np.float64)})  # fmt: skip
     names = con.execute("""SELECT golden_id, name FROM golden_organisations
-                           WHERE golden_id IN (SELECT golden_id FROM org_projects_frame)""").df().set_index("golden_id")["name"]
+                           WHERE golden_id IN (SELECT golden_id FROM org_projects_frame) ORDER BY golden_id""").df().set_index("golden_id")["name"]
     for frame in ("org_projects_frame", "networks_frame", "orgs_frame"):
         con.unregister(frame)
     metros = con.execute("SELECT metropolis_id, name, country FROM metropolises ORDER BY 1").df()
@@ -281,7 +301,7 @@ class Graph:
         cm, self.call_labels = _incidence(calls["i"], calls["code"], pd.RangeIndex(len(pidx)))
         self.calls = _rownorm(_idf(bp @ cm))
         # configured topics, networks, roles, places
-        self.topic_matrix, self.topic_index = _incidence(data.topics["golden_id"], data.topics["topic"], self.ids)
+        self.with_topics(data.topics)
         self.network_matrix, self.network_index = _incidence(data.networks["golden_id"], data.networks["network"], self.ids)
         for m in (self.wm, self.text, self.fields, self.programmes, self.calls, self.topic_matrix, self.network_matrix):
             m.sort_indices()  # _shared reads rows as sorted column lists
@@ -306,6 +326,13 @@ class Graph:
         hs = data.hand["score"].to_numpy(np.float32)[ok]
         self.hand = sparse.csr_matrix((np.concatenate([hs, hs]), (np.concatenate([ia[ok], ib[ok]]), np.concatenate([ib[ok], ia[ok]]))),
                                       shape=(n, n))  # fmt: skip
+
+    def with_topics(self, topics: pd.DataFrame) -> Graph:
+        """The organisations' configured topics (load_marts) in place of those the graph was made with."""
+        self.data = dataclasses.replace(self.data, topics=topics)
+        self.topic_matrix, self.topic_index = _incidence(topics["golden_id"], topics["topic"], self.ids)
+        self.topic_matrix.sort_indices()
+        return self
 
     def _products(self) -> dict:
         """The features that are products of two matrices' rows: name -> (left matrix, right matrix)."""
@@ -859,6 +886,7 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
     metro_names = dict(zip(g.data.metros.index, g.data.metros["name"]))
     spec = np.where(g.inv_log > 0, g.inv_log, 0)  # the most specific partners (fewest partners of their own) first
     partner_names = {} if g.data.names is None else dict(zip(g.data.names.index, g.data.names.to_numpy()))
+    every = np.asarray(g.every, dtype=object)  # (a pandas Index's item look-up is slow row by row)
     # the shared words of the pairs the text may be said of, in one go
     text_rows = np.flatnonzero((per_group[:, names.index("text")] > 0) & (f["text_similarity"] > 0))
     words = dict(zip(text_rows, _top_shared_rows(g.text, np.asarray(i)[text_rows], np.asarray(j)[text_rows], g.words)))
@@ -872,7 +900,7 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
             if name == "partners" and f["common_neighbours"][row] > 0:
                 common = _shared(g.wm, a, b)[0]
                 common = common[np.argsort(-spec[common], kind="stable")][:3]
-                who = ", ".join(str(partner_names.get(g.every[c], g.every[c])) for c in common)
+                who = ", ".join(str(partner_names.get(every[c], every[c])) for c in common)
                 n = int(f["common_neighbours"][row])
                 text = f"{n} common partner{'s' if n > 1 else ''}: {who}{' …' if n > 3 else ''}"
             elif name == "activity" and f["projects_min"][row] > 0:
@@ -911,13 +939,20 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
 def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) -> int:
     """Replace `opportunities` and `metropolis_opportunities` of the warehouse being built (after
     marts/opportunities.sql) by the model's ranking of every candidate pair, bounded as the hand ranking is
-    ([opportunities] per_organisation, per_metropolis_pair), with reasons.  Returns the opportunities kept."""
+    ([opportunities] per_organisation, per_metropolis_pair), with reasons.  Returns the opportunities kept.
+    (The build runs the same in a worker process beside its other steps: Ranker.)"""
     from .topics import opportunity_settings
 
     t0 = time.perf_counter()
-    settings = opportunity_settings(cfg)
-    data = load(con, cfg, None, marts=False)
-    g = Graph(data)
+    ranked = ranking_frames(load(con, cfg, None, marts=False), model, opportunity_settings(cfg))
+    return write_ranking(con, ranked, model, time.perf_counter() - t0, log)
+
+
+def ranking_frames(data: Data, model: dict, settings: dict, g: Graph | None = None) -> dict:
+    """The model's ranking of the candidate pairs of `data` (see rank) as frames: learned_frame (the pairs kept,
+    with reasons), roles_of, candidate_counts; and n_pairs, the candidates scored.  Needs no database.
+    `g`: the Graph of `data` if already made."""
+    g = Graph(data) if g is None else g
     # an organisation's per_organisation best pairs (either side)
     o, other, score, x_best, counts = g.best(model, int(settings["per_organisation"]))
     k = len(data.metros)
@@ -952,12 +987,152 @@ def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) ->
     pair = np.flatnonzero(n_cand)
     counts = pd.DataFrame({"metro_a": metro_ids[pair // k], "metro_b": metro_ids[pair % k], "candidates": n_cand[pair]})
     counts[["metro_a", "metro_b"]] = np.sort(counts[["metro_a", "metro_b"]].to_numpy(), axis=1)
-    frames = {"learned_frame": frame, "roles_of": roles, "candidate_counts": counts}
+    return {"learned_frame": frame, "roles_of": roles, "candidate_counts": counts, "n_pairs": n_pairs}
+
+
+def write_ranking(con: duckdb.DuckDBPyConnection, ranked: dict, model: dict, seconds: float, log=print) -> int:
+    """Replace the opportunity marts by the frames of ranking_frames (marts/opportunities_learned.sql)."""
+    frames = {k: v for k, v in ranked.items() if isinstance(v, pd.DataFrame)}
     for name, f in frames.items():
         con.register(name, f)
-    models.run(con, "marts/opportunities_learned.sql")
-    for name in frames:
-        con.unregister(name)
-    log(f"opportunities: {len(frame)} ranked by the model of {model.get('cut')} from {n_pairs:,} candidate pairs "
-        f"({time.perf_counter() - t0:.1f} s)")  # fmt: skip
-    return len(frame)
+    try:
+        models.run(con, "marts/opportunities_learned.sql")
+    finally:
+        for name in frames:
+            con.unregister(name)
+    n = len(ranked["learned_frame"])
+    log(f"opportunities: {n} ranked by the model of {model.get('cut')} from {ranked['n_pairs']:,} candidate pairs "
+        f"({seconds:.1f} s)")  # fmt: skip
+    return n
+
+
+def serve() -> None:
+    """A ranking worker (see Ranker): imports what the ranking needs, then reads from stdin the pickled
+    (load_base's data, model, settings), makes their Graph, reads the pickled topics (load_marts) and writes
+    the pickled (ranking_frames, seconds) to stdout."""
+    import pickle
+    import sys
+
+    import sklearn.feature_extraction.text  # noqa: F401  (the TF-IDF: scikit-learn's import takes about a second)
+
+    out, sys.stdout = sys.stdout.buffer, sys.stderr  # nothing else reaches the pipe the result goes through
+    data, model, settings = pickle.load(sys.stdin.buffer)
+    t0 = time.perf_counter()
+    g = Graph(data)
+    seconds = time.perf_counter() - t0
+    g.with_topics(pickle.load(sys.stdin.buffer))
+    t0 = time.perf_counter()
+    ranked = ranking_frames(g.data, model, settings, g)
+    pickle.dump((ranked, seconds + time.perf_counter() - t0), out, protocol=pickle.HIGHEST_PROTOCOL)
+    out.flush()
+
+
+class Ranker:
+    """The learned ranking of a build in a worker process, so that it runs on another core beside the build's
+    other steps: started with the build (its imports meanwhile), handed the build's frames once the hand marts
+    exist (submit), its ranking written into the build when the build needs it (finish).  Same result as rank.
+    The worker is a new interpreter (`python -c ...serve()`), not a fork of the build with DuckDB's threads
+    and not multiprocessing's spawn, which would import the caller's main script again."""
+
+    def __init__(self, cfg: Config, model: dict):
+        import subprocess
+        import sys
+        import tempfile
+
+        from .topics import opportunity_settings
+
+        self.cfg, self.model, self.settings = cfg, model, opportunity_settings(cfg)
+        self.errors = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([sys.executable, "-c", "from baltetl.opportunities import serve; serve()"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors)  # fmt: skip
+        self.sending, self.topics_sent, self.failed = None, False, None
+
+    def submit_base(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Hand the worker what the ranking reads of the core tables (load_base, once the organisations are
+        resolved and revised), read in a thread on a cursor of its own: the worker makes the Graph while the
+        build makes the marts."""
+        from . import db
+
+        self.t0 = time.perf_counter()
+        cur = db.cursor(con)
+
+        def base():
+            try:
+                return load_base(cur, self.cfg, None), self.model, self.settings
+            finally:
+                cur.close()
+
+        self._send(base, last=False)
+
+    def submit(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Hand the worker the organisations' topics (after marts/opportunities.sql; the core frames first if
+        submit_base was not called)."""
+        if self.sending is None:
+            self.submit_base(con)
+        topics = load_marts(con)[0]
+        self._send(lambda: topics, last=True)
+        self.topics_sent = True
+
+    def _send(self, make, last: bool) -> None:
+        """In a thread, after what was sent before: make the object, pickle it, write it to the worker (`last`:
+        then close its input), so that the build goes on while the worker still imports or reads."""
+        import pickle
+        import threading
+
+        before = self.sending
+
+        def send():
+            if before is not None:
+                before.join()
+            try:
+                blob = pickle.dumps(make(), protocol=pickle.HIGHEST_PROTOCOL)
+                self.proc.stdin.write(blob)
+                if last:
+                    self.proc.stdin.close()
+                else:
+                    self.proc.stdin.flush()
+            except OSError:  # the worker ended: finish says why
+                pass
+            except BaseException as e:  # noqa: BLE001 (a failed read: the worker is ended, finish raises it)
+                self.failed = e
+                self.proc.kill()
+
+        self.sending = threading.Thread(target=send, name="opportunities-send", daemon=True)
+        self.sending.start()
+
+    def finish(self, con: duckdb.DuckDBPyConnection, log=print) -> int | None:
+        """Write the worker's ranking into the build (None: its topics were never submitted); the worker ends."""
+        import pickle
+
+        try:
+            if not self.topics_sent:
+                return None
+            blob = self.proc.stdout.read()
+            self.sending.join()
+            if self.failed is not None:
+                raise self.failed
+            if self.proc.wait() != 0 or not blob:
+                self.errors.seek(0)
+                tail = self.errors.read().decode("utf-8", "replace")[-2000:]
+                raise RuntimeError(f"the opportunity ranking's worker failed ({self.proc.returncode}):\n{tail}")
+            ranked, seconds = pickle.loads(blob)
+        finally:
+            self.close()
+        waited = time.perf_counter() - self.t0
+        n = write_ranking(con, ranked, self.model, seconds, log=lambda m: None)
+        log(f"opportunities: {n} ranked by the model of {self.model.get('cut')} from {ranked['n_pairs']:,} "
+            f"candidate pairs in a worker ({seconds:.1f} s there; written {waited:.1f} s after its first frames were read)")  # fmt: skip
+        return n
+
+    def close(self) -> None:
+        """End the worker (killed if it still runs: a build that failed does not wait for it) and its pipes."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        if self.sending is not None:
+            self.sending.join()  # (its cursor is done before the build's connection closes)
+        for f in (self.proc.stdin, self.proc.stdout, self.errors):
+            try:
+                f.close()
+            except OSError:  # (a pipe the sending thread still writes to)
+                pass

@@ -147,9 +147,11 @@ def match_projects(con: duckdb.DuckDBPyConnection, profile: Profile, sql_dir: Pa
 
 
 def build(con: duckdb.DuckDBPyConnection, cfg: Config, sql_dir: Path, log: Callable[[str], None] = print,
-          learned: bool = True) -> dict:  # fmt: skip
+          learned: bool = True, ranker=None) -> dict:  # fmt: skip
     """Build every topic and opportunity mart in the warehouse being built; return counts and seconds.
-    With a model saved by `baltetl train-opportunities` (and `learned`), the opportunities are ranked by it."""
+    With a model saved by `baltetl train-opportunities` (and `learned`), the opportunities are ranked by it;
+    `ranker` (an opportunities.Ranker): by it, in its worker, which is handed the frames here (the caller
+    writes its ranking with ranker.finish; until then `opportunities` holds the hand-weighted ranking)."""
     t0 = time.perf_counter()
     profile = load_profile(cfg)
     opp = opportunity_settings(cfg)
@@ -165,7 +167,9 @@ def build(con: duckdb.DuckDBPyConnection, cfg: Config, sql_dir: Path, log: Calla
     con.unregister("roles_frame")
     models.run(con, "marts/opportunities.sql", sql_dir)
     con.execute("DROP TABLE org_roles; DROP VIEW visible_projects")
-    if learned:
+    if ranker is not None:
+        ranker.submit(con)
+    elif learned:
         from . import opportunities
 
         model = opportunities.read_model(cfg, log)
@@ -177,6 +181,7 @@ def build(con: duckdb.DuckDBPyConnection, cfg: Config, sql_dir: Path, log: Calla
         "match_s": round(t1 - t0, 2),
         "marts_s": round(time.perf_counter() - t0, 2),
     }
-    log(f"topics: {counts['relevant_projects']} relevant projects, {counts['opportunities']} opportunities "
-        f"({counts['marts_s']} s)")
+    log(f"topics: {counts['relevant_projects']} relevant projects, "
+        + ("the opportunities ranked in a worker" if ranker is not None else f"{counts['opportunities']} opportunities")
+        + f" ({counts['marts_s']} s)")
     return counts
