@@ -397,7 +397,8 @@ class Graph:
             yield i.astype(np.int32), j.astype(np.int32), x, hand
 
     def _logits(self, model: dict, block: int = 256):
-        """Blocks (rows r, candidate mask, logits) of every organisation in r against every organisation: the
+        """Blocks (rows r, candidate mask, logits, products), each a function that computes it, of every
+        organisation in r against every organisation: the
         mask holds the pairs in different metropolises with no shared project (either order), the logits are
         `model`'s as `predict` computes them from the features, but without the feature rows: the model is
         linear in log(1 + feature), so each feature adds its weighted log to a dense block (the minimum of two
@@ -416,7 +417,8 @@ class Graph:
         places = (f["metro_links"] * log(self.metro_links) + f["distance_km"] * log(self.distance)).astype(np.float32)
         country = pd.factorize(pd.Series(self.country, dtype=object))[0]
         products = self._products()
-        for start in range(0, n, block):
+
+        def one(start: int):
             r = np.arange(start, min(n, start + block))
             linked = (self.bm[r] @ self.bm.T).toarray() > 0
             mask = (self.metro[None, :] != self.metro[r][:, None]) & ~linked
@@ -432,25 +434,32 @@ class Graph:
             s += f["preferential_attachment"] * np.log1p(deg[r][:, None] * deg[None, :])
             s += roles[self.role[r]][:, self.role] + places[self.metro[r]][:, self.metro]
             s += f["same_country"] * np.log1p((country[r][:, None] == country[None, :]).astype(np.float32))
-            yield r, mask, s, prods
+            return r, mask, s, prods
+
+        for start in range(0, n, block):
+            yield lambda start=start: one(start)  # a block is computed when called (best: in threads)
 
     def scored(self, model: dict):
         """Blocks (i, j, score) of the candidate pairs i < j of `pairs`, scored as `predict` scores them."""
         n = len(self.ids)
-        for r, mask, s, _ in self._logits(model):
+        for block in self._logits(model):
+            r, mask, s, _ = block()
             bi, j = np.nonzero(mask & (np.arange(n)[None, :] > r[:, None]))
             yield r[bi].astype(np.int32), j.astype(np.int32), _sigmoid(s[bi, j])
 
-    def best(self, model: dict, keep: int):
+    def best(self, model: dict, keep: int, threads: int = 2):
         """Each organisation's `keep` best candidate pairs (ties: the other's lower index) as arrays organisation,
         other, score and their FEATURES (the products read from the blocks), and the number of candidate pairs
-        i < j per pair of metropolises (a matrix)."""
+        i < j per pair of metropolises (a matrix).  The blocks are scored in `threads` threads (numpy and
+        scipy's sparse products release the GIL); the result does not depend on their number."""
+        from concurrent.futures import ThreadPoolExecutor
+
         n, k = len(self.ids), len(self.metro_links)
-        count = np.zeros(k * k, dtype=np.int64)
-        out = []
-        for r, mask, s, prods in self._logits(model):
+
+        def top(block):
+            r, mask, s, prods = block()
             bi, j = np.nonzero(mask & (np.arange(n)[None, :] > r[:, None]))
-            count += np.bincount(self.metro[r][bi].astype(np.int64) * k + self.metro[j], minlength=k * k)
+            count = np.bincount(self.metro[r][bi].astype(np.int64) * k + self.metro[j], minlength=k * k)
             s[~mask] = -np.inf
             if keep < n:  # the keep-th best of each row, then every candidate at least as good (ties included)
                 floor = -np.partition(-s, keep - 1, axis=1)[:, keep - 1 : keep]
@@ -459,9 +468,13 @@ class Graph:
             order = np.lexsort((j, -s[bi, j], bi))
             bi, j = bi[order], j[order]
             first = np.searchsorted(bi, bi)  # where each row's run starts (bi is sorted)
-            top = np.arange(len(bi)) - first < keep
-            bi, j = bi[top], j[top]
-            out.append((r[bi], j, _sigmoid(s[bi, j]), {name: v[bi, j] for name, v in prods.items()}))
+            kept = np.arange(len(bi)) - first < keep
+            bi, j = bi[kept], j[kept]
+            return r[bi], j, _sigmoid(s[bi, j]), {name: v[bi, j] for name, v in prods.items()}, count
+
+        with ThreadPoolExecutor(max(1, threads)) as pool:
+            out = list(pool.map(top, self._logits(model)))  # in the blocks' order
+        count = sum((p[4] for p in out), np.zeros(k * k, dtype=np.int64))
         if not out:
             return (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32),
                     np.zeros((0, len(FEATURES)), np.float32), count.reshape(k, k))  # fmt: skip

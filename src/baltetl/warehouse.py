@@ -122,11 +122,12 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         # what this build was made from
         models.run(con, "marts/build_info.sql", sqld)
         insert_rows(con, "build_info", [(run_id, datetime.now(UTC).replace(tzinfo=None), fp, json.dumps(parts), head)])
-        if ranker is not None:
-            ranker.finish(con, log)  # the learned ranking replaces the hand-weighted one (marts/opportunities_learned.sql)
         # public, last: it reads the marts too
         create_public_views(con, sqld / "public" / "views.sql")
         dictionary.apply(con, sqld / dictionary.FILE)  # every table, view and column's comment
+        if ranker is not None:  # as late as can be: the worker ranks meanwhile
+            ranker.finish(con, log)  # the learned ranking replaces the hand one (marts/opportunities_learned.sql)
+            dictionary.apply(con, sqld / dictionary.FILE, only={"opportunities", "metropolis_opportunities"})
         point("build.marts")
         counts = {
             t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
