@@ -242,28 +242,41 @@ def test_a_saved_model_ranks_the_build_and_its_reasons_are_true(cfg, tmp_path):
 
 
 def test_the_activity_reason_names_each_side_s_own_numbers(cfg, tmp_path):
-    """'both active: P and Q projects so far (R and S in the last year)': P and R are golden_a's, Q and S golden_b's."""
+    """'both active: the Helsinki one P projects so far (R in the last year), the Riga one Q (S ...)': each side's
+    numbers named by its metropolis.  (A page lists a pair with its own organisation first: the Riga page showed
+    'LATVIJAS UNIVERSITATE with VTT ... both active: 290 and 51 projects', 290 being VTT's, golden_a's.)"""
     from baltetl import opportunities as opp
 
-    opp.save(cfg, toy_model(projects_min=1.0, projects_max=1.0, recent_min=1.0))
+    opp.save(cfg, toy_model(projects_min=1.0, projects_max=1.0, recent_min=1.0, coordinated_max=1.0))
     m = small_graph(tmp_path / "active.duckdb")
     m.con.execute("DELETE FROM participations WHERE project_key IN ('cordis:G', 'cordis:H')")
     # r1's second project is recent, h1 has more projects: min(projects) and min(recent) are not one organisation's
     m.con.execute("UPDATE projects SET start_date = current_date - 30 WHERE project_key = 'cordis:E'")
     m.project("cordis:I", keywords="smart city", objective="ports", start=BEFORE)
     m.participate("cordis:h1", "cordis:I", None)
+    m.con.execute("UPDATE participations SET role = 'coordinator' WHERE project_key IN ('cordis:A', 'cordis:I') AND org_key = 'cordis:h1'")
     m.build(cfg)
-    count = {r["golden_id"]: (r["n"], r["recent"]) for r in m.rows("""
+    count = {r["golden_id"]: (r["n"], r["recent"], r["coordinated"]) for r in m.rows("""
         SELECT os.golden_id, count(DISTINCT pa.project_key) AS n,
-               count(DISTINCT pa.project_key) FILTER (WHERE p.start_date >= current_date - 365) AS recent
+               count(DISTINCT pa.project_key) FILTER (WHERE p.start_date >= current_date - 365) AS recent,
+               count(DISTINCT pa.project_key) FILTER (WHERE pa.role = 'coordinator') AS coordinated
         FROM participations pa JOIN organisation_sources os USING (org_key) JOIN projects p USING (project_key)
         GROUP BY 1""")}  # fmt: skip
+    metro = {r["golden_id"]: r["name"] for r in m.rows("""SELECT g.golden_id, m.name FROM golden_organisations g
+                                                          JOIN metropolises m USING (metropolis_id)""")}  # fmt: skip
     said = [r for r in m.rows("SELECT * FROM opportunities") if r["reasons"].startswith("Both active")]
     assert said, m.rows("SELECT golden_a, golden_b, reasons FROM opportunities")
     for r in said:
-        n1, n2, r1, r2 = map(int, re.search(r"Both active: (\d+) and (\d+) projects so far \((\d+) and (\d+) in the last year", r["reasons"]).groups())
-        assert ((n1, r1), (n2, r2)) == (count[r["golden_a"]], count[r["golden_b"]])
+        sides = re.findall(r"the (\w+) one (\d+) projects so far \((\d+) in the last year|the (\w+) one (\d+) \((\d+) in the last year",
+                           r["reasons"])  # fmt: skip
+        found = {a or d: (int(b or e), int(c or f)) for a, b, c, d, e, f in sides}
+        assert found == {metro[g]: count[g][:2] for g in (r["golden_a"], r["golden_b"])}, r["reasons"]
     assert any({x["golden_a"], x["golden_b"]} == {"h1", "r1"} for x in said)
+    coordinated = m.rows("SELECT * FROM opportunities WHERE reasons LIKE '%oordinated projects:%'")
+    assert coordinated and all("h1" in (r["golden_a"], r["golden_b"]) for r in coordinated)
+    for r in coordinated:
+        found = dict(re.findall(r"the (\w+) one (\d+)", r["reasons"].split("oordinated projects: ")[1].split(";")[0]))
+        assert found == {metro[g]: str(count.get(g, (0, 0, 0))[2]) for g in (r["golden_a"], r["golden_b"])}, r["reasons"]
 
 
 def test_the_commands_refuse_bad_input(tmp_path):

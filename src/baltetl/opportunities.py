@@ -917,12 +917,15 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
                 n = int(f["common_neighbours"][row])
                 text = f"{n} common partner{'s' if n > 1 else ''}: {who}{' …' if n > 3 else ''}"
             elif name == "activity" and f["projects_min"][row] > 0:
-                # every pair of numbers in the pair's order: organisation i's first
-                two = lambda v: f"{int(v[a])} and {int(v[b])}"  # noqa: E731
-                text = (f"both active: {two(g.projects)} projects so far ({two(g.recent)} in the last year"
-                        + (f", {two(g.ongoing)} still running)" if g.ongoing[a] + g.ongoing[b] else ")"))  # fmt: skip
+                # each side's numbers named by its metropolis (the two are in different ones): a page lists the
+                # pair with its own organisation first, whichever of the two that is
+                running = g.ongoing[a] + g.ongoing[b] > 0
+                side = lambda o: (f"{int(g.projects[o])} projects so far ({int(g.recent[o])} in the last year"  # noqa: E731
+                                  + (f", {int(g.ongoing[o])} still running)" if running else ")"))  # fmt: skip
+                text = f"both active: the {metro_names.get(g.metro[a])} one {side(a)}, the {metro_names.get(g.metro[b])} one {side(b)}"
             elif name == "coordination" and f["coordinated_max"][row] > 0:
-                text = f"coordinated {int(g.coordinated[a])} and {int(g.coordinated[b])} projects"
+                text = (f"coordinated projects: the {metro_names.get(g.metro[a])} one {int(g.coordinated[a])}, "
+                        f"the {metro_names.get(g.metro[b])} one {int(g.coordinated[b])}")  # fmt: skip
             elif name == "text" and f["text_similarity"][row] > 0:
                 text = "their projects are about the same things: " + ", ".join(words[row])
             elif name == "fields" and f["field_similarity"][row] > 0:
