@@ -267,7 +267,7 @@ def test_the_activity_reason_names_each_side_s_own_numbers(cfg, tmp_path):
     said = [r for r in m.rows("SELECT * FROM opportunities") if r["reasons"].startswith("Both active")]
     assert said, m.rows("SELECT golden_a, golden_b, reasons FROM opportunities")
     for r in said:
-        sides = re.findall(r"the (\w+) one (\d+) projects so far \((\d+) in the last year|the (\w+) one (\d+) \((\d+) in the last year",
+        sides = re.findall(r"the (\w+) one (\d+) projects? so far \((\d+) in the last year|the (\w+) one (\d+) \((\d+) in the last year",
                            r["reasons"])  # fmt: skip
         found = {a or d: (int(b or e), int(c or f)) for a, b, c, d, e, f in sides}
         assert found == {metro[g]: count[g][:2] for g in (r["golden_a"], r["golden_b"])}, r["reasons"]

@@ -920,7 +920,7 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
                 # each side's numbers named by its metropolis (the two are in different ones): a page lists the
                 # pair with its own organisation first, whichever of the two that is
                 running = g.ongoing[a] + g.ongoing[b] > 0
-                side = lambda o: (f"{int(g.projects[o])} projects so far ({int(g.recent[o])} in the last year"  # noqa: E731
+                side = lambda o: (f"{int(g.projects[o])} project{'s' if g.projects[o] != 1 else ''} so far ({int(g.recent[o])} in the last year"  # noqa: E731
                                   + (f", {int(g.ongoing[o])} still running)" if running else ")"))  # fmt: skip
                 text = f"both active: the {metro_names.get(g.metro[a])} one {side(a)}, the {metro_names.get(g.metro[b])} one {side(b)}"
             elif name == "coordination" and f["coordinated_max"][row] > 0:
