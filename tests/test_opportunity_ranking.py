@@ -166,6 +166,11 @@ def test_the_nightly_scoring_equals_the_model_on_the_features(cfg, graph_wh):
     words = np.array([f"w{k}" for k in range(40)])
     said = opp._top_shared_rows(m, a, b, words, chunk=7)
     assert said == [opp._top_shared(m, x, y, words) for x, y in zip(a, b)] and sum(map(len, said)) > 300
+    # ranked by a weight of the column instead (the common partners: the most specific first), ties in column order
+    weight = np.round(rng.random(40) * 3)
+    by_weight = opp._top_shared_rows(m, a, b, words, chunk=7, weight=weight)
+    shared = [opp._shared(m, x, y)[0] for x, y in zip(a, b)]
+    assert by_weight == [[words[c] for c in cols[np.argsort(-weight[cols], kind="stable")][:3]] for cols in shared]
     o, other, best, x, counts = w.graph.best(model, 2)
     assert counts.sum() == len(w.i)
     np.testing.assert_allclose(x, w.graph.features(o, other), rtol=1e-6)  # the kept pairs' features, for the reasons

@@ -861,16 +861,24 @@ def _top_shared(m: sparse.csr_matrix, a: int, b: int, labels, n: int = 3) -> lis
     return [str(labels[c]) for c in cols[np.argsort(-weight, kind="stable")[:n]]]
 
 
-def _top_shared_rows(m: sparse.csr_matrix, a: np.ndarray, b: np.ndarray, labels, n: int = 3, chunk: int = 512) -> list[list[str]]:
-    """_top_shared of many pairs (a, b) at once, a chunk of pairs per sparse product."""
+def _top_shared_rows(m: sparse.csr_matrix, a: np.ndarray, b: np.ndarray, labels, n: int = 3, chunk: int = 2048,
+                     weight=None) -> list[list[str]]:  # fmt: skip
+    """_top_shared of many pairs (a, b) at once, a chunk of pairs per sparse product and per sort: the columns both
+    rows hold, strongest together first (ties in column order).  `weight`: rank the shared columns by
+    weight[column] instead (still ties in column order)."""
     out = []
+    labels = np.asarray(labels, dtype=object)
     for k in range(0, len(a), chunk):
         both = m[a[k : k + chunk]].multiply(m[b[k : k + chunk]]).tocsr()
+        both.eliminate_zeros()
         both.sort_indices()
-        for row in range(both.shape[0]):
-            lo, hi = both.indptr[row], both.indptr[row + 1]
-            top = np.argsort(-both.data[lo:hi], kind="stable")[:n]
-            out.append([str(labels[c]) for c in both.indices[lo:hi][top]])
+        rows = np.repeat(np.arange(both.shape[0]), np.diff(both.indptr))
+        strength = both.data if weight is None else weight[both.indices]
+        order = np.lexsort((np.arange(len(rows)), -strength, rows))  # per row: strongest first, then column order
+        rank = np.arange(len(order)) - both.indptr[rows[order]]
+        top = order[rank < n]
+        names = labels[both.indices[top]]
+        out += [list(map(str, part)) for part in np.split(names, np.searchsorted(rows[top], np.arange(1, both.shape[0])))]
     return out
 
 
@@ -903,6 +911,11 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
     # the shared words of the pairs the text may be said of, in one go
     text_rows = np.flatnonzero((per_group[:, names.index("text")] > 0) & (f["text_similarity"] > 0))
     words = dict(zip(text_rows, _top_shared_rows(g.text, np.asarray(i)[text_rows], np.asarray(j)[text_rows], g.words)))
+    # the most specific common partners of the pairs the partners may be said of, in one go
+    partner_rows = np.flatnonzero((per_group[:, names.index("partners")] > 0) & (f["common_neighbours"] > 0))
+    labels_of = np.array([str(partner_names.get(e, e)) for e in every], dtype=object)
+    partners = dict(zip(partner_rows, _top_shared_rows(g.wm, np.asarray(i)[partner_rows], np.asarray(j)[partner_rows],
+                                                      labels_of, weight=spec)))  # fmt: skip
     out = []
     for row, (a, b) in enumerate(zip(i, j)):
         said = []
@@ -911,9 +924,7 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
                 break
             name, text = names[k], None
             if name == "partners" and f["common_neighbours"][row] > 0:
-                common = _shared(g.wm, a, b)[0]
-                common = common[np.argsort(-spec[common], kind="stable")][:3]
-                who = ", ".join(str(partner_names.get(every[c], every[c])) for c in common)
+                who = ", ".join(partners[row])
                 n = int(f["common_neighbours"][row])
                 text = f"{n} common partner{'s' if n > 1 else ''}: {who}{' …' if n > 3 else ''}"
             elif name == "activity" and f["projects_min"][row] > 0:
