@@ -361,7 +361,6 @@ def test_the_build_ranks_in_a_worker_as_rank_does(tmp_path):
         built_metro = con.execute("SELECT * FROM metropolis_opportunities ORDER BY ALL").fetchall()
         assert con.execute("SELECT count(*) FROM public_opportunities").fetchall()[0][0] == len(built)
         assert con.execute("SELECT count(*) FROM opportunities WHERE topic_score IS NOT NULL").fetchall() == [(0,)]
-        # written after the comments of every table: those of the replaced tables are written again
         from baltetl import dictionary
 
         said = dictionary.comments(con, "opportunities")

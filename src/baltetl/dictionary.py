@@ -49,9 +49,8 @@ def column_doc(d: dict, table: str, column: str) -> str | None:
     return d["columns"].get(column)
 
 
-def apply(con, path: Path, only: set[str] | None = None) -> int:
-    """COMMENT ON every table, view and column of the warehouse the dictionary describes (`only`: of these
-    tables and views); returns how many."""
+def apply(con, path: Path) -> int:
+    """COMMENT ON every table, view and column of the warehouse the dictionary describes; returns how many."""
     d = load(path)
     views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary").fetchall()}
     rels = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()] + sorted(views)
@@ -60,7 +59,7 @@ def apply(con, path: Path, only: set[str] | None = None) -> int:
                                 "AND schema_name = 'main' ORDER BY table_name, column_index").fetchall():  # fmt: skip
         columns.setdefault(rel, []).append(col)
     stmts = []
-    for rel in rels if only is None else [r for r in rels if r in only]:
+    for rel in rels:
         kind = "VIEW" if rel in views else "TABLE"
         doc = table_doc(d, rel)
         if doc:

@@ -128,13 +128,15 @@ def load(con: duckdb.DuckDBPyConnection, cfg: Config, cut: date | None, *, marts
     return dataclasses.replace(load_base(con, cfg, cut), topics=topics_df, hand=hand)
 
 
-def load_marts(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """What load reads of the topic and opportunity marts: the organisations' topics, the hand ranking."""
+def load_marts(con: duckdb.DuckDBPyConnection, hand: bool = True) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """What load reads of the topic and opportunity marts: the organisations' topics, the hand ranking (not
+    read if not `hand`: None)."""
     topics_df = con.execute("""
         SELECT t.golden_id, t.topic, l.label, t.weight, t.evidence FROM organisation_topics t
         JOIN (SELECT DISTINCT topic, label FROM topic_profile) l USING (topic) ORDER BY t.golden_id, t.topic""").df()
-    hand = con.execute("SELECT golden_a, golden_b, score FROM opportunities ORDER BY golden_a, golden_b").df()
-    return topics_df, hand
+    if not hand:
+        return topics_df, None
+    return topics_df, con.execute("SELECT golden_a, golden_b, score FROM opportunities ORDER BY golden_a, golden_b").df()
 
 
 def load_base(con: duckdb.DuckDBPyConnection, cfg: Config, cut: date | None) -> Data:
@@ -861,7 +863,7 @@ def _top_shared(m: sparse.csr_matrix, a: int, b: int, labels, n: int = 3) -> lis
     return [str(labels[c]) for c in cols[np.argsort(-weight, kind="stable")[:n]]]
 
 
-def _top_shared_rows(m: sparse.csr_matrix, a: np.ndarray, b: np.ndarray, labels, n: int = 3, chunk: int = 2048,
+def _top_shared_rows(m: sparse.csr_matrix, a: np.ndarray, b: np.ndarray, labels, n: int = 3, chunk: int = 512,
                      weight=None) -> list[list[str]]:  # fmt: skip
     """_top_shared of many pairs (a, b) at once, a chunk of pairs per sparse product and per sort: the columns both
     rows hold, strongest together first (ties in column order).  `weight`: rank the shared columns by
@@ -1092,11 +1094,11 @@ class Ranker:
         self._send(base, last=False)
 
     def submit(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Hand the worker the organisations' topics (after marts/opportunities.sql; the core frames first if
+        """Hand the worker the organisations' topics (after marts/organisation_topics.sql; the core frames first if
         submit_base was not called)."""
         if self.sending is None:
             self.submit_base(con)
-        topics = load_marts(con)[0]
+        topics = load_marts(con, hand=False)[0]  # (the build makes no hand ranking beside a model)
         self._send(lambda: topics, last=True)
         self.topics_sent = True
 

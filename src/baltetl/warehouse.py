@@ -104,8 +104,8 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         try:
             if ranker is not None:
                 ranker.submit_base(con)  # the worker makes its Graph beside the marts
-            # the topic and opportunity marts first (marts/topics.sql, project_topics.sql, opportunities.sql): the
-            # ranker's worker then scores beside the report, the views and the history
+            # the topic and opportunity marts first (marts/topics.sql, project_topics.sql, organisation_topics.sql,
+            # opportunities.sql): the ranker's worker then scores beside the report, the views and the history
             topics.build(con, cfg, sqld, log=log, learned=False, ranker=ranker)  # (the model was read above)
             # marts: the data-quality report of this run (of the last one recorded if this build is not a run's)
             models.run(con, "marts/quality_report.sql", sqld)
@@ -122,12 +122,11 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         # what this build was made from
         models.run(con, "marts/build_info.sql", sqld)
         insert_rows(con, "build_info", [(run_id, datetime.now(UTC).replace(tzinfo=None), fp, json.dumps(parts), head)])
+        if ranker is not None:  # the worker ranked meanwhile: its ranking is the opportunity marts
+            ranker.finish(con, log)  # marts/opportunities_learned.sql
         # public, last: it reads the marts too
         create_public_views(con, sqld / "public" / "views.sql")
         dictionary.apply(con, sqld / dictionary.FILE)  # every table, view and column's comment
-        if ranker is not None:  # as late as can be: the worker ranks meanwhile
-            ranker.finish(con, log)  # the learned ranking replaces the hand one (marts/opportunities_learned.sql)
-            dictionary.apply(con, sqld / dictionary.FILE, only={"opportunities", "metropolis_opportunities"})
         point("build.marts")
         counts = {
             t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
