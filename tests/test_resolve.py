@@ -14,7 +14,7 @@ from baltetl import resolve
 from baltetl.cli.resolution import register
 from baltetl.config import load_config
 from baltetl.state import State
-from helpers.common import FIXTURES, run_refresh
+from helpers.common import FIXTURES, refresh_run
 
 SOURCES = ("cordis", "eurocities", "networks", "keep", "interreg_se")
 
@@ -29,9 +29,8 @@ def built(tmp_path_factory):
     """One warehouse with five sources' real samples (built once for the module)."""
     base = tmp_path_factory.mktemp("resolve")
     cfg = load_config(warehouse=base / "wh" / "baltmet.duckdb")
-    for s in SOURCES:
-        result, _ = run_refresh(cfg, s, sample=True)
-        assert result.status == "success", (s, result.message)
+    _, results, _ = refresh_run(cfg, SOURCES)  # one run of the five, one build
+    assert [r.status for r in results] == ["success"] * len(SOURCES), [r.message for r in results]
     return cfg
 
 
