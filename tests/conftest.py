@@ -20,8 +20,19 @@ def prefect_server():
     2-core machine its 30 s default ran out)."""
     from prefect.testing.utilities import prefect_test_harness
 
+    from prefect.settings import PREFECT_API_URL
+
     with prefect_test_harness(server_startup_timeout=120):
-        yield
+        yield PREFECT_API_URL.value()
+
+
+@pytest.fixture
+def prefect_api(prefect_server, monkeypatch):
+    """The session's Prefect API as PREFECT_API_URL: a CLI refresh (in this process or a child) uses it instead
+    of starting a temporary API of its own (seconds of a busy core each).  Tests of that temporary API's
+    lifecycle leave this fixture out."""
+    monkeypatch.setenv("PREFECT_API_URL", prefect_server)
+    return prefect_server
 
 
 @pytest.fixture
