@@ -98,7 +98,7 @@ from cleanco.clean import strip_punct as _strip_punct
 from cleanco.clean import strip_tail as _strip_tail
 from rapidfuzz import fuzz
 
-from . import db, models, normalise
+from . import cognates, db, models, normalise
 from .declaration import declared, registry_table
 from .faults import point
 from .normalise import norm_place, norm_postcode
@@ -108,7 +108,7 @@ THRESHOLD = 92.0  # token_sort_ratio on normalised names, same or unknown city
 THRESHOLD_OTHER_CITY = 97.0  # both records give a city and the cities differ
 MIN_LEN = 4  # shorter normalised names match only exactly
 RULE_RANK = {"revision_merge": 0, "cordis_id": 1, "vat": 2, "wikidata": 3, "ror": 4, "domain": 5, "name_exact": 6,
-             "name_fuzzy": 7, "address": 8, "single": 9}  # fmt: skip
+             "name_fuzzy": 7, "address": 8, "address_cognate": 9, "single": 10}  # fmt: skip
 ADDRESS_THRESHOLD = 72.0  # token_set_ratio of the normalised names of two records at one street address
 SIDE_WORDS = {"north", "south", "east", "west", "nord", "syd", "sud", "ost", "vest", "vast", "mid", "mitt", "central",
               "upper", "lower", "ober", "unter", "nieder", "inner", "outer"}  # fmt: skip
@@ -841,7 +841,7 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
             best[k] = (rule, score)
 
     def link(a, b, rule, score):
-        if uf.union(a, b, guard=rule in ("ror", "domain", "name_exact", "name_fuzzy", "address")):
+        if uf.union(a, b, guard=rule in ("ror", "domain", "name_exact", "name_fuzzy", "address", "address_cognate")):
             note(a, rule, score)
             note(b, rule, score)
             return True
@@ -959,10 +959,43 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
         if a not in paired and b not in paired and uf.find(a) != uf.find(b):
             paired.update((a, b))
             link(a, b, "address", score)
+    _join_translations(at, uf, link)
     if stats is not None:
         stats["fuzzy_pairs_scored"] = n_pairs
     roots = {k: uf.find(k) for k in keys}
     return roots, best
+
+
+def _join_translations(at: dict, uf, link) -> None:
+    """One street address that only two bodies have, each given by other sources, whose names cover each
+    other's words (cognates.MIN_SHARE, with at least one cognate: two languages, not a shared word) join by
+    rule `address_cognate`: 'Institute for Ecology of Industrial Areas' / 'INSTYTUT EKOLOGII TERENOW
+    UPRZEMYSLOWIONYCH'.  A source that gives two bodies at the address says the address is shared."""
+    cover = cognates.Cover.of(r.norm for rs in at.values() for r in rs)
+    joins = []
+    for rs in at.values():
+        if not 1 < len(rs) <= ADDRESS_MAX_RECORDS or any(r.place for r in rs):
+            continue
+        groups = defaultdict(list)
+        for r in rs:
+            groups[uf.find(r.key)].append(r)
+        if len(groups) != 2:
+            continue
+        one, other = groups.values()
+        if {r.source for r in one} & {r.source for r in other}:
+            continue
+        best = None
+        for a in one:
+            for b in other:
+                cities = set(a.city_f.split()) | set(b.city_f.split())
+                cities |= {EXONYMS.get(c, c) for c in cities}
+                share, n_cognates = cover.score(a.norm, b.norm, STOP | cities)
+                if n_cognates and share >= cognates.MIN_SHARE and (best is None or share > best[0]):
+                    best = (share, a.key, b.key)
+        if best:
+            joins.append(best)
+    for share, a, b in sorted(joins, key=lambda t: (-t[0], t[1], t[2])):
+        link(a, b, "address_cognate", round(share, 3))
 
 
 # ---------------------------------------------------------------------------------------------------------
