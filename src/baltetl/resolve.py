@@ -444,6 +444,7 @@ class Rec:
     post_code: str | None = None
     alt: tuple = ()  # the registry's names of the record's organisation, normalised (matching.link_more)
     alt_acronyms: frozenset = frozenset()
+    legal_status: str | None = None  # the source's 'public' / 'private' (keep.eu, Interreg SE, Eurocities)
     norm: str = field(init=False)
     bare: str = field(init=False)
     head: str | None = field(init=False)
@@ -459,7 +460,10 @@ class Rec:
         h = head_name(self.name)
         self.head = norm_name(h) if h else None
         self.city_f = fold(self.city or "")
-        self.place = municipality_place(self.name, self.org_type, self.city)
+        org_type = self.org_type
+        if not org_type and self.legal_status == "public" and self.city and fold(self.name) == fold(self.city):
+            org_type = "city"  # a public body named by the town it is in is the town: keep.eu's 'Vejle', 'Bremen'
+        self.place = municipality_place(self.name, org_type, self.city)
         self.vat = norm_vat(self.vat)
         self.domain = domain_of(self.website)
         self.country = (self.country or "").upper() or None
@@ -726,14 +730,15 @@ def load_records(con: duckdb.DuckDBPyConnection, table: str = "organisations") -
     x = " UNION ALL ".join(extra) if extra else "SELECT NULL::VARCHAR org_key, NULL::VARCHAR pic, NULL::VARCHAR wikidata WHERE false"
     df = con.execute(
         f"""SELECT o.org_key, o.source, o.org_id, o.name, o.country, o.city, o.org_type, o.vat_number, o.website,
-                   x.pic, x.wikidata, o.street, o.post_code
+                   x.pic, x.wikidata, o.street, o.post_code, lower(o.legal_status)
             FROM {table} o LEFT JOIN ({x}) x USING (org_key) ORDER BY o.org_key"""
     ).fetchall()
     out = []
     pic_is_id = declared_with("org_id_is_pic")
-    for key, source, org_id, name, country, city, org_type, vat, website, pic, wikidata, street, post in df:
+    for key, source, org_id, name, country, city, org_type, vat, website, pic, wikidata, street, post, status in df:
         cid = org_id if source in pic_is_id else (pic or None)
-        out.append(Rec(key, source, name, country, city, org_type, vat, website, cid, wikidata, None, street, post))
+        out.append(Rec(key, source, name, country, city, org_type, vat, website, cid, wikidata, None, street, post,
+                       legal_status=status))
     return out
 
 
