@@ -11,7 +11,10 @@ ph/f, w/v, y/j/i, z/s, doubled letters): they begin with the same five letters (
 other name covers (words weighted by their inverse document frequency over all names, so rare words count
 most), the smaller of the two, and how many covered words are cognates rather than the same word.
 
-This is no evidence on its own: resolve uses it only at one street address that no source gives to any other
+`translated` is stricter: every word of either name is close to one of the other (`close`), and resolve
+joins two such names of one city (rule `name_cognate`).
+
+The cover is no evidence on its own: resolve uses it only at one street address that no source gives to any other
 body (`resolve.cluster`, rule `address_cognate`), where it tells a translation ('Institute for Ecology of
 Industrial Areas' / 'INSTYTUT EKOLOGII TERENOW UPRZEMYSLOWIONYCH') from two bodies sharing a building
 ('Ferdinand-Steinbeis-Institute' / 'Steinbeis Innovation gGmbH': one word, written the same).
@@ -56,6 +59,35 @@ def alike(a: str, b: str) -> bool:
         common += 1
     short, long_ = sorted((sa, sb), key=len)
     return common >= 5 or (common >= 4 and common == len(short)) or (len(short) >= 5 and short in long_)
+
+
+@lru_cache(maxsize=1 << 18)
+def close(a: str, b: str) -> bool:
+    """`alike`, strictly: the same skeleton, or a shared beginning of five letters or more that is at least
+    60 % of the longer word ('logistics' / 'logistikas', 'association' / 'asociacija'), never a part of a
+    compound ('wirtschaftskammer' is not 'wirtschaftsforderungsfonds', 'land' not 'landesvermessungsamt')."""
+    if a == b:
+        return True
+    sa, sb = skeleton(a), skeleton(b)
+    if sa == sb:
+        return True
+    common = 0
+    for x, y in zip(sa, sb):
+        if x != y:
+            break
+        common += 1
+    return common >= 5 and common >= 0.6 * max(len(sa), len(sb))
+
+
+def translated(a: str, b: str, drop: frozenset | set = frozenset()) -> bool:
+    """Two names (two content words or more each) whose every word is `close` to a word of the other, and at
+    least one of them a cognate, not the same word: 'latvia hydroecology institute' / 'latvia
+    hidroekologijas instituts'."""
+    wa = [w for w in dict.fromkeys(a.split()) if w not in drop]
+    wb = [w for w in dict.fromkeys(b.split()) if w not in drop]
+    if len(wa) < 2 or len(wb) < 2 or set(wa) == set(wb):
+        return False
+    return all(any(close(w, v) for v in wb) for w in wa) and all(any(close(w, v) for v in wa) for w in wb)
 
 
 class Cover:

@@ -108,7 +108,7 @@ THRESHOLD = 92.0  # token_sort_ratio on normalised names, same or unknown city
 THRESHOLD_OTHER_CITY = 97.0  # both records give a city and the cities differ
 MIN_LEN = 4  # shorter normalised names match only exactly
 RULE_RANK = {"revision_merge": 0, "cordis_id": 1, "vat": 2, "wikidata": 3, "ror": 4, "domain": 5, "name_exact": 6,
-             "name_fuzzy": 7, "address": 8, "address_cognate": 9, "single": 10}  # fmt: skip
+             "name_fuzzy": 7, "address": 8, "address_cognate": 9, "name_cognate": 10, "single": 11}  # fmt: skip
 ADDRESS_THRESHOLD = 72.0  # token_set_ratio of the normalised names of two records at one street address
 SIDE_WORDS = {"north", "south", "east", "west", "nord", "syd", "sud", "ost", "vest", "vast", "mid", "mitt", "central",
               "upper", "lower", "ober", "unter", "nieder", "inner", "outer"}  # fmt: skip
@@ -846,7 +846,7 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
             best[k] = (rule, score)
 
     def link(a, b, rule, score):
-        if uf.union(a, b, guard=rule in ("ror", "domain", "name_exact", "name_fuzzy", "address", "address_cognate")):
+        if uf.union(a, b, guard=rule in ("ror", "domain", "name_exact", "name_fuzzy", "address", "address_cognate", "name_cognate")):
             note(a, rule, score)
             note(b, rule, score)
             return True
@@ -965,6 +965,7 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
             paired.update((a, b))
             link(a, b, "address", score)
     _join_translations(at, uf, link)
+    _join_city_translations(recs, uf, link)
     if stats is not None:
         stats["fuzzy_pairs_scored"] = n_pairs
     roots = {k: uf.find(k) for k in keys}
@@ -1001,6 +1002,43 @@ def _join_translations(at: dict, uf, link) -> None:
             joins.append(best)
     for share, a, b in sorted(joins, key=lambda t: (-t[0], t[1], t[2])):
         link(a, b, "address_cognate", round(share, 3))
+
+
+def _join_city_translations(recs: list[Rec], uf, link) -> None:
+    """Two names of one city that are one name in two languages (`cognates.translated`: every word close to a
+    word of the other, one a cognate) join by rule `name_cognate`: 'Latvian Hydroecology Institute' /
+    'LATVIJAS HIDROEKOLOGIJAS INSTITUTS'.  Candidates share the first five letters of a word's skeleton."""
+    by_city = defaultdict(dict)  # (country, city) -> norm -> a record key
+    for r in recs:
+        if r.country and r.city_f and r.norm and not r.place:
+            by_city[(r.country, r.city_f)].setdefault(r.norm, r.key)
+    joins = []
+    for (_c, city), units in by_city.items():
+        if len(units) < 2:
+            continue
+        drop = STOP | set(city.split()) | {EXONYMS.get(w, w) for w in city.split()}
+        names = list(units)
+        block = defaultdict(list)
+        for i, n in enumerate(names):
+            for w in set(n.split()) - drop:
+                if len(w) >= 5:
+                    block[cognates.skeleton(w)[:5]].append(i)
+        seen = set()
+        for ids in block.values():
+            if len(ids) > 200:  # a word in hundreds of names of one city is no block
+                continue
+            for x in range(len(ids)):
+                for y in range(x + 1, len(ids)):
+                    pair = (ids[x], ids[y])
+                    if pair in seen:
+                        continue
+                    seen.add(pair)
+                    a, b = names[pair[0]], names[pair[1]]
+                    if cognates.translated(a, b, drop):
+                        joins.append(tuple(sorted((units[a], units[b]))))
+    for a, b in sorted(set(joins)):
+        if uf.find(a) != uf.find(b):
+            link(a, b, "name_cognate", 0.9)
 
 
 # ---------------------------------------------------------------------------------------------------------
