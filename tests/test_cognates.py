@@ -54,3 +54,23 @@ def test_one_address_one_shared_word_is_not_a_translation():
     n = _at("keep:2", "keep", "Rimini Strategic Plan Agency", street="Piazza Cavour 27", post="47921", city="Rimini", country="IT")
     roots, _ = resolve.cluster([m, n])
     assert roots["cordis:2"] != roots["keep:2"]
+
+
+def test_close_words_and_translated_names():
+    assert cognates.close("logistics", "logistikas") and cognates.close("association", "asociacija")
+    assert not cognates.close("wirtschaftskammer", "wirtschaftsforderungsfonds")  # one beginning, two compounds
+    assert not cognates.close("land", "landesvermessungsamt") and not cognates.close("energiinfrastruktur", "energidistribution")
+    assert cognates.translated("latvia hydroecology institute", "latvia hidroekologijas instituts")
+    assert not cognates.translated("latvia logistics association", "latvia logistics association")  # the same name
+    assert not cognates.translated("wirtschaftskammer karnten", "karntner wirtschaftsforderungsfonds")
+    assert not cognates.translated("institute", "instituts")  # one word: too little to tell
+
+
+def test_one_city_two_languages_join_by_name():
+    a = resolve.Rec("keep:1", "keep", "Latvian Logistics Association", "LV", "Riga")
+    b = resolve.Rec("cordis:1", "cordis", "LATVIJAS LOGISTIKAS ASOCIACIJA", "LV", "RIGA")
+    c = resolve.Rec("cordis:2", "cordis", "LATVIJAS LOGISTIKAS ASOCIACIJA", "LV", "Jelgava")
+    roots, best = resolve.cluster([a, b])
+    assert roots["keep:1"] == roots["cordis:1"] and best["keep:1"][0] == "name_cognate"
+    roots, _ = resolve.cluster([a, c])  # another city
+    assert roots["keep:1"] != roots["cordis:2"]
