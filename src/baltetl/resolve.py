@@ -53,7 +53,10 @@ compares too.
 Records of different sources at one street address (postcode + street + number, `address_key`) whose names
 are alike once the city's name is set aside (token_set_ratio >= 72) join by rule `address`, each with at most
 one other (no chains through a science park).  Municipalities in every legal form resolve to their place;
-a district municipality is '<place> district'.
+a district municipality is '<place> district'; a public body a source names by its own town is that town.
+One name in two languages (`cognates`): at an address no source gives to another body, names that cover each
+other's words as cognates join (rule `address_cognate`); in one city, names whose every word is close to one
+of the other join (rule `name_cognate`).
 
 Splink, measured (bench/splink_compare.py, full real data, same evidence as comparisons, m/u by EM and
 random sampling, term frequencies on names): dev precision 0.81 at recall 0.93, 0.97 at 0.47; no
