@@ -42,6 +42,16 @@ def skeleton(word: str) -> str:
     return _DOUBLE.sub(r"\1", word)
 
 
+def _prefix(sa: str, sb: str) -> int:
+    """How many letters two skeletons share at their start."""
+    n = 0
+    for x, y in zip(sa, sb):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 @lru_cache(maxsize=1 << 18)
 def alike(a: str, b: str) -> bool:
     """Two folded words that are one word in two languages (or one spelling)."""
@@ -52,11 +62,7 @@ def alike(a: str, b: str) -> bool:
     sa, sb = skeleton(a), skeleton(b)
     if sa == sb:
         return True
-    common = 0
-    for x, y in zip(sa, sb):
-        if x != y:
-            break
-        common += 1
+    common = _prefix(sa, sb)
     short, long_ = sorted((sa, sb), key=len)
     return common >= 5 or (common >= 4 and common == len(short)) or (len(short) >= 5 and short in long_)
 
@@ -69,14 +75,8 @@ def close(a: str, b: str) -> bool:
     if a == b:
         return True
     sa, sb = skeleton(a), skeleton(b)
-    if sa == sb:
-        return True
-    common = 0
-    for x, y in zip(sa, sb):
-        if x != y:
-            break
-        common += 1
-    return common >= 5 and common >= 0.6 * max(len(sa), len(sb))
+    common = _prefix(sa, sb)
+    return sa == sb or (common >= 5 and common >= 0.6 * max(len(sa), len(sb)))
 
 
 def translated(a: str, b: str, drop: frozenset | set = frozenset()) -> bool:
