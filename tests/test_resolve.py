@@ -322,3 +322,15 @@ def test_at_one_address_an_acronym_meets_the_initials_of_the_other_name():
     assert not resolve.decide(a, c)[0]
     d = resolve.Rec("keep:3", "keep", "NAPE Sp. z o.o.", "PL", "Warszawa", **at)
     assert resolve.decide(b, d)[0] is False  # one acronym written by both is no evidence: the initials must spell it
+
+
+def test_a_public_body_named_by_its_own_town_is_the_town():
+    # keep.eu's partner 'Vejle' (legal status public) at the town hall is CORDIS's VEJLE KOMMUNE
+    a = resolve.Rec("cordis:1", "cordis", "VEJLE KOMMUNE", "DK", "Vejle", street="SKOLEGADE 1", post_code="7100")
+    b = resolve.Rec("keep:1", "keep", "Vejle", "DK", "Vejle", street="Skolegade 1", post_code="7100", legal_status="public")
+    assert a.place == b.place == "vejle"
+    roots, _ = resolve.cluster([a, b])
+    assert roots["cordis:1"] == roots["keep:1"]
+    # a private body, or one named otherwise than its town, is not the town
+    assert resolve.Rec("keep:2", "keep", "Vejle", "DK", "Vejle", legal_status="private").place is None
+    assert resolve.Rec("keep:3", "keep", "Vejle", "DK", "Kolding", legal_status="public").place is None
