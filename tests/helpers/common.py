@@ -15,7 +15,14 @@ ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("BALTETL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 HE_XML = SHARED / "cordis" / "horizon" / "xml" / "cordis-HORIZONprojects-xml_2025-12-06.tar.xz"
 CSV_EXCERPT = SHARED / "cordis" / "samples" / "organization_rows_excerpt_2026-10-03.csv"
-SAMPLE = ROOT / "src" / "baltetl" / "sample" / "cordis-HORIZON-xml-baltmet-sample.tar.xz"
+
+
+def sample_dir(source: str) -> Path:
+    """The folder of a source's bundled sample (src/baltetl/sources/<source>/sample/)."""
+    return ROOT / "src" / "baltetl" / "sources" / source / "sample"
+
+
+SAMPLE = ROOT / "src" / "baltetl" / "sources" / "cordis" / "sample" / "cordis-HORIZON-xml-baltmet-sample.tar.xz"
 FIXTURES = ROOT / "tests" / "fixtures"
 
 

@@ -26,7 +26,7 @@ from baltetl.cli import app
 from baltetl.config import load_config
 from baltetl.state import KEEP_SNAPSHOTS, State
 
-CLUSTERS = ROOT / "src/baltetl/sample/clusters_handmade_registry.csv"
+CLUSTERS = ROOT / "src/baltetl/sources/clusters/sample/clusters_handmade_registry.csv"
 
 
 @pytest.fixture(autouse=True)
