@@ -54,6 +54,21 @@ def ctx(cfg):
 
 
 @pytest.fixture(scope="session")
+def cordis_sample(tmp_path_factory):
+    """One refresh and build of the bundled CORDIS sample alone, for tests that only read it (copy it to change
+    it): -> (cfg, SourceResult, build counts)."""
+    from baltetl.config import load_config
+    from helpers.common import run_refresh
+
+    with pytest.MonkeyPatch.context() as mp:  # as the `cfg` fixture: the warehouse's own state and landing
+        for var in ("BALTETL_CONFIG", "BALTETL_STATE", "BALTETL_LANDING"):
+            mp.delenv(var, raising=False)
+        cfg = load_config(warehouse=tmp_path_factory.mktemp("cordis-sample") / "wh" / "baltmet.duckdb")
+        result, counts = run_refresh(cfg, sample=True)
+    return cfg, result, counts
+
+
+@pytest.fixture(scope="session")
 def full_warehouse(tmp_path_factory):
     """One warehouse of the full real data for the session: every source refreshed, then one build.
     Returns (cfg, {source: SourceResult}, build counts).  Tests must not change it (copy it first)."""

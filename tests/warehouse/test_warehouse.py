@@ -12,8 +12,8 @@ from baltetl.pipeline import RefreshLocked
 from helpers.common import SAMPLE, q, run_refresh, small_archive, truncated_sample
 
 
-def test_sample_builds_the_warehouse(cfg):
-    result, counts = run_refresh(cfg, sample=True)
+def test_sample_builds_the_warehouse(cordis_sample):
+    cfg, result, counts = cordis_sample
     assert result.status == "success", result.message
     assert counts["projects"] == 575
     wh = cfg.warehouse
@@ -29,8 +29,8 @@ def test_sample_builds_the_warehouse(cfg):
     assert run[0][:2] == ("cordis", "success") and run[0][2] == run[0][3] + run[0][4]
 
 
-def test_city_spellings_reach_their_metropolis(cfg):
-    run_refresh(cfg, sample=True)
+def test_city_spellings_reach_their_metropolis(cordis_sample):
+    cfg = cordis_sample[0]
     rows = dict(q(cfg.warehouse, """
         SELECT upper(city), any_value(metropolis_id) FROM participations
         WHERE upper(city) IN ('HELSINGIN YLIOPISTO', 'ESPOO', 'KOBENHAVN', 'KOBENHAVN K', 'COPENHAGEN', 'RIGA', 'WARSZAWA')
