@@ -80,6 +80,25 @@ FULL_INPUTS = {
 
 
 
+def copy_built(built, cfg) -> None:
+    """The warehouse folder of configuration `built` (the file, its state and its landing) copied to `cfg`'s,
+    and recorded there as the build it is a byte-for-byte copy of: the next refresh sees it as current, as it
+    would the original.  For tests that start from a build the session made once (fixture cordis_sample)."""
+    import shutil
+
+    from baltetl import buildinfo
+    from baltetl.state import State
+
+    for c in (built, cfg):  # the layout of load_config(warehouse=...): state and landing beside the file
+        assert c.state.parent == c.landing.parent == c.warehouse.parent, c
+    assert built.warehouse.name == cfg.warehouse.name and not cfg.warehouse.parent.exists()
+    shutil.copytree(built.warehouse.parent, cfg.warehouse.parent, ignore=shutil.ignore_patterns("*.lock"))
+    state = State(cfg.state)
+    info = buildinfo.load(state)
+    buildinfo.record(cfg, state, info["fingerprint"], info["parts"], info["run_id"], info["counts"])
+    assert buildinfo.current(cfg, state, buildinfo.compute(cfg, state)[0]) is not None  # the copy is current
+
+
 def refresh_run(cfg, sources, *, sample=True):
     """One run of several sources as the flow runs it, without Prefect (the build is skipped when nothing it
     reads changed): -> (run_id, results, counts)."""

@@ -9,7 +9,7 @@ import pytest
 
 from baltetl import pipeline
 from baltetl.pipeline import RefreshLocked
-from helpers.common import SAMPLE, q, run_refresh, small_archive, truncated_sample
+from helpers.common import SAMPLE, copy_built, q, run_refresh, small_archive, truncated_sample
 
 
 def test_sample_builds_the_warehouse(cordis_sample):
@@ -82,8 +82,8 @@ def test_reader_keeps_its_snapshot_during_a_refresh(cfg, tmp_path):
     assert leftovers == []
 
 
-def test_failed_source_keeps_last_good_data(cfg, tmp_path):
-    run_refresh(cfg, sample=True)
+def test_failed_source_keeps_last_good_data(cordis_sample, cfg, tmp_path):
+    copy_built(cordis_sample[0], cfg)  # the sample refreshed and built
     result, counts = run_refresh(cfg, input_path=truncated_sample(tmp_path))
     assert result.status == "failed"
     assert "truncated or corrupt" in result.message
