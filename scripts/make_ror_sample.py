@@ -1,4 +1,4 @@
-"""Cuts the ROR sample shipped with the package (src/baltetl/sample/ror/ror_bsr_slim.zip) from the
+"""Cuts the ROR sample shipped with the package (src/baltetl/sources/ror/sample/ror_bsr_slim.zip) from the
 reconstructed Baltic Sea cut in ../shared/data/registries/ror/ror_bsr.jsonl.gz (see its PROVENANCE.md):
 every record, only the fields the `ror` source reads, in a zip of one JSONL file.  ROR data: CC0 1.0."""
 
@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 SRC = Path(sys.argv[1] if len(sys.argv) > 1 else "/work/shared/data/registries/ror/ror_bsr.jsonl.gz")
-OUT = Path(__file__).resolve().parents[1] / "src" / "baltetl" / "sample" / "ror" / "ror_bsr_slim.zip"
+OUT = Path(__file__).resolve().parents[1] / "src" / "baltetl" / "sources" / "ror" / "sample" / "ror_bsr_slim.zip"
 KEEP = ("ror_id", "status", "types", "country_code", "city", "names", "websites", "domains", "wikidata")
 lines = []
 with gzip.open(SRC, "rt", encoding="utf-8") as f:

@@ -25,7 +25,7 @@ def main() -> None:
     ap.add_argument("--archive", default=ARCHIVE)
     ap.add_argument("--ongoing-on", default="2026-11-24")
     ap.add_argument("--per-metropolis", type=int, default=120, help="at most this many projects per metropolis")
-    ap.add_argument("--out", default="src/baltetl/sample/cordis-HORIZON-xml-baltmet-sample.tar.xz")
+    ap.add_argument("--out", default="src/baltetl/sources/cordis/sample/cordis-HORIZON-xml-baltmet-sample.tar.xz")
     a = ap.parse_args()
     con = duckdb.connect(a.warehouse, read_only=True)
     # per metropolis, the ongoing projects with most metropolis partners first, then by id: a fixed choice

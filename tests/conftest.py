@@ -20,8 +20,19 @@ def prefect_server():
     2-core machine its 30 s default ran out)."""
     from prefect.testing.utilities import prefect_test_harness
 
+    from prefect.settings import PREFECT_API_URL
+
     with prefect_test_harness(server_startup_timeout=120):
-        yield
+        yield PREFECT_API_URL.value()
+
+
+@pytest.fixture
+def prefect_api(prefect_server, monkeypatch):
+    """The session's Prefect API as PREFECT_API_URL: a CLI refresh (in this process or a child) uses it instead
+    of starting a temporary API of its own (seconds of a busy core each).  Tests of that temporary API's
+    lifecycle leave this fixture out."""
+    monkeypatch.setenv("PREFECT_API_URL", prefect_server)
+    return prefect_server
 
 
 @pytest.fixture
@@ -40,6 +51,21 @@ def ctx(cfg):
     from baltetl.types import SourceContext
 
     return SourceContext(cfg, cfg.source("cordis"))
+
+
+@pytest.fixture(scope="session")
+def cordis_sample(tmp_path_factory):
+    """One refresh and build of the bundled CORDIS sample alone, for tests that only read it (copy it to change
+    it): -> (cfg, SourceResult, build counts)."""
+    from baltetl.config import load_config
+    from helpers.common import run_refresh
+
+    with pytest.MonkeyPatch.context() as mp:  # as the `cfg` fixture: the warehouse's own state and landing
+        for var in ("BALTETL_CONFIG", "BALTETL_STATE", "BALTETL_LANDING"):
+            mp.delenv(var, raising=False)
+        cfg = load_config(warehouse=tmp_path_factory.mktemp("cordis-sample") / "wh" / "baltmet.duckdb")
+        result, counts = run_refresh(cfg, sample=True)
+    return cfg, result, counts
 
 
 @pytest.fixture(scope="session")

@@ -155,7 +155,7 @@ def test_a_small_drop_passes_and_the_share_is_configured_per_source(tmp_path):
 
 
 @pytest.mark.slow
-def test_the_cli_refuses_a_shrinking_input_and_accepts_it_with_the_flag(cfg, tmp_path):
+def test_the_cli_refuses_a_shrinking_input_and_accepts_it_with_the_flag(prefect_api, cfg, tmp_path):
     from typer.testing import CliRunner
 
     from baltetl.cli import app

@@ -31,7 +31,7 @@ from baltetl.config import load_config
 from baltetl.state import State
 
 SOURCES = ("cordis", "eurocities", "keep", "clusters")
-KEEP_EXPORT = ROOT / "src/baltetl/sample/keep/keep_closed_2014-2020_partnership_export_2019_bsr-cut.csv"
+KEEP_EXPORT = ROOT / "src/baltetl/sources/keep/sample/keep/keep_closed_2014-2020_partnership_export_2019_bsr-cut.csv"
 ECCP = FIXTURES / "clusters"
 SLUGS = ["hamburg-aviation-ev", "life-science-nord", "mobile-heights", "urban-ict-arena", "cluster-news-item"]
 CORE = {"cordis": ("projects", "organisations", "participations"), "eurocities": ("organisations", "network_memberships"),

@@ -27,7 +27,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from helpers.common import FIXTURES, ROOT, SAMPLE
+from helpers.common import FIXTURES, ROOT, SAMPLE, sample_dir
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
@@ -44,7 +44,6 @@ settings.register_profile("baltetl-ci", max_examples=25, deadline=None, derandom
                           suppress_health_check=SLOW)  # fmt: skip
 settings.register_profile("baltetl-explore", max_examples=400, deadline=None, suppress_health_check=SLOW)
 PROPS = settings.get_profile(os.environ.get("BALTETL_HYPOTHESIS", "baltetl-ci"))
-SAMPLES = ROOT / "src/baltetl/sample"
 
 # -- mangling --------------------------------------------------------------------------------------------
 
@@ -214,13 +213,13 @@ def first_lines(path: Path, n: int) -> bytes:
 
 CORDIS_XML = tar_members(3)
 CORDIS_CSV = {n: (FIXTURES / "cordis/csv_edition" / n).read_bytes() for n in ("project.csv", "organization.csv")}
-KEEP_EXPORT = first_lines(SAMPLES / "keep/keep_closed_2014-2020_partnership_export_2019_bsr-cut.csv", 25)
+KEEP_EXPORT = first_lines(sample_dir("keep") / "keep/keep_closed_2014-2020_partnership_export_2019_bsr-cut.csv", 25)
 KEEP_API = json.loads((FIXTURES / "keep/api/project-30001.json").read_text(encoding="utf-8"))
-NETWORKS = first_lines(SAMPLES / "networks-etmun-2019/etmun_network_members_geocoded_2019.csv", 25)
-NETWORKS_META = (SAMPLES / "networks-etmun-2019/etmun_networks_metadata_2019.csv").read_bytes()
-INTERREG_SE = json.loads((SAMPLES / "interreg_se/interreg_se_bsr-southbaltic_2026-06-09.json").read_text(encoding="utf-8"))[:25]
-EUROCITIES_TEXT = first_lines(SAMPLES / "eurocities/members_from_website_2025-05-18.txt", 41)
-CLUSTERS_REGISTRY = (SAMPLES / "clusters_handmade_registry.csv").read_bytes()
+NETWORKS = first_lines(sample_dir("networks") / "networks-etmun-2019/etmun_network_members_geocoded_2019.csv", 25)
+NETWORKS_META = (sample_dir("networks") / "networks-etmun-2019/etmun_networks_metadata_2019.csv").read_bytes()
+INTERREG_SE = json.loads((sample_dir("interreg_se") / "interreg_se/interreg_se_bsr-southbaltic_2026-06-09.json").read_text(encoding="utf-8"))[:25]
+EUROCITIES_TEXT = first_lines(sample_dir("eurocities") / "eurocities/members_from_website_2025-05-18.txt", 41)
+CLUSTERS_REGISTRY = (sample_dir("clusters") / "clusters_handmade_registry.csv").read_bytes()
 ECCP_PROFILE = (FIXTURES / "clusters/eccp_hamburg-aviation-ev.html").read_bytes()
 
 

@@ -14,7 +14,7 @@ from baltetl import resolve
 from baltetl.cli.resolution import register
 from baltetl.config import load_config
 from baltetl.state import State
-from helpers.common import FIXTURES, run_refresh
+from helpers.common import FIXTURES, refresh_run
 
 SOURCES = ("cordis", "eurocities", "networks", "keep", "interreg_se")
 
@@ -29,9 +29,8 @@ def built(tmp_path_factory):
     """One warehouse with five sources' real samples (built once for the module)."""
     base = tmp_path_factory.mktemp("resolve")
     cfg = load_config(warehouse=base / "wh" / "baltmet.duckdb")
-    for s in SOURCES:
-        result, _ = run_refresh(cfg, s, sample=True)
-        assert result.status == "success", (s, result.message)
+    _, results, _ = refresh_run(cfg, SOURCES)  # one run of the five, one build
+    assert [r.status for r in results] == ["success"] * len(SOURCES), [r.message for r in results]
     return cfg
 
 
@@ -323,3 +322,15 @@ def test_at_one_address_an_acronym_meets_the_initials_of_the_other_name():
     assert not resolve.decide(a, c)[0]
     d = resolve.Rec("keep:3", "keep", "NAPE Sp. z o.o.", "PL", "Warszawa", **at)
     assert resolve.decide(b, d)[0] is False  # one acronym written by both is no evidence: the initials must spell it
+
+
+def test_a_public_body_named_by_its_own_town_is_the_town():
+    # keep.eu's partner 'Vejle' (legal status public) at the town hall is CORDIS's VEJLE KOMMUNE
+    a = resolve.Rec("cordis:1", "cordis", "VEJLE KOMMUNE", "DK", "Vejle", street="SKOLEGADE 1", post_code="7100")
+    b = resolve.Rec("keep:1", "keep", "Vejle", "DK", "Vejle", street="Skolegade 1", post_code="7100", legal_status="public")
+    assert a.place == b.place == "vejle"
+    roots, _ = resolve.cluster([a, b])
+    assert roots["cordis:1"] == roots["keep:1"]
+    # a private body, or one named otherwise than its town, is not the town
+    assert resolve.Rec("keep:2", "keep", "Vejle", "DK", "Vejle", legal_status="private").place is None
+    assert resolve.Rec("keep:3", "keep", "Vejle", "DK", "Kolding", legal_status="public").place is None

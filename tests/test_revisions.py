@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from baltetl import revisions
 from baltetl.cli.revisions import register
 from baltetl.config import load_config
-from helpers.common import run_refresh
+from helpers.common import refresh_run, run_refresh
 
 RIGA_KEEP = "keep:LV-60eca477d6e19d"  # City of Riga (Riga City Council), keep.eu: website = a project's site
 RIGA_EUROCITIES = "eurocities:LV:riga"
@@ -55,9 +55,8 @@ def stand_in_resolution(con, revs) -> None:
 def sample_wh(tmp_path_factory):
     """One real multi-source warehouse (CORDIS, Eurocities, networks, keep.eu samples), copied by each test."""
     cfg = load_config(warehouse=tmp_path_factory.mktemp("rev") / "wh" / "baltmet.duckdb")
-    for source in ("cordis", "eurocities", "networks", "keep"):
-        result, _ = run_refresh(cfg, source, sample=True)
-        assert result.status == "success", result.message
+    _, results, _ = refresh_run(cfg, ["cordis", "eurocities", "networks", "keep"])  # one run, one build
+    assert [r.status for r in results] == ["success"] * 4, [r.message for r in results]
     return cfg.warehouse
 
 

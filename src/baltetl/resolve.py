@@ -53,7 +53,10 @@ compares too.
 Records of different sources at one street address (postcode + street + number, `address_key`) whose names
 are alike once the city's name is set aside (token_set_ratio >= 72) join by rule `address`, each with at most
 one other (no chains through a science park).  Municipalities in every legal form resolve to their place;
-a district municipality is '<place> district'.
+a district municipality is '<place> district'; a public body a source names by its own town is that town.
+One name in two languages (`cognates`): at an address no source gives to another body, names that cover each
+other's words as cognates join (rule `address_cognate`); in one city, names whose every word is close to one
+of the other join (rule `name_cognate`).
 
 Splink, measured (bench/splink_compare.py, full real data, same evidence as comparisons, m/u by EM and
 random sampling, term frequencies on names): dev precision 0.81 at recall 0.93, 0.97 at 0.47; no
@@ -98,7 +101,7 @@ from cleanco.clean import strip_punct as _strip_punct
 from cleanco.clean import strip_tail as _strip_tail
 from rapidfuzz import fuzz
 
-from . import db, models, normalise
+from . import cognates, db, models, normalise
 from .declaration import declared, registry_table
 from .faults import point
 from .normalise import norm_place, norm_postcode
@@ -108,7 +111,7 @@ THRESHOLD = 92.0  # token_sort_ratio on normalised names, same or unknown city
 THRESHOLD_OTHER_CITY = 97.0  # both records give a city and the cities differ
 MIN_LEN = 4  # shorter normalised names match only exactly
 RULE_RANK = {"revision_merge": 0, "cordis_id": 1, "vat": 2, "wikidata": 3, "ror": 4, "domain": 5, "name_exact": 6,
-             "name_fuzzy": 7, "address": 8, "single": 9}  # fmt: skip
+             "name_fuzzy": 7, "address": 8, "address_cognate": 9, "name_cognate": 10, "single": 11}  # fmt: skip
 ADDRESS_THRESHOLD = 72.0  # token_set_ratio of the normalised names of two records at one street address
 SIDE_WORDS = {"north", "south", "east", "west", "nord", "syd", "sud", "ost", "vest", "vast", "mid", "mitt", "central",
               "upper", "lower", "ober", "unter", "nieder", "inner", "outer"}  # fmt: skip
@@ -444,6 +447,7 @@ class Rec:
     post_code: str | None = None
     alt: tuple = ()  # the registry's names of the record's organisation, normalised (matching.link_more)
     alt_acronyms: frozenset = frozenset()
+    legal_status: str | None = None  # the source's 'public' / 'private' (keep.eu, Interreg SE, Eurocities)
     norm: str = field(init=False)
     bare: str = field(init=False)
     head: str | None = field(init=False)
@@ -459,7 +463,10 @@ class Rec:
         h = head_name(self.name)
         self.head = norm_name(h) if h else None
         self.city_f = fold(self.city or "")
-        self.place = municipality_place(self.name, self.org_type, self.city)
+        org_type = self.org_type
+        if not org_type and self.legal_status == "public" and self.city and fold(self.name) == fold(self.city):
+            org_type = "city"  # a public body named by the town it is in is the town: keep.eu's 'Vejle', 'Bremen'
+        self.place = municipality_place(self.name, org_type, self.city)
         self.vat = norm_vat(self.vat)
         self.domain = domain_of(self.website)
         self.country = (self.country or "").upper() or None
@@ -726,14 +733,15 @@ def load_records(con: duckdb.DuckDBPyConnection, table: str = "organisations") -
     x = " UNION ALL ".join(extra) if extra else "SELECT NULL::VARCHAR org_key, NULL::VARCHAR pic, NULL::VARCHAR wikidata WHERE false"
     df = con.execute(
         f"""SELECT o.org_key, o.source, o.org_id, o.name, o.country, o.city, o.org_type, o.vat_number, o.website,
-                   x.pic, x.wikidata, o.street, o.post_code
+                   x.pic, x.wikidata, o.street, o.post_code, lower(o.legal_status)
             FROM {table} o LEFT JOIN ({x}) x USING (org_key) ORDER BY o.org_key"""
     ).fetchall()
     out = []
     pic_is_id = declared_with("org_id_is_pic")
-    for key, source, org_id, name, country, city, org_type, vat, website, pic, wikidata, street, post in df:
+    for key, source, org_id, name, country, city, org_type, vat, website, pic, wikidata, street, post, status in df:
         cid = org_id if source in pic_is_id else (pic or None)
-        out.append(Rec(key, source, name, country, city, org_type, vat, website, cid, wikidata, None, street, post))
+        out.append(Rec(key, source, name, country, city, org_type, vat, website, cid, wikidata, None, street, post,
+                       legal_status=status))
     return out
 
 
@@ -841,7 +849,7 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
             best[k] = (rule, score)
 
     def link(a, b, rule, score):
-        if uf.union(a, b, guard=rule in ("ror", "domain", "name_exact", "name_fuzzy", "address")):
+        if uf.union(a, b, guard=rule in ("ror", "domain", "name_exact", "name_fuzzy", "address", "address_cognate", "name_cognate")):
             note(a, rule, score)
             note(b, rule, score)
             return True
@@ -959,10 +967,81 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
         if a not in paired and b not in paired and uf.find(a) != uf.find(b):
             paired.update((a, b))
             link(a, b, "address", score)
+    _join_translations(at, uf, link)
+    _join_city_translations(recs, uf, link)
     if stats is not None:
         stats["fuzzy_pairs_scored"] = n_pairs
     roots = {k: uf.find(k) for k in keys}
     return roots, best
+
+
+def _join_translations(at: dict, uf, link) -> None:
+    """One street address that only two bodies have, each given by other sources, whose names cover each
+    other's words (cognates.MIN_SHARE, with at least one cognate: two languages, not a shared word) join by
+    rule `address_cognate`: 'Institute for Ecology of Industrial Areas' / 'INSTYTUT EKOLOGII TERENOW
+    UPRZEMYSLOWIONYCH'.  A source that gives two bodies at the address says the address is shared."""
+    cover = cognates.Cover.of(r.norm for rs in at.values() for r in rs)
+    joins = []
+    for rs in at.values():
+        if not 1 < len(rs) <= ADDRESS_MAX_RECORDS or any(r.place for r in rs):
+            continue
+        groups = defaultdict(list)
+        for r in rs:
+            groups[uf.find(r.key)].append(r)
+        if len(groups) != 2:
+            continue
+        one, other = groups.values()
+        if {r.source for r in one} & {r.source for r in other}:
+            continue
+        best = None
+        for a in one:
+            for b in other:
+                cities = set(a.city_f.split()) | set(b.city_f.split())
+                cities |= {EXONYMS.get(c, c) for c in cities}
+                share, n_cognates = cover.score(a.norm, b.norm, STOP | cities)
+                if n_cognates and share >= cognates.MIN_SHARE and (best is None or share > best[0]):
+                    best = (share, a.key, b.key)
+        if best:
+            joins.append(best)
+    for share, a, b in sorted(joins, key=lambda t: (-t[0], t[1], t[2])):
+        link(a, b, "address_cognate", round(share, 3))
+
+
+def _join_city_translations(recs: list[Rec], uf, link) -> None:
+    """Two names of one city that are one name in two languages (`cognates.translated`: every word close to a
+    word of the other, one a cognate) join by rule `name_cognate`: 'Latvian Hydroecology Institute' /
+    'LATVIJAS HIDROEKOLOGIJAS INSTITUTS'.  Candidates share the first five letters of a word's skeleton."""
+    by_city = defaultdict(dict)  # (country, city) -> norm -> a record key
+    for r in recs:
+        if r.country and r.city_f and r.norm and not r.place:
+            by_city[(r.country, r.city_f)].setdefault(r.norm, r.key)
+    joins = []
+    for (_c, city), units in by_city.items():
+        if len(units) < 2:
+            continue
+        drop = STOP | set(city.split()) | {EXONYMS.get(w, w) for w in city.split()}
+        names = list(units)
+        block = defaultdict(list)
+        for i, n in enumerate(names):
+            for w in set(n.split()) - drop:
+                if len(w) >= 5:
+                    block[cognates.skeleton(w)[:5]].append(i)
+        seen = set()
+        for ids in block.values():
+            if len(ids) > 200:  # a word in hundreds of names of one city is no block
+                continue
+            for x in range(len(ids)):
+                for y in range(x + 1, len(ids)):
+                    pair = (ids[x], ids[y])
+                    if pair in seen:
+                        continue
+                    seen.add(pair)
+                    a, b = names[pair[0]], names[pair[1]]
+                    if cognates.translated(a, b, drop):
+                        joins.append(tuple(sorted((units[a], units[b]))))
+    for a, b in sorted(set(joins)):
+        if uf.find(a) != uf.find(b):
+            link(a, b, "name_cognate", 0.9)
 
 
 # ---------------------------------------------------------------------------------------------------------

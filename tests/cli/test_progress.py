@@ -50,7 +50,7 @@ def test_plain_lines_per_source_and_stage_when_not_a_terminal(cfg, tmp_path):
 
 
 @pytest.mark.slow
-def test_the_cli_writes_plain_progress_lines_to_a_pipe(tmp_path):
+def test_the_cli_writes_plain_progress_lines_to_a_pipe(prefect_api, tmp_path):
     env = {**os.environ, "BALTETL_WAREHOUSE": str(tmp_path / "baltmet.duckdb"), "COLUMNS": "80"}
 
     def refresh(*args):

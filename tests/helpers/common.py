@@ -15,7 +15,14 @@ ROOT = Path(__file__).resolve().parents[2]
 SHARED = Path(os.environ.get("BALTETL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 HE_XML = SHARED / "cordis" / "horizon" / "xml" / "cordis-HORIZONprojects-xml_2025-12-06.tar.xz"
 CSV_EXCERPT = SHARED / "cordis" / "samples" / "organization_rows_excerpt_2026-10-03.csv"
-SAMPLE = ROOT / "src" / "baltetl" / "sample" / "cordis-HORIZON-xml-baltmet-sample.tar.xz"
+
+
+def sample_dir(source: str) -> Path:
+    """The folder of a source's bundled sample (src/baltetl/sources/<source>/sample/)."""
+    return ROOT / "src" / "baltetl" / "sources" / source / "sample"
+
+
+SAMPLE = ROOT / "src" / "baltetl" / "sources" / "cordis" / "sample" / "cordis-HORIZON-xml-baltmet-sample.tar.xz"
 FIXTURES = ROOT / "tests" / "fixtures"
 
 
@@ -71,6 +78,25 @@ FULL_INPUTS = {
     "ror": None,  # the shipped cut is every Baltic record of the registry
 }
 
+
+
+def copy_built(built, cfg) -> None:
+    """The warehouse folder of configuration `built` (the file, its state and its landing) copied to `cfg`'s,
+    and recorded there as the build it is a byte-for-byte copy of: the next refresh sees it as current, as it
+    would the original.  For tests that start from a build the session made once (fixture cordis_sample)."""
+    import shutil
+
+    from baltetl import buildinfo
+    from baltetl.state import State
+
+    for c in (built, cfg):  # the layout of load_config(warehouse=...): state and landing beside the file
+        assert c.state.parent == c.landing.parent == c.warehouse.parent, c
+    assert built.warehouse.name == cfg.warehouse.name and not cfg.warehouse.parent.exists()
+    shutil.copytree(built.warehouse.parent, cfg.warehouse.parent, ignore=shutil.ignore_patterns("*.lock"))
+    state = State(cfg.state)
+    info = buildinfo.load(state)
+    buildinfo.record(cfg, state, info["fingerprint"], info["parts"], info["run_id"], info["counts"])
+    assert buildinfo.current(cfg, state, buildinfo.compute(cfg, state)[0]) is not None  # the copy is current
 
 
 def refresh_run(cfg, sources, *, sample=True):

@@ -10,7 +10,7 @@ from anyascii import anyascii
 
 from helpers.common import ROOT
 
-SAMPLE_DIR = ROOT / "src" / "baltetl" / "sample" / "eurocities"
+SAMPLE_DIR = ROOT / "src" / "baltetl" / "sources" / "eurocities" / "sample" / "eurocities"
 TEXT = SAMPLE_DIR / "members_from_website_2025-05-18.txt"
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.common import run_refresh
+from helpers.common import refresh_run
 
 SOURCES = ("cordis", "eurocities", "networks", "keep", "clusters")  # clusters: the hand-made, illustrative sample
 EVIL_KEY = "revisions:evil-oy"
@@ -97,9 +97,8 @@ def published_sample(tmp_path_factory) -> Published:
         root = tmp_path_factory.mktemp("published")
         cfg = load_config(warehouse=root / "wh" / "baltmet.duckdb")
         cfg.raw["paths"]["revisions"] = str(write_revisions(root / "revisions"))
-        for source in SOURCES:
-            result, _ = run_refresh(cfg, source, sample=True)
-            assert result.status == "success", result.message
+        _, results, _ = refresh_run(cfg, SOURCES)  # one run of every source, one build
+        assert [r.status for r in results] == ["success"] * len(SOURCES), [r.message for r in results]
         out = root / "site"
         _BUILT["sample"] = Published(cfg, cfg.warehouse, out, publish(cfg, out, log=lambda m: None))
     return _BUILT["sample"]

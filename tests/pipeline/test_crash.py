@@ -24,10 +24,10 @@ from baltetl import faults, pipeline, resolve
 from baltetl.config import load_config
 from baltetl.state import State
 
-NETWORKS = ROOT / "src/baltetl/sample/networks-etmun-2019"
+NETWORKS = ROOT / "src/baltetl/sources/networks/sample/networks-etmun-2019"
 MEMBERS = "etmun_network_members_geocoded_2019.csv"
 METADATA = "etmun_networks_metadata_2019.csv"
-CLUSTERS = ROOT / "src/baltetl/sample/clusters_handmade_registry.csv"
+CLUSTERS = ROOT / "src/baltetl/sources/clusters/sample/clusters_handmade_registry.csv"
 SOURCES = ("networks", "clusters")
 # what analysts read; golden ids are derived, so they must come out the same after a crash too
 CORE = ("projects", "organisations", "participations", "network_memberships", "golden_organisations",

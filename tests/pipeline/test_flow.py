@@ -128,7 +128,7 @@ def test_a_failing_source_keeps_its_data_while_the_others_refresh(prefect_server
     first = refresh(sample=True, sources=["eurocities", "networks"], warehouse=str(wh))
     assert first["status"] == "success"
 
-    members = ROOT / "src/baltetl/sample/networks-etmun-2019/etmun_network_members_geocoded_2019.csv"
+    members = ROOT / "src/baltetl/sources/networks/sample/networks-etmun-2019/etmun_network_members_geocoded_2019.csv"
     httpserver.expect_request("/robots.txt").respond_with_data("User-agent: *\nAllow: /\n")
     httpserver.expect_request("/cities/").respond_with_data(
         (FIXTURES / "eurocities" / "directory_js_empty.html").read_text(), content_type="text/html")
@@ -196,12 +196,11 @@ def test_fetches_of_different_sources_overlap(prefect_server, tmp_path):
     from werkzeug import Response
 
     from baltetl.cli.refresh import _load_flow
-    from helpers.common import ROOT, local_toml
+    from helpers.common import local_toml, sample_dir
 
-    sample = ROOT / "src/baltetl/sample"
     payloads = {
-        "networks": ((sample / "networks-etmun-2019/etmun_network_members_geocoded_2019.csv").read_bytes(), "text/csv"),
-        "interreg_se": ((sample / "interreg_se/interreg_se_bsr-southbaltic_2026-06-09.json").read_bytes(), "application/json"),
+        "networks": ((sample_dir("networks") / "networks-etmun-2019/etmun_network_members_geocoded_2019.csv").read_bytes(), "text/csv"),
+        "interreg_se": ((sample_dir("interreg_se") / "interreg_se/interreg_se_bsr-southbaltic_2026-06-09.json").read_bytes(), "application/json"),
     }
     together = threading.Barrier(2, timeout=30)
     met = []

@@ -6,13 +6,34 @@ from __future__ import annotations
 import os
 
 import duckdb
+import pytest
 from typer.testing import CliRunner
 
 from baltetl import buildinfo, pipeline
 from baltetl.state import State
-from helpers.common import refresh_run
+from helpers.common import copy_built, refresh_run
 
 SOURCES = ["networks", "clusters"]  # two small real samples
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """One run of SOURCES, built once for the module: -> (cfg, run_id, counts).  Tests start from a copy."""
+    from baltetl.config import load_config
+
+    with pytest.MonkeyPatch.context() as mp:
+        for var in ("BALTETL_CONFIG", "BALTETL_STATE", "BALTETL_LANDING"):
+            mp.delenv(var, raising=False)
+        cfg = load_config(warehouse=tmp_path_factory.mktemp("nochange") / "wh" / "baltmet.duckdb")
+        run_id, results, counts = refresh_run(cfg, SOURCES)
+    assert [r.status for r in results] == ["success"] * len(SOURCES)
+    return cfg, run_id, counts
+
+
+def first_run(built, cfg):
+    """`cfg`'s warehouse folder as after one run of SOURCES (a copy of the module's): -> (run_id, counts)."""
+    copy_built(built[0], cfg)
+    return built[1], built[2]
 
 
 def identity(path):
@@ -20,8 +41,8 @@ def identity(path):
     return st.st_ino, st.st_mtime_ns
 
 
-def test_a_run_of_unchanged_inputs_keeps_the_warehouse(cfg):
-    first, _, counts = refresh_run(cfg, SOURCES)
+def test_a_run_of_unchanged_inputs_keeps_the_warehouse(built, cfg):
+    first, counts = first_run(built, cfg)
     built = identity(cfg.warehouse)
     second, results, again = refresh_run(cfg, SOURCES)
     assert [r.status for r in results] == ["unchanged", "unchanged"]
@@ -37,8 +58,8 @@ def test_a_run_of_unchanged_inputs_keeps_the_warehouse(cfg):
     assert runs == {first}  # the warehouse's run history ends with the run that built it
 
 
-def test_what_the_build_reads_changing_rebuilds_it(cfg, tmp_path):
-    refresh_run(cfg, SOURCES)
+def test_what_the_build_reads_changing_rebuilds_it(built, cfg, tmp_path):
+    first_run(built, cfg)
     built = identity(cfg.warehouse)
     # a partner's new revision file: same source inputs, but a new build
     revs = tmp_path / "revisions"
@@ -54,10 +75,10 @@ def test_what_the_build_reads_changing_rebuilds_it(cfg, tmp_path):
     assert cfg.warehouse.exists() and buildinfo.load(State(cfg.state))["run_id"] == run_id
 
 
-def test_a_failed_source_alone_does_not_rebuild(cfg, tmp_path):
+def test_a_failed_source_alone_does_not_rebuild(built, cfg, tmp_path):
     """Issue 17, item 3: every failed attempt rebuilt the warehouse (and re-published the site) although
     nothing it is made from changed; the failed run is in the state's history, which status reads."""
-    first, _, _ = refresh_run(cfg, SOURCES)
+    first, _ = first_run(built, cfg)
     built = identity(cfg.warehouse)
     bad = tmp_path / "empty.csv"
     bad.write_text("Cluster,City,Country\n")  # no rows: below min_rows
@@ -88,12 +109,12 @@ def test_refresh_if_unchanged_records_only_a_run_that_changes_nothing(cfg, tmp_p
     assert State(cfg.state).runs() == runs
 
 
-def test_cli_unchanged_local_refresh_starts_no_prefect(cfg, monkeypatch):
+def test_cli_unchanged_local_refresh_starts_no_prefect(built, cfg, monkeypatch):
     from baltetl import runtime
     from baltetl.cli import app
     from baltetl.cli import refresh as cli_refresh
 
-    refresh_run(cfg, SOURCES)
+    first_run(built, cfg)
 
     def no_prefect(*a, **k):
         raise AssertionError("Prefect started for a refresh that changes nothing")

@@ -26,7 +26,7 @@ from baltetl.cli import app
 from baltetl.config import load_config
 from baltetl.state import KEEP_SNAPSHOTS, State
 
-CLUSTERS = ROOT / "src/baltetl/sample/clusters_handmade_registry.csv"
+CLUSTERS = ROOT / "src/baltetl/sources/clusters/sample/clusters_handmade_registry.csv"
 
 
 @pytest.fixture(autouse=True)
@@ -35,11 +35,13 @@ def _clean_env(monkeypatch):
         monkeypatch.delenv(var, raising=False)
 
 
-def cli(tmp_path: Path, *args: str) -> subprocess.Popen:
-    """`baltetl refresh <args>` as its own process (its own temporary Prefect API); the nth one started in
-    `tmp_path` writes its stdout and stderr to cli<n>.out and cli<n>.err there."""
+def cli(tmp_path: Path, *args: str, api: str | None = None) -> subprocess.Popen:
+    """`baltetl refresh <args>` as its own process (its own temporary Prefect API, or the API at `api`); the nth
+    one started in `tmp_path` writes its stdout and stderr to cli<n>.out and cli<n>.err there."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("BALTETL_", "PREFECT_API_URL"))}
     clean.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    if api:
+        clean["PREFECT_API_URL"] = api
     n = len(list(tmp_path.glob("cli*.out")))
     with open(tmp_path / f"cli{n}.out", "w") as out, open(tmp_path / f"cli{n}.err", "w") as err:
         return subprocess.Popen([sys.executable, "-m", "baltetl", "refresh", *args], cwd=ROOT, env=clean, stdout=out,
@@ -126,7 +128,7 @@ def test_children_die_with_the_cli(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_busy_warehouse_is_one_line_and_exit_3(tmp_path):
+def test_a_busy_warehouse_is_one_line_and_exit_3(prefect_server, tmp_path):
     """An analyst holds the warehouse open read-write (and has written): the refresh builds, keeps the new
     build beside it, says so in one line naming the file, and exits 3; no traceback, no Prefect ERROR."""
     wh = tmp_path / "wh" / "baltmet.duckdb"
@@ -138,7 +140,8 @@ def test_a_busy_warehouse_is_one_line_and_exit_3(tmp_path):
     analyst = duckdb.connect(str(wh))
     try:
         analyst.execute("CREATE TABLE mine AS SELECT 1 AS x")  # a WAL beside the file, the lock held
-        p = cli(tmp_path, "--sample", "--source", "networks", "--no-publish", "-w", str(wh), "-c", str(toml))
+        p = cli(tmp_path, "--sample", "--source", "networks", "--no-publish", "-w", str(wh), "-c", str(toml),
+                api=prefect_server)  # the session's API: this test is not about the temporary one
         assert p.wait(120) == 3, outputs(tmp_path, 0)
     finally:
         analyst.close()

@@ -13,7 +13,7 @@ import tarfile
 import duckdb
 import pandas as pd
 import pytest
-from helpers.common import HE_XML, SAMPLE, need_shared, run_refresh, truncated_sample, warehouse_rows
+from helpers.common import HE_XML, SAMPLE, copy_built, need_shared, run_refresh, truncated_sample, warehouse_rows
 from helpers.cordis import write_zip
 from lxml import etree
 
@@ -83,9 +83,10 @@ def block_replace(data: bytes, org_id: str, tag: str, value: str) -> bytes:
     return data[:start] + block + data[end:]
 
 
-def test_modified_snapshot_records_exactly_its_changes(cfg, tmp_path):
+def test_modified_snapshot_records_exactly_its_changes(cordis_sample, cfg, tmp_path):
     """Must-show: projects added and removed, statuses and an address changed: exactly those in `changes`."""
-    result, _ = run_refresh(cfg, sample=True)
+    copy_built(cordis_sample[0], cfg)  # the sample refreshed and built
+    result = cordis_sample[1]
     assert result.status == "success"
     run_a = last_run(cfg)
     members = sample_members()
@@ -203,8 +204,8 @@ def _copy_of_sample(path):
     return write_zip(path, sample_members())
 
 
-def test_same_data_again_records_no_changes(cfg, tmp_path):
-    run_refresh(cfg, sample=True)
+def test_same_data_again_records_no_changes(cordis_sample, cfg, tmp_path):
+    copy_built(cordis_sample[0], cfg)  # the sample refreshed and built
     first = history.committed(State(cfg.state))
     result, _ = run_refresh(cfg, input_path=_copy_of_sample(tmp_path / "repacked.zip"))
     assert result.status == "success"  # parsed again: the bytes differ
@@ -217,8 +218,8 @@ def test_same_data_again_records_no_changes(cfg, tmp_path):
     assert warehouse_rows(cfg, "SELECT count(DISTINCT valid_from) FROM projects") == [(1,)]
 
 
-def test_failed_source_records_no_removals(cfg, tmp_path):
-    run_refresh(cfg, sample=True)
+def test_failed_source_records_no_removals(cordis_sample, cfg, tmp_path):
+    copy_built(cordis_sample[0], cfg)  # the sample refreshed and built
     result, counts = run_refresh(cfg, input_path=truncated_sample(tmp_path))
     assert result.status == "failed"
     assert counts["projects"] == 575
@@ -233,9 +234,9 @@ def _drop_projects(tmp_path, n: int):
     return path, {f"cordis:{project_id(members[k])}" for k in gone}
 
 
-def test_a_build_that_is_not_swapped_in_commits_no_history(cfg, tmp_path, monkeypatch):
+def test_a_build_that_is_not_swapped_in_commits_no_history(cordis_sample, cfg, tmp_path, monkeypatch):
     """The swap fails (or the process dies before it): the next build records the same changes, once."""
-    run_refresh(cfg, sample=True)
+    copy_built(cordis_sample[0], cfg)  # the sample refreshed and built
     path, gone = _drop_projects(tmp_path, 2)
 
     def refused(tmp, target, **kw):
@@ -255,10 +256,10 @@ def test_a_build_that_is_not_swapped_in_commits_no_history(cfg, tmp_path, monkey
     assert {k for k, _ in got} == gone and {r for _, r in got} == {run_id}
 
 
-def test_a_crash_after_the_swap_is_rolled_forward(cfg, tmp_path, monkeypatch):
+def test_a_crash_after_the_swap_is_rolled_forward(cordis_sample, cfg, tmp_path, monkeypatch):
     """Killed between the swap and the commit: the live warehouse shows the changes, the next build commits
     them under their own run and does not record them again."""
-    run_refresh(cfg, sample=True)
+    copy_built(cordis_sample[0], cfg)  # the sample refreshed and built
     path, gone = _drop_projects(tmp_path, 2)
 
     def killed(pending):
@@ -317,10 +318,10 @@ def _expected(before: dict[str, pd.DataFrame], after: dict[str, pd.DataFrame]) -
 
 
 @pytest.mark.shared
-def test_later_real_export_records_what_it_changed(cfg):
+def test_later_real_export_records_what_it_changed(cordis_sample, cfg):
     """The sample (575 projects), then the complete Horizon Europe export fed with --input."""
     need_shared(HE_XML)
-    run_refresh(cfg, sample=True)
+    copy_built(cordis_sample[0], cfg)  # the sample refreshed and built
     before = _as_text(cfg)
     result, counts = run_refresh(cfg, input_path=HE_XML)
     assert result.status == "success"
@@ -336,12 +337,12 @@ def test_later_real_export_records_what_it_changed(cfg):
     assert by[("organisations", "added")] == 30721 - len(before["organisations"])
 
 
-def test_a_configuration_change_is_recorded_as_changes_of_derived_fields(cfg, tmp_path):
+def test_a_configuration_change_is_recorded_as_changes_of_derived_fields(cordis_sample, cfg, tmp_path):
     """A new metropolis in the configuration moves records into it: recorded as changed metropolis fields."""
     from baltetl import pipeline
     from baltetl.config import load_config
 
-    run_refresh(cfg, sample=True)
+    copy_built(cordis_sample[0], cfg)  # the sample refreshed and built
     toml = tmp_path / "turku.toml"
     toml.write_text('[metropolises.turku]\nname = "Turku"\ncountry = "FI"\nfua = "FI003L4"\naliases = ["TURKU", "ABO"]\n')
     cfg2 = load_config(toml, warehouse=cfg.warehouse)

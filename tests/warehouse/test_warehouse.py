@@ -9,11 +9,11 @@ import pytest
 
 from baltetl import pipeline
 from baltetl.pipeline import RefreshLocked
-from helpers.common import SAMPLE, q, run_refresh, small_archive, truncated_sample
+from helpers.common import SAMPLE, copy_built, q, run_refresh, small_archive, truncated_sample
 
 
-def test_sample_builds_the_warehouse(cfg):
-    result, counts = run_refresh(cfg, sample=True)
+def test_sample_builds_the_warehouse(cordis_sample):
+    cfg, result, counts = cordis_sample
     assert result.status == "success", result.message
     assert counts["projects"] == 575
     wh = cfg.warehouse
@@ -29,8 +29,8 @@ def test_sample_builds_the_warehouse(cfg):
     assert run[0][:2] == ("cordis", "success") and run[0][2] == run[0][3] + run[0][4]
 
 
-def test_city_spellings_reach_their_metropolis(cfg):
-    run_refresh(cfg, sample=True)
+def test_city_spellings_reach_their_metropolis(cordis_sample):
+    cfg = cordis_sample[0]
     rows = dict(q(cfg.warehouse, """
         SELECT upper(city), any_value(metropolis_id) FROM participations
         WHERE upper(city) IN ('HELSINGIN YLIOPISTO', 'ESPOO', 'KOBENHAVN', 'KOBENHAVN K', 'COPENHAGEN', 'RIGA', 'WARSZAWA')
@@ -82,8 +82,8 @@ def test_reader_keeps_its_snapshot_during_a_refresh(cfg, tmp_path):
     assert leftovers == []
 
 
-def test_failed_source_keeps_last_good_data(cfg, tmp_path):
-    run_refresh(cfg, sample=True)
+def test_failed_source_keeps_last_good_data(cordis_sample, cfg, tmp_path):
+    copy_built(cordis_sample[0], cfg)  # the sample refreshed and built
     result, counts = run_refresh(cfg, input_path=truncated_sample(tmp_path))
     assert result.status == "failed"
     assert "truncated or corrupt" in result.message

@@ -1,7 +1,7 @@
 """The clusters source offline: ECCP profile pages, the sitemap, CSV/XLSX registries, the bundled sample.
 
 No real cluster data exists (../shared/data/clusters/PROVENANCE.md): every fixture in tests/fixtures/clusters/
-and the bundled sample are hand-made (see tests/fixtures/README.md and src/baltetl/sample/README.md).
+and the bundled sample are hand-made (see tests/fixtures/README.md and src/baltetl/sources/<name>/sample/README.md).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from baltetl.config import load_config
 from baltetl.state import State
 from helpers.common import local_toml
 
-SAMPLE = Path(__file__).resolve().parents[3] / "src" / "baltetl" / "sample" / "cordis-HORIZON-xml-baltmet-sample.tar.xz"
+SAMPLE = Path(__file__).resolve().parents[3] / "src" / "baltetl" / "sources" / "cordis" / "sample" / "cordis-HORIZON-xml-baltmet-sample.tar.xz"
 SAMPLE_PROJECTS = 575
 SAMPLE_PARTICIPATIONS = 13983
 ZIP_MEMBERS = 12

@@ -1,6 +1,6 @@
 """interreg_se: Tillväxtverket's extract of the Swedish partners in Interreg 2021-2027.
 
-Main behaviour on the bundled real sample (src/baltetl/sample/interreg_se/: the rows of the Baltic Sea Region
+Main behaviour on the bundled real sample (src/baltetl/sources/interreg_se/sample/interreg_se/: the rows of the Baltic Sea Region
 and South Baltic programmes, unchanged); the full extract when present.
 
 The sample is a folder (landed as a zip) and the full extract is given as a folder too, because landing a
@@ -23,7 +23,7 @@ from baltetl.types import NoInput, SourceContext
 
 TABLES = tuple(declared()["interreg_se"].tables)  # the staged tables, parents first
 
-SAMPLE_DIR = ROOT / "src" / "baltetl" / "sample" / "interreg_se"  # a folder: it lands as a zip (see below)
+SAMPLE_DIR = ROOT / "src" / "baltetl" / "sources" / "interreg_se" / "sample" / "interreg_se"  # a folder: it lands as a zip (see below)
 SAMPLE = SAMPLE_DIR / "interreg_se_bsr-southbaltic_2026-06-09.json"
 FULL = SHARED / "interreg_se" / "tillvaxtverket_interreg_se_partners_2021-2027_extract-2026-06-09.json"
 SAMPLE_PROGRAMMES = ("Baltic Sea Region", "South Baltic Programme")

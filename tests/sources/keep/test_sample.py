@@ -1,6 +1,6 @@
 """The bundled keep.eu sample: how it is cut from the real 2019 exports, and that it still is that cut.
 
-`cut_sample(shared_keep_dir, out_dir, countries)` writes src/baltetl/sample/keep/:
+`cut_sample(shared_keep_dir, out_dir, countries)` writes src/baltetl/sources/keep/sample/keep/:
 - from keep_closed_2014-2020_partnership_export_2019.csv, every record (byte for byte: CRLF/LF and multi-line
   fields kept) of the projects of the Baltic Sea Region programmes (transnational Baltic Sea, Central Baltic,
   South Baltic) with a partner in the country of a configured metropolis;
@@ -22,7 +22,7 @@ from helpers.common import ROOT, SHARED, need_shared
 
 from baltetl.sources.keep import source as keep
 
-SAMPLE_DIR = ROOT / "src" / "baltetl" / "sample" / "keep"
+SAMPLE_DIR = ROOT / "src" / "baltetl" / "sources" / "keep" / "sample" / "keep"
 KEEP_DIR = SHARED / "keep"
 EXPORT = "keep_closed_2014-2020_partnership_export_2019.csv"
 PROCESSED = "keep_closed_2000-2020_partners_with_ids_2019.csv.gz"

@@ -1,6 +1,6 @@
 """keep.eu: the partner exports (CSV, processed CSV.gz, XLSX) and the JSON API client.
 
-Main behaviour on the bundled real sample (src/baltetl/sample/keep/, cut from the 2019 exports: see
+Main behaviour on the bundled real sample (src/baltetl/sources/keep/sample/keep/, cut from the 2019 exports: see
 tests/sources/keep/test_sample.py); the API client against a local server with hand-made JSON
 (tests/fixtures/keep/api/, see tests/fixtures/README.md); the full real files when ../shared/data is there.
 """
@@ -20,7 +20,7 @@ from baltetl.types import SourceContext
 from baltetl import normalise
 from baltetl.sources.keep import source as keep
 
-SAMPLE_DIR = ROOT / "src" / "baltetl" / "sample" / "keep"
+SAMPLE_DIR = ROOT / "src" / "baltetl" / "sources" / "keep" / "sample" / "keep"
 EXPORT_CUT = SAMPLE_DIR / "keep_closed_2014-2020_partnership_export_2019_bsr-cut.csv"
 PROCESSED_CUT = SAMPLE_DIR / "keep_closed_2000-2020_partners_with_ids_2019_bsr-cut.csv.gz"
 API = ROOT / "tests" / "fixtures" / "keep" / "api"

@@ -17,7 +17,7 @@ from baltetl.config import load_config
 from baltetl.http import RobotsDisallowed
 from helpers.common import local_toml
 
-SAMPLE_DIR = Path(__file__).resolve().parents[3] / "src" / "baltetl" / "sample" / "networks-etmun-2019"
+SAMPLE_DIR = Path(__file__).resolve().parents[3] / "src" / "baltetl" / "sources" / "networks" / "sample" / "networks-etmun-2019"
 MEMBERS = (SAMPLE_DIR / "etmun_network_members_geocoded_2019.csv").read_bytes()
 META = (SAMPLE_DIR / "etmun_networks_metadata_2019.csv").read_bytes()
 

@@ -23,7 +23,7 @@ from baltetl.types import SourceContext, StructureChanged
 from baltetl.sources.networks import source as networks
 
 ROOT = Path(__file__).resolve().parents[3]
-SAMPLE_DIR = ROOT / "src" / "baltetl" / "sample" / "networks-etmun-2019"
+SAMPLE_DIR = ROOT / "src" / "baltetl" / "sources" / "networks" / "sample" / "networks-etmun-2019"
 SAMPLE_MEMBERS = SAMPLE_DIR / "etmun_network_members_geocoded_2019.csv"
 QUIRKS = FIXTURES / "networks" / "etmun_members_quirk_rows.csv"
 REAL = SHARED / "city_networks"

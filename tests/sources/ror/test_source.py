@@ -12,7 +12,7 @@ from pytest_httpserver import HTTPServer
 
 from baltetl import pipeline, resolve
 from baltetl.config import load_config
-from helpers.common import local_toml, run_refresh
+from helpers.common import local_toml, refresh_run, run_refresh
 
 # one record of the official dump (schema v2), as ROR publishes it
 V2 = {
@@ -122,9 +122,8 @@ def test_the_golden_record_carries_ror_names_and_ids(tmp_path):
     import duckdb
 
     cfg = load_config(warehouse=tmp_path / "wh.duckdb")
-    for s in ("ror", "keep", "cordis"):
-        result, _ = run_refresh(cfg, s, sample=True)
-        assert result.status == "success", result.message
+    _, results, _ = refresh_run(cfg, ["ror", "keep", "cordis"])  # one run, one build
+    assert [r.status for r in results] == ["success"] * 3, [r.message for r in results]
     con = duckdb.connect(str(cfg.warehouse), read_only=True)
     g = con.execute("""SELECT g.ror_id, g.name_en, g.name_local, g.wikidata_id, g.org_type FROM golden_organisations g
                        JOIN organisation_sources s USING (golden_id) JOIN organisations o USING (org_key)

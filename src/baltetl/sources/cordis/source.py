@@ -286,32 +286,29 @@ def _parse_csv(ctx, landed, csv_members, projects, parts, rejects, repaired) -> 
     wanted = {csv_members.get("project.csv"), csv_members.get("organization.csv")} - {None}
     label = f"cordis {landed.name or landed.path.name}"
     contents = dict(archive.iter_members(landed.path, lambda n: n in wanted, limits=archive.Limits.of(ctx.config, ctx.source)))
-    name = landed.path.name
-    if "project.csv" in csv_members:
-        member = csv_members["project.csv"]
-        header, rows, fixed = read_table(contents[member], f"{name}!{member}", "projects", rejects)
-        _require(header, CSV_PROJECT_REQUIRED, member)
-        repaired["projects"] += fixed
-        out = []
-        for r in rows:
-            g = {CSV_PROJECT_MAP[k]: (v.strip() or None) for k, v in r.items() if k in CSV_PROJECT_MAP}
-            pid = g.get("project_id")
-            out.append(project_row(tuple([pid, r["_ref"]] + [g.get(c) for c in PROJECT_COLUMNS[2:]])))
-        projects.add_rows(out)
+
+    def table(file: str, name: str, required: tuple[str, ...], row_of, into: _Columns) -> None:
+        member = csv_members.get(file)
+        if member is None:
+            return
+        header, rows, fixed = read_table(contents[member], f"{landed.path.name}!{member}", name, rejects)
+        _require(header, required, member)
+        repaired[name] += fixed
+        into.add_rows([row_of(r) for r in rows])
         ctx.report(label, len(rows), None)
-    if "organization.csv" in csv_members:
-        member = csv_members["organization.csv"]
-        header, rows, fixed = read_table(contents[member], f"{name}!{member}", "participations", rejects)
-        _require(header, CSV_ORG_REQUIRED, member)
-        repaired["participations"] += fixed
-        out = []
-        for r in rows:
-            g = {CSV_ORG_MAP[k]: (v.strip() if k in ("SME", "endOfParticipation") else (v.strip() or None))
-                 for k, v in r.items() if k in CSV_ORG_MAP}  # fmt: skip
-            key = f"{g.get('project_id')}/{g.get('org_id')}/{g.get('role')}/{g.get('ord')}"
-            out.append(participation_row(tuple([key, r["_ref"]] + [g.get(c) for c in RAW_PARTICIPATION_COLUMNS[2:]])))
-        parts.add_rows(out)
-        ctx.report(label, len(rows), None)
+
+    def project(r: dict) -> tuple:
+        g = {CSV_PROJECT_MAP[k]: (v.strip() or None) for k, v in r.items() if k in CSV_PROJECT_MAP}
+        return project_row(tuple([g.get("project_id"), r["_ref"]] + [g.get(c) for c in PROJECT_COLUMNS[2:]]))
+
+    def participation(r: dict) -> tuple:
+        g = {CSV_ORG_MAP[k]: (v.strip() if k in ("SME", "endOfParticipation") else (v.strip() or None))
+             for k, v in r.items() if k in CSV_ORG_MAP}  # fmt: skip
+        key = f"{g.get('project_id')}/{g.get('org_id')}/{g.get('role')}/{g.get('ord')}"
+        return participation_row(tuple([key, r["_ref"]] + [g.get(c) for c in RAW_PARTICIPATION_COLUMNS[2:]]))
+
+    table("project.csv", "projects", CSV_PROJECT_REQUIRED, project, projects)
+    table("organization.csv", "participations", CSV_ORG_REQUIRED, participation, parts)
 
 
 def _require(header: list[str], required: tuple[str, ...], member: str) -> None:

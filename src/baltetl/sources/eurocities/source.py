@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import PurePosixPath
 from urllib.parse import urljoin, urlsplit
 
@@ -426,6 +427,13 @@ def _lau_index(ctx: SourceContext) -> dict[tuple[str, str], tuple[str, str]]:
     path = getattr(ctx.config, "lau", None)
     if path is None or not path.exists():
         return {}
+    st = path.stat()
+    return _lau_table(str(path), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=2)
+def _lau_table(path: str, mtime_ns: int, size: int) -> dict[tuple[str, str], tuple[str, str]]:
+    """The index of `_lau_index`, read once per version of the file (a second of pandas; the caller only reads it)."""
     cols = ["code_2016", "lau_code", "lau_name_national", "lau_name_latin", "population", "country"]
     lau = pd.read_csv(path, dtype=str, usecols=cols, keep_default_na=False)
     lau["pop"] = pd.to_numeric(lau["population"], errors="coerce").fillna(0)
