@@ -373,3 +373,50 @@ def test_the_build_ranks_in_a_worker_as_rank_does(tmp_path):
         topics.build(con, cfg, sql_dir(cfg), log=lambda m: None)  # the hand marts again, then rank() here
         assert con.execute(f"SELECT * FROM opportunities {order}").fetchall() == built
         assert con.execute("SELECT * FROM metropolis_opportunities ORDER BY ALL").fetchall() == built_metro
+
+
+def test_word_counts_made_ahead_give_the_same_tf_idf(cfg, tmp_path):
+    """The worker counts every project's words before resolution (Tokens); the Graph's TF-IDF of the
+    metropolis organisations' projects from those rows is the one made from their own texts, bit for bit, and
+    the one scikit-learn's TfidfVectorizer makes (the words too, also when max_features cuts); a project whose
+    text changed meanwhile is counted again."""
+    import pandas as pd
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    from baltetl import opportunities as opp
+
+    m = small_graph(tmp_path / "words.duckdb")
+    pool = ["hydrogen", "ferries", "ports", "grids", "harbours", "mobility", "housing", "heating", "water", "waste",
+            "cycling", "tram", "schools", "museums", "parks", "bridges"]  # fmt: skip
+    rng = np.random.default_rng(5)
+    for k in range(24):  # texts whose words are in a few projects each (max_df 0.2 keeps them)
+        m.project(f"cordis:W{k}", objective=" ".join(rng.choice(pool, 3, replace=False)), start=BEFORE)
+        m.participate(f"cordis:{['h1', 'r1', 't1', 'h2'][k % 4]}", f"cordis:W{k}", None)
+    m.build(cfg)
+    m.con.close()
+    con = opp.at_cut(tmp_path / "words.duckdb", None)
+    try:
+        data = opp.load(con, cfg, None)
+        every = con.execute("SELECT project_key, concat_ws(' ', title, keywords, objective) AS t FROM projects").df()
+    finally:
+        con.close()
+    extra = pd.DataFrame({"project_key": ["cordis:Z1", "cordis:Z2"], "t": ["hydrogen ferries in ports", "ports"]})
+    every = pd.concat([extra, every], ignore_index=True)  # more projects than the graph reads, in another order
+    tokens = opp.Tokens.of(every["project_key"], every["t"])
+    plain, ahead = opp.Graph(data), opp.Graph(data, tokens=tokens)
+    assert list(plain.words) == list(ahead.words) and len(plain.words) > 3
+    for m in ("text",):
+        a, b = getattr(plain, m), getattr(ahead, m)
+        assert np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices) and np.array_equal(a.data, b.data)
+    texts = data.projects["text"]
+    for limit in (30_000, 3):
+        ref = TfidfVectorizer(dtype=np.float32, sublinear_tf=True, stop_words="english", min_df=2, max_df=0.2 if limit > 3 else 1.0,
+                              max_features=limit)  # fmt: skip
+        want = ref.fit_transform(texts.fillna(""))
+        got, words = opp._tfidf(*opp.counts(texts), max_df=0.2 if limit > 3 else 1.0, max_features=limit)
+        assert list(words) == list(ref.get_feature_names_out()) and abs(want - got).max() == 0
+    keys = data.projects["project_key"]
+    assert tokens.rows(keys, texts) is not None
+    changed = texts.copy()
+    changed.iloc[0] = changed.iloc[0] + " revised"
+    assert tokens.rows(keys, changed) is None and tokens.rows(pd.Series(["cordis:nowhere"]), pd.Series(["x"])) is None
