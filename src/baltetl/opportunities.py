@@ -213,66 +213,15 @@ def _incidence(rows: pd.Series, cols: pd.Series, row_index: pd.Index, col_index:
     return m, col_index
 
 
-def counts(docs) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """Word counts of the documents (scikit-learn's CountVectorizer: single words, English stop words left
-    out; the words in alphabetical order, each row's columns sorted) and the words."""
-    from sklearn.feature_extraction.text import CountVectorizer
+def _tfidf(docs: pd.Series, **kw) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """TF-IDF rows of the documents (scikit-learn) and the words of its columns."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
     try:
-        v = CountVectorizer(stop_words="english", dtype=np.float32)
-        x = v.fit_transform(pd.Series(docs, dtype=object).fillna("")).tocsr()
-    except ValueError:  # no words at all
-        return sparse.csr_matrix((len(docs), 0), dtype=np.float32), np.array([], dtype=object)
-    x.sort_indices()
-    return x, v.get_feature_names_out()
-
-
-def _tfidf(x: sparse.csr_matrix, words: np.ndarray, min_df: int = 2, max_df: float = 0.2,
-           max_features: int = 30_000) -> tuple[sparse.csr_matrix, np.ndarray]:  # fmt: skip
-    """TF-IDF rows (sublinear tf, l2) of documents from their word counts (`counts`, or rows of the counts of
-    more documents) and the words of its columns, as TfidfVectorizer(stop_words="english", min_df, max_df,
-    max_features, sublinear_tf=True) makes them from the documents: only the words of these documents, in at
-    least min_df and at most max_df of them, the max_features most frequent (its order and ties), then
-    TfidfTransformer.  The same rows whether the counts were of these documents or of more."""
-    from sklearn.feature_extraction.text import TfidfTransformer
-
-    n = x.shape[0]
-    df = np.bincount(x.indices, minlength=x.shape[1])
-    present = df > 0  # the vocabulary of these documents alone
-    x, words, df = x[:, present], np.asarray(words, dtype=object)[present], df[present]
-    keep = (df >= min_df) & (df <= max_df * n)
-    if keep.sum() > max_features:  # as scikit-learn limits the features: the most frequent, argsort's ties
-        tfs = np.asarray(x.sum(axis=0)).ravel()
-        chosen = np.zeros(len(df), dtype=bool)
-        chosen[np.where(keep)[0][(-tfs[keep]).argsort()[:max_features]]] = True
-        keep = chosen
-    if max_df * n < min_df or not keep.any():  # (scikit-learn refuses: no words remain)
-        return sparse.csr_matrix((n, 1), dtype=np.float32), np.array([""])
-    x = x[:, keep].tocsr()
-    x.sort_indices()
-    return TfidfTransformer(sublinear_tf=True).fit_transform(x).tocsr(), words[keep]
-
-
-@dataclass
-class Tokens:
-    """Word counts of many projects' texts, made ahead (Ranker.submit_texts): key -> row."""
-
-    keys: pd.Index
-    texts: np.ndarray
-    x: sparse.csr_matrix
-    words: np.ndarray
-
-    @classmethod
-    def of(cls, keys, texts) -> Tokens:
-        texts = pd.Series(texts, dtype=object).fillna("").to_numpy()
-        return cls(pd.Index(keys), texts, *counts(texts))
-
-    def rows(self, keys: pd.Series, texts: pd.Series) -> sparse.csr_matrix | None:
-        """The counts of these projects if every one was counted with this very text, else None."""
-        at = self.keys.get_indexer(keys)
-        if (at < 0).any() or not np.array_equal(self.texts[at], texts.fillna("").to_numpy(dtype=object)):
-            return None
-        return self.x[at]
+        v = TfidfVectorizer(dtype=np.float32, sublinear_tf=True, **kw)
+        return v.fit_transform(docs.fillna("")), v.get_feature_names_out()
+    except ValueError:  # no words at all (or too few documents for min_df)
+        return sparse.csr_matrix((len(docs), 1), dtype=np.float32), np.array([""])
 
 
 def _codes(col: pd.Series, prefixes: bool = False) -> pd.DataFrame:
@@ -290,7 +239,7 @@ class Graph:
     sparse profiles (partners, projects, words, fields, programmes, topics, networks) and per-organisation
     numbers.  Pair features come in blocks of rows (`pairs`), never as one all-pairs matrix."""
 
-    def __init__(self, data: Data, recent_days: int = 365, tokens: Tokens | None = None):
+    def __init__(self, data: Data, recent_days: int = 365):
         self.data = data
         orgs = data.orgs
         self.ids = pd.Index(orgs["golden_id"])
@@ -341,9 +290,7 @@ class Graph:
         bp, pidx = _incidence(mine["golden_id"], mine["project_key"], self.ids)
         projects = data.projects.set_index("project_key").reindex(pidx).reset_index(drop=True)
         # single words (pairs of words would hold millions of distinct terms in memory before the pruning)
-        # (from the word counts made ahead when they hold these projects with these texts: tokens)
-        made = None if tokens is None else tokens.rows(pd.Series(pidx), projects["text"])
-        text, self.words = _tfidf(*(counts(projects["text"]) if made is None else (made, tokens.words)))
+        text, self.words = _tfidf(projects["text"], stop_words="english", min_df=2, max_df=0.2, max_features=30_000)
         self.text = _rownorm(bp @ text)
         sci = _codes(projects["euroscivoc"], prefixes=True)
         sm, _ = _incidence(sci["i"], sci["code"], pd.RangeIndex(len(pidx)))
@@ -1089,34 +1036,24 @@ def write_ranking(con: duckdb.DuckDBPyConnection, ranked: dict, model: dict, sec
 
 
 def serve() -> None:
-    """A ranking worker (see Ranker): imports what the ranking needs, then reads pickled messages from stdin:
-    ("texts", keys, texts) optionally (the word counts are made then), ("base", load_base's data, model,
-    settings) (the Graph is made then), ("topics", load_marts' topics); then writes the pickled
-    (ranking_frames, seconds) to stdout."""
+    """A ranking worker (see Ranker): imports what the ranking needs, then reads from stdin the pickled
+    (load_base's data, model, settings), makes their Graph, reads the pickled topics (load_marts) and writes
+    the pickled (ranking_frames, seconds) to stdout."""
     import pickle
     import sys
 
     import sklearn.feature_extraction.text  # noqa: F401  (the TF-IDF: scikit-learn's import takes about a second)
 
     out, sys.stdout = sys.stdout.buffer, sys.stderr  # nothing else reaches the pipe the result goes through
-    tokens, seconds = None, 0.0
-    while True:
-        kind, *message = pickle.load(sys.stdin.buffer)
-        t0 = time.perf_counter()
-        if kind == "texts":
-            keys, texts = message
-            tokens = Tokens.of(keys, texts.to_pylist() if hasattr(texts, "to_pylist") else texts)
-        elif kind == "base":
-            data, model, settings = message
-            g = Graph(data, tokens=tokens)
-            tokens = None
-        else:
-            g.with_topics(message[0])
-            ranked = ranking_frames(g.data, model, settings, g)
-            pickle.dump((ranked, seconds + time.perf_counter() - t0), out, protocol=pickle.HIGHEST_PROTOCOL)
-            out.flush()
-            return
-        seconds += time.perf_counter() - t0
+    data, model, settings = pickle.load(sys.stdin.buffer)
+    t0 = time.perf_counter()
+    g = Graph(data)
+    seconds = time.perf_counter() - t0
+    g.with_topics(pickle.load(sys.stdin.buffer))
+    t0 = time.perf_counter()
+    ranked = ranking_frames(g.data, model, settings, g)
+    pickle.dump((ranked, seconds + time.perf_counter() - t0), out, protocol=pickle.HIGHEST_PROTOCOL)
+    out.flush()
 
 
 class Ranker:
@@ -1137,23 +1074,7 @@ class Ranker:
         self.errors = tempfile.TemporaryFile()
         self.proc = subprocess.Popen([sys.executable, "-c", "from baltetl.opportunities import serve; serve()"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors)  # fmt: skip
-        self.sending, self.base_sent, self.topics_sent, self.failed = None, False, False, None
-
-    def submit_texts(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Hand the worker every project's text (once the core projects are there, before resolution), read in
-        a thread on a cursor of its own: the worker counts their words while the build resolves."""
-        from . import db
-
-        cur = db.cursor(con)
-
-        def texts():
-            try:
-                t = cur.sql("SELECT project_key, concat_ws(' ', title, keywords, objective) AS text FROM projects").to_arrow_table()
-                return "texts", t.column("project_key").to_pylist(), t.column("text")
-            finally:
-                cur.close()
-
-        self._send(texts, last=False)
+        self.sending, self.topics_sent, self.failed = None, False, None
 
     def submit_base(self, con: duckdb.DuckDBPyConnection) -> None:
         """Hand the worker what the ranking reads of the core tables (load_base, once the organisations are
@@ -1161,12 +1082,12 @@ class Ranker:
         build makes the marts."""
         from . import db
 
-        self.t0, self.base_sent = time.perf_counter(), True
+        self.t0 = time.perf_counter()
         cur = db.cursor(con)
 
         def base():
             try:
-                return "base", load_base(cur, self.cfg, None), self.model, self.settings
+                return load_base(cur, self.cfg, None), self.model, self.settings
             finally:
                 cur.close()
 
@@ -1175,10 +1096,10 @@ class Ranker:
     def submit(self, con: duckdb.DuckDBPyConnection) -> None:
         """Hand the worker the organisations' topics (after marts/organisation_topics.sql; the core frames first if
         submit_base was not called)."""
-        if not self.base_sent:
+        if self.sending is None:
             self.submit_base(con)
         topics = load_marts(con, hand=False)[0]  # (the build makes no hand ranking beside a model)
-        self._send(lambda: ("topics", topics), last=True)
+        self._send(lambda: topics, last=True)
         self.topics_sent = True
 
     def _send(self, make, last: bool) -> None:

@@ -85,8 +85,6 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         records = resolve.load_records_meanwhile(con)  # normalised while the core tables fill
         placement.place_staged(con, sqld)  # core/placement.sql: address_metropolis
         models.run(con, "core/from_staging.sql", sqld)
-        if ranker is not None:
-            ranker.submit_texts(con)  # the worker counts the projects' words while the build resolves
         models.run(con, "core/runs.sql", sqld)
         _run_records(con, state, sources)
         point("build.core")
