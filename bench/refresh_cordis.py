@@ -89,7 +89,7 @@ def refresh(archive: Path, workdir: Path, model: Path | None = None) -> tuple[fl
     if model is not None:
         state = workdir / "bench.duckdb.state"
         state.mkdir(parents=True, exist_ok=True)
-        shutil.copy(model, state / model.name)
+        shutil.copy(model, state / model_file())  # under the name the build reads (not the given file's)
     cmd = [sys.executable, "-m", "baltetl", "refresh", "--source", "cordis", "--input", str(archive), "-w", str(wh),
            "--no-publish"]  # publishing the site has its own bench (bench/publish.py)
     t0 = time.time()
@@ -134,6 +134,14 @@ def start(archive: Path) -> float:
     return floor_s
 
 
+def model_file() -> str:
+    """The file name the build reads the model from (baltetl.opportunities.MODEL_FILE of this checkout)."""
+    sys.path.insert(0, str(ROOT / "src"))
+    from baltetl.opportunities import MODEL_FILE
+
+    return MODEL_FILE
+
+
 def train(archive: Path, workdir: Path) -> Path:
     """The opportunity model of the archive: an untimed refresh of it, then `baltetl train-opportunities`."""
     t = time.perf_counter()
@@ -143,7 +151,7 @@ def train(archive: Path, workdir: Path) -> Path:
                           capture_output=True, text=True)  # fmt: skip
     if done.returncode != 0:
         sys.exit(f"train-opportunities failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-    model = next((workdir / "bench.duckdb.state").glob("opportunity_model.*.json"))
+    model = workdir / "bench.duckdb.state" / model_file()
     print(f"model: {model.name} trained on a warm-up refresh in {time.perf_counter() - t:.0f} s (untimed)")
     return model
 
