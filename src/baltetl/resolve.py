@@ -1010,7 +1010,9 @@ def _join_translations(at: dict, uf, link) -> None:
 def _join_city_translations(recs: list[Rec], uf, link) -> None:
     """Two names of one city that are one name in two languages (`cognates.translated`: every word close to a
     word of the other, one a cognate) join by rule `name_cognate`: 'Latvian Hydroecology Institute' /
-    'LATVIJAS HIDROEKOLOGIJAS INSTITUTS'.  Candidates share the first five letters of a word's skeleton."""
+    'LATVIJAS HIDROEKOLOGIJAS INSTITUTS'.  Close words begin alike (the first five letters of their skeletons),
+    so only names of one city with the same set of such beginnings are compared; a beginning shared by
+    hundreds of the city's names is no evidence of its own (a set of only such beginnings is left out)."""
     by_city = defaultdict(dict)  # (country, city) -> norm -> a record key
     for r in recs:
         if r.country and r.city_f and r.norm and not r.place:
@@ -1020,25 +1022,19 @@ def _join_city_translations(recs: list[Rec], uf, link) -> None:
         if len(units) < 2:
             continue
         drop = STOP | set(city.split()) | {EXONYMS.get(w, w) for w in city.split()}
-        names = list(units)
-        block = defaultdict(list)
-        for i, n in enumerate(names):
-            for w in set(n.split()) - drop:
-                if len(w) >= 5:
-                    block[cognates.skeleton(w)[:5]].append(i)
-        seen = set()
-        for ids in block.values():
-            if len(ids) > 200:  # a word in hundreds of names of one city is no block
+        groups = defaultdict(list)  # the set of beginnings -> names
+        for n in units:
+            starts = frozenset(k[:5] for k in map(cognates.skeleton, set(n.split()) - drop) if len(k) >= 5)
+            if starts:
+                groups[starts].append(n)
+        size = Counter(k for starts, names in groups.items() for k in starts for _ in names)
+        for starts, names in groups.items():
+            if len(names) < 2 or all(size[k] > 200 for k in starts):
                 continue
-            for x in range(len(ids)):
-                for y in range(x + 1, len(ids)):
-                    pair = (ids[x], ids[y])
-                    if pair in seen:
-                        continue
-                    seen.add(pair)
-                    a, b = names[pair[0]], names[pair[1]]
-                    if cognates.translated(a, b, drop):
-                        joins.append(tuple(sorted((units[a], units[b]))))
+            for x in range(len(names)):
+                for y in range(x + 1, len(names)):
+                    if cognates.translated(names[x], names[y], drop):
+                        joins.append(tuple(sorted((units[names[x]], units[names[y]]))))
     for a, b in sorted(set(joins)):
         if uf.find(a) != uf.find(b):
             link(a, b, "name_cognate", 0.9)
