@@ -23,6 +23,7 @@ Industrial Areas' / 'INSTYTUT EKOLOGII TERENOW UPRZEMYSLOWIONYCH') from two bodi
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -44,12 +45,12 @@ def skeleton(word: str) -> str:
 
 def _prefix(sa: str, sb: str) -> int:
     """How many letters two skeletons share at their start."""
-    n = 0
-    for x, y in zip(sa, sb):
-        if x != y:
-            break
-        n += 1
-    return n
+    return len(os.path.commonprefix((sa, sb)))
+
+
+def _words(name: str, drop: frozenset | set) -> list[str]:
+    """A normalised name's distinct words in order, those in `drop` left out."""
+    return [w for w in dict.fromkeys(name.split()) if w not in drop]
 
 
 @lru_cache(maxsize=1 << 18)
@@ -83,8 +84,7 @@ def translated(a: str, b: str, drop: frozenset | set = frozenset()) -> bool:
     """Two names (two content words or more each) whose every word is `close` to a word of the other, and at
     least one of them a cognate, not the same word: 'latvia hydroecology institute' / 'latvia
     hidroekologijas instituts'."""
-    wa = [w for w in dict.fromkeys(a.split()) if w not in drop]
-    wb = [w for w in dict.fromkeys(b.split()) if w not in drop]
+    wa, wb = _words(a, drop), _words(b, drop)
     if len(wa) < 2 or len(wb) < 2 or set(wa) == set(wb):
         return False
     return all(any(close(w, v) for v in wb) for w in wa) and all(any(close(w, v) for v in wa) for w in wb)
@@ -110,8 +110,7 @@ class Cover:
     def score(self, a: str, b: str, drop: frozenset | set = frozenset()) -> tuple[float, int]:
         """(the smaller share of either name's weight the other covers, how many covered words are cognates);
         words in `drop` (stop words, the city's name) are left out of both names."""
-        wa = [w for w in dict.fromkeys(a.split()) if w not in drop]
-        wb = [w for w in dict.fromkeys(b.split()) if w not in drop]
+        wa, wb = _words(a, drop), _words(b, drop)
         if not wa or not wb:
             return 0.0, 0
         ca = [w for w in wa if any(alike(w, v) for v in wb)]

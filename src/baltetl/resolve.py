@@ -488,6 +488,12 @@ def address_key(street: str | None, post_code: str | None) -> str | None:
     return f"{pc}|{st}"
 
 
+def _city_words(*cities: str) -> set[str]:
+    """The words of folded city names, each also in its exonyms' form: no evidence of one body."""
+    words = {w for c in cities for w in c.split()}
+    return words | {EXONYMS.get(w, w) for w in words}
+
+
 def address_match(a: Rec, b: Rec) -> float | None:
     """Two records at one street address whose names are alike (token_set_ratio of the normalised names, with
     or without an acronym, >= ADDRESS_THRESHOLD): the same body in two languages, or a unit of it.  Not a
@@ -497,8 +503,7 @@ def address_match(a: Rec, b: Rec) -> float | None:
     if set(a.norm.split()) & SIDE_WORDS != set(b.norm.split()) & SIDE_WORDS:
         return None  # 'Nord-Trøndelag fylkeskommune' is not 'Trøndelag fylkeskommune', whatever the address
     # the city's name is no evidence here: 'Startup Bremerhaven GmbH' at the Hochschule Bremerhaven's address
-    cities = set(a.city_f.split()) | set(b.city_f.split())
-    cities |= {EXONYMS.get(c, c) for c in cities}
+    cities = _city_words(a.city_f, b.city_f)
     best = 0.0
     # also the registry's names of either side's organisation, in every language (matching.link_more)
     for x, y in ((a.norm, b.norm), (a.bare, b.bare), *((n, b.norm) for n in a.alt), *((a.norm, n) for n in b.alt)):
@@ -996,9 +1001,7 @@ def _join_translations(at: dict, uf, link) -> None:
         best = None
         for a in one:
             for b in other:
-                cities = set(a.city_f.split()) | set(b.city_f.split())
-                cities |= {EXONYMS.get(c, c) for c in cities}
-                share, n_cognates = cover.score(a.norm, b.norm, STOP | cities)
+                share, n_cognates = cover.score(a.norm, b.norm, STOP | _city_words(a.city_f, b.city_f))
                 if n_cognates and share >= cognates.MIN_SHARE and (best is None or share > best[0]):
                     best = (share, a.key, b.key)
         if best:
@@ -1021,13 +1024,15 @@ def _join_city_translations(recs: list[Rec], uf, link) -> None:
     for (_c, city), units in by_city.items():
         if len(units) < 2:
             continue
-        drop = STOP | set(city.split()) | {EXONYMS.get(w, w) for w in city.split()}
+        drop = STOP | _city_words(city)
         groups = defaultdict(list)  # the set of beginnings -> names
         for n in units:
             starts = frozenset(k[:5] for k in map(cognates.skeleton, set(n.split()) - drop) if len(k) >= 5)
             if starts:
                 groups[starts].append(n)
-        size = Counter(k for starts, names in groups.items() for k in starts for _ in names)
+        size = Counter()  # beginning -> how many of the city's names have it
+        for starts, names in groups.items():
+            size.update(dict.fromkeys(starts, len(names)))
         for starts, names in groups.items():
             if len(names) < 2 or all(size[k] > 200 for k in starts):
                 continue
