@@ -164,13 +164,17 @@ def test_the_nightly_scoring_equals_the_model_on_the_features(cfg, graph_wh):
     m.sort_indices()
     a, b = rng.integers(0, 30, 200), rng.integers(0, 30, 200)
     words = np.array([f"w{k}" for k in range(40)])
+    def shared(x, y):  # pair by pair: the columns both rows hold (sorted) and the products of their values
+        both = np.intersect1d(m[x].indices, m[y].indices)
+        return both, np.asarray(m[x, both].toarray() * m[y, both].toarray()).ravel()
+
     said = opp._top_shared_rows(m, a, b, words, chunk=7)
-    assert said == [opp._top_shared(m, x, y, words) for x, y in zip(a, b)] and sum(map(len, said)) > 300
+    one_by_one = [[str(words[c]) for c in cols[np.argsort(-weight, kind="stable")[:3]]] for cols, weight in map(shared, a, b)]
+    assert said == one_by_one and sum(map(len, said)) > 300
     # ranked by a weight of the column instead (the common partners: the most specific first), ties in column order
     weight = np.round(rng.random(40) * 3)
     by_weight = opp._top_shared_rows(m, a, b, words, chunk=7, weight=weight)
-    shared = [opp._shared(m, x, y)[0] for x, y in zip(a, b)]
-    assert by_weight == [[words[c] for c in cols[np.argsort(-weight[cols], kind="stable")][:3]] for cols in shared]
+    assert by_weight == [[words[c] for c in cols[np.argsort(-weight[cols], kind="stable")][:3]] for cols, _ in map(shared, a, b)]
     o, other, best, x, counts = w.graph.best(model, 2)
     assert counts.sum() == len(w.i)
     np.testing.assert_allclose(x, w.graph.features(o, other), rtol=1e-6)  # the kept pairs' features, for the reasons

@@ -846,27 +846,10 @@ def _group_columns() -> dict[str, list[int]]:
     return cols
 
 
-def _shared(m: sparse.csr_matrix, a: int, b: int) -> tuple[np.ndarray, np.ndarray]:
-    """The columns rows a and b of `m` both hold, and the products of their values (read from the CSR arrays)."""
-    ca, va = m.indices[m.indptr[a] : m.indptr[a + 1]], m.data[m.indptr[a] : m.indptr[a + 1]]
-    cb, vb = m.indices[m.indptr[b] : m.indptr[b + 1]], m.data[m.indptr[b] : m.indptr[b + 1]]
-    if len(ca) > len(cb):
-        ca, va, cb, vb = cb, vb, ca, va
-    at = np.minimum(np.searchsorted(cb, ca), max(len(cb) - 1, 0))  # CSR column indices are sorted
-    both = cb[at] == ca if len(cb) else np.zeros(len(ca), bool)
-    return ca[both], va[both] * vb[at[both]]
-
-
-def _top_shared(m: sparse.csr_matrix, a: int, b: int, labels, n: int = 3) -> list[str]:
-    """The labels of the columns both rows hold, strongest together first."""
-    cols, weight = _shared(m, a, b)
-    return [str(labels[c]) for c in cols[np.argsort(-weight, kind="stable")[:n]]]
-
-
 def _top_shared_rows(m: sparse.csr_matrix, a: np.ndarray, b: np.ndarray, labels, n: int = 3, chunk: int = 512,
                      weight=None) -> list[list[str]]:  # fmt: skip
-    """_top_shared of many pairs (a, b) at once, a chunk of pairs per sparse product and per sort: the columns both
-    rows hold, strongest together first (ties in column order).  `weight`: rank the shared columns by
+    """Per pair (a, b), the labels of the `n` columns both rows of `m` hold, strongest together first (ties in
+    column order); a chunk of pairs per sparse product and per sort.  `weight`: rank the shared columns by
     weight[column] instead (still ties in column order)."""
     out = []
     labels = np.asarray(labels, dtype=object)
@@ -910,14 +893,19 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
     spec = np.where(g.inv_log > 0, g.inv_log, 0)  # the most specific partners (fewest partners of their own) first
     partner_names = {} if g.data.names is None else dict(zip(g.data.names.index, g.data.names.to_numpy()))
     every = np.asarray(g.every, dtype=object)  # (a pandas Index's item look-up is slow row by row)
-    # the shared words of the pairs the text may be said of, in one go
-    text_rows = np.flatnonzero((per_group[:, names.index("text")] > 0) & (f["text_similarity"] > 0))
-    words = dict(zip(text_rows, _top_shared_rows(g.text, np.asarray(i)[text_rows], np.asarray(j)[text_rows], g.words)))
-    # the most specific common partners of the pairs the partners may be said of, in one go
-    partner_rows = np.flatnonzero((per_group[:, names.index("partners")] > 0) & (f["common_neighbours"] > 0))
-    labels_of = np.array([str(partner_names.get(e, e)) for e in every], dtype=object)
-    partners = dict(zip(partner_rows, _top_shared_rows(g.wm, np.asarray(i)[partner_rows], np.asarray(j)[partner_rows],
-                                                      labels_of, weight=spec)))  # fmt: skip
+    ia, ja = np.asarray(i), np.asarray(j)
+
+    def shared(group: str, feature: str, m: sparse.csr_matrix, labels, weight=None) -> dict:
+        """row -> the top shared columns' labels, in one go for the pairs the group may be said of."""
+        rows = np.flatnonzero((per_group[:, names.index(group)] > 0) & (f[feature] > 0))
+        return dict(zip(rows, _top_shared_rows(m, ia[rows], ja[rows], labels, weight=weight)))
+
+    words = shared("text", "text_similarity", g.text, g.words)
+    # the most specific common partners first
+    partners = shared("partners", "common_neighbours", g.wm,
+                      np.array([str(partner_names.get(e, e)) for e in every], dtype=object), weight=spec)  # fmt: skip
+    programmes = shared("programmes", "programme_similarity", g.programmes, g.programme_labels)
+    calls = shared("calls", "call_similarity", g.calls, g.call_labels)
     out = []
     for row, (a, b) in enumerate(zip(i, j)):
         said = []
@@ -944,9 +932,9 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
             elif name == "fields" and f["field_similarity"][row] > 0:
                 text = "similar euroSciVoc fields of science"
             elif name == "programmes" and f["programme_similarity"][row] > 0:
-                text = "funded by the same programmes: " + ", ".join(_top_shared(g.programmes, a, b, g.programme_labels))
+                text = "funded by the same programmes: " + ", ".join(programmes[row])
             elif name == "calls" and f["call_similarity"][row] > 0:
-                text = "applied to the same calls: " + ", ".join(_top_shared(g.calls, a, b, g.call_labels))
+                text = "applied to the same calls: " + ", ".join(calls[row])
             elif name == "topics" and f["shared_topics"][row] > 0:
                 text = "both work on " + ", ".join(labels.get(t, t) for t in topics_of[row][:10])
             elif name == "networks" and f["shared_networks"][row] > 0:
