@@ -58,7 +58,8 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
     point("build.open")
     try:
         # the learned opportunity ranking (with a saved model) runs in a worker process, started now so that
-        # its imports overlap the build's first steps; it is handed its frames once the hand marts exist
+        # its imports overlap the build's first steps; it is handed the core frames once the organisations are
+        # resolved, then their topics
         from . import opportunities
 
         model = opportunities.read_model(cfg, log)
