@@ -178,6 +178,58 @@ def test_the_sample_warehouse_has_the_marts(sample_wh):
         con.close()
 
 
+def test_the_text_weights_are_scikit_learns_tfidf(sample_wh, full_warehouse_if_shared, monkeypatch):
+    """The projects' TF-IDF made in DuckDB (opportunities._text_terms) is scikit-learn's TfidfVectorizer with the
+    same settings: the same words in the same order, the same weights (to float32 rounding), on the real project
+    texts of the bundled sample (and of the full data when ../shared/data is here); its stop words are
+    scikit-learn's.  Where max_features cuts the vocabulary, the words kept are the most frequent (scikit-learn
+    breaks ties at the cut in no set order; here the words in order)."""
+    import numpy as np
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, CountVectorizer, TfidfVectorizer
+
+    from baltetl import opportunities as opp
+
+    words = [w for w in opp.STOP_WORDS.read_text(encoding="utf-8").split("\n") if w and not w.startswith("#")]
+    assert set(words) == set(ENGLISH_STOP_WORDS)
+    # (8,000 texts of the full data: all of them have more than max_features words)
+    docs = "SELECT project_key, concat_ws(' ', title, keywords, objective) AS text FROM projects ORDER BY project_key LIMIT 8000"
+    for cfg in filter(None, (sample_wh, full_warehouse_if_shared)):
+        with duckdb.connect(str(cfg.warehouse), read_only=True) as con:
+            texts = con.execute(f"SELECT * FROM ({docs}) ORDER BY project_key").df()["text"]
+            terms, vocabulary = opp._text_terms(con, docs)
+            monkeypatch.setitem(opp.TEXT, "max_features", 500)
+            _, cut = opp._text_terms(con, docs)
+            monkeypatch.setitem(opp.TEXT, "max_features", 30_000)
+        v = TfidfVectorizer(dtype=np.float32, sublinear_tf=True, stop_words="english", **{**opp.TEXT, "max_features": None})
+        theirs = v.fit_transform(texts)
+        assert len(texts) > 20 and 100 < len(vocabulary) < opp.TEXT["max_features"]  # (not cut: every word compared)
+        assert list(v.get_feature_names_out()) == list(vocabulary) and "the" not in set(vocabulary)
+        ours = opp._text_matrix(terms, vocabulary, len(texts), np.arange(len(texts)))
+        # Python lower-cases 'İstanbul' to 'i' + a combining dot + 'stanbul' (so scikit-learn reads 'stanbul'),
+        # DuckDB to 'istanbul': the texts whose words differ so (one in the full data's 8,000), and the texts with
+        # such a word (its weight differs), are left out
+        diff = abs((ours != 0).astype(np.int8) - (theirs != 0).astype(np.int8))
+        words_differ = np.flatnonzero(diff.sum(axis=0).A1)
+        same = (diff.sum(axis=1).A1 == 0) & ((theirs[:, words_differ] != 0).sum(axis=1).A1 == 0)
+        assert same.sum() >= 0.99 * len(texts) and len(words_differ) <= 2
+        assert abs(ours[same] - theirs[same]).max() < 1e-6
+        counts = CountVectorizer(stop_words="english", vocabulary=vocabulary).fit_transform(texts).sum(axis=0).A1
+        total = dict(zip(vocabulary, counts))
+        kept = {w: total[w] for w in cut}
+        assert len(cut) == 500 and min(kept.values()) >= max(c for w, c in total.items() if w not in kept)
+        assert list(cut) == sorted(cut)
+
+
+@pytest.fixture(scope="module")
+def full_warehouse_if_shared(request):
+    """The session's full-data warehouse's configuration when ../shared/data is here, else None."""
+    from helpers.common import FULL_INPUTS
+
+    if not all(p is None or p.exists() for p in FULL_INPUTS.values()):
+        return None
+    return request.getfixturevalue("full_warehouse")[0]
+
+
 def test_the_command_prints_links_and_opportunities_with_reasons(sample_wh):
     from typer.testing import CliRunner
 

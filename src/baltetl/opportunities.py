@@ -106,13 +106,15 @@ class Data:
 
     orgs: pd.DataFrame  # golden_id, metropolis_id, name, role, country (metropolis organisations known)
     org_projects: pd.DataFrame  # golden_id, project_key, coordinator, known_from, dated, end_date (every visible organisation)
-    projects: pd.DataFrame  # project_key, text, euroscivoc, programmes, calls
+    projects: pd.DataFrame  # project_key, euroscivoc, programmes, calls
     networks: pd.DataFrame  # golden_id, network
     topics: pd.DataFrame  # golden_id, topic, label, weight, evidence (organisation_topics)
     hand: pd.DataFrame  # golden_a, golden_b, score (the hand-weighted ranking, every candidate)
     metros: pd.DataFrame  # metropolis_id, name, country
     cut: date | None
     names: pd.Series | None = None  # golden_id -> name of every organisation with a project (partners named)
+    terms: pd.DataFrame | None = None  # doc, col, weight: the TF-IDF of the projects' texts (_text_terms)
+    words: np.ndarray | None = None  # the words of its columns
 
 
 def load(con: duckdb.DuckDBPyConnection, cfg: Config, cut: date | None, *, marts: bool = True) -> Data:
@@ -173,17 +175,18 @@ def load_base(con: duckdb.DuckDBPyConnection, cfg: Config, cut: date | None) -> 
         ORDER BY g.golden_id""").df()  # fmt: skip
     con.unregister("roles_frame")
     con.register("orgs_frame", orgs)
-    # the texts of the metropolis organisations' projects only (the content features compare those)
-    projects = con.execute("""
-        SELECT project_key, concat_ws(' ', title, keywords, objective) AS text, euroscivoc,
+    # the metropolis organisations' projects only (the content features compare those)
+    mine = """FROM projects WHERE NOT coalesce(hidden, false)
+                AND project_key IN (SELECT project_key FROM org_projects_frame
+                                    WHERE golden_id IN (SELECT golden_id FROM orgs_frame))"""
+    projects = con.execute(f"""
+        SELECT project_key, euroscivoc,
                concat_ws(';', legal_basis, programme, funding_scheme,
                          array_to_string(list_transform(string_split(topics, ';'),
                                          lambda t: array_to_string(string_split(trim(t), '-')[1:2], '-')), ';')) AS programmes,
                topics AS calls
-        FROM projects WHERE NOT coalesce(hidden, false)
-          AND project_key IN (SELECT project_key FROM org_projects_frame
-                              WHERE golden_id IN (SELECT golden_id FROM orgs_frame))
-        ORDER BY project_key""").df()  # fmt: skip
+        {mine} ORDER BY project_key""").df()  # fmt: skip
+    terms, words = _text_terms(con, f"SELECT project_key, concat_ws(' ', title, keywords, objective) AS text {mine}")
     topics_df = pd.DataFrame({"golden_id": [], "topic": [], "label": [], "weight": [], "evidence": []}, dtype=object)
     hand = pd.DataFrame({"golden_a": pd.Series([], dtype=object), "golden_b": pd.Series([], dtype=object),
                          "score": pd.Series([], dtype=np.float64)})  # fmt: skip
@@ -192,7 +195,7 @@ def load_base(con: duckdb.DuckDBPyConnection, cfg: Config, cut: date | None) -> 
     for frame in ("org_projects_frame", "networks_frame", "orgs_frame"):
         con.unregister(frame)
     metros = con.execute("SELECT metropolis_id, name, country FROM metropolises ORDER BY 1").df()
-    return Data(orgs, org_projects, projects, networks, topics_df, hand, metros, cut, names)
+    return Data(orgs, org_projects, projects, networks, topics_df, hand, metros, cut, names, terms, words)
 
 
 def _rownorm(m: sparse.csr_matrix) -> sparse.csr_matrix:
@@ -213,15 +216,51 @@ def _incidence(rows: pd.Series, cols: pd.Series, row_index: pd.Index, col_index:
     return m, col_index
 
 
-def _tfidf(docs: pd.Series, **kw) -> tuple[sparse.csr_matrix, np.ndarray]:
-    """TF-IDF rows of the documents (scikit-learn) and the words of its columns."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+STOP_WORDS = Path(__file__).parent / "reference" / "stop_words_en.txt"
+TEXT = {"min_df": 2, "max_df": 0.2, "max_features": 30_000}  # the vocabulary of the project texts' TF-IDF
 
+
+def _text_terms(con: duckdb.DuckDBPyConnection, docs: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """The TF-IDF of the texts of `docs` (a query of project_key, text) as rows doc (the text's place in project_key
+    order), col, weight (not yet normalised: _text_matrix does it) and the words of the columns (sorted), made
+    as scikit-learn's TfidfVectorizer(stop_words="english", sublinear_tf=True, **TEXT) makes it, but in DuckDB
+    (its threads; no scikit-learn import in a build): lower-case words of two or more letters, digits or
+    underscores, its English stop words left out, words in at least min_df and at most max_df of the texts,
+    the max_features most frequent; weight (1 + ln tf) * (ln((1 + n) / (1 + df)) + 1).
+    tests/test_opportunities.py checks it against TfidfVectorizer."""
+    stop = [w for w in STOP_WORDS.read_text(encoding="utf-8").split("\n") if w and not w.startswith("#")]
+    con.register("stop_words_frame", pd.DataFrame({"word": stop}))
     try:
-        v = TfidfVectorizer(dtype=np.float32, sublinear_tf=True, **kw)
-        return v.fit_transform(docs.fillna("")), v.get_feature_names_out()
-    except ValueError:  # no words at all (or too few documents for min_df)
-        return sparse.csr_matrix((len(docs), 1), dtype=np.float32), np.array([""])
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE text_terms AS
+            WITH docs AS (SELECT row_number() OVER (ORDER BY project_key) - 1 AS doc, text FROM ({docs})),
+            n AS (SELECT count(*) AS n FROM docs),
+            tokens AS (SELECT doc, unnest(regexp_extract_all(lower(text), '[\\p{{L}}\\p{{N}}_]{{2,}}')) AS term FROM docs),
+            counts AS (SELECT doc, term, count(*) AS tf FROM tokens
+                       WHERE term NOT IN (SELECT word FROM stop_words_frame) GROUP BY ALL),
+            df AS (SELECT term, count(*) AS df, sum(tf) AS total FROM counts GROUP BY term),
+            kept AS (SELECT term, df, (ln((1 + n.n) / (1 + df)) + 1) AS idf FROM df, n
+                     WHERE df >= {TEXT["min_df"]} AND df <= {TEXT["max_df"]} * n.n
+                     ORDER BY total DESC, term LIMIT {TEXT["max_features"]}),
+            cols AS (SELECT term, idf, row_number() OVER (ORDER BY term) - 1 AS col FROM kept)
+            SELECT doc::INTEGER AS doc, col::INTEGER AS col, (1 + ln(tf)) * idf AS weight, term
+            FROM counts JOIN cols USING (term)""")  # fmt: skip
+        words = con.execute("SELECT DISTINCT col, term FROM text_terms ORDER BY col").df()["term"].to_numpy(dtype=object)
+        terms = con.execute("SELECT doc, col, weight FROM text_terms ORDER BY doc, col").df()
+        con.execute("DROP TABLE text_terms")
+        return terms, words
+    finally:
+        con.unregister("stop_words_frame")
+
+
+def _text_matrix(terms: pd.DataFrame, words: np.ndarray, n_docs: int, rows: np.ndarray) -> sparse.csr_matrix:
+    """The TF-IDF rows (each of length 1) of _text_terms' texts in the order `rows` (their places in
+    project_key order, of n_docs; -1: a text not there, an empty row)."""
+    if not len(words):
+        return sparse.csr_matrix((len(rows), 1), dtype=np.float32)
+    m = sparse.csr_matrix((terms["weight"].to_numpy(np.float32), (terms["doc"].to_numpy(), terms["col"].to_numpy())),
+                          shape=(n_docs + 1, len(words)))  # fmt: skip
+    return _rownorm(m[np.where(rows >= 0, rows, n_docs)]).tocsr()
 
 
 def _codes(col: pd.Series, prefixes: bool = False) -> pd.DataFrame:
@@ -290,7 +329,9 @@ class Graph:
         bp, pidx = _incidence(mine["golden_id"], mine["project_key"], self.ids)
         projects = data.projects.set_index("project_key").reindex(pidx).reset_index(drop=True)
         # single words (pairs of words would hold millions of distinct terms in memory before the pruning)
-        text, self.words = _tfidf(projects["text"], stop_words="english", min_df=2, max_df=0.2, max_features=30_000)
+        sorted_keys = pd.Index(data.projects["project_key"])  # (load_base: in project_key order, as _text_terms)
+        text = _text_matrix(data.terms, data.words, len(sorted_keys), sorted_keys.get_indexer(pidx))
+        self.words = data.words if len(data.words) else np.array([""], dtype=object)
         self.text = _rownorm(bp @ text)
         sci = _codes(projects["euroscivoc"], prefixes=True)
         sm, _ = _incidence(sci["i"], sci["code"], pd.RangeIndex(len(pidx)))
@@ -849,22 +890,34 @@ def _group_columns() -> dict[str, list[int]]:
 def _top_shared_rows(m: sparse.csr_matrix, a: np.ndarray, b: np.ndarray, labels, n: int = 3, chunk: int = 512,
                      weight=None) -> list[list[str]]:  # fmt: skip
     """Per pair (a, b), the labels of the `n` columns both rows of `m` hold, strongest together first (ties in
-    column order); a chunk of pairs per sparse product and per sort.  `weight`: rank the shared columns by
-    weight[column] instead (still ties in column order)."""
+    column order); a chunk of pairs per sparse product.  `weight`: rank the shared columns by weight[column]
+    instead (still ties in column order).  The n best of a row are taken in n passes of its maximum (no sort of
+    all the shared columns: two big organisations share thousands of words)."""
     out = []
     labels = np.asarray(labels, dtype=object)
     for k in range(0, len(a), chunk):
         both = m[a[k : k + chunk]].multiply(m[b[k : k + chunk]]).tocsr()
         both.eliminate_zeros()
         both.sort_indices()
-        rows = np.repeat(np.arange(both.shape[0]), np.diff(both.indptr))
-        strength = both.data if weight is None else weight[both.indices]
-        order = np.lexsort((np.arange(len(rows)), -strength, rows))  # per row: strongest first, then column order
-        rank = np.arange(len(order)) - both.indptr[rows[order]]
-        top = order[rank < n]
-        names = labels[both.indices[top]]
-        out += [list(map(str, part)) for part in np.split(names, np.searchsorted(rows[top], np.arange(1, both.shape[0])))]
-    return out
+        n_rows = both.shape[0]
+        rows = np.repeat(np.arange(n_rows), np.diff(both.indptr))
+        strength = np.array(both.data if weight is None else weight[both.indices], dtype=np.float64)
+        starts = both.indptr[:-1][np.diff(both.indptr) > 0]
+        picked, passes = [], []
+        for p in range(min(n, int(np.diff(both.indptr).max(initial=0)))):
+            best = np.full(n_rows, -np.inf)
+            best[rows[starts]] = np.maximum.reduceat(strength, starts)
+            at = np.flatnonzero((strength == best[rows]) & (strength > -np.inf))
+            first = at[np.r_[True, rows[at[1:]] != rows[at[:-1]]]] if len(at) else at  # each row's first maximum
+            strength[first] = -np.inf
+            picked.append(first)
+            passes.append(np.full(len(first), p))
+        top = np.concatenate(picked) if picked else np.zeros(0, np.int64)
+        top = top[np.lexsort((np.concatenate(passes) if passes else top, rows[top]))]  # by row, strongest first
+        names = labels[both.indices[top]].tolist()
+        ends = np.searchsorted(rows[top], np.arange(1, n_rows + 1))
+        out += [names[s:e] for s, e in zip(np.r_[0, ends[:-1]], ends)]
+    return [[str(x) for x in part] for part in out]
 
 
 def _shared_lists(m: sparse.csr_matrix, labels, a: np.ndarray, b: np.ndarray) -> list[list[str]]:
@@ -953,15 +1006,26 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
     return out
 
 
-def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) -> int:
+def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print, memory: str | None = None) -> int:
     """Replace `opportunities` and `metropolis_opportunities` of the warehouse being built (after
     marts/opportunities.sql) by the model's ranking of every candidate pair, bounded as the hand ranking is
     ([opportunities] per_organisation, per_metropolis_pair), with reasons.  Returns the opportunities kept.
-    (The build runs the same in a worker process beside its other steps: Ranker.)"""
+    `memory` (a build, after its marts: BUILD_RANK_MEMORY): the build's writes are checkpointed, and while the
+    pairs are ranked DuckDB's memory is cut to it, so that DuckDB drops its cache and the ranking's arrays take
+    its place instead of adding to the build's peak; the limit is restored after."""
     from .topics import opportunity_settings
 
     t0 = time.perf_counter()
-    ranked = ranking_frames(load(con, cfg, None, marts=False), model, opportunity_settings(cfg))
+    if memory:
+        con.execute("CHECKPOINT")  # (the blocks written can be dropped from memory; the build's last checkpoint is short)
+    data = dataclasses.replace(load_base(con, cfg, None), topics=load_marts(con, hand=False)[0])
+    before = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    if memory:
+        con.execute(f"SET memory_limit = '{memory}'")
+    try:
+        ranked = ranking_frames(data, model, opportunity_settings(cfg))
+    finally:
+        con.execute("SET memory_limit = ?", [before])
     return write_ranking(con, ranked, model, time.perf_counter() - t0, log)
 
 
@@ -1023,133 +1087,4 @@ def write_ranking(con: duckdb.DuckDBPyConnection, ranked: dict, model: dict, sec
     return n
 
 
-def serve() -> None:
-    """A ranking worker (see Ranker): imports what the ranking needs, then reads from stdin the pickled
-    (load_base's data, model, settings), makes their Graph, reads the pickled topics (load_marts) and writes
-    the pickled (ranking_frames, seconds) to stdout."""
-    import pickle
-    import sys
-
-    import sklearn.feature_extraction.text  # noqa: F401  (the TF-IDF: scikit-learn's import takes about a second)
-
-    out, sys.stdout = sys.stdout.buffer, sys.stderr  # nothing else reaches the pipe the result goes through
-    data, model, settings = pickle.load(sys.stdin.buffer)
-    t0 = time.perf_counter()
-    g = Graph(data)
-    seconds = time.perf_counter() - t0
-    g.with_topics(pickle.load(sys.stdin.buffer))
-    t0 = time.perf_counter()
-    ranked = ranking_frames(g.data, model, settings, g)
-    pickle.dump((ranked, seconds + time.perf_counter() - t0), out, protocol=pickle.HIGHEST_PROTOCOL)
-    out.flush()
-
-
-class Ranker:
-    """The learned ranking of a build in a worker process, so that it runs on another core beside the build's
-    other steps: started with the build (its imports meanwhile), handed the build's frames once the hand marts
-    exist (submit), its ranking written into the build when the build needs it (finish).  Same result as rank.
-    The worker is a new interpreter (`python -c ...serve()`), not a fork of the build with DuckDB's threads
-    and not multiprocessing's spawn, which would import the caller's main script again."""
-
-    def __init__(self, cfg: Config, model: dict):
-        import subprocess
-        import sys
-        import tempfile
-
-        from .topics import opportunity_settings
-
-        self.cfg, self.model, self.settings = cfg, model, opportunity_settings(cfg)
-        self.errors = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([sys.executable, "-c", "from baltetl.opportunities import serve; serve()"],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.errors)  # fmt: skip
-        self.sending, self.topics_sent, self.failed = None, False, None
-
-    def submit_base(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Hand the worker what the ranking reads of the core tables (load_base, once the organisations are
-        resolved and revised), read in a thread on a cursor of its own: the worker makes the Graph while the
-        build makes the marts."""
-        from . import db
-
-        self.t0 = time.perf_counter()
-        cur = db.cursor(con)
-
-        def base():
-            try:
-                return load_base(cur, self.cfg, None), self.model, self.settings
-            finally:
-                cur.close()
-
-        self._send(base, last=False)
-
-    def submit(self, con: duckdb.DuckDBPyConnection) -> None:
-        """Hand the worker the organisations' topics (after marts/organisation_topics.sql; the core frames first if
-        submit_base was not called)."""
-        if self.sending is None:
-            self.submit_base(con)
-        topics = load_marts(con, hand=False)[0]  # (the build makes no hand ranking beside a model)
-        self._send(lambda: topics, last=True)
-        self.topics_sent = True
-
-    def _send(self, make, last: bool) -> None:
-        """In a thread, after what was sent before: make the object, pickle it, write it to the worker (`last`:
-        then close its input), so that the build goes on while the worker still imports or reads."""
-        import pickle
-        import threading
-
-        before = self.sending
-
-        def send():
-            if before is not None:
-                before.join()
-            try:
-                blob = pickle.dumps(make(), protocol=pickle.HIGHEST_PROTOCOL)
-                self.proc.stdin.write(blob)
-                if last:
-                    self.proc.stdin.close()
-                else:
-                    self.proc.stdin.flush()
-            except OSError:  # the worker ended: finish says why
-                pass
-            except BaseException as e:  # noqa: BLE001 (a failed read: the worker is ended, finish raises it)
-                self.failed = e
-                self.proc.kill()
-
-        self.sending = threading.Thread(target=send, name="opportunities-send", daemon=True)
-        self.sending.start()
-
-    def finish(self, con: duckdb.DuckDBPyConnection, log=print) -> int | None:
-        """Write the worker's ranking into the build (None: its topics were never submitted); the worker ends."""
-        import pickle
-
-        try:
-            if not self.topics_sent:
-                return None
-            blob = self.proc.stdout.read()
-            self.sending.join()
-            if self.failed is not None:
-                raise self.failed
-            if self.proc.wait() != 0 or not blob:
-                self.errors.seek(0)
-                tail = self.errors.read().decode("utf-8", "replace")[-2000:]
-                raise RuntimeError(f"the opportunity ranking's worker failed ({self.proc.returncode}):\n{tail}")
-            ranked, seconds = pickle.loads(blob)
-        finally:
-            self.close()
-        waited = time.perf_counter() - self.t0
-        n = write_ranking(con, ranked, self.model, seconds, log=lambda m: None)
-        log(f"opportunities: {n} ranked by the model of {self.model.get('cut')} from {ranked['n_pairs']:,} "
-            f"candidate pairs in a worker ({seconds:.1f} s there; written {waited:.1f} s after its first frames were read)")  # fmt: skip
-        return n
-
-    def close(self) -> None:
-        """End the worker (killed if it still runs: a build that failed does not wait for it) and its pipes."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        if self.sending is not None:
-            self.sending.join()  # (its cursor is done before the build's connection closes)
-        for f in (self.proc.stdin, self.proc.stdout, self.errors):
-            try:
-                f.close()
-            except OSError:  # (a pipe the sending thread still writes to)
-                pass
+BUILD_RANK_MEMORY = "64MB"  # DuckDB's memory while a build ranks (see rank)

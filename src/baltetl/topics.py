@@ -147,12 +147,11 @@ def match_projects(con: duckdb.DuckDBPyConnection, profile: Profile, sql_dir: Pa
 
 
 def build(con: duckdb.DuckDBPyConnection, cfg: Config, sql_dir: Path, log: Callable[[str], None] = print,
-          learned: bool = True, ranker=None) -> dict:  # fmt: skip
+          learned: bool = True, hand: bool = True) -> dict:  # fmt: skip
     """Build every topic and opportunity mart in the warehouse being built; return counts and seconds.
     With a model saved by `baltetl train-opportunities` (and `learned`), the opportunities are ranked by it;
-    `ranker` (an opportunities.Ranker): by it, in its worker, which is handed the frames here; the hand
-    ranking is then not made (marts/opportunities.sql), and the caller writes the learned one with
-    ranker.finish (until then there is no `opportunities` table)."""
+    Not `hand`: the hand ranking is not made (marts/opportunities.sql; a build with a model ranks with it
+    later, opportunities.BuildRanking): until then there is no `opportunities` table."""
     t0 = time.perf_counter()
     profile = load_profile(cfg)
     opp = opportunity_settings(cfg)
@@ -167,12 +166,10 @@ def build(con: duckdb.DuckDBPyConnection, cfg: Config, sql_dir: Path, log: Calla
     con.execute("CREATE OR REPLACE TEMP TABLE org_roles AS SELECT * FROM roles_frame")
     con.unregister("roles_frame")
     models.run(con, "marts/organisation_topics.sql", sql_dir)
-    if ranker is not None:  # the learned ranking replaces the hand one: not made here (ranker.finish writes it)
-        ranker.submit(con)
-    else:
+    if hand:
         models.run(con, "marts/opportunities.sql", sql_dir)
     con.execute("DROP TABLE org_roles; DROP VIEW visible_projects")
-    if ranker is None and learned:
+    if hand and learned:
         from . import opportunities
 
         model = opportunities.read_model(cfg, log)
@@ -180,11 +177,11 @@ def build(con: duckdb.DuckDBPyConnection, cfg: Config, sql_dir: Path, log: Calla
             opportunities.rank(con, cfg, model, log)
     counts = {
         "relevant_projects": con.execute("SELECT count(*) FROM project_topics WHERE relevant").fetchall()[0][0],
-        "opportunities": None if ranker is not None else con.execute("SELECT count(*) FROM opportunities").fetchall()[0][0],
+        "opportunities": None if not hand else con.execute("SELECT count(*) FROM opportunities").fetchall()[0][0],
         "match_s": round(t1 - t0, 2),
         "marts_s": round(time.perf_counter() - t0, 2),
     }
     log(f"topics: {counts['relevant_projects']} relevant projects, "
-        + ("the opportunities ranked in a worker" if ranker is not None else f"{counts['opportunities']} opportunities")
+        + (f"{counts['opportunities']} opportunities" if hand else "the opportunities ranked by the model after the marts")
         + f" ({counts['marts_s']} s)")
     return counts

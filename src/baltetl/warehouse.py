@@ -54,16 +54,13 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
     sqld = sql_dir(cfg)
     con = db.open_build(tmp)
     pending = None  # this build's history, committed only once the new file is swapped in
-    records = hist = ranker = None
+    records = hist = None
     point("build.open")
     try:
-        # the learned opportunity ranking (with a saved model) runs in a worker process, started now so that
-        # its imports overlap the build's first steps; it is handed the core frames once the organisations are
-        # resolved, then their topics
+        # a saved model ranks the opportunities (after the marts) instead of the hand-weighted ranking
         from . import opportunities
 
         model = opportunities.read_model(cfg, log)
-        ranker = opportunities.Ranker(cfg, model) if model is not None else None
         con.execute("SET preserve_insertion_order = false")
         limit = cfg.raw.get("build", {}).get("memory_limit")
         if limit:  # beyond it DuckDB drops cached blocks and spills to <build>.tmp
@@ -103,11 +100,9 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         hist_con, hist_pool = db.cursor(con), ThreadPoolExecutor(1)
         hist = hist_pool.submit(_timed, history.track, hist_con, state, run_id, target)
         try:
-            if ranker is not None:
-                ranker.submit_base(con)  # the worker makes its Graph beside the marts
-            # the topic and opportunity marts first (marts/topics.sql, project_topics.sql, organisation_topics.sql,
-            # opportunities.sql): the ranker's worker then scores beside the report, the views and the history
-            topics.build(con, cfg, sqld, log=log, learned=False, ranker=ranker)  # (the model was read above)
+            # the topic and opportunity marts (marts/topics.sql, project_topics.sql, organisation_topics.sql, and
+            # without a model opportunities.sql)
+            topics.build(con, cfg, sqld, log=log, learned=False, hand=model is None)  # (the model was read above)
             # marts: the data-quality report of this run (of the last one recorded if this build is not a run's)
             models.run(con, "marts/quality_report.sql", sqld)
             rep = report.build(cfg, run_id, state=state, con=con) or report.build(cfg, state=state, con=con)
@@ -123,8 +118,8 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         # what this build was made from
         models.run(con, "marts/build_info.sql", sqld)
         insert_rows(con, "build_info", [(run_id, datetime.now(UTC).replace(tzinfo=None), fp, json.dumps(parts), head)])
-        if ranker is not None:  # the worker ranked meanwhile: its ranking is the opportunity marts
-            ranker.finish(con, log)  # marts/opportunities_learned.sql
+        if model is not None:  # the model's ranking is the opportunity marts (marts/opportunities_learned.sql)
+            opportunities.rank(con, cfg, model, log, memory=opportunities.BUILD_RANK_MEMORY)
         # public, last: it reads the marts too
         create_public_views(con, sqld / "public" / "views.sql")
         dictionary.apply(con, sqld / dictionary.FILE)  # every table, view and column's comment
@@ -135,8 +130,6 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         }
         con.execute("CHECKPOINT build")
     except BaseException:
-        if ranker is not None:
-            ranker.close()
         if records is not None:
             records.exception()  # its cursor must be done before the connection closes
         if hist is not None and hist.done() and hist.exception() is None:
