@@ -339,7 +339,7 @@ def test_a_foreign_model_file_falls_back_to_the_hand_ranking(cfg, tmp_path):
 
 
 def test_the_build_ranks_as_rank_does(tmp_path):
-    """With a saved model the build ranks after its marts with DuckDB's memory cut (rank's `memory`); the
+    """With a saved model the build ranks in a thread beside its last marts (opportunities.rank_meanwhile); the
     published table is the one rank() makes from the same warehouse, exactly (the
     frames are read in a fixed order: with DuckDB's row order the sums ran in another order, and pairs whose
     scores tie at the top of a saturated model came out differently)."""

@@ -18,7 +18,9 @@ import dataclasses
 import json
 import math
 import os
+import threading
 import time
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -232,22 +234,23 @@ def _text_terms(con: duckdb.DuckDBPyConnection, docs: str) -> tuple[pd.DataFrame
     con.register("stop_words_frame", pd.DataFrame({"word": stop}))
     try:
         con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE text_terms AS
+            CREATE OR REPLACE TEMP TABLE text_counts AS
             WITH docs AS (SELECT row_number() OVER (ORDER BY project_key) - 1 AS doc, text FROM ({docs})),
-            n AS (SELECT count(*) AS n FROM docs),
-            tokens AS (SELECT doc, unnest(regexp_extract_all(lower(text), '[\\p{{L}}\\p{{N}}_]{{2,}}')) AS term FROM docs),
-            counts AS (SELECT doc, term, count(*) AS tf FROM tokens
-                       WHERE term NOT IN (SELECT word FROM stop_words_frame) GROUP BY ALL),
-            df AS (SELECT term, count(*) AS df, sum(tf) AS total FROM counts GROUP BY term),
-            kept AS (SELECT term, df, (ln((1 + n.n) / (1 + df)) + 1) AS idf FROM df, n
-                     WHERE df >= {TEXT["min_df"]} AND df <= {TEXT["max_df"]} * n.n
-                     ORDER BY total DESC, term LIMIT {TEXT["max_features"]}),
-            cols AS (SELECT term, idf, row_number() OVER (ORDER BY term) - 1 AS col FROM kept)
-            SELECT doc::INTEGER AS doc, col::INTEGER AS col, (1 + ln(tf)) * idf AS weight, term
-            FROM counts JOIN cols USING (term)""")  # fmt: skip
-        words = con.execute("SELECT DISTINCT col, term FROM text_terms ORDER BY col").df()["term"].to_numpy(dtype=object)
-        terms = con.execute("SELECT doc, col, weight FROM text_terms ORDER BY doc, col").df()
-        con.execute("DROP TABLE text_terms")
+            tokens AS (SELECT doc, unnest(regexp_extract_all(lower(text), '[\\p{{L}}\\p{{N}}_]{{2,}}')) AS term FROM docs)
+            SELECT doc::INTEGER AS doc, term, count(*) AS tf FROM tokens
+            WHERE term NOT IN (SELECT word FROM stop_words_frame) GROUP BY ALL""")  # fmt: skip
+        n = con.execute(f"SELECT count(*) FROM ({docs})").fetchone()[0]
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE text_words AS
+            WITH df AS (SELECT term, count(*) AS df, sum(tf) AS total FROM text_counts GROUP BY term),
+            kept AS (SELECT term, df FROM df WHERE df >= {TEXT["min_df"]} AND df <= {TEXT["max_df"]} * {n}
+                     ORDER BY total DESC, term LIMIT {TEXT["max_features"]})
+            SELECT term, ln((1 + {n}) / (1 + df)) + 1 AS idf, (row_number() OVER (ORDER BY term) - 1)::INTEGER AS col
+            FROM kept""")  # fmt: skip
+        # (in no order: the sparse matrix made of them is the same)
+        terms = con.execute("SELECT doc, col, (1 + ln(tf)) * idf AS weight FROM text_counts JOIN text_words USING (term)").df()
+        words = con.execute("SELECT term FROM text_words ORDER BY col").df()["term"].to_numpy(dtype=object)
+        con.execute("DROP TABLE text_counts; DROP TABLE text_words")
         return terms, words
     finally:
         con.unregister("stop_words_frame")
@@ -894,7 +897,7 @@ def _top_shared_rows(m: sparse.csr_matrix, a: np.ndarray, b: np.ndarray, labels,
     instead (still ties in column order).  The n best of a row are taken in n passes of its maximum (no sort of
     all the shared columns: two big organisations share thousands of words)."""
     out = []
-    labels = np.asarray(labels, dtype=object)
+    labels = np.array([str(x) for x in labels], dtype=object)
     for k in range(0, len(a), chunk):
         both = m[a[k : k + chunk]].multiply(m[b[k : k + chunk]]).tocsr()
         both.eliminate_zeros()
@@ -917,7 +920,7 @@ def _top_shared_rows(m: sparse.csr_matrix, a: np.ndarray, b: np.ndarray, labels,
         names = labels[both.indices[top]].tolist()
         ends = np.searchsorted(rows[top], np.arange(1, n_rows + 1))
         out += [names[s:e] for s, e in zip(np.r_[0, ends[:-1]], ends)]
-    return [[str(x) for x in part] for part in out]
+    return out
 
 
 def _shared_lists(m: sparse.csr_matrix, labels, a: np.ndarray, b: np.ndarray) -> list[list[str]]:
@@ -1006,27 +1009,65 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
     return out
 
 
-def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print, memory: str | None = None) -> int:
+def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) -> int:
     """Replace `opportunities` and `metropolis_opportunities` of the warehouse being built (after
     marts/opportunities.sql) by the model's ranking of every candidate pair, bounded as the hand ranking is
     ([opportunities] per_organisation, per_metropolis_pair), with reasons.  Returns the opportunities kept.
-    `memory` (a build, after its marts: BUILD_RANK_MEMORY): the build's writes are checkpointed, and while the
-    pairs are ranked DuckDB's memory is cut to it, so that DuckDB drops its cache and the ranking's arrays take
-    its place instead of adding to the build's peak; the limit is restored after."""
+    (A build does the same beside its last marts: read_base_meanwhile, rank_meanwhile, write_ranking.)"""
     from .topics import opportunity_settings
 
     t0 = time.perf_counter()
-    if memory:
-        con.execute("CHECKPOINT")  # (the blocks written can be dropped from memory; the build's last checkpoint is short)
     data = dataclasses.replace(load_base(con, cfg, None), topics=load_marts(con, hand=False)[0])
-    before = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-    if memory:
-        con.execute(f"SET memory_limit = '{memory}'")
-    try:
-        ranked = ranking_frames(data, model, opportunity_settings(cfg))
-    finally:
-        con.execute("SET memory_limit = ?", [before])
+    ranked = ranking_frames(data, model, opportunity_settings(cfg))
     return write_ranking(con, ranked, model, time.perf_counter() - t0, log)
+
+
+def rank_meanwhile(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, base: Future) -> Future:
+    """rank's ranking in a thread, on a cursor of its own, once the organisations' topics exist (after
+    marts/organisation_topics.sql): a build ranks beside its last marts and writes the result (a pair
+    (ranking_frames, seconds)) with write_ranking.  `base`: read_base_meanwhile's.  Wait for it before closing
+    `con`."""
+    from . import db
+    from .topics import opportunity_settings
+
+    cur = db.cursor(con)
+    fut: Future = Future()
+    fut.set_running_or_notify_cancel()
+
+    def work() -> None:
+        try:
+            t0 = time.perf_counter()
+            data = dataclasses.replace(base.result(), topics=load_marts(cur, hand=False)[0])
+            cur.close()
+            fut.set_result((ranking_frames(data, model, opportunity_settings(cfg)), time.perf_counter() - t0))
+        except BaseException as exc:
+            fut.set_exception(exc)
+        finally:
+            cur.close()
+
+    threading.Thread(target=work, name="opportunities-rank", daemon=True).start()
+    return fut
+
+
+def read_base_meanwhile(con: duckdb.DuckDBPyConnection, cfg: Config) -> Future:
+    """load_base in a thread, on a cursor of its own: a build reads it (DuckDB, within the build's memory limit)
+    beside its marts, then ranks (rank's `base`).  Wait for it before closing `con`."""
+    from . import db
+
+    cur = db.cursor(con)
+    fut: Future = Future()
+    fut.set_running_or_notify_cancel()
+
+    def work() -> None:
+        try:
+            fut.set_result(load_base(cur, cfg, None))
+        except BaseException as exc:
+            fut.set_exception(exc)
+        finally:
+            cur.close()
+
+    threading.Thread(target=work, name="opportunities-base", daemon=True).start()
+    return fut
 
 
 def ranking_frames(data: Data, model: dict, settings: dict, g: Graph | None = None) -> dict:
@@ -1085,6 +1126,3 @@ def write_ranking(con: duckdb.DuckDBPyConnection, ranked: dict, model: dict, sec
     log(f"opportunities: {n} ranked by the model of {model.get('cut')} from {ranked['n_pairs']:,} candidate pairs "
         f"({seconds:.1f} s)")  # fmt: skip
     return n
-
-
-BUILD_RANK_MEMORY = "64MB"  # DuckDB's memory while a build ranks (see rank)

@@ -54,10 +54,10 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
     sqld = sql_dir(cfg)
     con = db.open_build(tmp)
     pending = None  # this build's history, committed only once the new file is swapped in
-    records = hist = None
+    records = hist = base = ranked = None
     point("build.open")
     try:
-        # a saved model ranks the opportunities (after the marts) instead of the hand-weighted ranking
+        # a saved model ranks the opportunities (beside the last marts) instead of the hand-weighted ranking
         from . import opportunities
 
         model = opportunities.read_model(cfg, log)
@@ -99,10 +99,14 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         history.add_valid_from(con)
         hist_con, hist_pool = db.cursor(con), ThreadPoolExecutor(1)
         hist = hist_pool.submit(_timed, history.track, hist_con, state, run_id, target)
+        if model is not None:  # what the model ranks, read (in DuckDB) beside the history and the marts
+            base = opportunities.read_base_meanwhile(con, cfg)
         try:
             # the topic and opportunity marts (marts/topics.sql, project_topics.sql, organisation_topics.sql, and
             # without a model opportunities.sql)
             topics.build(con, cfg, sqld, log=log, learned=False, hand=model is None)  # (the model was read above)
+            if model is not None:  # the model ranks beside the last marts
+                ranked = opportunities.rank_meanwhile(con, cfg, model, base)
             # marts: the data-quality report of this run (of the last one recorded if this build is not a run's)
             models.run(con, "marts/quality_report.sql", sqld)
             rep = report.build(cfg, run_id, state=state, con=con) or report.build(cfg, state=state, con=con)
@@ -119,7 +123,8 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         models.run(con, "marts/build_info.sql", sqld)
         insert_rows(con, "build_info", [(run_id, datetime.now(UTC).replace(tzinfo=None), fp, json.dumps(parts), head)])
         if model is not None:  # the model's ranking is the opportunity marts (marts/opportunities_learned.sql)
-            opportunities.rank(con, cfg, model, log, memory=opportunities.BUILD_RANK_MEMORY)
+            frames, seconds = ranked.result()
+            opportunities.write_ranking(con, frames, model, seconds, log)
         # public, last: it reads the marts too
         create_public_views(con, sqld / "public" / "views.sql")
         dictionary.apply(con, sqld / dictionary.FILE)  # every table, view and column's comment
@@ -130,8 +135,9 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         }
         con.execute("CHECKPOINT build")
     except BaseException:
-        if records is not None:
-            records.exception()  # its cursor must be done before the connection closes
+        for fut in (records, base, ranked):
+            if fut is not None:
+                fut.exception()  # its cursor must be done before the connection closes
         if hist is not None and hist.done() and hist.exception() is None:
             pending = hist.result()[0][0]  # the history was written, the build failed beside it
         con.close()
