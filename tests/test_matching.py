@@ -76,8 +76,11 @@ def test_a_near_name_links_only_in_the_registrys_city(con):
     d = rec("keep:4", "Institute of Food Safety, Animal Health and Environments", "LV", "Riga")  # inflected
     e = rec("keep:5", "Institute of Feed Safety, Animal Health and Environment", "LV", "Riga")  # a word of its own
     f = rec("keep:6", "Institute of Food Safety, Animal Health and Environment BIOR Riga", "LV", "Riga")  # more words
-    link(con, [a, b, c, d, e, f])
-    assert (a.ror, b.ror, c.ror, d.ror, e.ror, f.ror) == ("https://ror.org/0041k0688", None, None, a.ror, None, a.ror)
+    g = rec("keep:7", "Institute of Food Safety, Animal Health and Environment BIOR Riga", "LV", "Daugavpils")  # elsewhere
+    link(con, [a, b, c, d, e, f, g])
+    assert (a.ror, c.ror, d.ror, e.ror, f.ror, g.ror) == ("https://ror.org/0041k0688", None, a.ror, None, a.ror, None)
+    # the registry's name without the acronym in quotes beside it is its name, in the whole country
+    assert b.ror == a.ror
 
 
 def test_never_an_acronym_alone(con):
