@@ -119,3 +119,20 @@ def test_without_a_registry_nothing_changes():
     c = duckdb.connect()
     a = rec("keep:1", "Swedish Maritime Administration", "SE")
     assert matching.link_more(c, [a]) == 0 and a.ror is None and a.alt == ()
+
+
+def test_the_same_site_under_another_suffix_links(con):
+    a = rec("cordis:1", "PARTIKAS DROSIBAS, DZIVNIEKU VESELIBAS UN VIDES ZINATNISKAIS INSTITUTSBIOR", "LV", "Riga", "http://www.bior.gov.lv")
+    b = rec("keep:2", "Latvian Food Centre", "LV", "Riga", "http://www.bior.gov.lv")  # the site is not its name
+    link(con, [a, b])
+    assert a.ror == "https://ror.org/0041k0688" and b.ror is None
+
+
+def test_a_name_in_another_language_whose_words_are_cognates_links(con):
+    con.execute("INSERT INTO stg_ror__registry VALUES ('https://ror.org/01a92vw29', 'LV', NULL, 'osi.lv')")
+    con.execute("INSERT INTO stg_ror__registry_names VALUES ('x#0', 'https://ror.org/01a92vw29', 'LV', 'Latvian Institute of Organic Synthesis', 'label')")
+    a = rec("cordis:1", "LATVIJAS ORGANISKAS SINTEZES INSTITUTS", "LV", "Riga")
+    b = rec("cordis:2", "LATVIJAS ORGANISKAS SINTEZES INSTITUTS", "LT", "Vilnius")  # another country
+    c = rec("cordis:3", "LATVIJAS ORGANISKAS KIMIJAS INSTITUTS", "LV", "Riga")  # a word of its own
+    link(con, [a, b, c])
+    assert (a.ror, b.ror, c.ror) == ("https://ror.org/01a92vw29", None, None)
