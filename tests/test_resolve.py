@@ -406,3 +406,20 @@ def test_the_short_name_a_source_gives_is_a_name_at_its_address_and_in_its_city(
     assert roots["cordis:4"] == roots["keep:4"] and best["cordis:4"][0] == "short_name"
     roots, _ = resolve.cluster([m, o])  # another city
     assert roots["cordis:4"] != roots["keep:5"]
+
+
+def test_more_legal_forms_of_a_municipality_are_its_place():
+    place = resolve.municipality_place
+    assert place("The Municipality of Elk", None, "Elk") == place("Elk Municipality", None, "Ełk") == "elk"
+    assert place("The Administration of Jonava District Municipality", None, "Jonava") == place(
+        "JONAVOS RAJONO SAVIVALDYBES ADMINISTRACIJA", None, "Jonava") == "jonava district"  # fmt: skip
+    assert place("Vilnius City Municipal Government Administration", None, "Vilnius") == place(
+        "VILNIAUS MIESTO SAVIVALDYBES ADMINISTRACIJA", None, "VILNIUS")  # fmt: skip
+    assert place("UTSJOEN KUNTA", None, "Utsjoki") == place("Municipality of Utsjoki", None, "Utsjoki") == "utsjoki"
+    assert place("Räpina Municipality Government", None, "Räpina") == "rapina"
+    assert place("City Hall of Gdansk", None, "Gdansk") == place("GMINA MIASTA GDANSKA", None, "GDANSK") == "gdansk"
+    assert place("IASI - CITY HALL OF IASI", None, "IASI") == "iasi" and place("City Sejny", None, "Sejny") == "sejny"
+    # a body of the town, or the town's name beside another body, is not the town
+    assert place("PowerHouse, Municipality of Kramfors", None, "Kramfors") is None
+    assert place("Municipal authority \"Ventspils Digital centre\"", None, "Ventspils") is None
+    assert place("City Bank", None, "Riga") is None

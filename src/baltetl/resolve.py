@@ -191,16 +191,25 @@ MUNI_SUFFIX = ("city municipal administration", "city municipality administratio
                "savivaldybe", "savivaldybes administracija", "town council", "town", "municipality council",
                "municipality administration", "municipal administration", "municipal office", "city office",
                "novada pasvaldiba", "novada dome", "miasto na prawach powiatu", "regionskommune", "kaupunginhallitus",
-               "stadtverwaltung", "kommunestyre")  # fmt: skip
+               "stadtverwaltung", "kommunestyre", "kunta", "city municipal government administration",
+               "municipal government administration", "city municipality government", "city municipal government", "municipality government",
+               "municipal government", "municipal commune", "municipal administrative office")  # fmt: skip
 # a district (rural) municipality named after its seat town is not the town: 'Vilniaus rajono savivaldybe' is
 # 'Vilnius district', 'Vilniaus miesto savivaldybe' is Vilnius
 DISTRICT_SUFFIX = ("rajono savivaldybes administracija", "rajono savivaldybe", "district municipality administration",
-                   "district municipality", "rural municipality", "vallavalitsus", "vald")  # fmt: skip
+                   "district municipality", "rural municipality", "vallavalitsus", "vald",
+                   "municipality district administration")  # fmt: skip
 MUNI_PREFIX = ("free and hanseatic city of", "free hanseatic city of", "freie hansestadt", "kreisfreie stadt",
                "universitats und hansestadt", "magistrat der stadt", "municipalite de", "municipalite d", "comune di",
                "gemeente", "kommun", "stadt der", "hanseatic city of", "city council of", "city of", "municipality of", "town of", "commune of", "miasto stoleczne",
                "miasto", "gmina miasta", "gmina miejska", "gmina", "stadt", "hansestadt", "landeshauptstadt",
-               "freie und hansestadt", "kommune", "urzad miasta", "urzad miejski w", "stolichnyi gorod", "gorod")  # fmt: skip
+               "freie und hansestadt", "kommune", "urzad miasta", "urzad miejski w", "stolichnyi gorod", "gorod",
+               "city municipality of", "regional municipality of", "city hall of", "city hall in", "city office of",
+               "municipal commune", "community stadt", "magistrat", "urzad miasta i gminy w", "miasto i gmina",
+               "municipality")  # fmt: skip
+# words before a municipality's name that say nothing of it: 'The Municipality of Elk', 'Administration of
+# Šilalė District Municipality', 'Municipality administration of Giżycko city'
+MUNI_LEAD = ("the ", "municipality administration of ", "administration of the ", "administration of ")
 MUNI_TYPES = {"city", "municipality", "town"}
 # the same words as one str.startswith / str.endswith argument: one C call tells whether any applies at all
 _LEGAL_PREFIXES_SP = tuple(p + " " for p in LEGAL_PREFIXES)
@@ -357,7 +366,18 @@ def municipality_place(name: str, org_type: str | None, city_norm: str | None) -
     head = fold(head_name(name) or "")
     ot = fold(org_type or "")
     city = fold(city_norm or "")
-    for s in (full, head):
+    forms = [full, head]
+    for x in forms:  # grows: 'the administration of ...' loses both
+        forms += [x[len(lead):] for lead in MUNI_LEAD if x.startswith(lead) and len(x) > len(lead)]
+    if city and any(x in (f"city {city}", f"town {city}") for x in forms):
+        return _place_canon(city, city_norm)  # 'City Sejny' in Sejny
+    parts = SEPARATORS.split(name or "", maxsplit=1)
+    if head and len(parts) == 2 and fold(parts[1]) != full:
+        # 'IASI - CITY HALL OF IASI', 'Kosice - City of Kosice': the town, then its administration
+        tail = municipality_place(parts[1], None, city_norm)
+        if tail and tail == _place_canon(head, city_norm):
+            return tail
+    for s in forms:
         if not s:
             continue
         for suf in DISTRICT_SUFFIX if s.endswith(_DISTRICT_SUFFIX_SP) else ():
