@@ -1,6 +1,7 @@
 """The cognate cover of two names (baltetl.cognates) and the rule that uses it at one street address."""
 
 from baltetl import cognates, resolve
+from helpers.common import together
 
 
 def test_words_alike_across_languages():
@@ -85,10 +86,8 @@ def test_an_h_inside_a_word_is_the_ch_of_another_language():
 def test_a_name_listing_bodies_is_none_of_them():
     assert cognates.joint("Universities of Glasgow & Strathclyde") and not cognates.joint("University of Strathclyde")
     assert not cognates.joint("Association for Nature, Environment and Sustainable Development")  # one body
-    a = resolve.Rec("keep:1", "keep", "Universities of Glasgow & Strathclyde", "GB", "Glasgow")
-    b = resolve.Rec("cordis:1", "cordis", "UNIVERSITY OF STRATHCLYDE", "GB", "Glasgow")
-    roots, _ = resolve.cluster([a, b])
-    assert roots["keep:1"] != roots["cordis:1"]
+    assert not together(resolve.Rec("keep:1", "keep", "Universities of Glasgow & Strathclyde", "GB", "Glasgow"),
+                        resolve.Rec("cordis:1", "cordis", "UNIVERSITY OF STRATHCLYDE", "GB", "Glasgow"))  # fmt: skip
 
 
 def test_the_city_as_an_adjective_is_no_evidence_at_one_address():
@@ -97,7 +96,5 @@ def test_the_city_as_an_adjective_is_no_evidence_at_one_address():
     b = _at("keep:1", "keep", "Rzeszow Regional Development Agency", **at)
     c = _at("x:1", "x", "Rzeszow Regional Development Agency", **{**at, "street": "Szopena 52"})
     assert "rzeszowska" in resolve._city_forms(a, b)
-    roots, best = resolve.cluster([a, b])
-    assert roots["cordis:1"] == roots["keep:1"] and best["keep:1"][0] == "address_cognate"
-    roots, _ = resolve.cluster([a, c])  # another address
-    assert roots["cordis:1"] != roots["x:1"]
+    assert together(a, b) and resolve.cluster([a, b])[1]["keep:1"][0] == "address_cognate"
+    assert not together(a, c)  # another address

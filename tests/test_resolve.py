@@ -14,7 +14,7 @@ from baltetl import resolve
 from baltetl.cli.resolution import register
 from baltetl.config import load_config
 from baltetl.state import State
-from helpers.common import FIXTURES, refresh_run
+from helpers.common import FIXTURES, refresh_run, together
 
 SOURCES = ("cordis", "eurocities", "networks", "keep", "interreg_se")
 
@@ -370,13 +370,11 @@ def test_an_acronym_among_the_words_meets_the_words_it_stands_for():
     b = resolve.Rec("keep:2", "keep", "Latvia Information Technologies Cluster", "LV", "Riga")
     c = resolve.Rec("cordis:1", "cordis", "LATVIJAS INFORMACIJAS TEHNOLOGIJU KLASTERIS", "LV", "RIGA")
     assert resolve.inner_acronyms(a.name) == ("it",) and resolve.inner_acronyms(c.name) == ()
-    roots, best = resolve.cluster([a, b, c])
-    assert roots["keep:1"] == roots["keep:2"] == roots["cordis:1"] and best["keep:1"][0] == "name_acronym"
+    assert together(a, b, c) and resolve.cluster([a, b, c])[1]["keep:1"][0] == "name_acronym"
     # the words must be the acronym's, in its place, in one city
     d = resolve.Rec("keep:3", "keep", "Latvia Information Technologies Centre", "LV", "Riga")
     e = resolve.Rec("keep:4", "keep", "Latvia Information Technologies Cluster", "LV", "Daugavpils")
-    roots, _ = resolve.cluster([a, d, e])
-    assert len(set(roots.values())) == 3
+    assert not together(a, d) and not together(a, e)
 
 
 def test_the_short_name_a_source_gives_is_a_name_at_its_address_and_in_its_city():
@@ -402,10 +400,8 @@ def test_the_short_name_a_source_gives_is_a_name_at_its_address_and_in_its_city(
     m = resolve.Rec("cordis:4", "cordis", "SOTSIAALMINISTEERIUM", "EE", "TALLINN", short_name="MINISTRY OF SOCIAL AFFAIRS")
     n = resolve.Rec("keep:4", "keep", "Ministry of Social Affairs", "EE", "Tallinn")
     o = resolve.Rec("keep:5", "keep", "Ministry of Social Affairs", "EE", "Tartu")
-    roots, best = resolve.cluster([m, n])
-    assert roots["cordis:4"] == roots["keep:4"] and best["cordis:4"][0] == "short_name"
-    roots, _ = resolve.cluster([m, o])  # another city
-    assert roots["cordis:4"] != roots["keep:5"]
+    assert together(m, n) and resolve.cluster([m, n])[1]["cordis:4"][0] == "short_name"
+    assert not together(m, o)  # another city
 
 
 def test_more_legal_forms_of_a_municipality_are_its_place():
