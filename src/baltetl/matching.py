@@ -7,11 +7,16 @@ A record not linked by its exact name is linked to a ROR record of its country b
 1. its name's word set (`name_key`: parenthesised parts and quotes dropped, oe/ae/ue as one letter, stop
    words and the record's own country word left out): 'HELMHOLTZ-ZENTRUM FUR OZEANFORSCHUNG KIEL (GEOMAR)' is
    ROR's 'GEOMAR Helmholtz-Zentrum für Ozeanforschung Kiel', 'Federal Maritime and Hydrographic Agency' is
-   'Federal Maritime and Hydrographic Agency of Germany';
+   'Federal Maritime and Hydrographic Agency of Germany'; a ROR name counts also without an acronym quoted
+   beside it ('Institute of Food Safety, Animal Health and Environment “BIOR”');
 2. its website's domain, when that domain is the site of exactly one ROR record of the country and is a
-   trusted key (`resolve.trusted_domains`: not a project's or programme's site);
+   trusted key (`resolve.trusted_domains`: not a project's or programme's site), or the same site name under
+   another suffix ('bior.gov.lv' / ROR's 'bior.lv');
 3. a near name (token_sort_ratio of the word sets >= FUZZY) of exactly one ROR record of its country *and
-   city* ('Institute of Food Safety, Animal Health and Environment' / '... "BIOR"').
+   city* ('Institute of Food Safety, Animal Health and Environment' / '... "BIOR"');
+4. a name of exactly one ROR record of its country that is its name in another language, every word a
+   cognate of one of the other's (`cognates.translated`: 'LATVIJAS ORGANISKAS SINTEZES INSTITUTS' / 'Latvian
+   Institute of Organic Synthesis'); never a name listing bodies.
 
 Never on an acronym alone; never a city administration (it is its place).  Every linked record also carries
 the registry's names of its organisation (`Rec.alt`: labels, aliases and acronyms in every language), which

@@ -57,6 +57,14 @@ a district municipality is '<place> district'; a public body a source names by i
 One name in two languages (`cognates`): at an address no source gives to another body, names that cover each
 other's words as cognates join (rule `address_cognate`); in one city, names whose every word is close to one
 of the other join (rule `name_cognate`).
+A source's own short name (CORDIS's shortName, often the English name: 'LANDESAMT FUR UMWELT BRANDENBURG' /
+'STATE OFFICE FOR ENVIRONMENT BRANDENBURG') is a name of its record: equal to another record's name in one city
+(rule `short_name`), or at one street address when one name's words are all the other's (or, an acronym, the
+other's registry acronym).  An acronym among a name's words is the words it stands for, in one city (rule
+`name_acronym`: 'Latvian IT Cluster' / 'Latvia Information Technologies Cluster').  No address or cognate join
+for a company named after the body at its address ('KINDERBURO UNIVERSITAT WIEN GMBH' / 'Universität Wien':
+a company form on one side only, and a word of its own before the other's name), for a name listing bodies
+('Universities of Glasgow & Strathclyde'), or for a registry acronym inside a longer name ('..., HPA').
 
 Splink, measured (bench/splink_compare.py, full real data, same evidence as comparisons, m/u by EM and
 random sampling, term frequencies on names): dev precision 0.81 at recall 0.93, 0.97 at 0.47; no
