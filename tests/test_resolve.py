@@ -419,3 +419,13 @@ def test_more_legal_forms_of_a_municipality_are_its_place():
     assert place("PowerHouse, Municipality of Kramfors", None, "Kramfors") is None
     assert place("Municipal authority \"Ventspils Digital centre\"", None, "Ventspils") is None
     assert place("City Bank", None, "Riga") is None
+
+
+def test_legal_forms_written_out_are_legal_forms():
+    n = resolve.norm_name
+    assert n("PUBLIC INSTITUTION COASTAL RESEARCH AND PLANNING INSTITUTE") == n("Coastal Research and Planning Institute")
+    assert n("VIESOJI ISTAIGA LIETUVOS ZEMES UKIO KONSULTAVIMO TARNYBA") == n("Lietuvos žemės ūkio konsultavimo tarnyba")
+    assert n("MITTETULUNDUSUHING OKOLOOGILISTE TEHNOLOOGIATE KESKUS") == "okoloogiliste tehnoloogiate keskus"
+    assert n("BSC, POSLOVNO PODPORNI CENTER, DOO") == n("BSC, Poslovno podporni center d.o.o.")
+    assert n("RZESZOWSKA AGENCJA ROZWOJU REGIONALNEGO SPOLKA AKCYJNA") == "rzeszowska agencja rozwoju regionalnego"
+    assert n("SIHTASUTUS TARTU ULIKOOLI KLIINIKUM").startswith("sihtasutus")  # a foundation's word is its name's

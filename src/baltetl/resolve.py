@@ -140,6 +140,11 @@ def source_rank() -> dict[str, int]:
 LEGAL_PREFIXES = ("sia", "uab", "as", "ou", "ab", "aps", "oy", "oyj", "sp z oo", "spolka z oo", "ooo", "zao", "oao",
                   "pao", "ao", "gmbh", "ev", "vsi", "mb", "ai", "ps", "sa", "bv", "nv", "ltd", "ks", "tuu", "mtu",
                   "tu", "sihtasutus", "sa", "fonds", "stiftelsen")  # fmt: skip
+# ... and written out, as CORDIS gives legal names ('VIESOJI ISTAIGA ...', 'AKCINE BENDROVE ...', 'MITTETULUNDUSUHING
+# ...') and keep.eu translates them ('Public institution ...', 'State Enterprise ...')
+LEGAL_PREFIXES += ("viesoji istaiga", "public institution", "state enterprise", "akcine bendrove", "uzdaroji akcine bendrove",
+                   "mittetulundusuhing", "aktsiaselts", "osauhing", "sabiedriba ar ierobezotu atbildibu",
+                   "akciju sabiedriba", "valsts sabiedriba ar ierobezotu atbildibu", "biedriba")  # fmt: skip
 LEGAL_PREFIXES = tuple(sorted(set(LEGAL_PREFIXES) - {"stiftelsen", "fonds", "sihtasutus"}, key=len, reverse=True))
 STOP = {"of", "the", "and", "for", "fur", "und", "der", "die", "das", "de", "du", "des", "la", "le", "i", "och",
         "og", "ja", "zu", "in", "im", "am", "a", "an", "&", "on", "at", "w", "z", "ir", "un"}  # fmt: skip
@@ -192,7 +197,11 @@ COMPOUND_TAILS = tuple(sorted({"universitetet", "universitet", "institutet", "in
 COMPOUND_HEADS = {"syd": "south", "nord": "north", "ost": "east", "vast": "west", "vest": "west", "mitt": "mid",
                   "miljo": "environment", "miljoe": "environment"}  # fmt: skip
 # Finnish registered foundation / association, which cleanco lacks ('Aalto University Foundation sr')
-LEGAL_SUFFIXES = ("foundation sr", "saatio sr", "sr", "ry", "rf", "rs")
+LEGAL_SUFFIXES = ("foundation sr", "saatio sr", "sr", "ry", "rf", "rs",
+                  # legal forms written out or in letters cleanco does not know ('SPOLKA AKCYJNA', 'd.o.o.', 's.r.o.')
+                  "spolka z ograniczona odpowiedzialnoscia", "spolka akcyjna", "sp z o o", "d o o", "s r o", "v v i",
+                  "o p s", "z s", "nonprofit kft", "kft", "zrt")  # fmt: skip
+LEGAL_SUFFIXES = tuple(sorted(LEGAL_SUFFIXES, key=len, reverse=True))
 MUNI_SUFFIX = ("city municipal administration", "city municipality administration", "city council", "city government", "city administration", "city municipality", "city hall",
                "municipality", "municipal council", "city", "kommun", "kommune", "stad", "kaupunki", "linn",
                "linnavalitsus", "dome", "pilsetas dome", "valstspilsetas pasvaldiba", "pilsetas pasvaldiba", "miesto savivaldybe", "miesto savivaldybes administracija",
