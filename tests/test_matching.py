@@ -136,3 +136,10 @@ def test_a_name_in_another_language_whose_words_are_cognates_links(con):
     c = rec("cordis:3", "LATVIJAS ORGANISKAS KIMIJAS INSTITUTS", "LV", "Riga")  # a word of its own
     link(con, [a, b, c])
     assert (a.ror, b.ror, c.ror) == ("https://ror.org/01a92vw29", None, None)
+
+
+def test_the_short_name_a_source_gives_links(con):
+    a = rec("cordis:1", "STATENS SJOFARTSVERK", "SE", "Norrkoping", short_name="SWEDISH MARITIME ADMINISTRATION")
+    b = rec("cordis:2", "STATENS SJOFARTSVERK", "SE", "Norrkoping", short_name="SMA")  # an acronym alone: never
+    link(con, [a, b])
+    assert a.ror == "https://ror.org/02s12gd46" and b.ror is None

@@ -142,6 +142,8 @@ class RorNames:
             keys.append(norm_key(r.bare, r.country))
         if r.head and len(r.head.split()) >= 2:
             keys.append(norm_key(r.head, r.country))
+        if r.short:  # the source's short name, often the English name ('MINISTRY OF THE ENVIRONMENT')
+            keys.append(norm_key(r.short, r.country))
         for key in keys:
             ids = self.by_key.get((r.country, key))
             if ids:
@@ -172,7 +174,7 @@ def link_more(con: duckdb.DuckDBPyConnection, recs: list[Rec], ror: RorNames | N
     left = []
     seen: dict[tuple, str | None] = {}
     for r in todo:
-        k = (r.country, r.name, r.norm, r.bare, r.head)
+        k = (r.country, r.name, r.norm, r.bare, r.head, r.short)
         rid = seen[k] if k in seen else seen.setdefault(k, ror.lookup(r))
         if rid:
             r.ror, n = rid, n + 1
