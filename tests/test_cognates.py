@@ -1,6 +1,7 @@
 """The cognate cover of two names (baltetl.cognates) and the rule that uses it at one street address."""
 
 from baltetl import cognates, resolve
+from helpers.common import together
 
 
 def test_words_alike_across_languages():
@@ -74,3 +75,26 @@ def test_one_city_two_languages_join_by_name():
     assert roots["keep:1"] == roots["cordis:1"] and best["keep:1"][0] == "name_cognate"
     roots, _ = resolve.cluster([a, c])  # another city
     assert roots["keep:1"] != roots["cordis:2"]
+
+
+def test_an_h_inside_a_word_is_the_ch_of_another_language():
+    assert cognates.close("tehnologiju", "technologies") and cognates.close("tehnoloogia", "teknologi")
+    assert cognates.skeleton("hochschule")[0] == "h"  # the first letter stays
+    assert cognates.translated("latvia informacijas tehnologiju cluster", "latvia information technologies cluster")
+
+
+def test_a_name_listing_bodies_is_none_of_them():
+    assert cognates.joint("Universities of Glasgow & Strathclyde") and not cognates.joint("University of Strathclyde")
+    assert not cognates.joint("Association for Nature, Environment and Sustainable Development")  # one body
+    assert not together(resolve.Rec("keep:1", "keep", "Universities of Glasgow & Strathclyde", "GB", "Glasgow"),
+                        resolve.Rec("cordis:1", "cordis", "UNIVERSITY OF STRATHCLYDE", "GB", "Glasgow"))  # fmt: skip
+
+
+def test_the_city_as_an_adjective_is_no_evidence_at_one_address():
+    at = dict(street="Szopena 51", post="35-959", city="Rzeszow", country="PL")
+    a = _at("cordis:1", "cordis", "RZESZOWSKA AGENCJA ROZWOJU REGIONALNEGO SPOLKA AKCYJNA", **at)
+    b = _at("keep:1", "keep", "Rzeszow Regional Development Agency", **at)
+    c = _at("x:1", "x", "Rzeszow Regional Development Agency", **{**at, "street": "Szopena 52"})
+    assert "rzeszowska" in resolve._city_forms(a, b)
+    assert together(a, b) and resolve.cluster([a, b])[1]["keep:1"][0] == "address_cognate"
+    assert not together(a, c)  # another address

@@ -76,8 +76,11 @@ def test_a_near_name_links_only_in_the_registrys_city(con):
     d = rec("keep:4", "Institute of Food Safety, Animal Health and Environments", "LV", "Riga")  # inflected
     e = rec("keep:5", "Institute of Feed Safety, Animal Health and Environment", "LV", "Riga")  # a word of its own
     f = rec("keep:6", "Institute of Food Safety, Animal Health and Environment BIOR Riga", "LV", "Riga")  # more words
-    link(con, [a, b, c, d, e, f])
-    assert (a.ror, b.ror, c.ror, d.ror, e.ror, f.ror) == ("https://ror.org/0041k0688", None, None, a.ror, None, a.ror)
+    g = rec("keep:7", "Institute of Food Safety, Animal Health and Environment BIOR Riga", "LV", "Daugavpils")  # elsewhere
+    link(con, [a, b, c, d, e, f, g])
+    assert (a.ror, c.ror, d.ror, e.ror, f.ror, g.ror) == ("https://ror.org/0041k0688", None, a.ror, None, a.ror, None)
+    # the registry's name without the acronym in quotes beside it is its name, in the whole country
+    assert b.ror == a.ror
 
 
 def test_never_an_acronym_alone(con):
@@ -116,3 +119,27 @@ def test_without_a_registry_nothing_changes():
     c = duckdb.connect()
     a = rec("keep:1", "Swedish Maritime Administration", "SE")
     assert matching.link_more(c, [a]) == 0 and a.ror is None and a.alt == ()
+
+
+def test_the_same_site_under_another_suffix_links(con):
+    a = rec("cordis:1", "PARTIKAS DROSIBAS, DZIVNIEKU VESELIBAS UN VIDES ZINATNISKAIS INSTITUTSBIOR", "LV", "Riga", "http://www.bior.gov.lv")
+    b = rec("keep:2", "Latvian Food Centre", "LV", "Riga", "http://www.bior.gov.lv")  # the site is not its name
+    link(con, [a, b])
+    assert a.ror == "https://ror.org/0041k0688" and b.ror is None
+
+
+def test_a_name_in_another_language_whose_words_are_cognates_links(con):
+    con.execute("INSERT INTO stg_ror__registry VALUES ('https://ror.org/01a92vw29', 'LV', NULL, 'osi.lv')")
+    con.execute("INSERT INTO stg_ror__registry_names VALUES ('x#0', 'https://ror.org/01a92vw29', 'LV', 'Latvian Institute of Organic Synthesis', 'label')")
+    a = rec("cordis:1", "LATVIJAS ORGANISKAS SINTEZES INSTITUTS", "LV", "Riga")
+    b = rec("cordis:2", "LATVIJAS ORGANISKAS SINTEZES INSTITUTS", "LT", "Vilnius")  # another country
+    c = rec("cordis:3", "LATVIJAS ORGANISKAS KIMIJAS INSTITUTS", "LV", "Riga")  # a word of its own
+    link(con, [a, b, c])
+    assert (a.ror, b.ror, c.ror) == ("https://ror.org/01a92vw29", None, None)
+
+
+def test_the_short_name_a_source_gives_links(con):
+    a = rec("cordis:1", "STATENS SJOFARTSVERK", "SE", "Norrkoping", short_name="SWEDISH MARITIME ADMINISTRATION")
+    b = rec("cordis:2", "STATENS SJOFARTSVERK", "SE", "Norrkoping", short_name="SMA")  # an acronym alone: never
+    link(con, [a, b])
+    assert a.ror == "https://ror.org/02s12gd46" and b.ror is None

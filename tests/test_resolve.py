@@ -14,7 +14,7 @@ from baltetl import resolve
 from baltetl.cli.resolution import register
 from baltetl.config import load_config
 from baltetl.state import State
-from helpers.common import FIXTURES, refresh_run
+from helpers.common import FIXTURES, refresh_run, together
 
 SOURCES = ("cordis", "eurocities", "networks", "keep", "interreg_se")
 
@@ -334,3 +334,98 @@ def test_a_public_body_named_by_its_own_town_is_the_town():
     # a private body, or one named otherwise than its town, is not the town
     assert resolve.Rec("keep:2", "keep", "Vejle", "DK", "Vejle", legal_status="private").place is None
     assert resolve.Rec("keep:3", "keep", "Vejle", "DK", "Kolding", legal_status="public").place is None
+
+
+def test_a_company_named_after_a_body_at_its_address_is_another_legal_person():
+    at = dict(street="Universitätsring 1", post_code="1010")
+    a = resolve.Rec("cordis:1", "cordis", "KINDERBURO UNIVERSITAT WIEN GMBH", "AT", "WIEN", **at)
+    b = resolve.Rec("keep:1", "keep", "University of Vienna", "AT", "Vienna", **at)
+    assert resolve.company(a.name) and not resolve.company(b.name)
+    assert resolve.decide(a, b)[0] is False
+    # the same words with and without the form, or the short name followed by the legal name's own words, are one
+    for x, y in (("FORECO DALFSEN BV", "Foreco"), ("ANTEJA ECG D.O.O.", "Anteja ECG"),
+                 ("POMURSKI TEHNOLOSKI PARK PODJETJE ZA POSPESEVANJE PODJETNISTVA V POMURJU DOO", "Pomurski tehnološki park")):
+        c = resolve.Rec("cordis:2", "cordis", x, "SI", "Dalfsen", **at)
+        d = resolve.Rec("keep:2", "keep", y, "SI", "Dalfsen", **at)
+        assert resolve.decide(c, d)[0] is True, (x, y)
+
+
+def test_a_registry_acronym_inside_a_longer_name_is_no_evidence_at_an_address():
+    at = dict(street="Neuer Wandrahm 4", post_code="20457")
+    hpa = resolve.Rec("cordis:1", "cordis", "HAMBURG PORT AUTHORITY", "DE", "HAMBURG", **at)
+    hpa.alt, hpa.alt_acronyms = ("hamburg port authority", "hpa"), frozenset({"HPA"})  # its ROR names
+    ministry = resolve.Rec("keep:1", "keep", "Free a. Hanseatic City o. Hamburg, St. Ministry f. Econ. a. Labour Affairs, HPA",
+                           "DE", "Hamburg", **at)  # fmt: skip
+    assert resolve.decide(hpa, ministry)[0] is False
+    # a name that begins with the acronym is the body's: 'ICES (budget reduced to zero)'
+    ices = resolve.Rec("cordis:2", "cordis", "INTERNATIONAL COUNCIL FOR THE EXPLORATION OF THE SEA", "DK", "Kobenhavn V",
+                       street="H.C. Andersens Boulevard 44-46", post_code="1553")  # fmt: skip
+    ices.alt, ices.alt_acronyms = ("international council exploration sea", "ices"), frozenset({"ICES"})
+    k = resolve.Rec("keep:2", "keep", "ICES (budget reduced to zero)", "DK", "Kobenhavn", street="H.C. Andersens Boulevard 44-46", post_code="1553")
+    assert resolve.decide(ices, k)[:2] == (True, "address")
+
+
+def test_an_acronym_among_the_words_meets_the_words_it_stands_for():
+    a = resolve.Rec("keep:1", "keep", "Latvian IT Cluster", "LV", "Riga")
+    b = resolve.Rec("keep:2", "keep", "Latvia Information Technologies Cluster", "LV", "Riga")
+    c = resolve.Rec("cordis:1", "cordis", "LATVIJAS INFORMACIJAS TEHNOLOGIJU KLASTERIS", "LV", "RIGA")
+    assert resolve.inner_acronyms(a.name) == ("it",) and resolve.inner_acronyms(c.name) == ()
+    assert together(a, b, c) and resolve.cluster([a, b, c])[1]["keep:1"][0] == "name_acronym"
+    # the words must be the acronym's, in its place, in one city
+    d = resolve.Rec("keep:3", "keep", "Latvia Information Technologies Centre", "LV", "Riga")
+    e = resolve.Rec("keep:4", "keep", "Latvia Information Technologies Cluster", "LV", "Daugavpils")
+    assert not together(a, d) and not together(a, e)
+
+
+def test_the_short_name_a_source_gives_is_a_name_at_its_address_and_in_its_city():
+    at = dict(street="Seeburger Chaussee 2", post_code="14476")
+    a = resolve.Rec("cordis:1", "cordis", "LANDESAMT FUR UMWELT BRANDENBURG", "DE", "Potsdam",
+                    short_name="STATE OFFICE FOR ENVIRONMENT BRANDENBURG", **at)  # fmt: skip
+    b = resolve.Rec("keep:1", "keep", "Brandenburg State Office for Environment", "DE", "Potsdam", **at)
+    assert resolve.decide(a, b)[:2] == (True, "address")
+    # a short name sharing a word or two, with words of its own, is another body in the building
+    at = dict(street="Breslaujos g. 3", post_code="LT-44403")
+    h = resolve.Rec("cordis:2", "cordis", "VANDENILIO ENERGETIKOS ASOCIACIJA", "LT", "Kaunas",
+                    short_name="Lithuanian hydrogen energy association", **at)  # fmt: skip
+    lei = resolve.Rec("keep:2", "keep", "Lithuanian Energy Institute", "LT", "Kaunas", **at)
+    assert resolve.decide(h, lei)[0] is False
+    # an acronym as the short name, the registry's acronym of the other record at one address
+    at = dict(street="Kossutha 6", post_code="40-844")
+    i = resolve.Rec("cordis:3", "cordis", "INSTYTUT EKOLOGII TERENOW UPRZEMYSLOWIONYCH", "PL", "KATOWICE", short_name="IETU", **at)
+    j = resolve.Rec("keep:3", "keep", "Institute for Ecology of Industrial Areas", "PL", "Katowice", **at)
+    assert resolve.decide(i, j)[0] is False
+    j.alt_acronyms = frozenset({"IETU"})
+    assert resolve.decide(i, j)[:2] == (True, "address")
+    # in one city, without an address: the short name is the other record's name
+    m = resolve.Rec("cordis:4", "cordis", "SOTSIAALMINISTEERIUM", "EE", "TALLINN", short_name="MINISTRY OF SOCIAL AFFAIRS")
+    n = resolve.Rec("keep:4", "keep", "Ministry of Social Affairs", "EE", "Tallinn")
+    o = resolve.Rec("keep:5", "keep", "Ministry of Social Affairs", "EE", "Tartu")
+    assert together(m, n) and resolve.cluster([m, n])[1]["cordis:4"][0] == "short_name"
+    assert not together(m, o)  # another city
+
+
+def test_more_legal_forms_of_a_municipality_are_its_place():
+    place = resolve.municipality_place
+    assert place("The Municipality of Elk", None, "Elk") == place("Elk Municipality", None, "Ełk") == "elk"
+    assert place("The Administration of Jonava District Municipality", None, "Jonava") == place(
+        "JONAVOS RAJONO SAVIVALDYBES ADMINISTRACIJA", None, "Jonava") == "jonava district"  # fmt: skip
+    assert place("Vilnius City Municipal Government Administration", None, "Vilnius") == place(
+        "VILNIAUS MIESTO SAVIVALDYBES ADMINISTRACIJA", None, "VILNIUS")  # fmt: skip
+    assert place("UTSJOEN KUNTA", None, "Utsjoki") == place("Municipality of Utsjoki", None, "Utsjoki") == "utsjoki"
+    assert place("Räpina Municipality Government", None, "Räpina") == "rapina"
+    assert place("City Hall of Gdansk", None, "Gdansk") == place("GMINA MIASTA GDANSKA", None, "GDANSK") == "gdansk"
+    assert place("IASI - CITY HALL OF IASI", None, "IASI") == "iasi" and place("City Sejny", None, "Sejny") == "sejny"
+    # a body of the town, or the town's name beside another body, is not the town
+    assert place("PowerHouse, Municipality of Kramfors", None, "Kramfors") is None
+    assert place("Municipal authority \"Ventspils Digital centre\"", None, "Ventspils") is None
+    assert place("City Bank", None, "Riga") is None
+
+
+def test_legal_forms_written_out_are_legal_forms():
+    n = resolve.norm_name
+    assert n("PUBLIC INSTITUTION COASTAL RESEARCH AND PLANNING INSTITUTE") == n("Coastal Research and Planning Institute")
+    assert n("VIESOJI ISTAIGA LIETUVOS ZEMES UKIO KONSULTAVIMO TARNYBA") == n("Lietuvos žemės ūkio konsultavimo tarnyba")
+    assert n("MITTETULUNDUSUHING OKOLOOGILISTE TEHNOLOOGIATE KESKUS") == "okoloogiliste tehnoloogiate keskus"
+    assert n("BSC, POSLOVNO PODPORNI CENTER, DOO") == n("BSC, Poslovno podporni center d.o.o.")
+    assert n("RZESZOWSKA AGENCJA ROZWOJU REGIONALNEGO SPOLKA AKCYJNA") == "rzeszowska agencja rozwoju regionalnego"
+    assert n("SIHTASUTUS TARTU ULIKOOLI KLIINIKUM").startswith("sihtasutus")  # a foundation's word is its name's

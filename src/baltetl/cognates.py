@@ -29,6 +29,8 @@ from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 
+from anyascii import anyascii
+
 MIN_SHARE = 0.4  # of each name's weight covered by the other (chosen on the dev half of the labelled pairs)
 _SPELLING = (("ph", "f"), ("th", "t"), ("ch", "k"), ("c", "k"), ("q", "k"), ("w", "v"), ("y", "i"), ("j", "i"),
              ("z", "s"), ("x", "ks"))  # fmt: skip
@@ -40,6 +42,8 @@ def skeleton(word: str) -> str:
     """A folded word with spelling habits set aside: 'klasteris' -> 'klasteris', 'cluster' -> 'kluster'."""
     for a, b in _SPELLING:
         word = word.replace(a, b)
+    # an 'h' inside a word is the 'ch' of other languages: 'tehnologiju' / 'technologies' / 'teknologi'
+    word = word[:1] + word[1:].replace("h", "k")
     return _DOUBLE.sub(r"\1", word)
 
 
@@ -88,6 +92,21 @@ def translated(a: str, b: str, drop: frozenset | set = frozenset()) -> bool:
     if len(wa) < 2 or len(wb) < 2 or set(wa) == set(wb):
         return False
     return all(any(close(w, v) for v in wb) for w in wa) and all(any(close(w, v) for v in wa) for w in wb)
+
+
+_AND = re.compile(r"&|\+|\b(?:and|und|og|och|ja|un|ir|et|oraz|es|en)\b|\b[aeiy]\b(?!\s*\.)")  # not an initial: 'J. E. Purkyne'
+# kinds of organisation in the plural: a name with one names several bodies ('Universities of Glasgow & ...')
+_BODIES = re.compile(r"\b(?:universities|institutes|academies|agencies|authorities|ministries|municipalities|cities|"
+                     r"councils|colleges|schools|centres|centers|universitaten|hochschulen|institute der)\b")
+
+
+@lru_cache(maxsize=1 << 16)
+def joint(name: str) -> bool:
+    """A name that lists bodies: kinds of organisation in the plural joined by 'and' (in the region's languages,
+    or '&'): 'Universities of Glasgow & Strathclyde'.  It is a joint body (or the bodies together), not one of
+    them, whatever its words."""
+    n = anyascii(name or "").lower()
+    return bool(_BODIES.search(n) and _AND.search(n))
 
 
 class Cover:

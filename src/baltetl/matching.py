@@ -7,11 +7,16 @@ A record not linked by its exact name is linked to a ROR record of its country b
 1. its name's word set (`name_key`: parenthesised parts and quotes dropped, oe/ae/ue as one letter, stop
    words and the record's own country word left out): 'HELMHOLTZ-ZENTRUM FUR OZEANFORSCHUNG KIEL (GEOMAR)' is
    ROR's 'GEOMAR Helmholtz-Zentrum für Ozeanforschung Kiel', 'Federal Maritime and Hydrographic Agency' is
-   'Federal Maritime and Hydrographic Agency of Germany';
+   'Federal Maritime and Hydrographic Agency of Germany'; a ROR name counts also without an acronym quoted
+   beside it ('Institute of Food Safety, Animal Health and Environment “BIOR”');
 2. its website's domain, when that domain is the site of exactly one ROR record of the country and is a
-   trusted key (`resolve.trusted_domains`: not a project's or programme's site);
+   trusted key (`resolve.trusted_domains`: not a project's or programme's site), or the same site name under
+   another suffix ('bior.gov.lv' / ROR's 'bior.lv');
 3. a near name (token_sort_ratio of the word sets >= FUZZY) of exactly one ROR record of its country *and
-   city* ('Institute of Food Safety, Animal Health and Environment' / '... "BIOR"').
+   city* ('Institute of Food Safety, Animal Health and Environment' / '... "BIOR"');
+4. a name of exactly one ROR record of its country that is its name in another language, every word a
+   cognate of one of the other's (`cognates.translated`: 'LATVIJAS ORGANISKAS SINTEZES INSTITUTS' / 'Latvian
+   Institute of Organic Synthesis'); never a name listing bodies.
 
 Never on an acronym alone; never a city administration (it is its place).  Every linked record also carries
 the registry's names of its organisation (`Rec.alt`: labels, aliases and acronyms in every language), which
@@ -30,13 +35,16 @@ import duckdb
 from rapidfuzz import fuzz, process
 
 from .declaration import registry_table
-from .resolve import EXONYMS, STOP, _inflected, Rec, acronyms, fold, initials, norm_name, trusted_domains, undigraph
+from . import cognates
+from .resolve import (EXONYMS, STOP, Rec, _inflected, acronyms, domain_of, fold, initials, norm_name, trusted_domains,
+                      undigraph)
 
 FUZZY = 90.0  # token_sort_ratio of word sets against a ROR name of the record's city
 # the word norm_name writes for each country (a ROR name often adds its country: '... of Germany', '(Sweden)')
 COUNTRY_WORD = {"DE": "germany", "DK": "denmark", "EE": "estonia", "FI": "finland", "LT": "lithuania", "LV": "latvia",
                 "NO": "norway", "PL": "poland", "SE": "sweden"}  # fmt: skip
 _ASIDE = re.compile(r"\([^)]*\)|\[[^\]]*\]|[\"“”„«»]")
+_QUOTED = re.compile(r"[\"“”„«(\[]\s*[A-Z][A-Z0-9&-]{1,9}\s*[\"“”»)\]]\s*$")  # '... “BIOR”', '... (GEOMAR)'
 
 
 def name_key(name: str | None, country: str | None) -> str:
@@ -66,6 +74,7 @@ class RorNames:
         self.by_key: dict[tuple[str, str], set[str]] = defaultdict(set)
         self.hosts: list[tuple[str, str, str]] = []  # (country, host of the ROR record's website, ror id)
         self.by_city: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+        self.by_country: dict[str, list[tuple[str, str]]] = defaultdict(list)  # country -> (name key, ror id)
         self.names: dict[str, tuple[str, ...]] = {}
         self.countries: set[str] = set()
         have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
@@ -84,14 +93,17 @@ class RorNames:
             names[rid].append(name)
             if kind == "acronym" or not country:
                 continue
-            key = name_key(name, country)
             place = city_of.get(rid, "")
-            # never one short word, nor the ROR record's city ('Dresden' as an alias of TU Dresden)
-            if not key or (" " not in key and len(key) <= 5) or EXONYMS.get(key, key) == EXONYMS.get(place, place):
-                continue
-            self.by_key[(country, key)].add(rid)
-            if place:
-                self.by_city[(country, EXONYMS.get(place, place))].append((key, rid))
+            # also without an acronym written in quotes or brackets beside it: 'Institute of Food Safety, Animal
+            # Health and Environment “BIOR”'
+            for key in dict.fromkeys((name_key(name, country), name_key(_QUOTED.sub(" ", name), country))):
+                # never one short word, nor the ROR record's city ('Dresden' as an alias of TU Dresden)
+                if not key or (" " not in key and len(key) <= 5) or EXONYMS.get(key, key) == EXONYMS.get(place, place):
+                    continue
+                self.by_key[(country, key)].add(rid)
+                self.by_country[country].append((key, rid))
+                if place:
+                    self.by_city[(country, EXONYMS.get(place, place))].append((key, rid))
         self.names = {rid: tuple(ns) for rid, ns in names.items()}
         self.countries = {c for c, _k in self.by_key}
 
@@ -104,6 +116,17 @@ class RorNames:
             for n in (2, 3):
                 if len(labels) >= n and (d := ".".join(labels[-n:])) in domains:
                     out[(country, d)].add(rid)
+        return out
+
+    def site_labels(self) -> dict[tuple[str, str], set[str]]:
+        """(country, the name of a ROR record's site without its suffix: 'bior' of 'bior.lv') -> ROR ids; names of
+        four letters or more."""
+        out: dict[tuple[str, str], set[str]] = defaultdict(set)
+        for country, host, rid in self.hosts:
+            d = domain_of("http://" + host)
+            label = d.split(".")[0] if d else ""
+            if len(label) >= 4:
+                out[(country, label)].add(rid)
         return out
 
     def __bool__(self) -> bool:
@@ -119,6 +142,8 @@ class RorNames:
             keys.append(norm_key(r.bare, r.country))
         if r.head and len(r.head.split()) >= 2:
             keys.append(norm_key(r.head, r.country))
+        if r.short:  # the source's short name, often the English name ('MINISTRY OF THE ENVIRONMENT')
+            keys.append(norm_key(r.short, r.country))
         for key in keys:
             ids = self.by_key.get((r.country, key))
             if ids:
@@ -149,23 +174,29 @@ def link_more(con: duckdb.DuckDBPyConnection, recs: list[Rec], ror: RorNames | N
     left = []
     seen: dict[tuple, str | None] = {}
     for r in todo:
-        k = (r.country, r.name, r.norm, r.bare, r.head)
+        k = (r.country, r.name, r.norm, r.bare, r.head, r.short)
         rid = seen[k] if k in seen else seen.setdefault(k, ror.lookup(r))
         if rid:
             r.ror, n = rid, n + 1
         else:
             left.append(r)
     by_domain = ror.sites({r.domain for r in left if r.domain})
-    doms = {d for _c, d in by_domain}
+    by_label = ror.site_labels()
+    labels = {lb for _c, lb in by_label}
+    doms = {d for _c, d in by_domain} | {r.domain for r in left if r.domain and r.domain.split(".")[0] in labels}
     trusted = trusted_domains([r for r in recs if r.domain in doms])  # judged per domain: the same verdicts
     rest = []
     for r in left:
         ids = by_domain.get((r.country, r.domain)) if r.domain in trusted else None
+        if not ids and r.domain in trusted:
+            # the same site name under another suffix ('bior.gov.lv' / ROR's 'bior.lv')
+            ids = by_label.get((r.country, r.domain.split(".")[0]))
         if ids and len(ids) == 1 and site_names(r.domain, r.name):
             r.ror, n = next(iter(ids)), n + 1
         else:
             rest.append(r)
     n += _link_near(rest, ror)
+    n += _link_cognate([r for r in rest if not r.ror], ror)
     for r in recs:
         if r.ror:
             r.alt = tuple(dict.fromkeys(norm_name(x) for x in ror.names.get(r.ror, ()) if x))
@@ -201,4 +232,35 @@ def _link_near(recs: list[Rec], ror: RorNames) -> int:
             ids = {cands[j][1] for j in row.nonzero()[0] if _words_in(q, keys[j]) or _words_in(keys[j], q)}
             if len(ids) == 1:
                 r.ror, n = ids.pop(), n + 1
+    return n
+
+
+def _starts(key: str) -> frozenset:
+    """The beginnings (five letters of the spelling skeleton) of a name's words of five letters or more: close
+    words (cognates.close) begin alike, so only names with the same beginnings are compared."""
+    return frozenset(k[:5] for k in map(cognates.skeleton, key.split()) if len(k) >= 5)
+
+
+def _link_cognate(recs: list[Rec], ror: RorNames) -> int:
+    """A name of the registry in the record's country that is the record's name in another language, every word
+    close to a word of the other (cognates.translated: 'LATVIJAS ORGANISKAS SINTEZES INSTITUTS' / 'Latvian
+    Institute of Organic Synthesis'), of exactly one ROR record; a name listing bodies never."""
+    if not recs:
+        return 0
+    index: dict[tuple[str, frozenset], list[tuple[str, str]]] = defaultdict(list)
+    for country, names in ror.by_country.items():
+        for key, rid in names:
+            if len(key.split()) >= 2 and (st := _starts(key)):
+                index[(country, st)].append((key, rid))
+    n = 0
+    for r in recs:
+        if cognates.joint(r.name):
+            continue
+        key = name_key(r.name, r.country) if _ASIDE.search(r.name) else norm_key(r.norm, r.country)
+        cands = index.get((r.country, _starts(key))) if len(key.split()) >= 2 else None
+        if not cands:
+            continue
+        ids = {rid for k, rid in cands if cognates.translated(key, k, STOP)}
+        if len(ids) == 1:
+            r.ror, n = ids.pop(), n + 1
     return n

@@ -57,6 +57,14 @@ a district municipality is '<place> district'; a public body a source names by i
 One name in two languages (`cognates`): at an address no source gives to another body, names that cover each
 other's words as cognates join (rule `address_cognate`); in one city, names whose every word is close to one
 of the other join (rule `name_cognate`).
+A source's own short name (CORDIS's shortName, often the English name: 'LANDESAMT FUR UMWELT BRANDENBURG' /
+'STATE OFFICE FOR ENVIRONMENT BRANDENBURG') is a name of its record: equal to another record's name in one city
+(rule `short_name`), or at one street address when one name's words are all the other's (or, an acronym, the
+other's registry acronym).  An acronym among a name's words is the words it stands for, in one city (rule
+`name_acronym`: 'Latvian IT Cluster' / 'Latvia Information Technologies Cluster').  No address or cognate join
+for a company named after the body at its address ('KINDERBURO UNIVERSITAT WIEN GMBH' / 'Universität Wien':
+a company form on one side only, and a word of its own before the other's name), for a name listing bodies
+('Universities of Glasgow & Strathclyde'), or for a registry acronym inside a longer name ('..., HPA').
 
 Splink, measured (bench/splink_compare.py, full real data, same evidence as comparisons, m/u by EM and
 random sampling, term frequencies on names): dev precision 0.81 at recall 0.93, 0.97 at 0.47; no
@@ -111,7 +119,8 @@ THRESHOLD = 92.0  # token_sort_ratio on normalised names, same or unknown city
 THRESHOLD_OTHER_CITY = 97.0  # both records give a city and the cities differ
 MIN_LEN = 4  # shorter normalised names match only exactly
 RULE_RANK = {"revision_merge": 0, "cordis_id": 1, "vat": 2, "wikidata": 3, "ror": 4, "domain": 5, "name_exact": 6,
-             "name_fuzzy": 7, "address": 8, "address_cognate": 9, "name_cognate": 10, "single": 11}  # fmt: skip
+             "name_fuzzy": 7, "short_name": 8, "address": 9, "address_cognate": 10, "name_cognate": 11,
+             "name_acronym": 12, "single": 13}  # fmt: skip
 ADDRESS_THRESHOLD = 72.0  # token_set_ratio of the normalised names of two records at one street address
 SIDE_WORDS = {"north", "south", "east", "west", "nord", "syd", "sud", "ost", "vest", "vast", "mid", "mitt", "central",
               "upper", "lower", "ober", "unter", "nieder", "inner", "outer"}  # fmt: skip
@@ -131,6 +140,11 @@ def source_rank() -> dict[str, int]:
 LEGAL_PREFIXES = ("sia", "uab", "as", "ou", "ab", "aps", "oy", "oyj", "sp z oo", "spolka z oo", "ooo", "zao", "oao",
                   "pao", "ao", "gmbh", "ev", "vsi", "mb", "ai", "ps", "sa", "bv", "nv", "ltd", "ks", "tuu", "mtu",
                   "tu", "sihtasutus", "sa", "fonds", "stiftelsen")  # fmt: skip
+# ... and written out, as CORDIS gives legal names ('VIESOJI ISTAIGA ...', 'AKCINE BENDROVE ...', 'MITTETULUNDUSUHING
+# ...') and keep.eu translates them ('Public institution ...', 'State Enterprise ...')
+LEGAL_PREFIXES += ("viesoji istaiga", "public institution", "state enterprise", "akcine bendrove", "uzdaroji akcine bendrove",
+                   "mittetulundusuhing", "aktsiaselts", "osauhing", "sabiedriba ar ierobezotu atbildibu",
+                   "akciju sabiedriba", "valsts sabiedriba ar ierobezotu atbildibu", "biedriba")  # fmt: skip
 LEGAL_PREFIXES = tuple(sorted(set(LEGAL_PREFIXES) - {"stiftelsen", "fonds", "sihtasutus"}, key=len, reverse=True))
 STOP = {"of", "the", "and", "for", "fur", "und", "der", "die", "das", "de", "du", "des", "la", "le", "i", "och",
         "og", "ja", "zu", "in", "im", "am", "a", "an", "&", "on", "at", "w", "z", "ir", "un"}  # fmt: skip
@@ -183,23 +197,36 @@ COMPOUND_TAILS = tuple(sorted({"universitetet", "universitet", "institutet", "in
 COMPOUND_HEADS = {"syd": "south", "nord": "north", "ost": "east", "vast": "west", "vest": "west", "mitt": "mid",
                   "miljo": "environment", "miljoe": "environment"}  # fmt: skip
 # Finnish registered foundation / association, which cleanco lacks ('Aalto University Foundation sr')
-LEGAL_SUFFIXES = ("foundation sr", "saatio sr", "sr", "ry", "rf", "rs")
+LEGAL_SUFFIXES = ("foundation sr", "saatio sr", "sr", "ry", "rf", "rs",
+                  # legal forms written out or in letters cleanco does not know ('SPOLKA AKCYJNA', 'd.o.o.', 's.r.o.')
+                  "spolka z ograniczona odpowiedzialnoscia", "spolka akcyjna", "sp z o o", "d o o", "s r o", "v v i",
+                  "o p s", "z s", "nonprofit kft", "kft", "zrt")  # fmt: skip
+LEGAL_SUFFIXES = tuple(sorted(LEGAL_SUFFIXES, key=len, reverse=True))
 MUNI_SUFFIX = ("city municipal administration", "city municipality administration", "city council", "city government", "city administration", "city municipality", "city hall",
                "municipality", "municipal council", "city", "kommun", "kommune", "stad", "kaupunki", "linn",
                "linnavalitsus", "dome", "pilsetas dome", "valstspilsetas pasvaldiba", "pilsetas pasvaldiba", "miesto savivaldybe", "miesto savivaldybes administracija",
                "savivaldybe", "savivaldybes administracija", "town council", "town", "municipality council",
                "municipality administration", "municipal administration", "municipal office", "city office",
                "novada pasvaldiba", "novada dome", "miasto na prawach powiatu", "regionskommune", "kaupunginhallitus",
-               "stadtverwaltung", "kommunestyre")  # fmt: skip
+               "stadtverwaltung", "kommunestyre", "kunta", "city municipal government administration",
+               "municipal government administration", "city municipality government", "city municipal government", "municipality government",
+               "municipal government", "municipal commune", "municipal administrative office")  # fmt: skip
 # a district (rural) municipality named after its seat town is not the town: 'Vilniaus rajono savivaldybe' is
 # 'Vilnius district', 'Vilniaus miesto savivaldybe' is Vilnius
 DISTRICT_SUFFIX = ("rajono savivaldybes administracija", "rajono savivaldybe", "district municipality administration",
-                   "district municipality", "rural municipality", "vallavalitsus", "vald")  # fmt: skip
+                   "district municipality", "rural municipality", "vallavalitsus", "vald",
+                   "municipality district administration")  # fmt: skip
 MUNI_PREFIX = ("free and hanseatic city of", "free hanseatic city of", "freie hansestadt", "kreisfreie stadt",
                "universitats und hansestadt", "magistrat der stadt", "municipalite de", "municipalite d", "comune di",
                "gemeente", "kommun", "stadt der", "hanseatic city of", "city council of", "city of", "municipality of", "town of", "commune of", "miasto stoleczne",
                "miasto", "gmina miasta", "gmina miejska", "gmina", "stadt", "hansestadt", "landeshauptstadt",
-               "freie und hansestadt", "kommune", "urzad miasta", "urzad miejski w", "stolichnyi gorod", "gorod")  # fmt: skip
+               "freie und hansestadt", "kommune", "urzad miasta", "urzad miejski w", "stolichnyi gorod", "gorod",
+               "city municipality of", "regional municipality of", "city hall of", "city hall in", "city office of",
+               "municipal commune", "community stadt", "magistrat", "urzad miasta i gminy w", "miasto i gmina",
+               "municipality")  # fmt: skip
+# words before a municipality's name that say nothing of it: 'The Municipality of Elk', 'Administration of
+# Šilalė District Municipality', 'Municipality administration of Giżycko city'
+MUNI_LEAD = ("the ", "municipality administration of ", "administration of the ", "administration of ")
 MUNI_TYPES = {"city", "municipality", "town"}
 # the same words as one str.startswith / str.endswith argument: one C call tells whether any applies at all
 _LEGAL_PREFIXES_SP = tuple(p + " " for p in LEGAL_PREFIXES)
@@ -356,7 +383,18 @@ def municipality_place(name: str, org_type: str | None, city_norm: str | None) -
     head = fold(head_name(name) or "")
     ot = fold(org_type or "")
     city = fold(city_norm or "")
-    for s in (full, head):
+    forms = [full, head]
+    for x in forms:  # grows: 'the administration of ...' loses both
+        forms += [x[len(lead):] for lead in MUNI_LEAD if x.startswith(lead) and len(x) > len(lead)]
+    if city and any(x in (f"city {city}", f"town {city}") for x in forms):
+        return _place_canon(city, city_norm)  # 'City Sejny' in Sejny
+    parts = SEPARATORS.split(name or "", maxsplit=1)
+    if head and len(parts) == 2 and fold(parts[1]) != full:
+        # 'IASI - CITY HALL OF IASI', 'Kosice - City of Kosice': the town, then its administration
+        tail = municipality_place(parts[1], None, city_norm)
+        if tail and tail == _place_canon(head, city_norm):
+            return tail
+    for s in forms:
         if not s:
             continue
         for suf in DISTRICT_SUFFIX if s.endswith(_DISTRICT_SUFFIX_SP) else ():
@@ -448,6 +486,7 @@ class Rec:
     alt: tuple = ()  # the registry's names of the record's organisation, normalised (matching.link_more)
     alt_acronyms: frozenset = frozenset()
     legal_status: str | None = None  # the source's 'public' / 'private' (keep.eu, Interreg SE, Eurocities)
+    short_name: str | None = None  # the source's short name (CORDIS: often the English name, or an acronym)
     norm: str = field(init=False)
     bare: str = field(init=False)
     head: str | None = field(init=False)
@@ -455,6 +494,7 @@ class Rec:
     domain: str | None = field(init=False)
     city_f: str = field(init=False)
     address: str | None = field(init=False)
+    short: str | None = field(init=False)  # the short name normalised, when it is a name of two words or more
 
     def __post_init__(self):
         self.name = self.name or ""
@@ -471,6 +511,8 @@ class Rec:
         self.domain = domain_of(self.website)
         self.country = (self.country or "").upper() or None
         self.address = address_key(self.street, self.post_code)
+        s = norm_name(self.short_name) if self.short_name else ""
+        self.short = s if len(s.split()) >= 2 and s != self.norm else None
 
 
 _STREET_WORDS = re.compile(r"\b(?:ul|ulica|al|aleja|iela|gatan|gata|vej|vei|veien|tee|katu|g|str|strasse|st|street|road|rd|"
@@ -494,6 +536,55 @@ def _city_words(*cities: str) -> set[str]:
     return words | {EXONYMS.get(w, w) for w in words}
 
 
+# company forms (after fold): a name carrying one is a company, a legal person of its own
+COMPANY_FORMS = ("gmbh", "ggmbh", "mbh", "ag", "kg", "ab", "ab publ", "oy", "oyj", "sia", "as", "asa", "a s", "aps",
+                 "uab", "ou", "ltd", "limited", "plc", "sp z o o", "sp z oo", "sa", "s a", "spa", "s p a", "srl",
+                 "bv", "nv", "doo", "d o o", "sro", "s r o", "llc", "inc", "oao", "ooo", "zao")  # fmt: skip
+_COMPANY_TAIL = re.compile(r"(?:^|\s)(?:" + "|".join(sorted(COMPANY_FORMS, key=len, reverse=True)) + r")$")
+_COMPANY_HEAD = re.compile(r"^(?:sia|uab|as|ou|ab|oy|aps|ooo|oao|zao)\s")
+
+
+@lru_cache(maxsize=1 << 16)
+def company(name: str) -> bool:
+    """The name carries a company form: 'KINDERBURO UNIVERSITAT WIEN GMBH', 'SIA Baltic Foo', 'Foo Sp. z o.o.'."""
+    f = fold(name)
+    return bool(_COMPANY_TAIL.search(f) or _COMPANY_HEAD.match(f))
+
+
+def _company_of(a: Rec, b: Rec, cities: set[str]) -> bool:
+    """a is a company named after b, which is none: a's name carries a company form b's lacks and has b's words
+    and more, the city's name and the form set aside ('Kinderbüro Universität Wien GmbH' / 'University of
+    Vienna').  A company form on one side only is another legal person; the same words with and without the
+    form ('Posiva Oy' / 'Posiva', 'FORECO DALFSEN BV' / 'Foreco' in Dalfsen) stay one."""
+    if not company(a.name) or company(b.name):
+        return False
+    f = fold(a.name)
+    bare = norm_name(_COMPANY_HEAD.sub("", _COMPANY_TAIL.sub("", f)).strip() or f)
+    wa = [x for x in (EXONYMS.get(w, w) for w in bare.split()) if x not in cities]
+    wb = [x for x in (EXONYMS.get(w, w) for w in b.norm.split()) if x not in cities]
+    # b's name followed by words of a's own is a's longer legal name ('POMURSKI TEHNOLOSKI PARK PODJETJE ZA
+    # POSPESEVANJE PODJETNISTVA V POMURJU DOO' / 'Pomurski tehnološki park'); a word before it names another body
+    return bool(wb) and set(wb) < set(wa) and wa[: len(wb)] != wb
+
+
+def _city_forms(a: Rec, b: Rec) -> set[str]:
+    """The city's words (_city_words) and the words of either name that are forms of them: the city as an
+    adjective or inflected ('RZESZOWSKA AGENCJA' in Rzeszów, 'Rīgas')."""
+    cities = _city_words(a.city_f, b.city_f)
+    stems = [c for c in cities if len(c) >= 4]
+    return cities | {w for n in (a.norm, b.norm) for w in n.split()
+                     if w not in cities and any(w.startswith(c) or _inflected(w, c) for c in stems)}
+
+
+def _short_acronym(a: Rec, b: Rec) -> bool:
+    """a's short name is an acronym (two to eight capitals) that b writes beside its name, spells by its
+    initials or has in the registry."""
+    t = (a.short_name or "").strip()
+    if not (2 <= len(t) <= 8 and t.isupper() and t.isalnum()):
+        return False
+    return t in b.alt_acronyms or t in acronyms(b.name) or t == initials(b.name)
+
+
 def address_match(a: Rec, b: Rec) -> float | None:
     """Two records at one street address whose names are alike (token_set_ratio of the normalised names, with
     or without an acronym, >= ADDRESS_THRESHOLD): the same body in two languages, or a unit of it.  Not a
@@ -502,19 +593,46 @@ def address_match(a: Rec, b: Rec) -> float | None:
         return None
     if set(a.norm.split()) & SIDE_WORDS != set(b.norm.split()) & SIDE_WORDS:
         return None  # 'Nord-Trøndelag fylkeskommune' is not 'Trøndelag fylkeskommune', whatever the address
+    if cognates.joint(a.name) != cognates.joint(b.name):
+        return None  # 'Universities of Glasgow & Strathclyde' is neither university
     # the city's name is no evidence here: 'Startup Bremerhaven GmbH' at the Hochschule Bremerhaven's address
     cities = _city_words(a.city_f, b.city_f)
+    if _company_of(a, b, cities) or _company_of(b, a, cities):
+        return None  # 'KINDERBURO UNIVERSITAT WIEN GMBH' at the university's address is a company of its own
     best = 0.0
-    # also the registry's names of either side's organisation, in every language (matching.link_more)
-    for x, y in ((a.norm, b.norm), (a.bare, b.bare), *((n, b.norm) for n in a.alt), *((a.norm, n) for n in b.alt)):
+    # also the registry's names of either side's organisation, in every language (matching.link_more); not its
+    # acronyms, which any name ending in them contains ('..., HPA' is not the Hamburg Port Authority): an
+    # acronym is compared as a whole name below
+    alt_a = [n for n in a.alt if n.upper() not in a.alt_acronyms]
+    alt_b = [n for n in b.alt if n.upper() not in b.alt_acronyms]
+    # ... but a name that begins with the registry's acronym of the other is its: 'ICES (budget reduced to
+    # zero)' / 'INTERNATIONAL COUNCIL FOR THE EXPLORATION OF THE SEA', 'SEGES INNOVATION PS' / 'Knowledge Centre
+    # for Agriculture' (ROR's SEGES)
+    if a.norm.split()[0].upper() in b.alt_acronyms or b.norm.split()[0].upper() in a.alt_acronyms:
+        return 90.0
+    for x, y in ((a.norm, b.norm), (a.bare, b.bare), *((n, b.norm) for n in alt_a), *((a.norm, n) for n in alt_b)):
         y = harmonise(x, y)
         x, y = (" ".join(w for w in n.split() if w not in cities and EXONYMS.get(w, w) not in cities) for n in (x, y))
         if x and y:
             best = max(best, fuzz.token_set_ratio(x, y))
+    # the short name a source gives, often the English name ('LANDESAMT FUR UMWELT BRANDENBURG': 'STATE OFFICE
+    # FOR ENVIRONMENT BRANDENBURG'), when one name's words (two or more; the city and the country set aside) are
+    # all the other's: a short name that shares a word or two and has words of its own ('Lithuanian hydrogen
+    # energy association' / 'Lithuanian Energy Institute') is another body in the building
+    if best < ADDRESS_THRESHOLD:
+        drop = cities | COUNTRY_WORDS.keys()
+        for x, y in ((a.short, b.norm), (a.norm, b.short), (a.short, b.short)):
+            if x and y:
+                y = harmonise(x, y)
+                wx, wy = ({w for w in n.split() if w not in drop and EXONYMS.get(w, w) not in drop} for n in (x, y))
+                if min(len(wx), len(wy)) >= 2 and (wx <= wy or wy <= wx):
+                    best = 90.0
     if best < ADDRESS_THRESHOLD and (a.name.strip().upper() in b.alt_acronyms or b.name.strip().upper() in a.alt_acronyms):
         best = 90.0  # 'HELCOM' / 'Baltic Marine Environment Protection Commission', whose ROR acronym it is
     if best < ADDRESS_THRESHOLD and (acronyms(a.name) & {initials(b.name)} or acronyms(b.name) & {initials(a.name)}):
         best = 90.0  # 'NAPE National Energy Conservation Agency' / 'Narodowa Agencja Poszanowania Energii SA'
+    if best < ADDRESS_THRESHOLD and (_short_acronym(a, b) or _short_acronym(b, a)):
+        best = 90.0  # CORDIS's 'INSTYTUT EKOLOGII TERENOW UPRZEMYSLOWIONYCH' (short name 'IETU') / ROR's IETU
     return best if best >= ADDRESS_THRESHOLD else None
 
 
@@ -738,15 +856,15 @@ def load_records(con: duckdb.DuckDBPyConnection, table: str = "organisations") -
     x = " UNION ALL ".join(extra) if extra else "SELECT NULL::VARCHAR org_key, NULL::VARCHAR pic, NULL::VARCHAR wikidata WHERE false"
     df = con.execute(
         f"""SELECT o.org_key, o.source, o.org_id, o.name, o.country, o.city, o.org_type, o.vat_number, o.website,
-                   x.pic, x.wikidata, o.street, o.post_code, lower(o.legal_status)
+                   x.pic, x.wikidata, o.street, o.post_code, lower(o.legal_status), o.short_name
             FROM {table} o LEFT JOIN ({x}) x USING (org_key) ORDER BY o.org_key"""
     ).fetchall()
     out = []
     pic_is_id = declared_with("org_id_is_pic")
-    for key, source, org_id, name, country, city, org_type, vat, website, pic, wikidata, street, post, status in df:
+    for key, source, org_id, name, country, city, org_type, vat, website, pic, wikidata, street, post, status, short in df:
         cid = org_id if source in pic_is_id else (pic or None)
         out.append(Rec(key, source, name, country, city, org_type, vat, website, cid, wikidata, None, street, post,
-                       legal_status=status))
+                       legal_status=status, short_name=short))
     return out
 
 
@@ -854,7 +972,8 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
             best[k] = (rule, score)
 
     def link(a, b, rule, score):
-        if uf.union(a, b, guard=rule in ("ror", "domain", "name_exact", "name_fuzzy", "address", "address_cognate", "name_cognate")):
+        if uf.union(a, b, guard=rule in ("ror", "domain", "name_exact", "name_fuzzy", "address", "address_cognate", "name_cognate",
+                                         "name_acronym", "short_name")):
             note(a, rule, score)
             note(b, rule, score)
             return True
@@ -921,6 +1040,16 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
         if target:
             for k in ks:
                 link(target[0], k, "name_fuzzy", 0.93)
+    # the short name a source gives (CORDIS's is often the English name) is the name of a record of its city:
+    # 'SOTSIAALMINISTEERIUM' ('MINISTRY OF SOCIAL AFFAIRS') / 'Ministry of Social Affairs', both in Tallinn
+    by_key = {r.key: r for r in recs}
+    for r in recs:
+        if r.short and r.country and r.city_f and not r.place:
+            for k in units.get((r.country, r.short), ()):
+                o = by_key[k]
+                if o.city_f and not _cities_differ(r, o) and o.source != r.source:
+                    link(k, r.key, "short_name", 0.9)
+                    break
     # fuzzy between distinct normalised names of one country, candidates sharing a rare token
     n_pairs = 0
     country_units = defaultdict(list)
@@ -974,6 +1103,7 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
             link(a, b, "address", score)
     _join_translations(at, uf, link)
     _join_city_translations(recs, uf, link)
+    _join_acronyms(recs, uf, link)
     if stats is not None:
         stats["fuzzy_pairs_scored"] = n_pairs
     roots = {k: uf.find(k) for k in keys}
@@ -1001,7 +1131,9 @@ def _join_translations(at: dict, uf, link) -> None:
         best = None
         for a in one:
             for b in other:
-                share, n_cognates = cover.score(a.norm, b.norm, STOP | _city_words(a.city_f, b.city_f))
+                if cognates.joint(a.name) != cognates.joint(b.name):
+                    continue
+                share, n_cognates = cover.score(a.norm, b.norm, STOP | _city_forms(a, b))
                 if n_cognates and share >= cognates.MIN_SHARE and (best is None or share > best[0]):
                     best = (share, a.key, b.key)
         if best:
@@ -1017,9 +1149,12 @@ def _join_city_translations(recs: list[Rec], uf, link) -> None:
     so only names of one city with the same set of such beginnings are compared; a beginning shared by
     hundreds of the city's names is no evidence of its own (a set of only such beginnings is left out)."""
     by_city = defaultdict(dict)  # (country, city) -> norm -> a record key
+    joint = {}  # record key -> its name lists bodies ('Universities of Glasgow & Strathclyde')
     for r in recs:
         if r.country and r.city_f and r.norm and not r.place:
-            by_city[(r.country, r.city_f)].setdefault(r.norm, r.key)
+            k = by_city[(r.country, r.city_f)].setdefault(r.norm, r.key)
+            if k == r.key:
+                joint[k] = cognates.joint(r.name)
     joins = []
     for (_c, city), units in by_city.items():
         if len(units) < 2:
@@ -1038,11 +1173,61 @@ def _join_city_translations(recs: list[Rec], uf, link) -> None:
                 continue
             for x in range(len(names)):
                 for y in range(x + 1, len(names)):
-                    if cognates.translated(names[x], names[y], drop):
+                    # a name listing bodies against one that does not: a joint body, not a translation
+                    if joint[units[names[x]]] == joint[units[names[y]]] and cognates.translated(names[x], names[y], drop):
                         joins.append(tuple(sorted((units[names[x]], units[names[y]]))))
     for a, b in sorted(set(joins)):
         if uf.find(a) != uf.find(b):
             link(a, b, "name_cognate", 0.9)
+
+
+_INNER_ACRONYM = re.compile(r"\b[A-Z]{2,5}\b")
+
+
+@lru_cache(maxsize=1 << 16)
+def inner_acronyms(name: str) -> tuple[str, ...]:
+    """The acronyms a name writes among its words ('Latvian IT Cluster' -> ('it',)); none in a name written
+    all in capitals, where every word looks like one."""
+    n = anyascii(name or "")
+    if n.upper() == n:
+        return ()
+    return tuple(dict.fromkeys(m.group(0).lower() for m in _INNER_ACRONYM.finditer(n)))
+
+
+def _join_acronyms(recs: list[Rec], uf, link) -> None:
+    """A name with an acronym among its words is the name with the words the acronym stands for, in one
+    country and city, two other words at least: 'Latvian IT Cluster' / 'Latvia Information Technologies
+    Cluster' (rule `name_acronym`).  The expansion must be the other name's words in their place."""
+    units: dict[tuple[str, str], Rec] = {}  # (country, norm) -> a record (cluster() joined equal names)
+    for r in recs:
+        if not r.place and r.country and r.norm:
+            units.setdefault((r.country, r.norm), r)
+    # candidates by their first and last word, or the first letter of either
+    index: dict[tuple, list[Rec]] = defaultdict(list)
+    for (c, n), r in units.items():
+        w = n.split()
+        if len(w) >= 4:
+            index[(c, w[0], w[-1])].append(r)
+            index[(c, w[0][0], w[-1], 1)].append(r)
+            index[(c, w[0], w[-1][0], 2)].append(r)
+    joins = []
+    for (c, n), a in units.items():
+        words = n.split()
+        for t in inner_acronyms(a.name) if len(words) >= 3 else ():
+            if t not in words:
+                continue
+            i = words.index(t)
+            pre, post = words[:i], words[i + 1:]
+            key = (c, pre[0], post[-1]) if pre and post else (c, t[0], post[-1], 1) if post else (c, pre[0], t[-1], 2)
+            for b in index.get(key, ()):
+                w = b.norm.split()
+                mid = w[len(pre): len(w) - len(post)]
+                if (len(mid) == len(t) and w[: len(pre)] == pre and w[len(w) - len(post):] == post
+                        and "".join(x[0] for x in mid) == t and not _cities_differ(a, b)):
+                    joins.append(tuple(sorted((a.key, b.key))))
+    for a, b in sorted(set(joins)):
+        if uf.find(a) != uf.find(b):
+            link(a, b, "name_acronym", 0.9)
 
 
 # ---------------------------------------------------------------------------------------------------------

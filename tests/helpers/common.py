@@ -151,3 +151,11 @@ def small_archive(tmp_path, n):
         for m in [m for m in src.getmembers() if m.isfile()][:n]:
             dst.addfile(m, src.extractfile(m))
     return out
+
+
+def together(*recs) -> bool:
+    """Whether resolution (resolve.cluster over just these records) makes them one organisation."""
+    from baltetl import resolve
+
+    roots, _ = resolve.cluster(list(recs))
+    return len({roots[r.key] for r in recs}) == 1
