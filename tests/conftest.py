@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 
 import pytest
 from helpers.common import FULL_INPUTS, need_shared
 
-# Prefect keeps its database and settings here, never in the developer's ~/.prefect
-os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="baltetl-prefect-"))
+# Prefect keeps its database and settings here, never in the developer's ~/.prefect (a folder of the session's,
+# removed when it ends: made only when none is given, as CI gives one)
+if not os.environ.get("PREFECT_HOME"):
+    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="baltetl-prefect-")
+    atexit.register(shutil.rmtree, os.environ["PREFECT_HOME"], ignore_errors=True)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 

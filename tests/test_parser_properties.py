@@ -17,10 +17,12 @@ parser and the source's contract (quality.validate, every tolerance off).  Prope
 
 from __future__ import annotations
 
+import atexit
 import functools
 import io
 import json
 import os
+import shutil
 import tarfile
 import tempfile
 import zipfile
@@ -151,7 +153,9 @@ def config():
     with pytest.MonkeyPatch.context() as mp:
         for var in ("BALTETL_CONFIG", "BALTETL_STATE", "BALTETL_LANDING", "BALTETL_WAREHOUSE"):
             mp.delenv(var, raising=False)
-        c = load_config(warehouse=Path(tempfile.mkdtemp(prefix="baltetl-props-")) / "wh.duckdb")
+        folder = tempfile.mkdtemp(prefix="baltetl-props-")
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)  # (the session's: removed when it ends)
+        c = load_config(warehouse=Path(folder) / "wh.duckdb")
     c.source("cordis").options.parse_workers = 1
     return c
 
