@@ -429,3 +429,26 @@ def test_legal_forms_written_out_are_legal_forms():
     assert n("BSC, POSLOVNO PODPORNI CENTER, DOO") == n("BSC, Poslovno podporni center d.o.o.")
     assert n("RZESZOWSKA AGENCJA ROZWOJU REGIONALNEGO SPOLKA AKCYJNA") == "rzeszowska agencja rozwoju regionalnego"
     assert n("SIHTASUTUS TARTU ULIKOOLI KLIINIKUM").startswith("sihtasutus")  # a foundation's word is its name's
+
+
+def test_a_record_given_another_country_than_its_address_joins_and_says_why(wh):
+    """keep.eu gives a Czech town the Polish programme partner's country: matched in its address's country
+    (the shipped LAU table and Polish postcode list say so), the stated country kept beside it."""
+    con, state = wh
+    rows = [("keep:PL-t1", "Město Český Těšín", "PL", "73701"), ("keep:CZ-t1", "Město Český Těšín", "CZ", "73701"),
+            ("keep:PL-t2", "Kulturní středisko Testovací", "PL", "73701"),
+            *[(f"keep:CZ-t{i}", f"Obec Test {i}", "CZ", f"7{i}001") for i in range(2, 5)]]
+    for key, name, country, pc in rows:
+        con.execute("""INSERT INTO organisations (org_key, source, org_id, name, country, city, post_code, record_ref)
+                       VALUES (?, 'keep', ?, ?, ?, 'Český Těšín', ?, 'test')""", [key, key, name, country, pc])
+    out = resolve.run(con, None, state, revs(), "r1")
+    assert out["country_changed"].get("address", 0) >= 1
+    assert golden_of(con, "keep:PL-t1") == golden_of(con, "keep:CZ-t1")
+    matched, why = con.execute(
+        "SELECT matched_country, country_evidence FROM organisation_sources WHERE org_key = 'keep:PL-t1'").fetchone()
+    assert matched == "CZ" and "not in PL's list" in why
+    assert con.execute("SELECT country FROM organisations WHERE org_key = 'keep:PL-t1'").fetchone()[0] == "PL"
+    # the golden record of a record alone is in its address's country
+    assert con.execute("SELECT country FROM golden_organisations WHERE golden_id = ?",
+                       [golden_of(con, "keep:PL-t2")]).fetchone()[0] == "CZ"
+    assert con.execute("SELECT count(*) FROM organisation_sources WHERE matched_country IS NULL AND country_evidence IS NOT NULL").fetchone()[0] == 0

@@ -487,6 +487,8 @@ class Rec:
     alt_acronyms: frozenset = frozenset()
     legal_status: str | None = None  # the source's 'public' / 'private' (keep.eu, Interreg SE, Eurocities)
     short_name: str | None = None  # the source's short name (CORDIS: often the English name, or an acronym)
+    stated_country: str | None = None  # the source's country, when the record is matched in another (country_evidence)
+    country_evidence: str | None = None  # why: its address or realm (country_evidence.match_countries)
     norm: str = field(init=False)
     bare: str = field(init=False)
     head: str | None = field(init=False)
@@ -1329,21 +1331,24 @@ GOLDEN_COLUMNS = ["golden_id", "name", "short_name", "org_type", "activity_type"
                   "website", "metropolis_id", "assigned_by", "sources", "records", "hidden"]  # fmt: skip
 
 
-def insert_golden(con, members_of: dict[str, list[str]], hidden: set[str] = frozenset()) -> int:
+def insert_golden(con, members_of: dict[str, list[str]], hidden: set[str] = frozenset(),
+                  moved: dict[str, str] | None = None) -> int:
     """One golden row per cluster, into golden_organisations; returns how many have members of more than one
     source.  Rule: the name is the most frequent name of the best source (the lowest [resolution] rank its
     source.toml declares: CORDIS's legal name first); ties go to the shorter name.  Other fields are taken from
     the best source that has them (the website of a source declaring `website = false` only when no other
     source gives one); country is the
-    members' most frequent; the metropolis is the seat's (see seat()).  A cluster of one record (most
+    members' most frequent (a record's address country where it contradicts the source's: `moved`, org_key ->
+    country, country_evidence); the metropolis is the seat's (see seat()).  A cluster of one record (most
     of them) is that record's fields, in SQL."""
-    singles = pd.DataFrame([(gid, keys[0], gid in hidden) for gid, keys in members_of.items() if len(keys) == 1],
-                           columns=["golden_id", "org_key", "hidden"])  # fmt: skip
+    moved = moved or {}
+    singles = pd.DataFrame([(gid, keys[0], gid in hidden, moved.get(keys[0])) for gid, keys in members_of.items()
+                            if len(keys) == 1], columns=["golden_id", "org_key", "hidden", "moved_to"])  # fmt: skip
     con.register("golden_singles", singles)
     con.execute("""
         INSERT INTO golden_organisations BY NAME
         SELECT s.golden_id, o.name, nullif(o.short_name, '') AS short_name, nullif(o.org_type, '') AS org_type,
-               nullif(o.activity_type, '') AS activity_type, nullif(o.country, '') AS country,
+               nullif(o.activity_type, '') AS activity_type, coalesce(s.moved_to, nullif(o.country, '')) AS country,
                nullif(o.city, '') AS city, nullif(o.nuts3, '') AS nuts3, nullif(o.website, '') AS website,
                o.metropolis_id, CASE WHEN coalesce(o.metropolis_id, '') <> '' THEN o.assigned_by END AS assigned_by,
                [o.source] AS sources, 1 AS records, s.hidden
@@ -1351,7 +1356,7 @@ def insert_golden(con, members_of: dict[str, list[str]], hidden: set[str] = froz
     """)  # fmt: skip
     con.unregister("golden_singles")
     multi = {gid: keys for gid, keys in members_of.items() if len(keys) > 1}
-    golden = _golden_of_many(con, multi, hidden)
+    golden = _golden_of_many(con, multi, hidden, moved)
     if golden.empty:
         return 0
     con.register("golden_frame", golden)
@@ -1385,7 +1390,7 @@ def seat(recs, rank) -> tuple[str | None, str | None]:
     return metro, assigned
 
 
-def _golden_of_many(con, members_of: dict[str, list[str]], hidden: set[str]) -> pd.DataFrame:
+def _golden_of_many(con, members_of: dict[str, list[str]], hidden: set[str], moved: dict[str, str] | None = None) -> pd.DataFrame:
     """The golden rows of clusters of several records (the rule of insert_golden)."""
     cols = ("org_key", "source", "name", "short_name", "org_type", "activity_type", "country", "city", "nuts3",
             "website", "metropolis_id", "assigned_by", "post_code")  # fmt: skip
@@ -1394,6 +1399,8 @@ def _golden_of_many(con, members_of: dict[str, list[str]], hidden: set[str]) -> 
     con.register("golden_members", keys)
     rows = {r[0]: Row(*r) for r in con.execute(
         f"SELECT {', '.join(cols)} FROM organisations WHERE org_key IN (SELECT org_key FROM golden_members)").fetchall()}  # fmt: skip
+    for k in (moved or {}).keys() & rows.keys():
+        rows[k] = rows[k]._replace(country=moved[k])
     con.unregister("golden_members")
     prio = source_rank()
     unranked = sorted({r.source for r in rows.values()} - set(prio))
@@ -1510,9 +1517,11 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None,
     keys = {r.key for r in recs}
     old = load_registry(state)
     merges, apart = revision_pairs(revs, keys, old)
+    from .country_evidence import address_moved, match_countries
     from .matching import link_more
 
-    stats: dict = {"linked_to_ror": link_ror(recs, registry_index(con))}
+    stats: dict = {"country_changed": match_countries(con, recs)}
+    stats["linked_to_ror"] = link_ror(recs, registry_index(con))
     stats["linked_to_ror"] += link_more(con, recs)
     roots, best = cluster(recs, merges, apart, stats)
     groups = defaultdict(list)
@@ -1523,14 +1532,15 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None,
     members_of = dict(zip(ids, clusters))
     gid_of = {k: gid for gid, ms in members_of.items() for k in ms}
     src = {r.key: r.source for r in recs}
+    country_of = {r.key: (r.country, r.country_evidence) for r in recs}
     models.run(con, SCHEMA)
-    multi_source = insert_golden(con, members_of)
+    multi_source = insert_golden(con, members_of, moved={r.key: r.country for r in recs if address_moved(r)})
     stats["golden_with_ror"] = add_registry_fields(con, members_of, {r.key: r for r in recs})
     sids = source_ids(con)
     os_rows = pd.DataFrame(
         [(k, gid_of[k], src[k], *(best.get(k, ("single", 1.0)) if len(members_of[gid_of[k]]) > 1 else ("single", 1.0)),
-          sids.get(k)) for k in sorted(gid_of)],
-        columns=["org_key", "golden_id", "source", "match_rule", "score", "source_id"],
+          sids.get(k), *country_of.get(k, (None, None))) for k in sorted(gid_of)],
+        columns=["org_key", "golden_id", "source", "match_rule", "score", "source_id", "matched_country", "country_evidence"],
     )
     con.register("os_frame", os_rows)
     con.execute("INSERT INTO organisation_sources BY NAME SELECT * FROM os_frame")

@@ -11,7 +11,7 @@ CREATE OR REPLACE TABLE golden_organisations (
 -- Each source record (org_key) and the golden organisation it belongs to, by which rule.
 CREATE OR REPLACE TABLE organisation_sources (
     org_key VARCHAR PRIMARY KEY, golden_id VARCHAR NOT NULL, source VARCHAR, match_rule VARCHAR, score DOUBLE,
-    source_id VARCHAR);
+    source_id VARCHAR, matched_country VARCHAR, country_evidence VARCHAR);
 
 -- How golden ids came, merged, split and went, run by run (the id registry's log).
 CREATE OR REPLACE TABLE golden_id_history (
