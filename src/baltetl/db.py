@@ -5,8 +5,10 @@ from __future__ import annotations
 import fcntl
 import os
 import struct
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
 
 import duckdb
@@ -44,6 +46,25 @@ def cursor(con: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
     cur = con.cursor()
     cur.execute(f'USE "{db}"')
     return cur
+
+
+def meanwhile(con: duckdb.DuckDBPyConnection, work: Callable[[duckdb.DuckDBPyConnection], object], name: str) -> Future:
+    """work(a cursor of `con`) in a thread named `name`, the cursor closed after: its future.  Wait for it before
+    closing `con`."""
+    cur = cursor(con)
+    fut: Future = Future()
+    fut.set_running_or_notify_cancel()
+
+    def run() -> None:
+        try:
+            fut.set_result(work(cur))
+        except BaseException as exc:
+            fut.set_exception(exc)
+        finally:
+            cur.close()
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return fut
 
 
 class WarehouseBusy(RuntimeError):

@@ -18,7 +18,6 @@ import dataclasses
 import json
 import math
 import os
-import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -1030,44 +1029,20 @@ def rank_meanwhile(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, bas
     from . import db
     from .topics import opportunity_settings
 
-    cur = db.cursor(con)
-    fut: Future = Future()
-    fut.set_running_or_notify_cancel()
+    def work(cur: duckdb.DuckDBPyConnection) -> tuple[dict, float]:
+        t0 = time.perf_counter()
+        data = dataclasses.replace(base.result(), topics=load_marts(cur, hand=False)[0])
+        return ranking_frames(data, model, opportunity_settings(cfg)), time.perf_counter() - t0
 
-    def work() -> None:
-        try:
-            t0 = time.perf_counter()
-            data = dataclasses.replace(base.result(), topics=load_marts(cur, hand=False)[0])
-            cur.close()
-            fut.set_result((ranking_frames(data, model, opportunity_settings(cfg)), time.perf_counter() - t0))
-        except BaseException as exc:
-            fut.set_exception(exc)
-        finally:
-            cur.close()
-
-    threading.Thread(target=work, name="opportunities-rank", daemon=True).start()
-    return fut
+    return db.meanwhile(con, work, "opportunities-rank")
 
 
 def read_base_meanwhile(con: duckdb.DuckDBPyConnection, cfg: Config) -> Future:
     """load_base in a thread, on a cursor of its own: a build reads it (DuckDB, within the build's memory limit)
-    beside its marts, then ranks (rank's `base`).  Wait for it before closing `con`."""
+    beside its marts, then ranks (rank_meanwhile).  Wait for it before closing `con`."""
     from . import db
 
-    cur = db.cursor(con)
-    fut: Future = Future()
-    fut.set_running_or_notify_cancel()
-
-    def work() -> None:
-        try:
-            fut.set_result(load_base(cur, cfg, None))
-        except BaseException as exc:
-            fut.set_exception(exc)
-        finally:
-            cur.close()
-
-    threading.Thread(target=work, name="opportunities-base", daemon=True).start()
-    return fut
+    return db.meanwhile(con, lambda cur: load_base(cur, cfg, None), "opportunities-base")
 
 
 def ranking_frames(data: Data, model: dict, settings: dict, g: Graph | None = None) -> dict:

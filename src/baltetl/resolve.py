@@ -90,7 +90,6 @@ import bisect
 import hashlib
 import os
 import re
-import threading
 import time
 from collections import Counter, defaultdict, namedtuple
 from concurrent.futures import Future
@@ -874,20 +873,7 @@ def load_records_meanwhile(con: duckdb.DuckDBPyConnection) -> Future:
     """load_records of the staged organisations in a thread, on a cursor of its own: the normalisation (Python)
     runs while the build's SQL (DuckDB, without the GIL) places the records in metropolises.  Pass the
     future's result to `run`; wait for it before closing `con`."""
-    cur = db.cursor(con)
-    fut: Future = Future()
-    fut.set_running_or_notify_cancel()
-
-    def work() -> None:
-        try:
-            fut.set_result(load_records(cur, "stg_organisations"))
-        except BaseException as exc:
-            fut.set_exception(exc)
-        finally:
-            cur.close()
-
-    threading.Thread(target=work, name="resolve-records", daemon=True).start()
-    return fut
+    return db.meanwhile(con, lambda cur: load_records(cur, "stg_organisations"), "resolve-records")
 
 
 def registry_index(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], set[str]]:
