@@ -22,6 +22,9 @@ How records are joined (edges of a union-find, strongest first):
                carrying it have similar names: keep.eu's "website" is usually the project's or programme's
                site, shared by partners with different names, and is then ignored.
 3. names       only inside one country (blocking; so no cross-country cluster without a key), see `decide`.
+               The country is the record's matching country: the source's, unless the record's own address
+               is another country's or its territory belongs to a Nordic state (`country_evidence`; the
+               stated country and the evidence stay in organisation_sources).
 
 The pairwise decision `decide(a, b)` is the one `baltetl eval-matching` scores.
 
