@@ -157,3 +157,17 @@ def test_the_map_places_each_metropolis_offline(site):
     places = re.search(r'<svg[^>]*aria-labelledby="chart-places".*?</svg>', riga, flags=re.S).group(0)
     counted = [int(n) for n in re.findall(r'font-size="12"[^>]*>(\d+)</text>', places)]
     assert sum(counted) == orgs["riga"] and "Riga" in _text(places)
+
+
+def test_the_published_source_records_carry_their_lineage(site):
+    """public_organisation_sources (and its open-data export) names each record's own id in its source and the
+    country it was matched in, with the evidence when that is not the source's."""
+    rows = _q(site, """SELECT p.source_id, os.source_id, p.matched_country, o.country, p.country_evidence
+                       FROM public_organisation_sources p JOIN organisation_sources os USING (org_key)
+                       JOIN organisations o USING (org_key) WHERE p.source <> 'revisions'""")
+    assert len(rows) > 100
+    assert all(pub and pub == " ".join(own.split()) for pub, own, *_ in rows)  # (published text: spaces folded)
+    assert all(why is None or (matched and matched != stated) for _, _, matched, stated, why in rows)
+    assert sum(matched is not None for _, _, matched, _, _ in rows) > 0.9 * len(rows)
+    exported = (site.site / "data" / "organisation_sources.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert {"source_id", "matched_country", "country_evidence"} <= set(exported.split(","))

@@ -60,7 +60,8 @@ WHERE (g.metropolis_id IS NOT NULL
 
 -- The source records behind each published organisation (lineage), with the name as the source writes it.
 CREATE OR REPLACE VIEW public_organisation_sources AS
-SELECT os.golden_id, os.org_key, os.source, public_text(o.name) AS source_name, os.match_rule
+SELECT os.golden_id, os.org_key, os.source, public_text(os.source_id) AS source_id, public_text(o.name) AS source_name,
+       os.match_rule, os.matched_country, os.country_evidence
 FROM organisation_sources os
 JOIN organisations o ON o.org_key = os.org_key
 WHERE os.golden_id IN (SELECT golden_id FROM public_organisations)
