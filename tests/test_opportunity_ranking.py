@@ -377,3 +377,30 @@ def test_the_build_ranks_as_rank_does(tmp_path):
         topics.build(con, cfg, sql_dir(cfg), log=lambda m: None)  # the hand marts again, then rank() here
         assert con.execute(f"SELECT * FROM opportunities {order}").fetchall() == built
         assert con.execute("SELECT * FROM metropolis_opportunities ORDER BY ALL").fetchall() == built_metro
+
+
+def test_a_ranking_that_fails_fails_the_build_and_the_last_warehouse_stays(tmp_path, monkeypatch):
+    """The ranking runs in a thread beside the build's last marts: when it fails, the build fails with its error,
+    the warehouse built before stays in place unchanged and no half-built file is left."""
+    import hashlib
+
+    from baltetl import opportunities as opp
+    from baltetl import pipeline
+    from baltetl.config import load_config
+
+    cfg = load_config(warehouse=tmp_path / "wh.duckdb")
+    run_id = pipeline.new_run_id()
+    with pipeline.refresh_lock(cfg):
+        assert pipeline.refresh_source(cfg, "cordis", run_id, sample=True).status == "success"
+        pipeline.build(cfg, run_id, log=lambda m: None)  # no model yet: the hand-weighted ranking
+    before = hashlib.sha256(cfg.warehouse.read_bytes()).hexdigest()
+    opp.save(cfg, toy_model(common_neighbours=1.0, text_similarity=1.0))
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("the ranking broke")
+
+    monkeypatch.setattr(opp, "ranking_frames", boom)
+    with pipeline.refresh_lock(cfg), pytest.raises(RuntimeError, match="the ranking broke"):
+        pipeline.build(cfg, pipeline.new_run_id(), log=lambda m: None)
+    assert hashlib.sha256(cfg.warehouse.read_bytes()).hexdigest() == before
+    assert not list(tmp_path.glob("wh.duckdb.building-*"))
