@@ -37,7 +37,8 @@ def stand_in_resolution(con, revs) -> None:
     for table in ("organisation_sources", "golden_organisations", "golden_id_history"):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     con.execute("CREATE TABLE organisation_sources AS SELECT org_key, 'G-' || org_key AS golden_id, source, "
-                "'stand_in' AS match_rule, 1.0::DOUBLE AS score FROM organisations")  # fmt: skip
+                "'stand_in' AS match_rule, 1.0::DOUBLE AS score, org_id AS source_id, country AS matched_country, "
+                "NULL::VARCHAR AS country_evidence FROM organisations")  # fmt: skip
     for a, b in revs.merges:
         con.execute("UPDATE organisation_sources SET golden_id = (SELECT golden_id FROM organisation_sources WHERE "
                     "org_key = $1) WHERE golden_id = (SELECT golden_id FROM organisation_sources WHERE org_key = $2)",
