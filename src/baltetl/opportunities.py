@@ -1013,12 +1013,17 @@ def rank(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, log=print) ->
     marts/opportunities.sql) by the model's ranking of every candidate pair, bounded as the hand ranking is
     ([opportunities] per_organisation, per_metropolis_pair), with reasons.  Returns the opportunities kept.
     (A build does the same beside its last marts: read_base_meanwhile, rank_meanwhile, write_ranking.)"""
+    t0 = time.perf_counter()
+    ranked = _ranking(con, cfg, model, load_base(con, cfg, None))
+    return write_ranking(con, ranked, model, time.perf_counter() - t0, log)
+
+
+def _ranking(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, base: Data) -> dict:
+    """ranking_frames of load_base's `base` with the organisations' topics as `con` has them (load_marts)."""
     from .topics import opportunity_settings
 
-    t0 = time.perf_counter()
-    data = dataclasses.replace(load_base(con, cfg, None), topics=load_marts(con, hand=False)[0])
-    ranked = ranking_frames(data, model, opportunity_settings(cfg))
-    return write_ranking(con, ranked, model, time.perf_counter() - t0, log)
+    data = dataclasses.replace(base, topics=load_marts(con, hand=False)[0])
+    return ranking_frames(data, model, opportunity_settings(cfg))
 
 
 def rank_meanwhile(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, base: Future) -> Future:
@@ -1027,12 +1032,10 @@ def rank_meanwhile(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, bas
     (ranking_frames, seconds)) with write_ranking.  `base`: read_base_meanwhile's.  Wait for it before closing
     `con`."""
     from . import db
-    from .topics import opportunity_settings
 
     def work(cur: duckdb.DuckDBPyConnection) -> tuple[dict, float]:
         t0 = time.perf_counter()
-        data = dataclasses.replace(base.result(), topics=load_marts(cur, hand=False)[0])
-        return ranking_frames(data, model, opportunity_settings(cfg)), time.perf_counter() - t0
+        return _ranking(cur, cfg, model, base.result()), time.perf_counter() - t0
 
     return db.meanwhile(con, work, "opportunities-rank")
 

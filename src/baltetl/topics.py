@@ -149,9 +149,9 @@ def match_projects(con: duckdb.DuckDBPyConnection, profile: Profile, sql_dir: Pa
 def build(con: duckdb.DuckDBPyConnection, cfg: Config, sql_dir: Path, log: Callable[[str], None] = print,
           learned: bool = True, hand: bool = True) -> dict:  # fmt: skip
     """Build every topic and opportunity mart in the warehouse being built; return counts and seconds.
-    With a model saved by `baltetl train-opportunities` (and `learned`), the opportunities are ranked by it;
-    Not `hand`: the hand ranking is not made (marts/opportunities.sql; a build with a model ranks with it
-    later, opportunities.BuildRanking): until then there is no `opportunities` table."""
+    With a model saved by `baltetl train-opportunities` (and `learned`), the opportunities are ranked by it.
+    Not `hand`: the hand ranking is not made (marts/opportunities.sql; a build with a model ranks beside its
+    last marts, opportunities.rank_meanwhile): until then there is no `opportunities` table."""
     t0 = time.perf_counter()
     profile = load_profile(cfg)
     opp = opportunity_settings(cfg)
@@ -182,6 +182,6 @@ def build(con: duckdb.DuckDBPyConnection, cfg: Config, sql_dir: Path, log: Calla
         "marts_s": round(time.perf_counter() - t0, 2),
     }
     log(f"topics: {counts['relevant_projects']} relevant projects, "
-        + (f"{counts['opportunities']} opportunities" if hand else "the opportunities ranked by the model after the marts")
+        + (f"{counts['opportunities']} opportunities" if hand else "the opportunities ranked by the model beside the last marts")
         + f" ({counts['marts_s']} s)")
     return counts
