@@ -11,6 +11,11 @@ ph/f, w/v, y/j/i, z/s, doubled letters): they begin with the same five letters (
 other name covers (words weighted by their inverse document frequency over all names, so rare words count
 most), the smaller of the two, and how many covered words are cognates rather than the same word.
 
+`Cover.translated` adds a word translation table learned from ROR (`translations.load`: national word ->
+English words): two names are one when every word of each is a cognate of a word of the other or its
+translation ('hochschule' / 'university', 'laitos' / 'institute'), a compound word covered by its two parts
+('landwirtschafts|kammer'); resolve joins such names of one city or one street address (rule `name_translated`).
+
 `translated` is stricter: every word of either name is close to one of the other (`close`), and resolve
 joins two such names of one city (rule `name_cognate`).
 
@@ -137,3 +142,77 @@ class Cover:
         share = min(sum(map(self.weight, ca)) / sum(map(self.weight, wa)),
                     sum(map(self.weight, cb)) / sum(map(self.weight, wb)))  # fmt: skip
         return share, sum(1 for w in ca if w not in wb)
+
+    def translated(self, a: str, b: str, table: dict, drop: frozenset | set = frozenset()) -> tuple[bool, int]:
+        """(every word of each name covered by the other's words, as a cognate or through the translation
+        `table`, how many words only the table covers).  A word of one name may be covered by a part of a
+        compound word of the other ('chamber' by 'landwirtschafts|kammer').  Words in `drop` are left out; each
+        name keeps one word at least."""
+        wa, wb = _words(a, drop), _words(b, drop)
+        if not wa or not wb or set(wa) == set(wb):
+            return False, 0
+        units_a = wa + [p for w in wa for hp in parts(w, table) for p in hp]
+        units_b = wb + [p for w in wb for hp in parts(w, table) for p in hp]
+        n = 0
+        for words, units in ((wa, units_b), (wb, units_a)):
+            for w in words:
+                c = _covered(w, units, table)
+                if not c:
+                    return False, 0
+                n += c == 2
+        return n > 0, n
+
+
+MIN_MASS = 0.5  # of a national word's translation probability the other name's words must carry
+
+
+def by_table(w: str, v: str, table: dict) -> bool:
+    """v is (close to) one of the national word w's English words in `table`."""
+    return any(close(e, v) for e in table.get(w, ()))
+
+
+def _mass(w: str, others: list[str], table: dict) -> float:
+    """How much of the national word w's translation probability the words `others` carry."""
+    return sum(p for e, p in table.get(w, {}).items() if any(close(e, v) for v in others))
+
+
+_PARTS: dict[tuple[int, str], list] = {}
+
+
+def parts(w: str, table: dict) -> list[tuple[str, str]]:
+    """`_parts`, remembered per table and word."""
+    k = (id(table), w)
+    if k not in _PARTS:
+        if len(_PARTS) > 1 << 18:
+            _PARTS.clear()
+        _PARTS[k] = _parts(w, table)
+    return _PARTS[k]
+
+
+def _parts(w: str, table: dict) -> list[tuple[str, str]]:
+    """The ways to read a compound word as two words of four letters or more, at least one of them in the
+    table ('landwirtschaftskammer' -> ('landwirtschaft', 'kammer'): a linking 's' after the first part
+    dropped when the part without it is in the table)."""
+    out = []
+    for i in range(4, len(w) - 3):
+        h, t = w[:i], w[i:]
+        if h.endswith("s") and h[:-1] in table:
+            h = h[:-1]
+        if len(h) >= 4 and (h in table or t in table):
+            out.append((h, t))
+    return out
+
+
+def _covered(w: str, others: list[str], table: dict) -> int:
+    """0 the word w is not covered by the words `others`, 1 by a cognate, 2 through the table: w is a national
+    word whose English words among `others` carry MIN_MASS of its translation probability ('hochschule' is
+    'university' 0.36 and 'applied' 0.33: 'university' alone is not it, 'university ... applied' is), or an
+    English word of a national word among `others`; a compound word also by its two parts."""
+    if any(alike(w, v) for v in others):
+        return 1
+    if _mass(w, others, table) >= MIN_MASS or any(by_table(v, w, table) for v in others):
+        return 2
+    for h, t in parts(w, table):
+        if all(any(alike(x, v) for v in others) or _mass(x, others, table) >= MIN_MASS for x in (h, t)):
+            return 2
+    return 0

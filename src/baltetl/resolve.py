@@ -59,7 +59,11 @@ one other (no chains through a science park).  Municipalities in every legal for
 a district municipality is '<place> district'; a public body a source names by its own town is that town.
 One name in two languages (`cognates`): at an address no source gives to another body, names that cover each
 other's words as cognates join (rule `address_cognate`); in one city, names whose every word is close to one
-of the other join (rule `name_cognate`).
+of the other join (rule `name_cognate`).  A word table learned from ROR's English and national names
+(`translations`, reference/translations.csv) adds translations that are no cognates: in one city or at one street
+address, names whose every word is a cognate or a translation of a word of the other join (rule
+`name_translated`: 'FUNDACION BIODIVERSIDAD' / 'Biodiversity Foundation', 'Regionalverband Ruhr' / 'Ruhr
+Regional Association').
 A source's own short name (CORDIS's shortName, often the English name: 'LANDESAMT FUR UMWELT BRANDENBURG' /
 'STATE OFFICE FOR ENVIRONMENT BRANDENBURG') is a name of its record: equal to another record's name in one city
 (rule `short_name`), or at one street address when one name's words are all the other's (or, an acronym, the
@@ -122,7 +126,7 @@ THRESHOLD_OTHER_CITY = 97.0  # both records give a city and the cities differ
 MIN_LEN = 4  # shorter normalised names match only exactly
 RULE_RANK = {"revision_merge": 0, "cordis_id": 1, "vat": 2, "wikidata": 3, "ror": 4, "domain": 5, "name_exact": 6,
              "name_fuzzy": 7, "short_name": 8, "address": 9, "address_cognate": 10, "name_cognate": 11,
-             "name_acronym": 12, "single": 13}  # fmt: skip
+             "name_acronym": 12, "name_translated": 13, "single": 14}  # fmt: skip
 ADDRESS_THRESHOLD = 72.0  # token_set_ratio of the normalised names of two records at one street address
 SIDE_WORDS = {"north", "south", "east", "west", "nord", "syd", "sud", "ost", "vest", "vast", "mid", "mitt", "central",
               "upper", "lower", "ober", "unter", "nieder", "inner", "outer"}  # fmt: skip
@@ -964,7 +968,7 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
 
     def link(a, b, rule, score):
         if uf.union(a, b, guard=rule in ("ror", "domain", "name_exact", "name_fuzzy", "address", "address_cognate", "name_cognate",
-                                         "name_acronym", "short_name")):
+                                         "name_acronym", "short_name", "name_translated")):
             note(a, rule, score)
             note(b, rule, score)
             return True
@@ -1095,6 +1099,7 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
     _join_translations(at, uf, link)
     _join_city_translations(recs, uf, link)
     _join_acronyms(recs, uf, link)
+    _join_translated(recs, at, uf, link)
     if stats is not None:
         stats["fuzzy_pairs_scored"] = n_pairs
     roots = {k: uf.find(k) for k in keys}
@@ -1170,6 +1175,77 @@ def _join_city_translations(recs: list[Rec], uf, link) -> None:
     for a, b in sorted(set(joins)):
         if uf.find(a) != uf.find(b):
             link(a, b, "name_cognate", 0.9)
+
+
+def _join_translated(recs: list[Rec], at: dict, uf, link, table: dict | None = None) -> None:
+    """Two names of one city, or of one street address, that are one name in two languages by the word table
+    learned from ROR (`translations`, `cognates.Cover.translated`: every word of each name a cognate of a word
+    of the other or its translation, one at least by the table) join by rule `name_translated`:
+    'FUNDACION BIODIVERSIDAD' / 'Biodiversity Foundation', 'Regionalverband Ruhr' / 'Ruhr Regional
+    Association'.  The city's name is set aside, the country's is not ('Deutsche Energie-Agentur' is not the
+    'Berlin Energy Agency').  Not a municipality (its place decides), not a name listing bodies against one that does not, not a
+    company named after the other body; never two ROR ids (a guarded join).  Candidates share the rarest
+    word of one name, as itself or a translation (the first five letters of its spelling skeleton)."""
+    from .translations import load
+
+    table = load() if table is None else table
+    if not table:
+        return
+    cover = cognates.Cover(Counter(), 1)
+
+    memo: dict[str, frozenset] = {}
+
+    def keys(w: str) -> frozenset:
+        if w not in memo:
+            memo[w] = frozenset({cognates.skeleton(x)[:5] for x in (w, *table.get(w, ()))} | {
+                cognates.skeleton(p)[:5] for hp in cognates.parts(w, table) for p in hp})
+        return memo[w]
+
+    def check(a: Rec, b: Rec, drop: set | None = None) -> bool:
+        if a.norm == b.norm or cognates.joint(a.name) != cognates.joint(b.name):
+            return False
+        if drop is not None and not cover.translated(a.norm, b.norm, table, drop)[0]:
+            return False  # the city's name and the country's set aside, before its inflected forms are
+        cities = _city_forms(a, b)
+        if _company_of(a, b, cities) or _company_of(b, a, cities):
+            return False
+        return cover.translated(a.norm, b.norm, table, STOP | cities)[0]
+
+    joins = set()
+    blocks = defaultdict(dict)  # (country, city) -> norm -> a record
+    for r in recs:
+        if r.country and r.city_f and r.norm and not r.place:
+            blocks[(r.country, r.city_f)].setdefault(r.norm, r)
+    for (_c, city), units in blocks.items():
+        if len(units) < 2:
+            continue
+        drop = STOP | _city_words(city)
+        names = list(units)
+        post = defaultdict(set)  # key -> names with a word of that key
+        wkeys = []
+        listed = []  # the name has a word (or a part of one) in the table, as one of two joined names must
+        for i, n in enumerate(names):
+            words = [w for w in dict.fromkeys(n.split()) if w not in drop]
+            wkeys.append([keys(w) for w in words])
+            listed.append(any(w in table or cognates.parts(w, table) for w in words))
+            for k in set().union(*wkeys[-1]) if words else ():
+                post[k].add(i)
+        for i, ks in enumerate(wkeys):
+            if not ks or not listed[i]:  # a pair with one listed name is found from that name
+                continue
+            rare = min(ks, key=lambda s: (sum(len(post[k]) for k in s), sorted(s)))
+            for j in set().union(*(post[k] for k in rare)):
+                if j != i and (j > i or not listed[j]) and check(units[names[i]], units[names[j]], drop):
+                    joins.add(tuple(sorted((units[names[i]].key, units[names[j]].key))))
+    for (_c, _a), rs in at.items():
+        if 1 < len(rs) <= ADDRESS_MAX_RECORDS and not any(r.place for r in rs):
+            for i, a in enumerate(rs):
+                for b in rs[i + 1:]:
+                    if a.norm and b.norm and check(a, b):
+                        joins.add(tuple(sorted((a.key, b.key))))
+    for a, b in sorted(joins):
+        if uf.find(a) != uf.find(b):
+            link(a, b, "name_translated", 0.85)
 
 
 _INNER_ACRONYM = re.compile(r"\b[A-Z]{2,5}\b")
