@@ -434,3 +434,18 @@ def test_the_workers_hand_back_strings_as_one_buffer_and_the_main_process_keeps_
     assert str(df["name"].dtype) == "str" and df["name"].isna().tolist() == [False, True, True]
     assert df["sme"].dtype == object and df["sme"].tolist() == [None, None, True]
     assert df["city"].dtype == object and df["city"].tolist() == ["Rīga", "Tallinn", "Oslo"]  # a list of strings: objects
+
+
+def test_a_columns_batches_become_one_arrow_array_with_every_value_in_place():
+    """The main process joins a column's batches (Strings) before making them Arrow: the values, Nones and
+    empty strings come out in order, also across a batch whose values need their lengths (a separator inside)
+    and a batch with no value at all."""
+    batches = [["Rīga", None], [""], ["a\x00b", None], [None, None], ["Oslo", "", None], ["東京"]]
+    table = cordis._Columns(["name"])
+    for b in batches:
+        table.add_columns(cordis_xml.compact([b]))
+    assert [type(c).__name__ for c in table.cols[0]] == ["Strings", "Strings", "Strings", "list", "Strings", "Strings"]
+    assert len(cordis_xml.Strings.joined(table.cols[0])) == 4  # runs of plain Strings joined: 2, 1 (lengths), list, 1
+    df = table.frame()
+    assert str(df["name"].dtype) == "str"
+    assert [None if df["name"].isna()[i] else v for i, v in enumerate(df["name"])] == [v for b in batches for v in b]

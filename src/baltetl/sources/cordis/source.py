@@ -99,7 +99,7 @@ def _column(chunks: list):
     value)."""
     import pyarrow as pa
 
-    chunks = [c.to_arrow() if isinstance(c, xml.Strings) else c for c in chunks]
+    chunks = [c.to_arrow() if isinstance(c, xml.Strings) else c for c in xml.Strings.joined(chunks)]
     arrow = any(isinstance(c, pa.Array) for c in chunks)
     if arrow and all(isinstance(c, pa.Array) or all(v is None for v in c) for c in chunks):
         parts = [c if isinstance(c, pa.Array) else pa.nulls(len(c), pa.string()) for c in chunks]

@@ -75,6 +75,24 @@ class Strings(NamedTuple):
     data: bytes
     lengths: array | None = None
 
+    @staticmethod
+    def joined(chunks: list) -> list:
+        """`chunks` (a column's, batch by batch) with each run of Strings without lengths joined into one: made an
+        Arrow array at once, not batch by batch (two Arrow calls per batch and column took ~0.7 s of a CORDIS
+        parse's end)."""
+        out, run = [], []
+        for c in chunks:
+            if isinstance(c, Strings) and c.lengths is None:
+                run.append(c.data)
+                continue
+            if run:
+                out.append(Strings(SEP.encode().join(run)))
+                run = []
+            out.append(c)
+        if run:
+            out.append(Strings(SEP.encode().join(run)))
+        return out
+
     def to_arrow(self):
         import numpy as np
         import pyarrow as pa
