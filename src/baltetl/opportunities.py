@@ -631,10 +631,16 @@ def design(x: np.ndarray) -> np.ndarray:
     return np.hstack([z, (rp[:, None] == np.arange(len(ROLES) ** 2)[None, :]).astype(np.float32)])
 
 
-def fit(xs: list[np.ndarray], ys: list[np.ndarray], seed: int = 0, negatives: int = 30, c: float = 0.1) -> dict:
-    """A logistic regression (scikit-learn) on the design of the features: every positive pair and up to
-    `negatives` times as many negatives drawn at random, of each window.  Returned as plain numbers (the
-    standardisation and the coefficients), which is all scoring needs."""
+# the inverse strength of the model's L2 penalty (scikit-learn's C, on the standardised design, summed over the
+# ~10 % of the windows' pairs train_model keeps): strong, because the weights must carry over from the training
+# windows to a later cut, whose graph is bigger and richer in content (README: the backtest's settings tried)
+LR_C = 1e-4
+
+
+def fit(xs: list[np.ndarray], ys: list[np.ndarray], seed: int = 0, negatives: int | None = None, c: float = LR_C) -> dict:
+    """A logistic regression (scikit-learn) on the design of the features: every positive pair and every negative
+    given (`negatives`: up to that many times as many negatives as positives, drawn at random), of each window.
+    Returned as plain numbers (the standardisation and the coefficients), which is all scoring needs."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
@@ -642,7 +648,8 @@ def fit(xs: list[np.ndarray], ys: list[np.ndarray], seed: int = 0, negatives: in
     parts, labels = [], []
     for x, y in zip(xs, ys):
         pos, neg = np.flatnonzero(y), np.flatnonzero(y == 0)
-        neg = rng.choice(neg, min(len(neg), max(1, negatives * len(pos))), replace=False)
+        if negatives is not None:
+            neg = rng.choice(neg, min(len(neg), max(1, negatives * len(pos))), replace=False)
         keep = np.concatenate([pos, neg])
         parts.append(design(x[keep]))
         labels.append(y[keep])
