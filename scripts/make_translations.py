@@ -1,6 +1,6 @@
-"""Learns the word translation table (src/baltetl/reference/translations.csv) from ROR's EU/EEA cut in the
-shared data (../shared/data/registries/ror/ror_eu_eea.jsonl.gz, CC0 1.0; its sha256 is checked): see
-src/baltetl/translations.py.  Usage: make_translations.py [shared data folder]"""
+"""Learns the word translation table (src/baltetl/reference/translations.csv) from the shared data: ROR's EU/EEA
+cut (CC0 1.0) and CORDIS's Horizon Europe XML edition (CC BY 4.0), each file's sha256 checked (translations.SOURCES):
+see src/baltetl/translations.py.  Usage: make_translations.py [shared data folder]"""
 
 import hashlib
 import sys
@@ -9,9 +9,9 @@ from pathlib import Path
 from baltetl import translations
 
 shared = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parents[1].parent / "shared" / "data"
-src = shared / translations.ROR_CUT
-if hashlib.sha256(src.read_bytes()).hexdigest() != translations.ROR_SHA256:
-    sys.exit(f"{src}: not the ROR cut the table's provenance names (sha256 {translations.ROR_SHA256})")
-rows = translations.learn(translations.ror_pairs(src))
+for name, sha256 in translations.SOURCES.items():
+    if hashlib.sha256((shared / name).read_bytes()).hexdigest() != sha256:
+        sys.exit(f"{shared / name}: not the file the table's provenance names (sha256 {sha256})")
+rows = translations.learn(translations.pairs(shared))
 translations.write(rows)
 print(translations.TABLE, len(rows), "rows")

@@ -1,7 +1,9 @@
-"""The word translation table learned from ROR (baltetl.translations) and the rule that uses it
-(resolve rule `name_translated`, cognates.Cover.translated)."""
+"""The word translation table learned from ROR and CORDIS's own bilingual names (baltetl.translations) and the
+rule that uses it (resolve rule `name_translated`, cognates.Cover.translated)."""
 
+import io
 import json
+import tarfile
 
 import pytest
 
@@ -45,17 +47,50 @@ def test_learner_aligns_the_words_two_names_do_not_share(tmp_path):
     assert not any(f == "academy" for f, _e in rows)
 
 
-def test_shipped_table_is_what_the_learner_makes_of_the_shared_ror_cut():
-    cut = SHARED / translations.ROR_CUT
-    if not cut.exists():
-        pytest.skip(f"no {cut}")
+def _project(*orgs: tuple[str, str, str]) -> bytes:
+    body = "".join(f'<organization type="participant"><id>{i}</id><legalName>{legal}</legalName>'
+                   f"<shortName>{short}</shortName><address><city>X</city></address></organization>"
+                   for i, legal, short in orgs)  # fmt: skip
+    return f"<project><relations><associations>{body}</associations></relations></project>".encode()
+
+
+def test_cordis_legal_and_short_names_count_when_they_are_one_name_in_two_languages(tmp_path):
+    tar = tmp_path / "cordis.tar.xz"
+    with tarfile.open(tar, "w:xz") as tf:
+        for n, data in enumerate([_project(("1", "VALSTYBINE MAISTO IR VETERINARIJOS TARNYBA",
+                                            "STATE FOOD AND VETERINARY SERVICE"),
+                                           ("2", "POLITECHNIKA CZESTOCHOWSKA", "PCz")),
+                                  _project(("3", "THERACELL LABORATORIES PRIVATE EQUITY COMPANY",
+                                            "THERACELL LABORATORIES"),
+                                           ("4", "PROMOCIONES MEDIOAMBIENTALES VILLAFRANQUESA SL", "LA HORMIGA VERDE"),
+                                           ("5", "AGENCIA ESTATAL CONSEJO SUPERIOR DE INVESTIGACIONES CIENTIFICAS",
+                                            "Consejo Superior de Investigaciones Cient&#237;ficas"))]):  # fmt: skip
+            info = tarfile.TarInfo(f"data/{n}.xml")
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+    raw = translations.cordis_pairs(tar)
+    assert ("cordis:5", "AGENCIA ESTATAL CONSEJO SUPERIOR DE INVESTIGACIONES CIENTIFICAS",
+            "Consejo Superior de Investigaciones Científicas") in raw and len(raw) == 5  # fmt: skip
+    english = frozenset({"state", "food", "service", "veterinary", "laboratories", "company"})
+    # kept: the English name has its words in English; left out: an acronym, an abbreviation (the short name's
+    # words are the legal name's), a brand (no English word), one name in one language
+    assert translations.bilingual(raw, english) == [("cordis:1", "valstybine maisto veterinarijos tarnyba",
+                                                     "state food veterinary service")]  # fmt: skip
+
+
+def test_shipped_table_is_what_the_learner_makes_of_the_shared_data():
+    if not all((SHARED / name).exists() for name in translations.SOURCES):
+        pytest.skip(f"no {SHARED} with {', '.join(translations.SOURCES)}")
     text = translations.TABLE.read_text(encoding="utf-8")
-    assert text.splitlines()[0] == translations.PROVENANCE and "CC0" in text.splitlines()[0]
-    rows = translations.learn(translations.ror_pairs(cut))
-    shipped = [ln.split(",") for ln in text.splitlines()[2:]]
+    head = translations.PROVENANCE.splitlines()
+    assert text.splitlines()[: len(head)] == head and "CC0" in head[0] and "CC BY 4.0" in head[1]
+    rows = translations.learn(translations.pairs(SHARED))
+    shipped = [ln.split(",") for ln in text.splitlines()[len(head) + 1:]]
     assert [(f, e, float(p), int(n)) for f, e, p, n in shipped] == rows
     table = translations.load()
     assert table["stiftelsen"].keys() >= {"foundation"} and table["laitos"].keys() >= {"institute"}
+    # a public body's word that ROR lacks, learned from CORDIS's names
+    assert table["tarnyba"].keys() >= {"service"}
 
 
 def test_cover_by_translation_needs_every_word_of_both_names():

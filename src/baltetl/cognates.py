@@ -11,8 +11,8 @@ ph/f, w/v, y/j/i, z/s, doubled letters): they begin with the same five letters (
 other name covers (words weighted by their inverse document frequency over all names, so rare words count
 most), the smaller of the two, and how many covered words are cognates rather than the same word.
 
-`Cover.translated` adds a word translation table learned from ROR (`translations.load`: national word ->
-English words): two names are one when every word of each is a cognate of a word of the other or its
+`Cover.translated` adds a word translation table learned from ROR and CORDIS (`translations.load`: national
+word -> English words): two names are one when every word of each is a cognate of a word of the other or its
 translation ('hochschule' / 'university', 'laitos' / 'institute'), a compound word covered by its two parts
 ('landwirtschafts|kammer'); resolve joins such names of one city or one street address (rule `name_translated`).
 

@@ -59,11 +59,11 @@ one other (no chains through a science park).  Municipalities in every legal for
 a district municipality is '<place> district'; a public body a source names by its own town is that town.
 One name in two languages (`cognates`): at an address no source gives to another body, names that cover each
 other's words as cognates join (rule `address_cognate`); in one city, names whose every word is close to one
-of the other join (rule `name_cognate`).  A word table learned from ROR's English and national names
-(`translations`, reference/translations.csv) adds translations that are no cognates: in one city or at one street
-address, names whose every word is a cognate or a translation of a word of the other join (rule
-`name_translated`: 'FUNDACION BIODIVERSIDAD' / 'Biodiversity Foundation', 'Regionalverband Ruhr' / 'Ruhr
-Regional Association').
+of the other join (rule `name_cognate`).  A word table learned from ROR's English and national names and
+CORDIS's legal and short names (`translations`, reference/translations.csv) adds translations that are no
+cognates: in one city or at one street address, names whose every word is a cognate or a translation of a
+word of the other join (rule `name_translated`: 'FUNDACION BIODIVERSIDAD' / 'Biodiversity Foundation',
+'Regionalverband Ruhr' / 'Ruhr Regional Association').
 A source's own short name (CORDIS's shortName, often the English name: 'LANDESAMT FUR UMWELT BRANDENBURG' /
 'STATE OFFICE FOR ENVIRONMENT BRANDENBURG') is a name of its record: equal to another record's name in one city
 (rule `short_name`), or at one street address when one name's words are all the other's (or, an acronym, the
@@ -1179,8 +1179,8 @@ def _join_city_translations(recs: list[Rec], uf, link) -> None:
 
 def _join_translated(recs: list[Rec], at: dict, uf, link, table: dict | None = None) -> None:
     """Two names of one city, or of one street address, that are one name in two languages by the word table
-    learned from ROR (`translations`, `cognates.Cover.translated`: every word of each name a cognate of a word
-    of the other or its translation, one at least by the table) join by rule `name_translated`:
+    learned from ROR and CORDIS (`translations`, `cognates.Cover.translated`: every word of each name a cognate
+    of a word of the other or its translation, one at least by the table) join by rule `name_translated`:
     'FUNDACION BIODIVERSIDAD' / 'Biodiversity Foundation', 'Regionalverband Ruhr' / 'Ruhr Regional
     Association'.  The city's name is set aside, the country's is not ('Deutsche Energie-Agentur' is not the
     'Berlin Energy Agency').  Not a municipality (its place decides), not a name listing bodies against one that does not, not a

@@ -1,21 +1,25 @@
-"""A word translation table learned from ROR (issue 14): national-language word -> English word.
+"""A word translation table learned from the sources' own bilingual names (issue 14): national word -> English word.
 
-    pairs = ror_pairs(path_of_ror_jsonl_or_zip)     # (ROR id, national name, English name), normalised
+    pairs = pairs(shared_data_folder)               # (record id, national name, English name), normalised
     rows = learn(pairs)                             # [(national, english, probability, records)]
     table = load()                                  # national -> {English word: probability} (the shipped file)
 
 ROR gives one organisation its English label and labels in national languages ('Hochschule Bremerhaven' /
 'University of Applied Sciences Bremerhaven', 'Suomen Fysiologiyhdistys' / 'Finnish Physiological Society').
-Both names are normalised as the matcher normalises (resolve.norm_name); the words the two share or that are
-cognates (cognates.alike) are set aside, and the words left are aligned by IBM model 1 (EM, with a NULL word
-on the national side): t(english | national).  A row is kept when t >= MIN_PROB and the two words stand in the
-pairs of at least MIN_RECORDS ROR records.  No word is listed by hand.
+CORDIS gives each participant a legal name and a short name, often the English name ('VALSTYBINE MAISTO IR
+VETERINARIJOS TARNYBA' / 'STATE FOOD AND VETERINARY SERVICE'): such a pair counts when it is one name in two
+languages (`bilingual`: the English one has half its words in ROR's English names, the two share at most half
+their words; not an acronym, a brand or an abbreviation).  These are one record's own two names, never a link
+between records.  Both names are normalised as the matcher normalises (resolve.norm_name); the words the two
+share or that are cognates (cognates.alike) are set aside, and the words left are aligned by IBM model 1 (EM,
+with a NULL word on the national side): t(english | national).  A row is kept when t >= MIN_PROB and the two
+words stand in the pairs of at least MIN_RECORDS records.  No word is listed by hand.
 
-The table is data: reference/translations.csv, made by scripts/make_translations.py from ROR's EU/EEA cut in
-the shared data (../shared/data/registries/ror/ror_eu_eea.jsonl.gz: the Baltic Sea cut the package ships has a
-third of its name pairs); tests/test_translations.py checks that regenerating it gives the same file, and
-what the learner learns from a few records.  `cognates.Cover.translated` uses it as evidence that two names are one (rule
-`name_translated` in resolve).
+The table is data: reference/translations.csv (its first lines name each source, its licence and file), made by
+scripts/make_translations.py from the shared data (SOURCES: ROR's EU/EEA cut, the Baltic Sea cut the package
+ships having a third of its name pairs; CORDIS's Horizon Europe XML edition); tests/test_translations.py checks
+that regenerating it gives the same file, and what the learner learns from a few records.
+`cognates.Cover.translated` uses it as evidence that two names are one (rule `name_translated` in resolve).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import zipfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -36,11 +41,18 @@ TABLE = Path(__file__).resolve().parent / "reference" / "translations.csv"
 # 6,008 give an English name and a name in another language
 ROR_CUT = "registries/ror/ror_eu_eea.jsonl.gz"
 ROR_SHA256 = "3ea8c43ce995e6b7e66510161cdb9e18783848ef85d04bd9682eacabd42945dd"
-PROVENANCE = ("# ROR, Research Organization Registry (https://ror.org), CC0 1.0: reconstructed release v2.9 of "
-              "2026-06-23 (ROR dump 2021-09-23 + ror-community/ror-records @ d93fc66), EU/EEA cut "
-              f"{ROR_CUT} (sha256 {ROR_SHA256[:12]}); learned by scripts/make_translations.py")  # fmt: skip
+# CORDIS participants' legal name and short name (often the English name), Horizon Europe XML edition
+CORDIS_XML = "cordis/horizon/xml/cordis-HORIZONprojects-xml_2025-12-06.tar.xz"
+CORDIS_SHA256 = "7f3e8395df3043bb935fb43a574030db9515501ef48f656464a173a0d01456db"
+PROVENANCE = "\n".join([
+    "# ROR, Research Organization Registry (https://ror.org), CC0 1.0: reconstructed release v2.9 of 2026-06-23 "
+    f"(ROR dump 2021-09-23 + ror-community/ror-records @ d93fc66), EU/EEA cut {ROR_CUT} (sha256 {ROR_SHA256[:12]})",
+    "# CORDIS (© European Union, CORDIS), CC BY 4.0: Horizon Europe XML edition of 2025-12-06, participants' "
+    f"legalName / shortName, {CORDIS_XML} (sha256 {CORDIS_SHA256[:12]})",
+    "# learned by scripts/make_translations.py"])  # fmt: skip
+SOURCES = {ROR_CUT: ROR_SHA256, CORDIS_XML: CORDIS_SHA256}  # file in the shared data -> its sha256
 MIN_PROB = 0.3  # t(english | national) of IBM model 1
-MIN_RECORDS = 2  # ROR records whose name pairs hold both words
+MIN_RECORDS = 2  # records whose name pairs hold both words
 ITERATIONS = 10
 
 
@@ -78,6 +90,78 @@ def ror_pairs(path: Path) -> list[tuple[str, str, str]]:
     return out
 
 
+# a participant's id, legal name and short name, in the order of the XML edition (FORMAT.md)
+_NAMES = re.compile(rb"<id>([^<]*)</id>\s*(?:<vatNumber>[^<]*</vatNumber>\s*)?<legalName>([^<]*)</legalName>\s*"
+                    rb"<shortName>([^<]*)</shortName>")  # fmt: skip
+_END = b"</organization>"
+
+
+def cordis_pairs(path: Path) -> list[tuple[str, str, str]]:
+    """(CORDIS organisation id, legal name, short name) of every participant of the XML edition (a tar.xz of one
+    XML file per project) that gives both names, as written; each distinct pair once.  The tar is read as one
+    stream, up to the last participant's end at a time (twice as fast as file by file)."""
+    import lzma
+    from html import unescape
+
+    out, rest = set(), b""
+    with lzma.open(path) as f:
+        while chunk := f.read(1 << 24):
+            buf = rest + chunk
+            end = buf.rfind(_END)
+            if end < 0:
+                rest = buf
+                continue
+            end += len(_END)
+            for m in _NAMES.finditer(buf, 0, end):
+                oid, legal, short = (unescape(x.decode()).strip() for x in m.groups())
+                if legal and short:
+                    out.add((f"cordis:{oid}", legal, short))
+            rest = buf[end:]
+    return sorted(out)
+
+
+def english_words(ror: Iterable[tuple[str, str, str]], min_records: int = 3) -> frozenset:
+    """Words of ROR's English names (`ror_pairs`) in min_records records at least and more than twice as
+    often as in its names in other languages."""
+    in_english, in_national = Counter(), Counter()
+    for _rid, national, english in set(ror):
+        in_english.update(set(english.split()))
+        in_national.update(set(national.split()))
+    return frozenset(w for w, n in in_english.items() if n >= min_records and n > 2 * in_national[w])
+
+
+def bilingual(pairs: Iterable[tuple[str, str, str]], english: frozenset) -> list[tuple[str, str, str]]:
+    """(id, national name, English name), normalised (resolve.norm_name), of the pairs of one record's two
+    names (`cordis_pairs`) that are one name in two languages: both of two words at least (a one-word name is
+    mostly an acronym or a brand), the English one (more of its words in `english`) has half its words in
+    `english` at least, and the two share at most half the words of the shorter (else one abbreviates the
+    other, or both are one name)."""
+    from .resolve import norm_name
+
+    def share(words: list[str]) -> float:
+        return sum(w in english for w in words) / len(words)
+
+    out = []
+    for rid, a, b in pairs:
+        wa, wb = norm_name(a).split(), norm_name(b).split()
+        if len(wa) < 2 or len(wb) < 2 or wa == wb:
+            continue
+        if share(wb) < share(wa):
+            wa, wb = wb, wa
+        if share(wb) < 0.5 or share(wb) == share(wa) or 2 * len(set(wa) & set(wb)) > min(len(wa), len(wb)):
+            continue
+        out.append((rid, " ".join(wa), " ".join(wb)))
+    return out
+
+
+def pairs(shared: Path) -> list[tuple[str, str, str]]:
+    """The name pairs the table is learned from, of the shared data folder (SOURCES): ROR's, and those of
+    CORDIS's legal and short names that `bilingual` finds one name in two languages (the English words being
+    those of ROR's English names)."""
+    ror = ror_pairs(Path(shared) / ROR_CUT)
+    return ror + bilingual(cordis_pairs(Path(shared) / CORDIS_XML), english_words(ror))
+
+
 def residue(national: str, english: str, drop: frozenset | set = frozenset()) -> tuple[list[str], list[str]]:
     """The words of two names that are no cognate of a word of the other (cognates.alike), `drop` left out."""
     fw = [w for w in dict.fromkeys(national.split()) if w not in drop]
@@ -89,12 +173,12 @@ def residue(national: str, english: str, drop: frozenset | set = frozenset()) ->
 def learn(pairs: Iterable[tuple[str, str, str]], min_prob: float = MIN_PROB, min_records: int = MIN_RECORDS,
           iterations: int = ITERATIONS) -> list[tuple[str, str, float, int]]:
     """IBM model 1 over the words two names of one record do not share: rows (national, english, t(english |
-    national), ROR records with both words), sorted."""
+    national), records with both words), sorted."""
     from .resolve import STOP
 
     data, records = [], defaultdict(set)
     pairs = list(pairs)
-    # a word ROR's English names use as often as its other names is an English word (norm_name writes many
+    # a word the pairs' English names use as often as their other names is an English word (norm_name writes many
     # national words in English: 'akademie' -> 'academy'), not a national one
     in_english, in_national = Counter(), Counter()
     for _rid, national, english in pairs:
