@@ -35,3 +35,14 @@ def test_a_javascript_website_is_emptied_and_quarantined(cfg, tmp_path):
         ["kkk-pl:pomorski-klaster-ict-interizon", "website_is_no_other_scheme_than_http",
          "JavaScript:alert(document.cookie)", "field_nulled"]]  # fmt: skip
     assert v.reports["organisations"].fields_nulled == 2  # with the member count 'około 50'
+
+
+def test_a_rows_parent_key_is_looked_up_as_pandas_would():
+    """quality._isin (the parent check that quarantines orphans) answers as Series.isin on Arrow string columns
+    (with missing values, on both sides) and on columns of Python objects (numbers beside text)."""
+    values = pd.Series(["a", None, "b", "ā", "c"], dtype="str")
+    keys = pd.Series(["b", None, "ā", "x"], dtype="str")
+    assert quality._isin(values, keys).tolist() == [False, False, True, True, False]
+    assert quality._isin(values, keys).tolist() == values.isin(set(keys.dropna())).tolist()
+    mixed = pd.Series([1, "1", None, 2.5], dtype=object)
+    assert quality._isin(mixed, pd.Series(["1", 2.5], dtype=object)).tolist() == [False, True, False, True]

@@ -214,6 +214,9 @@ def stage(cfg: Config, source: str, parsed: Parsed, files: list[Landed], run_id:
 
 def _stage(cfg: Config, source: str, parsed: Parsed, files: list[Landed], run_id: str, started: float, log: Log,
            accept_shrink: bool) -> SourceResult:  # fmt: skip
+    import numpy as np
+    import pandas as pd
+
     from . import quality
     from .normalise import norm_place
 
@@ -231,8 +234,10 @@ def _stage(cfg: Config, source: str, parsed: Parsed, files: list[Landed], run_id
     if not accept_shrink:
         _drift_guard(src, state, v)
     for df in v.tables.values():
-        if "city" in df.columns:
-            df["city_norm"] = df["city"].map(lambda c: norm_place(c) if isinstance(c, str) else None)
+        if "city" in df.columns:  # each city written once (a row at a time took ~0.17 s of a CORDIS staging)
+            codes, cities = pd.factorize(df["city"])  # (a missing one: -1, the None at the end)
+            normed = np.array([norm_place(c) if isinstance(c, str) else None for c in cities] + [None], dtype=object)
+            df["city_norm"] = pd.Series(normed[codes], index=df.index, dtype="str")
     state.save_quarantine(run_id, source, _tag(v.quarantine, run_id, source))
     inputs = [_file_meta(f) for f in files]
     counts = {t: r.loaded for t, r in v.reports.items()}

@@ -119,6 +119,8 @@ def read_ahead(cfg: Config, landed: dict[str, list[Landed]]) -> None:
     futures = {n: Future() for n in todo}
 
     def run() -> None:
+        from . import quality  # noqa: F401  (pandera, which the stage's validation imports: here, while Prefect starts)
+
         for name, fs in todo.items():
             fut = futures[name]
             if not fut.set_running_or_notify_cancel():
