@@ -119,8 +119,6 @@ def read_ahead(cfg: Config, landed: dict[str, list[Landed]]) -> None:
     futures = {n: Future() for n in todo}
 
     def run() -> None:
-        from . import quality  # noqa: F401  (pandera, which the stage's validation imports: here, while Prefect starts)
-
         for name, fs in todo.items():
             fut = futures[name]
             if not fut.set_running_or_notify_cancel():
@@ -284,6 +282,8 @@ def for_cli(cfg: Config, landed: dict[str, list[Landed]], load_flow) -> Iterator
         api = unless_profile_api(api)
         try:
             flow = load_flow()
+            from . import quality  # noqa: F401  (pandera, for the stage's validation: imported while the API starts)
+
             settings = None
             if api is not None:
                 from prefect.settings import temporary_settings
