@@ -142,9 +142,10 @@ def load_marts(con: duckdb.DuckDBPyConnection, hand: bool = True) -> tuple[pd.Da
     return topics_df, con.execute("SELECT golden_a, golden_b, score FROM opportunities ORDER BY golden_a, golden_b").df()
 
 
-def load_base(con: duckdb.DuckDBPyConnection, cfg: Config, cut: date | None) -> Data:
+def load_base(con: duckdb.DuckDBPyConnection, cfg: Config, cut: date | None, counted: bool = False) -> Data:
     """What load reads from the core tables (resolved organisations, projects, memberships): topics and hand
-    are empty frames here (load_marts reads them once the marts exist)."""
+    are empty frames here (load_marts reads them once the marts exist).  counted: count_words has counted
+    the projects' words."""
     from . import topics
 
     settings = topics.opportunity_settings(cfg)
@@ -187,7 +188,7 @@ def load_base(con: duckdb.DuckDBPyConnection, cfg: Config, cut: date | None) -> 
                                          lambda t: array_to_string(string_split(trim(t), '-')[1:2], '-')), ';')) AS programmes,
                topics AS calls
         {mine} ORDER BY project_key""").df()  # fmt: skip
-    terms, words = _text_terms(con, f"SELECT project_key, concat_ws(' ', title, keywords, objective) AS text {mine}")
+    terms, words = _text_terms(con, f"SELECT project_key, {PROJECT_TEXT} AS text {mine}", counted)
     topics_df = pd.DataFrame({"golden_id": [], "topic": [], "label": [], "weight": [], "evidence": []}, dtype=object)
     hand = pd.DataFrame({"golden_a": pd.Series([], dtype=object), "golden_b": pd.Series([], dtype=object),
                          "score": pd.Series([], dtype=np.float64)})  # fmt: skip
@@ -221,24 +222,74 @@ STOP_WORDS = Path(__file__).parent / "reference" / "stop_words_en.txt"
 TEXT = {"min_df": 2, "max_df": 0.2, "max_features": 30_000}  # the vocabulary of the project texts' TF-IDF
 
 
-def _text_terms(con: duckdb.DuckDBPyConnection, docs: str) -> tuple[pd.DataFrame, np.ndarray]:
+PROJECT_TEXT = "concat_ws(' ', title, keywords, objective)"  # a project's text, as its TF-IDF reads it
+WORDS = "project_words"  # projects' words counted ahead by a build (count_words); dropped before it ends
+_TOKENS = "unnest(regexp_extract_all(lower(text), '[\\p{L}\\p{N}_]{2,}')) AS term"
+
+
+def _stop_words() -> pd.DataFrame:
+    return pd.DataFrame({"word": [w for w in STOP_WORDS.read_text(encoding="utf-8").split("\n") if w and not w.startswith("#")]})
+
+
+def count_words(con: duckdb.DuckDBPyConnection) -> None:
+    """Count the words of the projects of organisations placed in a metropolis as _text_terms counts them,
+    into tables WORDS (project_key, term, tf) and WORDS_texts (project_key, h: the hash of the text counted).
+    A build counts them while it resolves the organisations (count_words_meanwhile): the projects the TF-IDF
+    reads (those of the metropolis organisations) are known only after, and are nearly all among these."""
+    con.register("stop_words_frame", _stop_words())
+    placed = f"""SELECT project_key, {PROJECT_TEXT} AS text FROM projects WHERE project_key IN (
+                     SELECT pa.project_key FROM participations pa JOIN organisations o USING (org_key)
+                     WHERE o.metropolis_id IS NOT NULL)"""  # fmt: skip
+    try:
+        con.execute(f"""
+            CREATE TABLE {WORDS}_texts AS SELECT project_key, hash(text) AS h FROM ({placed});
+            CREATE TABLE {WORDS} AS
+            SELECT project_key, term, count(*) AS tf FROM (SELECT project_key, {_TOKENS} FROM ({placed}))
+            WHERE term NOT IN (SELECT word FROM stop_words_frame) GROUP BY ALL""")  # fmt: skip
+    finally:
+        con.unregister("stop_words_frame")
+
+
+def count_words_meanwhile(con: duckdb.DuckDBPyConnection) -> Future:
+    """count_words in a thread, on a cursor of its own (a build's resolution is Python: DuckDB counts
+    meanwhile).  Wait for it before a revision changes a project, and before closing `con`."""
+    from . import db
+
+    return db.meanwhile(con, count_words, "opportunities-words")
+
+
+def drop_words(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"DROP TABLE IF EXISTS {WORDS}; DROP TABLE IF EXISTS {WORDS}_texts")
+
+
+def _text_terms(con: duckdb.DuckDBPyConnection, docs: str, counted: bool = False) -> tuple[pd.DataFrame, np.ndarray]:
     """The TF-IDF of the texts of `docs` (a query of project_key, text) as rows doc (the text's place in project_key
     order), col, weight (not yet normalised: _text_matrix does it) and the words of the columns (sorted), made
     as scikit-learn's TfidfVectorizer(stop_words="english", sublinear_tf=True, **TEXT) makes it, but in DuckDB
     (its threads; no scikit-learn import in a build): lower-case words of two or more letters, digits or
     underscores, its English stop words left out, words in at least min_df and at most max_df of the texts,
     the max_features most frequent; weight (1 + ln tf) * (ln((1 + n) / (1 + df)) + 1).
-    tests/test_opportunities.py checks it against TfidfVectorizer."""
-    stop = [w for w in STOP_WORDS.read_text(encoding="utf-8").split("\n") if w and not w.startswith("#")]
-    con.register("stop_words_frame", pd.DataFrame({"word": stop}))
+    tests/test_opportunities.py checks it against TfidfVectorizer.  counted: the words of a text count_words
+    counted (the same project, the same text) are read from WORDS; the others are counted here."""
+    con.register("stop_words_frame", _stop_words())
     try:
         con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE text_docs AS
+            SELECT (row_number() OVER (ORDER BY project_key) - 1)::INTEGER AS doc, project_key, text FROM ({docs})""")
+        fresh, ahead = "text_docs", ""
+        if counted:  # a text counted ahead, unchanged since (a revision may have changed it)
+            con.execute(f"""
+                CREATE OR REPLACE TEMP TABLE text_ahead AS
+                SELECT d.doc, d.project_key FROM text_docs d JOIN {WORDS}_texts t
+                    ON t.project_key = d.project_key AND t.h = hash(d.text)""")  # fmt: skip
+            fresh = "(SELECT * FROM text_docs WHERE doc NOT IN (SELECT doc FROM text_ahead))"
+            ahead = f"UNION ALL SELECT a.doc, w.term, w.tf FROM text_ahead a JOIN {WORDS} w USING (project_key)"
+        con.execute(f"""
             CREATE OR REPLACE TEMP TABLE text_counts AS
-            WITH docs AS (SELECT row_number() OVER (ORDER BY project_key) - 1 AS doc, text FROM ({docs})),
-            tokens AS (SELECT doc, unnest(regexp_extract_all(lower(text), '[\\p{{L}}\\p{{N}}_]{{2,}}')) AS term FROM docs)
-            SELECT doc::INTEGER AS doc, term, count(*) AS tf FROM tokens
-            WHERE term NOT IN (SELECT word FROM stop_words_frame) GROUP BY ALL""")  # fmt: skip
-        n = con.execute(f"SELECT count(*) FROM ({docs})").fetchone()[0]
+            SELECT doc, term, count(*) AS tf FROM (SELECT doc, {_TOKENS} FROM {fresh})
+            WHERE term NOT IN (SELECT word FROM stop_words_frame) GROUP BY ALL
+            {ahead}""")  # fmt: skip
+        n = con.execute("SELECT count(*) FROM text_docs").fetchone()[0]
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE text_words AS
             WITH df AS (SELECT term, count(*) AS df, sum(tf) AS total FROM text_counts GROUP BY term),
@@ -249,7 +300,7 @@ def _text_terms(con: duckdb.DuckDBPyConnection, docs: str) -> tuple[pd.DataFrame
         # (in no order: the sparse matrix made of them is the same)
         terms = con.execute("SELECT doc, col, (1 + ln(tf)) * idf AS weight FROM text_counts JOIN text_words USING (term)").df()
         words = con.execute("SELECT term FROM text_words ORDER BY col").df()["term"].to_numpy(dtype=object)
-        con.execute("DROP TABLE text_counts; DROP TABLE text_words")
+        con.execute("DROP TABLE text_counts; DROP TABLE text_words; DROP TABLE text_docs; DROP TABLE IF EXISTS text_ahead")
         return terms, words
     finally:
         con.unregister("stop_words_frame")
@@ -1047,12 +1098,13 @@ def rank_meanwhile(con: duckdb.DuckDBPyConnection, cfg: Config, model: dict, bas
     return db.meanwhile(con, work, "opportunities-rank")
 
 
-def read_base_meanwhile(con: duckdb.DuckDBPyConnection, cfg: Config) -> Future:
+def read_base_meanwhile(con: duckdb.DuckDBPyConnection, cfg: Config, counted: bool = False) -> Future:
     """load_base in a thread, on a cursor of its own: a build reads it (DuckDB, within the build's memory limit)
-    beside its marts, then ranks (rank_meanwhile).  Wait for it before closing `con`."""
+    beside its marts, then ranks (rank_meanwhile).  counted: count_words has run.  Wait for it before closing
+    `con`."""
     from . import db
 
-    return db.meanwhile(con, lambda cur: load_base(cur, cfg, None), "opportunities-base")
+    return db.meanwhile(con, lambda cur: load_base(cur, cfg, None, counted), "opportunities-base")
 
 
 def ranking_frames(data: Data, model: dict, settings: dict, g: Graph | None = None) -> dict:

@@ -54,7 +54,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
     sqld = sql_dir(cfg)
     con = db.open_build(tmp)
     pending = None  # this build's history, committed only once the new file is swapped in
-    records = hist = base = ranked = None
+    records = words = hist = base = ranked = None
     point("build.open")
     try:
         # a saved model ranks the opportunities (beside the last marts) instead of the hand-weighted ranking
@@ -86,10 +86,14 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         models.run(con, "core/runs.sql", sqld)
         _run_records(con, state, sources)
         point("build.core")
+        if model is not None:  # the projects' words, counted (DuckDB) while the organisations are resolved (Python)
+            words = opportunities.count_words_meanwhile(con)
         # one organisation, one record: golden organisations (core/golden_organisations.sql), then the
         # partners' revisions on top (core/revisions.sql); the id registry is committed after the swap
         revs = revisions.load(cfg)
         resolve.run(con, cfg, state, revs, run_id, log=log, commit=False, records=records.result())
+        if words is not None:
+            words.result()  # (before a revision changes a project)
         applied = revisions.apply(con, cfg, revs, run_id)
         if any(applied.get(k) for k in revisions.KINDS):
             log(f"revisions: {applied} (see revision_issues)")
@@ -100,7 +104,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         hist_con, hist_pool = db.cursor(con), ThreadPoolExecutor(1)
         hist = hist_pool.submit(_timed, history.track, hist_con, state, run_id, target)
         if model is not None:  # what the model ranks, read (in DuckDB) beside the history and the marts
-            base = opportunities.read_base_meanwhile(con, cfg)
+            base = opportunities.read_base_meanwhile(con, cfg, counted=True)
         try:
             # the topic and opportunity marts (marts/topics.sql, project_topics.sql, organisation_topics.sql, and
             # without a model opportunities.sql)
@@ -125,6 +129,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         if model is not None:  # the model's ranking is the opportunity marts (marts/opportunities_learned.sql)
             frames, seconds = ranked.result()
             opportunities.write_ranking(con, frames, model, seconds, log)
+            opportunities.drop_words(con)
         # public, last: it reads the marts too
         create_public_views(con, sqld / "public" / "views.sql")
         dictionary.apply(con, sqld / dictionary.FILE)  # every table, view and column's comment
@@ -135,7 +140,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         }
         con.execute("CHECKPOINT build")
     except BaseException:
-        for fut in (records, base, ranked):
+        for fut in (records, words, base, ranked):
             if fut is not None:
                 fut.exception()  # its cursor must be done before the connection closes
         if hist is not None and hist.done() and hist.exception() is None:
