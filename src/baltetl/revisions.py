@@ -105,6 +105,11 @@ class Revisions:
     def valid(self, *ops: str) -> list[Operation]:
         return [o for o in self.operations if o.valid and (not ops or o.op in ops)]
 
+    def change_tracked(self) -> bool:
+        """Whether applying them may change the projects, organisations or participations (the tables the
+        history tracks): an added organisation or link, a correction or a hide (its target may be a project)."""
+        return bool(self.valid("add_organisation", "link", "correct", "hide"))
+
 
 # -- reading the folder ---------------------------------------------------------------------------------------
 def folder(cfg: Config) -> Path:

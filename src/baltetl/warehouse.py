@@ -15,7 +15,7 @@ import os
 import re
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -88,38 +88,38 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         point("build.core")
         if model is not None:  # the projects' words, counted (DuckDB) while the organisations are resolved (Python)
             words = opportunities.count_words_meanwhile(con)
+        # the history (core/changes.sql) diffs the projects, organisations and participations on a cursor of its
+        # own: beside the resolution when the partners' revisions change none of them (else after the revisions),
+        # beside the marts (which read none of what it writes; its valid_from columns, and the projects' hidden
+        # column of the revisions, are added first, so no table changes shape meanwhile)
+        revs = revisions.load(cfg)
+        if not revs.change_tracked():
+            hist = _history_meanwhile(con, state, run_id, target)
         # one organisation, one record: golden organisations (core/golden_organisations.sql), then the
         # partners' revisions on top (core/revisions.sql); the id registry is committed after the swap
-        revs = revisions.load(cfg)
         resolve.run(con, cfg, state, revs, run_id, log=log, commit=False, records=records.result())
-        if words is not None:
-            words.result()  # (before a revision changes a project)
+        for fut in (words, hist):
+            if fut is not None:
+                fut.result()  # (before the revisions: words counted and history diffed as the sources made them)
         applied = revisions.apply(con, cfg, revs, run_id)
         if any(applied.get(k) for k in revisions.KINDS):
             log(f"revisions: {applied} (see revision_issues)")
         point("build.resolved")
-        # the history (core/changes.sql) diffs on a cursor of its own beside the report and the marts, which
-        # read none of what it writes (its valid_from columns are added first, so no table changes shape meanwhile)
-        history.add_valid_from(con)
-        hist_con, hist_pool = db.cursor(con), ThreadPoolExecutor(1)
-        hist = hist_pool.submit(_timed, history.track, hist_con, state, run_id, target)
+        if hist is None:
+            hist = _history_meanwhile(con, state, run_id, target)
         if model is not None:  # what the model ranks, read (in DuckDB) beside the history and the marts
             base = opportunities.read_base_meanwhile(con, cfg, counted=True)
-        try:
-            # the topic and opportunity marts (marts/topics.sql, project_topics.sql, organisation_topics.sql, and
-            # without a model opportunities.sql)
-            topics.build(con, cfg, sqld, log=log, learned=False, hand=model is None)  # (the model was read above)
-            if model is not None:  # the model ranks beside the last marts
-                ranked = opportunities.rank_meanwhile(con, cfg, model, base)
-            # marts: the data-quality report of this run (of the last one recorded if this build is not a run's)
-            models.run(con, "marts/quality_report.sql", sqld)
-            rep = report.build(cfg, run_id, state=state, con=con) or report.build(cfg, state=state, con=con)
-            report.write(con, rep)
-            sourcedates.build(con, cfg, state)  # marts/source_data.sql: each source's data date (read by the marts)
-            models.run(con, "marts/views.sql", sqld)
-        finally:
-            hist_pool.shutdown(wait=True)
-            hist_con.close()
+        # the topic and opportunity marts (marts/topics.sql, project_topics.sql, organisation_topics.sql, and
+        # without a model opportunities.sql)
+        topics.build(con, cfg, sqld, log=log, learned=False, hand=model is None)  # (the model was read above)
+        if model is not None:  # the model ranks beside the last marts
+            ranked = opportunities.rank_meanwhile(con, cfg, model, base)
+        # marts: the data-quality report of this run (of the last one recorded if this build is not a run's)
+        models.run(con, "marts/quality_report.sql", sqld)
+        rep = report.build(cfg, run_id, state=state, con=con) or report.build(cfg, state=state, con=con)
+        report.write(con, rep)
+        sourcedates.build(con, cfg, state)  # marts/source_data.sql: each source's data date (read by the marts)
+        models.run(con, "marts/views.sql", sqld)
         (pending, changed, head), seconds = hist.result()
         log("history: " + ", ".join(f"{t} +{c.get('added', 0)} -{c.get('removed', 0)} ~{c.get('changed', 0)}"
                                      for t, c in changed.items()) + f" in {seconds:.2f} s")  # fmt: skip
@@ -140,7 +140,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         }
         con.execute("CHECKPOINT build")
     except BaseException:
-        for fut in (records, words, base, ranked):
+        for fut in (records, words, hist, base, ranked):
             if fut is not None:
                 fut.exception()  # its cursor must be done before the connection closes
         if hist is not None and hist.done() and hist.exception() is None:
@@ -163,6 +163,14 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
     resolve.commit(state)  # (a kill before this: the next build makes the same ids from the old registry)
     buildinfo.record(cfg, state, fp, parts, run_id, counts)
     return counts
+
+
+def _history_meanwhile(con: duckdb.DuckDBPyConnection, state: State, run_id: str, target: Path) -> Future:
+    """history.track in a thread, on a cursor of its own (the tracked tables given their valid_from, and the
+    projects their hidden column, first): -> its future, ((pending, changed, head), seconds)."""
+    con.execute("ALTER TABLE projects ADD COLUMN IF NOT EXISTS hidden BOOLEAN DEFAULT false")  # (as core/revisions.sql)
+    history.add_valid_from(con)
+    return db.meanwhile(con, lambda cur: _timed(history.track, cur, state, run_id, target), "history")
 
 
 def _timed(fn, *args):

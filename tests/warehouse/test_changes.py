@@ -355,3 +355,30 @@ def test_a_configuration_change_is_recorded_as_changes_of_derived_fields(cordis_
         (t, "changed", f) for t in ("organisations", "participations") for f in ("metropolis_id", "assigned_by", "assigned_from")}  # fmt: skip
     assert {k for t, _c, k, f, _b, a in got if t == "organisations" and f == "metropolis_id" and a == "turku"} == turku
     assert {b for t, _c, _k, f, b, _a in got if f == "metropolis_id"} == {None}  # they were in no metropolis before
+
+
+def test_a_revision_that_changes_a_project_is_recorded_whichever_way_the_history_runs(cordis_sample, cfg, tmp_path, monkeypatch):
+    """A build diffs the history beside the resolution when the revisions change no tracked table (none here), and
+    after the revisions when one may (a hide): builds of either kind read the same columns, so hiding a project is
+    its one change, and showing it again its one change back; the first way is taken when it may be."""
+    from baltetl import pipeline, revisions
+
+    copy_built(cordis_sample[0], cfg)  # the sample refreshed and built (no revisions: the history beside the resolution)
+    project = warehouse_rows(cfg, "SELECT project_key FROM projects ORDER BY project_key LIMIT 1")[0][0]
+    folder = tmp_path / "revisions"
+    folder.mkdir()
+    cfg.raw.setdefault("paths", {})["revisions"] = str(folder)
+    early = []
+    real = revisions.Revisions.change_tracked
+    monkeypatch.setattr(revisions.Revisions, "change_tracked", lambda self: early.append(not real(self)) or real(self))
+    (folder / "a.csv").write_text("op,target,author,date\n" f"hide,{project},Riga partner,2026-11-20\n", encoding="utf-8")
+    run_id = pipeline.new_run_id()
+    pipeline.build(cfg, run_id, log=lambda m: None)
+    assert changes(cfg, run_id) == [("projects", "changed", project, "hidden", "false", "true")]
+    (folder / "a.csv").unlink()
+    (folder / "b.csv").write_text("op,target,other,author,date\n"
+                                  f"keep_apart,{project},{project}x,Riga partner,2026-11-20\n", encoding="utf-8")  # fmt: skip
+    run_id = pipeline.new_run_id()
+    pipeline.build(cfg, run_id, log=lambda m: None)
+    assert changes(cfg, run_id) == [("projects", "changed", project, "hidden", "true", "false")]
+    assert early == [False, True]
