@@ -49,11 +49,13 @@ def column_doc(d: dict, table: str, column: str) -> str | None:
     return d["columns"].get(column)
 
 
-def apply(con, path: Path) -> int:
-    """COMMENT ON every table, view and column of the warehouse the dictionary describes; returns how many."""
+def apply(con, path: Path, uncommented: bool = False) -> int:
+    """COMMENT ON every table, view and column of the warehouse the dictionary describes; returns how many.
+    uncommented: only the tables and views without a comment (made or replaced since a first apply)."""
     d = load(path)
-    views = {r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary").fetchall()}
-    rels = [r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE NOT temporary").fetchall()] + sorted(views)
+    bare = " AND coalesce(comment, '') = ''" if uncommented else ""
+    views = {r[0] for r in con.execute(f"SELECT view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary{bare}").fetchall()}
+    rels = [r[0] for r in con.execute(f"SELECT table_name FROM duckdb_tables() WHERE NOT temporary{bare}").fetchall()] + sorted(views)
     columns: dict[str, list[str]] = {}
     for rel, col in con.execute("SELECT table_name, column_name FROM duckdb_columns() WHERE NOT internal "
                                 "AND schema_name = 'main' ORDER BY table_name, column_index").fetchall():  # fmt: skip

@@ -126,13 +126,15 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         # what this build was made from
         models.run(con, "marts/build_info.sql", sqld)
         insert_rows(con, "build_info", [(run_id, datetime.now(UTC).replace(tzinfo=None), fp, json.dumps(parts), head)])
+        # every table, view and column's comment (while the model ranks), then those of what is made after
+        dictionary.apply(con, sqld / dictionary.FILE)
         if model is not None:  # the model's ranking is the opportunity marts (marts/opportunities_learned.sql)
             frames, seconds = ranked.result()
             opportunities.write_ranking(con, frames, model, seconds, log)
             opportunities.drop_words(con)
         # public, last: it reads the marts too
         create_public_views(con, sqld / "public" / "views.sql")
-        dictionary.apply(con, sqld / dictionary.FILE)  # every table, view and column's comment
+        dictionary.apply(con, sqld / dictionary.FILE, uncommented=True)
         point("build.marts")
         counts = {
             t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
