@@ -299,3 +299,27 @@ def test_full_data_marts_are_bounded_and_quick(full_wh, tmp_path):
     finally:
         con.close()
     assert elapsed < 60, f"opportunity marts took {elapsed:.1f} s"
+
+
+def test_words_counted_during_resolution_give_the_same_text_weights(sample_wh, tmp_path):
+    """A build counts the words of the metropolis organisations' projects while it resolves (count_words); the
+    TF-IDF read from those counts is the one counted afresh, also for a text changed after the counting (a
+    revision's correction: counted again) and for a project that was not counted."""
+    import shutil
+
+    from baltetl import opportunities as opp
+
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(sample_wh.warehouse, copy)
+    with duckdb.connect(str(copy)) as con:
+        opp.count_words(con)
+        counted = [r[0] for r in con.execute(f"SELECT project_key FROM {opp.WORDS}_texts ORDER BY 1").fetchall()]
+        assert len(counted) > 20
+        con.execute(f"DELETE FROM {opp.WORDS}_texts WHERE project_key = ?", [counted[1]])  # as if not counted
+        con.execute("UPDATE projects SET objective = objective || ' zanzibar zanzibar' WHERE project_key IN (?, ?)", counted[::2][:2])
+        docs = f"SELECT project_key, {opp.PROJECT_TEXT} AS text FROM projects"
+        fresh, words = opp._text_terms(con, docs)
+        ahead, words_ahead = opp._text_terms(con, docs, counted=True)
+    assert "zanzibar" in set(words) and list(words) == list(words_ahead)
+    order = ["doc", "col"]
+    assert fresh.sort_values(order).reset_index(drop=True).equals(ahead.sort_values(order).reset_index(drop=True))
