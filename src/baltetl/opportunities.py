@@ -1038,8 +1038,9 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
                                   + (f", {int(g.ongoing[o])} still running)" if running else ")"))  # fmt: skip
                 text = f"both active: the {metro_names.get(g.metro[a])} one {side(a)}, the {metro_names.get(g.metro[b])} one {side(b)}"
             elif name == "coordination" and f["coordinated_max"][row] > 0:
-                text = (f"coordinated projects: the {metro_names.get(g.metro[a])} one {int(g.coordinated[a])}, "
-                        f"the {metro_names.get(g.metro[b])} one {int(g.coordinated[b])}")  # fmt: skip
+                # the sides that coordinated a project (a side with none is no reason: 'the St Petersburg one 0')
+                text = "coordinated projects: " + ", ".join(
+                    f"the {metro_names.get(g.metro[o])} one {int(g.coordinated[o])}" for o in (a, b) if g.coordinated[o] > 0)
             elif name == "text" and f["text_similarity"][row] > 0:
                 text = "their projects are about the same things: " + ", ".join(words[row])
             elif name == "fields" and f["field_similarity"][row] > 0:
