@@ -120,13 +120,19 @@ def cordis_pairs(path: Path) -> list[tuple[str, str, str]]:
     return sorted(out)
 
 
+def _word_counts(pairs: Iterable[tuple[str, str, str]]) -> tuple[Counter, Counter]:
+    """(in how many English names each word is, in how many national names) of name pairs."""
+    in_english, in_national = Counter(), Counter()
+    for _rid, national, english in pairs:
+        in_english.update(set(english.split()))
+        in_national.update(set(national.split()))
+    return in_english, in_national
+
+
 def english_words(ror: Iterable[tuple[str, str, str]], min_records: int = 3) -> frozenset:
     """Words of ROR's English names (`ror_pairs`) in min_records records at least and more than twice as
     often as in its names in other languages."""
-    in_english, in_national = Counter(), Counter()
-    for _rid, national, english in set(ror):
-        in_english.update(set(english.split()))
-        in_national.update(set(national.split()))
+    in_english, in_national = _word_counts(set(ror))
     return frozenset(w for w, n in in_english.items() if n >= min_records and n > 2 * in_national[w])
 
 
@@ -180,10 +186,7 @@ def learn(pairs: Iterable[tuple[str, str, str]], min_prob: float = MIN_PROB, min
     pairs = list(pairs)
     # a word the pairs' English names use as often as their other names is an English word (norm_name writes many
     # national words in English: 'akademie' -> 'academy'), not a national one
-    in_english, in_national = Counter(), Counter()
-    for _rid, national, english in pairs:
-        in_english.update(set(english.split()))
-        in_national.update(set(national.split()))
+    in_english, in_national = _word_counts(pairs)
     for rid, national, english in pairs:
         fw, ew = residue(national, english, STOP)
         fw = [f for f in fw if in_english[f] * 2 < in_national[f]]
