@@ -127,6 +127,9 @@ MIN_LEN = 4  # shorter normalised names match only exactly
 RULE_RANK = {"revision_merge": 0, "cordis_id": 1, "vat": 2, "wikidata": 3, "ror": 4, "domain": 5, "name_exact": 6,
              "name_fuzzy": 7, "short_name": 8, "address": 9, "address_cognate": 10, "name_cognate": 11,
              "name_acronym": 12, "name_translated": 13, "single": 14}  # fmt: skip
+# the rules that never join two clusters whose VAT numbers, or ROR ids, all differ (_UF.union's guard)
+GUARDED = frozenset({"ror", "domain", "name_exact", "name_fuzzy", "address", "address_cognate", "name_cognate",
+                     "name_acronym", "short_name", "name_translated"})  # fmt: skip
 ADDRESS_THRESHOLD = 72.0  # token_set_ratio of the normalised names of two records at one street address
 SIDE_WORDS = {"north", "south", "east", "west", "nord", "syd", "sud", "ost", "vest", "vast", "mid", "mitt", "central",
               "upper", "lower", "ober", "unter", "nieder", "inner", "outer"}  # fmt: skip
@@ -967,8 +970,7 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
             best[k] = (rule, score)
 
     def link(a, b, rule, score):
-        if uf.union(a, b, guard=rule in ("ror", "domain", "name_exact", "name_fuzzy", "address", "address_cognate", "name_cognate",
-                                         "name_acronym", "short_name", "name_translated")):
+        if uf.union(a, b, guard=rule in GUARDED):
             note(a, rule, score)
             note(b, rule, score)
             return True
