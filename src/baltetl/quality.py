@@ -116,12 +116,12 @@ def _isin(values: pd.Series, keys: pd.Series):
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    text = (pa.string(), pa.large_string())
     try:
         a, k = pa.array(values, from_pandas=True), pa.array(keys.dropna(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return values.isin(set(keys.dropna()))
-    text = (pa.string(), pa.large_string())
-    if a.type not in text or k.type not in text:
+        a = k = None
+    if a is None or a.type not in text or k.type not in text:
         return values.isin(set(keys.dropna()))
     return pc.fill_null(pc.is_in(a, value_set=k.cast(a.type)), False).to_numpy(zero_copy_only=False)
 
