@@ -244,7 +244,9 @@ def count_words(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"""
             CREATE TABLE {WORDS}_texts AS SELECT project_key, hash(text) AS h FROM ({placed});
             CREATE TABLE {WORDS} AS
-            SELECT project_key, term, count(*) AS tf FROM (SELECT project_key, {_TOKENS} FROM ({placed}))
+            SELECT project_key, term, count(*) AS tf FROM (
+                SELECT project_key, {_TOKENS} FROM (SELECT project_key, {PROJECT_TEXT} AS text FROM projects
+                                                    WHERE project_key IN (SELECT project_key FROM {WORDS}_texts)))
             WHERE term NOT IN (SELECT word FROM stop_words_frame) GROUP BY ALL""")  # fmt: skip
     finally:
         con.unregister("stop_words_frame")
