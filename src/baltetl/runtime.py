@@ -183,14 +183,19 @@ def healthy(url: str, proc: subprocess.Popen, timeout: float, poll: float = 0.05
 
 class TemporaryAPI:
     """The server Prefect itself starts when no API is configured (`prefect.server.api.server`'s
-    SubprocessASGIServer): the API and the services that record runs, no UI or maintenance loops, served by
-    uvicorn on a free port.  Started here rather than by Prefect so that it comes up while the CLI works."""
+    SubprocessASGIServer): the API and the services that record runs (task runs, events), no UI or
+    maintenance loops, served by uvicorn on a free port.  Started here rather than by Prefect so that it comes
+    up while the CLI works.  It lives as long as one run, so it runs no automations (their triggers and
+    actions) and streams no events out (nobody subscribes): ENV."""
+
+    ENV = {"PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1", "PREFECT_UI_ENABLED": "0",
+           "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "PREFECT_SERVER_SERVICES_TRIGGERS_ENABLED": "false",
+           "PREFECT_API_EVENTS_STREAM_OUT_ENABLED": "false"}  # fmt: skip
 
     def __init__(self) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}/api"
-        env = {**os.environ, "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1", "PREFECT_UI_ENABLED": "0",
-               "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}  # fmt: skip
+        env = {**os.environ, **self.ENV}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app", "--host", "127.0.0.1",
              "--port", str(self.port), "--log-level", "error", "--lifespan", "on"],
