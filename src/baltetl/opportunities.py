@@ -19,7 +19,7 @@ import json
 import math
 import os
 import time
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -550,7 +550,6 @@ class Graph:
         other, score and their FEATURES (the products read from the blocks), and the number of candidate pairs
         i < j per pair of metropolises (a matrix).  The blocks are scored in `threads` threads (numpy and
         scipy's sparse products release the GIL); the result does not depend on their number."""
-        from concurrent.futures import ThreadPoolExecutor
 
         n, k = len(self.ids), len(self.metro_links)
 
@@ -1015,12 +1014,15 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
         rows = np.flatnonzero((per_group[:, names.index(group)] > 0) & (f[feature] > 0))
         return dict(zip(rows, _top_shared_rows(m, ia[rows], ja[rows], labels, weight=weight)))
 
-    words = shared("text", "text_similarity", g.text, g.words)
-    # the most specific common partners first
-    partners = shared("partners", "common_neighbours", g.wm,
-                      np.array([str(partner_names.get(e, e)) for e in every], dtype=object), weight=spec)  # fmt: skip
-    programmes = shared("programmes", "programme_similarity", g.programmes, g.programme_labels)
-    calls = shared("calls", "call_similarity", g.calls, g.call_labels)
+    # the shared words in a thread (scipy's sparse products release the GIL), the rest meanwhile
+    with ThreadPoolExecutor(1) as pool:
+        words = pool.submit(shared, "text", "text_similarity", g.text, g.words)
+        # the most specific common partners first
+        partners = shared("partners", "common_neighbours", g.wm,
+                          np.array([str(partner_names.get(e, e)) for e in every], dtype=object), weight=spec)  # fmt: skip
+        programmes = shared("programmes", "programme_similarity", g.programmes, g.programme_labels)
+        calls = shared("calls", "call_similarity", g.calls, g.call_labels)
+        words = words.result()
     out = []
     for row, (a, b) in enumerate(zip(i, j)):
         said = []
