@@ -52,6 +52,13 @@ def skeleton(word: str) -> str:
     return _DOUBLE.sub(r"\1", word)
 
 
+@lru_cache(maxsize=1 << 17)
+def start(word: str) -> str:
+    """The first five letters of a word's skeleton ('' when it has fewer): close words begin alike."""
+    k = skeleton(word)
+    return k[:5] if len(k) >= 5 else ""
+
+
 def _prefix(sa: str, sb: str) -> int:
     """How many letters two skeletons share at their start."""
     return len(os.path.commonprefix((sa, sb)))
