@@ -79,9 +79,10 @@ def alike(a: str, b: str) -> bool:
     sa, sb = skeleton(a), skeleton(b)
     if sa == sb:
         return True
-    common = _prefix(sa, sb)
     short, long_ = sorted((sa, sb), key=len)
-    return common >= 5 or (common >= 4 and common == len(short)) or (len(short) >= 5 and short in long_)
+    # five letters in common at the start, or the shorter (four letters or more) the start of the longer, or
+    # the shorter (five letters or more) inside the longer
+    return (len(short) >= 5 and (short[:5] == long_[:5] or short in long_)) or (len(short) >= 4 and long_.startswith(short))
 
 
 @lru_cache(maxsize=1 << 18)
@@ -92,8 +93,9 @@ def close(a: str, b: str) -> bool:
     if a == b:
         return True
     sa, sb = skeleton(a), skeleton(b)
-    common = _prefix(sa, sb)
-    return sa == sb or (common >= 5 and common >= 0.6 * max(len(sa), len(sb)))
+    if sa == sb:
+        return True
+    return sa[:5] == sb[:5] and _prefix(sa, sb) >= max(5, 0.6 * max(len(sa), len(sb)))
 
 
 def translated(a: str, b: str, drop: frozenset | set = frozenset()) -> bool:

@@ -104,6 +104,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from itertools import combinations
+from operator import attrgetter
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -991,12 +992,17 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
     trusted = trusted_domains(recs)
     country = {r.key: r.country for r in recs}
     for attr, rule in (("cordis_id", "cordis_id"), ("vat", "vat"), ("wikidata", "wikidata"), ("ror", "ror"), ("domain", "domain")):
-        groups = defaultdict(list)
-        for r in recs:
-            v = getattr(r, attr)
-            if v and (attr != "domain" or v in trusted):
-                groups[v].append(r.key)
-        for v, ks in groups.items():
+        first, more = {}, defaultdict(list)  # value -> its first record's key, the other records' (most have one)
+        for k, v in zip(keys, map(attrgetter(attr), recs)):
+            if v:
+                if v in first:
+                    more[v].append(k)
+                else:
+                    first[v] = k
+        for v, k in first.items():
+            if v not in more or (attr == "domain" and v not in trusted):
+                continue
+            ks = [k, *more[v]]
             if attr == "domain":  # a website is shared by a group's national companies: one country only
                 by_c = defaultdict(list)
                 for k in ks:
@@ -1259,7 +1265,7 @@ def _join_translated(blocks: dict[tuple[str, str], dict[str, Rec]], at: dict, uf
             continue
         drop = STOP | _city_words(city)
         names = list(units)
-        post = defaultdict(set)  # key -> names with a word of that key
+        post = defaultdict(list)  # key -> names with a word of that key
         wkeys = []
         listed = []  # the name has a word (or a part of one) in the table, as one of two joined names must
         for i, n in enumerate(names):
@@ -1267,7 +1273,7 @@ def _join_translated(blocks: dict[tuple[str, str], dict[str, Rec]], at: dict, uf
             wkeys.append([ks for ks, _listed in info])
             listed.append(any(x for _ks, x in info))
             for k in set().union(*wkeys[-1]):
-                post[k].add(i)
+                post[k].append(i)
         for i, ks in enumerate(wkeys):
             if not ks or not listed[i]:  # a pair with one listed name is found from that name
                 continue
