@@ -49,7 +49,12 @@ def skeleton(word: str) -> str:
         word = word.replace(a, b)
     # an 'h' inside a word is the 'ch' of other languages: 'tehnologiju' / 'technologies' / 'teknologi'
     word = word[:1] + word[1:].replace("h", "k")
-    return _DOUBLE.sub(r"\1", word)
+    return _DOUBLE.sub(_one, word)
+
+
+def _one(m: re.Match) -> str:
+    """The letter of a run of one letter (`_DOUBLE.sub` with a function: faster than the template r"\1")."""
+    return m.group(1)
 
 
 @lru_cache(maxsize=1 << 17)

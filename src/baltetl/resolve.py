@@ -103,7 +103,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
-from itertools import combinations
+from itertools import chain, combinations
 from operator import attrgetter
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -805,7 +805,7 @@ class _UF:
 
     def __init__(self, keys: list[str], apart: list[tuple[str, str]], vats: dict[str, str] | None = None,
                  rors: dict[str, str] | None = None):
-        self.parent = {k: k for k in keys}
+        self.parent = dict(zip(keys, keys))
         self.vats = {k: {v} for k, v in (vats or {}).items() if v}
         self.rors = {k: {v} for k, v in (rors or {}).items() if v}
         self.size = dict.fromkeys(keys, 1)
@@ -1093,7 +1093,7 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
     _join_translations(at, uf, link)
     blocks = _city_blocks(recs)
     _join_city_translations(blocks, uf, link)
-    _join_acronyms(recs, uf, link)
+    _join_acronyms(rep, uf, link)
     _join_translated(blocks, at, uf, link)
     if stats is not None:
         stats["fuzzy_pairs_scored"] = n_pairs
@@ -1105,9 +1105,7 @@ def _candidate_pairs(names: list[str]) -> set[tuple[int, int]]:
     """The pairs (i, j), i < j, of names that share one of their two rarest words (rarest in `names`; ties
     alphabetical).  A word in hundreds of names is no block: only its first 400 names are paired."""
     words = [set(n.split()) for n in names]
-    df = Counter()
-    for ws in words:
-        df.update(ws)
+    df = Counter(chain.from_iterable(words))
     index = defaultdict(list)
     for i, ws in enumerate(words):
         for w in sorted(sorted(ws), key=df.__getitem__)[:2]:  # a stable sort: ties stay alphabetical
@@ -1131,7 +1129,8 @@ def _name_matches(reps: list[Rec], pairs: set[tuple[int, int]]) -> list[tuple[fl
     scores = process.cpdist([norms[i] for i, _j in pairs], [harmonise(norms[i], norms[j]) for i, j in pairs],
                             scorer=fuzz.token_sort_ratio)  # fmt: skip
     own = set(norms)
-    other = np.array([r.bare != r.norm or r.head in own or not own.isdisjoint(_edges_dropped(r.norm)) for r in reps])
+    other = np.array([r.bare != r.norm or r.head in own or (r.norm.count(" ") >= 2 and not own.isdisjoint(_edges_dropped(r.norm)))
+                      for r in reps])  # fmt: skip
     ij = np.array(pairs)
     out = []
     for k in np.flatnonzero((scores >= THRESHOLD) | other[ij[:, 0]] | other[ij[:, 1]]):
@@ -1308,14 +1307,11 @@ def inner_acronyms(name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(m.group(0).lower() for m in _INNER_ACRONYM.finditer(n)))
 
 
-def _join_acronyms(recs: list[Rec], uf, link) -> None:
+def _join_acronyms(units: dict[tuple[str, str], Rec], uf, link) -> None:
     """A name with an acronym among its words is the name with the words the acronym stands for, in one
     country and city, two other words at least: 'Latvian IT Cluster' / 'Latvia Information Technologies
-    Cluster' (rule `name_acronym`).  The expansion must be the other name's words in their place."""
-    units: dict[tuple[str, str], Rec] = {}  # (country, norm) -> a record (cluster() joined equal names)
-    for r in recs:
-        if not r.place and r.country and r.norm:
-            units.setdefault((r.country, r.norm), r)
+    Cluster' (rule `name_acronym`).  The expansion must be the other name's words in their place.  units:
+    (country, norm) -> its first record, of the records that are no municipality (cluster() joined equal names)."""
     # candidates by their first and last word, or the first letter of either
     index: dict[tuple, list[Rec]] = defaultdict(list)
     for (c, n), r in units.items():
