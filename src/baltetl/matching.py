@@ -238,7 +238,7 @@ def _link_near(recs: list[Rec], ror: RorNames) -> int:
 def _starts(key: str) -> frozenset:
     """The beginnings (five letters of the spelling skeleton) of a name's words of five letters or more: close
     words (cognates.close) begin alike, so only names with the same beginnings are compared."""
-    return frozenset(k[:5] for k in map(cognates.skeleton, key.split()) if len(k) >= 5)
+    return frozenset(map(cognates.start, key.split())) - {""}
 
 
 def _link_cognate(recs: list[Rec], ror: RorNames) -> int:

@@ -103,17 +103,20 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
+from itertools import chain, combinations
+from operator import attrgetter
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import duckdb
+import numpy as np
 import pandas as pd
 from anyascii import anyascii
 from cleanco import prepare_default_terms
 from cleanco.clean import normalized as _cleanco_normalized
 from cleanco.clean import strip_punct as _strip_punct
 from cleanco.clean import strip_tail as _strip_tail
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from . import cognates, db, models, normalise
 from .declaration import declared, registry_table
@@ -687,6 +690,8 @@ def _inflected(x: str, y: str) -> bool:
     """'helsingin'/'helsinki', 'latvijas'/'latvia', 'lunds'/'lund', 'kauno'/'kaunas': one word, two endings."""
     if x == y or x.isdigit() or y.isdigit():
         return x == y
+    if x[:4] != y[:4]:
+        return False  # fewer than 4 letters in common
     pre = len(os.path.commonprefix([x, y]))
     rx, ry = len(x) - pre, len(y) - pre
     return (pre >= 5 and rx <= 3 and ry <= 3) or (pre >= 4 and rx <= 2 and ry <= 2)
@@ -706,12 +711,14 @@ def harmonise(a: str, b: str) -> str:
     """b with each word that is an inflected form of a word of a written as in a (candidates share their
     first 4 letters, as `_inflected` requires)."""
     words, idx = _words_by_prefix(a)
-    out = []
-    for w in b.split():
-        if w not in words and len(w) >= 4:
+    out = b.split()
+    for k, w in enumerate(out):
+        if len(w) >= 4 and w not in words:
             mw = EXONYMS.get(w, w)
-            w = next((x for x in idx.get(mw[:4], ()) if _inflected(EXONYMS.get(x, x), mw)), w)
-        out.append(w)
+            for x in idx.get(mw[:4], ()):
+                if _inflected(EXONYMS.get(x, x), mw):
+                    out[k] = x
+                    break
     return " ".join(out)
 
 
@@ -798,7 +805,7 @@ class _UF:
 
     def __init__(self, keys: list[str], apart: list[tuple[str, str]], vats: dict[str, str] | None = None,
                  rors: dict[str, str] | None = None):
-        self.parent = {k: k for k in keys}
+        self.parent = dict(zip(keys, keys))
         self.vats = {k: {v} for k, v in (vats or {}).items() if v}
         self.rors = {k: {v} for k, v in (rors or {}).items() if v}
         self.size = dict.fromkeys(keys, 1)
@@ -985,12 +992,17 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
     trusted = trusted_domains(recs)
     country = {r.key: r.country for r in recs}
     for attr, rule in (("cordis_id", "cordis_id"), ("vat", "vat"), ("wikidata", "wikidata"), ("ror", "ror"), ("domain", "domain")):
-        groups = defaultdict(list)
-        for r in recs:
-            v = getattr(r, attr)
-            if v and (attr != "domain" or v in trusted):
-                groups[v].append(r.key)
-        for v, ks in groups.items():
+        first, more = {}, defaultdict(list)  # value -> its first record's key, the other records' (most have one)
+        for k, v in zip(keys, map(attrgetter(attr), recs)):
+            if v:
+                if v in first:
+                    more[v].append(k)
+                else:
+                    first[v] = k
+        for v, k in first.items():
+            if v not in more or (attr == "domain" and v not in trusted):
+                continue
+            ks = [k, *more[v]]
             if attr == "domain":  # a website is shared by a group's national companies: one country only
                 by_c = defaultdict(list)
                 for k in ks:
@@ -1054,29 +1066,9 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
         country_units[c].append(n)
     cands = []
     for c, names in country_units.items():
-        df = Counter(t for n in names for t in set(n.split()))
-        index = defaultdict(list)
-        for i, n in enumerate(names):
-            toks = sorted(set(n.split()), key=lambda t: (df[t], t))[:2]
-            for t in toks:
-                index[t].append(i)
-        seen = set()
-        for t, ids in index.items():
-            if len(ids) > 400:  # a token in hundreds of names of one country is no block
-                ids = ids[:400]
-            for x in range(len(ids)):
-                for y in range(x + 1, len(ids)):
-                    i, j = ids[x], ids[y]
-                    if (i, j) in seen:
-                        continue
-                    seen.add((i, j))
-                    n_pairs += 1
-                    a, b = rep[(c, names[i])], rep[(c, names[j])]
-                    if min(len(a.norm), len(b.norm)) < MIN_LEN:
-                        continue
-                    rule, score = name_match(a, b)
-                    if rule:
-                        cands.append((score, a.key, b.key))
+        pairs = _candidate_pairs(names)
+        n_pairs += len(pairs)
+        cands += _name_matches([rep[(c, n)] for n in names], pairs)
     for score, a, b in sorted(cands, key=lambda t: (-t[0], t[1], t[2])):
         link(a, b, "name_fuzzy", score)
     # one street address and alike names (the same body in two languages, or its unit)
@@ -1099,13 +1091,60 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
             paired.update((a, b))
             link(a, b, "address", score)
     _join_translations(at, uf, link)
-    _join_city_translations(recs, uf, link)
-    _join_acronyms(recs, uf, link)
-    _join_translated(recs, at, uf, link)
+    blocks = _city_blocks(recs)
+    _join_city_translations(blocks, uf, link)
+    _join_acronyms(rep, uf, link)
+    _join_translated(blocks, at, uf, link)
     if stats is not None:
         stats["fuzzy_pairs_scored"] = n_pairs
     roots = {k: uf.find(k) for k in keys}
     return roots, best
+
+
+def _candidate_pairs(names: list[str]) -> set[tuple[int, int]]:
+    """The pairs (i, j), i < j, of names that share one of their two rarest words (rarest in `names`; ties
+    alphabetical).  A word in hundreds of names is no block: only its first 400 names are paired."""
+    words = [set(n.split()) for n in names]
+    df = Counter(chain.from_iterable(words))
+    index = defaultdict(list)
+    for i, ws in enumerate(words):
+        for w in sorted(sorted(ws), key=df.__getitem__)[:2]:  # a stable sort: ties stay alphabetical
+            index[w].append(i)
+    pairs = set()
+    for ids in index.values():
+        pairs.update(combinations(ids[:400], 2))
+    return pairs
+
+
+def _name_matches(reps: list[Rec], pairs: set[tuple[int, int]]) -> list[tuple[float, str, str]]:
+    """(score, key, key) of the pairs (i, j) of `reps` (records of one country's distinct names, no municipality)
+    that name_match joins.  The pairs' name scores are computed at once (rapidfuzz's cpdist, as name_score
+    computes them); name_match decides only the pairs whose score reaches THRESHOLD or to which one of its other
+    tests may apply: an acronym beside a name (bare), a head that is another name, a name that is another with
+    a word before or after it (_without_city)."""
+    norms = [r.norm for r in reps]
+    pairs = [(i, j) for i, j in pairs if len(norms[i]) >= MIN_LEN and len(norms[j]) >= MIN_LEN]
+    if not pairs:
+        return []
+    scores = process.cpdist([norms[i] for i, _j in pairs], [harmonise(norms[i], norms[j]) for i, j in pairs],
+                            scorer=fuzz.token_sort_ratio)  # fmt: skip
+    own = set(norms)
+    other = np.array([r.bare != r.norm or r.head in own or (r.norm.count(" ") >= 2 and not own.isdisjoint(_edges_dropped(r.norm)))
+                      for r in reps])  # fmt: skip
+    ij = np.array(pairs)
+    out = []
+    for k in np.flatnonzero((scores >= THRESHOLD) | other[ij[:, 0]] | other[ij[:, 1]]):
+        a, b = reps[pairs[k][0]], reps[pairs[k][1]]
+        rule, score = name_match(a, b)
+        if rule:
+            out.append((score, a.key, b.key))
+    return out
+
+
+def _edges_dropped(name: str) -> tuple[str, ...]:
+    """A name of three words or more without its first word, and without its last."""
+    w = name.split()
+    return (" ".join(w[1:]), " ".join(w[:-1])) if len(w) >= 3 else ()
 
 
 def _join_translations(at: dict, uf, link) -> None:
@@ -1140,46 +1179,49 @@ def _join_translations(at: dict, uf, link) -> None:
         link(a, b, "address_cognate", round(share, 3))
 
 
-def _join_city_translations(recs: list[Rec], uf, link) -> None:
+def _city_blocks(recs: list[Rec]) -> dict[tuple[str, str], dict[str, Rec]]:
+    """(country, city) -> normalised name -> its first record, of the records that are no municipality."""
+    blocks = defaultdict(dict)
+    for r in recs:
+        if r.country and r.city_f and r.norm and not r.place:
+            blocks[(r.country, r.city_f)].setdefault(r.norm, r)
+    return blocks
+
+
+def _join_city_translations(blocks: dict[tuple[str, str], dict[str, Rec]], uf, link) -> None:
     """Two names of one city that are one name in two languages (`cognates.translated`: every word close to a
     word of the other, one a cognate) join by rule `name_cognate`: 'Latvian Hydroecology Institute' /
     'LATVIJAS HIDROEKOLOGIJAS INSTITUTS'.  Close words begin alike (the first five letters of their skeletons),
     so only names of one city with the same set of such beginnings are compared; a beginning shared by
     hundreds of the city's names is no evidence of its own (a set of only such beginnings is left out)."""
-    by_city = defaultdict(dict)  # (country, city) -> norm -> a record key
-    joint = {}  # record key -> its name lists bodies ('Universities of Glasgow & Strathclyde')
-    for r in recs:
-        if r.country and r.city_f and r.norm and not r.place:
-            k = by_city[(r.country, r.city_f)].setdefault(r.norm, r.key)
-            if k == r.key:
-                joint[k] = cognates.joint(r.name)
     joins = []
-    for (_c, city), units in by_city.items():
+    for (_c, city), units in blocks.items():
         if len(units) < 2:
             continue
         drop = STOP | _city_words(city)
         groups = defaultdict(list)  # the set of beginnings -> names
         for n in units:
-            starts = frozenset(k[:5] for k in map(cognates.skeleton, set(n.split()) - drop) if len(k) >= 5)
+            starts = frozenset(map(cognates.start, set(n.split()) - drop)) - {""}
             if starts:
                 groups[starts].append(n)
-        size = Counter()  # beginning -> how many of the city's names have it
+        size = defaultdict(int)  # beginning -> how many of the city's names have it
         for starts, names in groups.items():
-            size.update(dict.fromkeys(starts, len(names)))
+            for k in starts:
+                size[k] += len(names)
         for starts, names in groups.items():
             if len(names) < 2 or all(size[k] > 200 for k in starts):
                 continue
-            for x in range(len(names)):
-                for y in range(x + 1, len(names)):
-                    # a name listing bodies against one that does not: a joint body, not a translation
-                    if joint[units[names[x]]] == joint[units[names[y]]] and cognates.translated(names[x], names[y], drop):
-                        joins.append(tuple(sorted((units[names[x]], units[names[y]]))))
+            for x, y in combinations(names, 2):
+                a, b = units[x], units[y]
+                # a name listing bodies against one that does not: a joint body, not a translation
+                if cognates.joint(a.name) == cognates.joint(b.name) and cognates.translated(x, y, drop):
+                    joins.append(tuple(sorted((a.key, b.key))))
     for a, b in sorted(set(joins)):
         if uf.find(a) != uf.find(b):
             link(a, b, "name_cognate", 0.9)
 
 
-def _join_translated(recs: list[Rec], at: dict, uf, link, table: dict | None = None) -> None:
+def _join_translated(blocks: dict[tuple[str, str], dict[str, Rec]], at: dict, uf, link, table: dict | None = None) -> None:
     """Two names of one city, or of one street address, that are one name in two languages by the word table
     learned from ROR and CORDIS (`translations`, `cognates.Cover.translated`: every word of each name a cognate
     of a word of the other or its translation, one at least by the table) join by rule `name_translated`:
@@ -1195,12 +1237,14 @@ def _join_translated(recs: list[Rec], at: dict, uf, link, table: dict | None = N
         return
     cover = cognates.Cover(Counter(), 1)
 
-    memo: dict[str, frozenset] = {}
+    memo: dict[str, tuple[frozenset, bool]] = {}
 
-    def keys(w: str) -> frozenset:
+    def keys(w: str) -> tuple[frozenset, bool]:
+        """The word's keys, and whether the table has it (or a part of it)."""
         if w not in memo:
-            memo[w] = frozenset({cognates.skeleton(x)[:5] for x in (w, *table.get(w, ()))} | {
-                cognates.skeleton(p)[:5] for hp in cognates.parts(w, table) for p in hp})
+            parts = cognates.parts(w, table)
+            memo[w] = (frozenset({cognates.skeleton(x)[:5] for x in (w, *table.get(w, ()))}
+                                 | {cognates.skeleton(p)[:5] for hp in parts for p in hp}), w in table or bool(parts))
         return memo[w]
 
     def check(a: Rec, b: Rec, drop: set | None = None) -> bool:
@@ -1211,31 +1255,31 @@ def _join_translated(recs: list[Rec], at: dict, uf, link, table: dict | None = N
         cities = _city_forms(a, b)
         if _company_of(a, b, cities) or _company_of(b, a, cities):
             return False
-        return cover.translated(a.norm, b.norm, table, STOP | cities)[0]
+        again = STOP | cities  # no other words set aside than before: the same cover
+        return again == drop or cover.translated(a.norm, b.norm, table, again)[0]
 
     joins = set()
-    blocks = defaultdict(dict)  # (country, city) -> norm -> a record
-    for r in recs:
-        if r.country and r.city_f and r.norm and not r.place:
-            blocks[(r.country, r.city_f)].setdefault(r.norm, r)
     for (_c, city), units in blocks.items():
         if len(units) < 2:
             continue
         drop = STOP | _city_words(city)
         names = list(units)
-        post = defaultdict(set)  # key -> names with a word of that key
+        post = defaultdict(list)  # key -> names with a word of that key
         wkeys = []
         listed = []  # the name has a word (or a part of one) in the table, as one of two joined names must
         for i, n in enumerate(names):
-            words = [w for w in dict.fromkeys(n.split()) if w not in drop]
-            wkeys.append([keys(w) for w in words])
-            listed.append(any(w in table or cognates.parts(w, table) for w in words))
-            for k in set().union(*wkeys[-1]) if words else ():
-                post[k].add(i)
+            info = [keys(w) for w in dict.fromkeys(n.split()) if w not in drop]
+            wkeys.append([ks for ks, _listed in info])
+            listed.append(any(x for _ks, x in info))
+            for k in set().union(*wkeys[-1]):
+                post[k].append(i)
         for i, ks in enumerate(wkeys):
             if not ks or not listed[i]:  # a pair with one listed name is found from that name
                 continue
-            rare = min(ks, key=lambda s: (sum(len(post[k]) for k in s), sorted(s)))
+            # the word whose keys the fewest names have (ties: the smallest keys)
+            size = [sum(map(len, map(post.__getitem__, s))) for s in ks]
+            least = min(size)
+            rare = min((s for s, n in zip(ks, size) if n == least), key=sorted)
             for j in set().union(*(post[k] for k in rare)):
                 if j != i and (j > i or not listed[j]) and check(units[names[i]], units[names[j]], drop):
                     joins.add(tuple(sorted((units[names[i]].key, units[names[j]].key))))
@@ -1263,14 +1307,11 @@ def inner_acronyms(name: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(m.group(0).lower() for m in _INNER_ACRONYM.finditer(n)))
 
 
-def _join_acronyms(recs: list[Rec], uf, link) -> None:
+def _join_acronyms(units: dict[tuple[str, str], Rec], uf, link) -> None:
     """A name with an acronym among its words is the name with the words the acronym stands for, in one
     country and city, two other words at least: 'Latvian IT Cluster' / 'Latvia Information Technologies
-    Cluster' (rule `name_acronym`).  The expansion must be the other name's words in their place."""
-    units: dict[tuple[str, str], Rec] = {}  # (country, norm) -> a record (cluster() joined equal names)
-    for r in recs:
-        if not r.place and r.country and r.norm:
-            units.setdefault((r.country, r.norm), r)
+    Cluster' (rule `name_acronym`).  The expansion must be the other name's words in their place.  units:
+    (country, norm) -> its first record, of the records that are no municipality (cluster() joined equal names)."""
     # candidates by their first and last word, or the first letter of either
     index: dict[tuple, list[Rec]] = defaultdict(list)
     for (c, n), r in units.items():
@@ -1354,7 +1395,8 @@ def assign_ids(clusters: list[list[str]], old: dict[str, str]) -> tuple[list[str
     claims = defaultdict(list)  # old id -> [(count, -size, min key, cluster index)]
     counts = []
     for i, members in enumerate(clusters):
-        c = Counter(old[k] for k in members if k in old)
+        had = [old[k] for k in members if k in old]
+        c = Counter(had) if len(had) > 1 else dict.fromkeys(had, 1)  # (most clusters: one record)
         counts.append(c)
         for gid, n in c.items():
             claims[gid].append((n, len(members), members[0], i))
@@ -1505,8 +1547,11 @@ def add_registry_fields(con, members_of: dict[str, list[str]], rec_of: dict[str,
     golden organisations link to ROR."""
     rows = []
     for gid, keys in members_of.items():
-        rors = Counter(rec_of[k].ror for k in keys if k in rec_of and rec_of[k].ror)
-        wds = Counter(rec_of[k].wikidata for k in keys if k in rec_of and rec_of[k].wikidata)
+        recs = [rec_of[k] for k in keys if k in rec_of]
+        if not any(r.ror or r.wikidata for r in recs):
+            continue
+        rors = Counter(r.ror for r in recs if r.ror)
+        wds = Counter(r.wikidata for r in recs if r.wikidata)
         if rors or wds:
             rows.append((gid, min(rors.items(), key=lambda t: (-t[1], t[0]))[0] if rors else None,
                          min(wds.items(), key=lambda t: (-t[1], t[0]))[0] if wds else None))  # fmt: skip
@@ -1591,8 +1636,9 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None,
     stats["linked_to_ror"] = link_ror(recs, registry_index(con))
     stats["linked_to_ror"] += link_more(con, recs)
     roots, best = cluster(recs, merges, apart, stats)
+    ordered = sorted(roots)  # every record's key
     groups = defaultdict(list)
-    for k in sorted(roots):
+    for k in ordered:
         groups[roots[k]].append(k)
     clusters = sorted(groups.values(), key=lambda m: m[0])
     ids, events = assign_ids(clusters, old)
@@ -1606,7 +1652,7 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None,
     sids = source_ids(con)
     os_rows = pd.DataFrame(
         [(k, gid_of[k], src[k], *(best.get(k, ("single", 1.0)) if len(members_of[gid_of[k]]) > 1 else ("single", 1.0)),
-          sids.get(k), *country_of.get(k, (None, None))) for k in sorted(gid_of)],
+          sids.get(k), *country_of.get(k, (None, None))) for k in ordered],
         columns=["org_key", "golden_id", "source", "match_rule", "score", "source_id", "matched_country", "country_evidence"],
     )
     con.register("os_frame", os_rows)
