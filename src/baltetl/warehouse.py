@@ -98,10 +98,9 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         # one organisation, one record: golden organisations (core/golden_organisations.sql), then the
         # partners' revisions on top (core/revisions.sql); the id registry is committed after the swap
         resolve.run(con, cfg, state, revs, run_id, log=log, commit=False, records=records.result())
-        if words is not None:
-            words.result()  # (before the revisions: the words counted as the sources wrote the texts)
-        # a history begun beside the resolution goes on beside the revisions (they change none of its tables)
-        # and the marts
+        for fut in (words, hist):
+            if fut is not None:
+                fut.result()  # (before the revisions: words counted and history diffed as the sources made them)
         applied = revisions.apply(con, cfg, revs, run_id)
         if any(applied.get(k) for k in revisions.KINDS):
             log(f"revisions: {applied} (see revision_issues)")
