@@ -452,3 +452,26 @@ def test_a_record_given_another_country_than_its_address_joins_and_says_why(wh):
     assert con.execute("SELECT country FROM golden_organisations WHERE golden_id = ?",
                        [golden_of(con, "keep:PL-t2")]).fetchone()[0] == "CZ"
     assert con.execute("SELECT count(*) FROM organisation_sources WHERE matched_country IS NULL AND country_evidence IS NOT NULL").fetchone()[0] == 0
+
+
+def test_the_batched_name_scoring_decides_every_pair_as_name_match_does():
+    """cluster scores a country's name pairs at once and asks name_match only where it can join: the joins
+    must be those of name_match over every pair, whichever of its tests joins them (score, other city's
+    higher bar, acronym beside a name, head, city before or after the name)."""
+    names = [("Latvijas Universitate", "Riga"), ("University of Latvia", "Riga"), ("Latvian University", "Riga"),
+             ("Rigas Tehniska Universitate", "Riga"), ("Riga Technical University", "Riga"),
+             ("Riga Technical Universty", "Jelgava"), ("RTU Riga Technical University", "Riga"),
+             ("Institute of Solid State Physics, University of Latvia", "Riga"), ("Institute of Solid State Physics", "Riga"),
+             ("Riga Stradins University", "Riga"), ("Riga Stradins Universitys", "Riga"),
+             ("Latvian IT Cluster", "Riga"), ("Riga Latvian IT Cluster", "Riga"), ("Latvian IT Cluster Riga", "Riga"),
+             ("Freeport of Riga Authority", "Riga"), ("Freeport of Riga", "Ventspils"), ("BALTIC SEA ALLIANCE", None)]
+    reps = [resolve.Rec(f"x:{i}", "x", n, "LV", c) for i, (n, c) in enumerate(names)]
+    pairs = {(i, j) for i in range(len(reps)) for j in range(i + 1, len(reps))}
+    want = []
+    for i, j in sorted(pairs):
+        if min(len(reps[i].norm), len(reps[j].norm)) >= resolve.MIN_LEN:
+            rule, score = resolve.name_match(reps[i], reps[j])
+            if rule:
+                want.append((score, reps[i].key, reps[j].key))
+    assert len(want) >= 5  # several of name_match's tests join here
+    assert sorted(resolve._name_matches(reps, pairs)) == sorted(want)
