@@ -1552,9 +1552,8 @@ def add_registry_fields(con, members_of: dict[str, list[str]], rec_of: dict[str,
             continue
         rors = Counter(r.ror for r in recs if r.ror)
         wds = Counter(r.wikidata for r in recs if r.wikidata)
-        if rors or wds:
-            rows.append((gid, min(rors.items(), key=lambda t: (-t[1], t[0]))[0] if rors else None,
-                         min(wds.items(), key=lambda t: (-t[1], t[0]))[0] if wds else None))  # fmt: skip
+        rows.append((gid, min(rors.items(), key=lambda t: (-t[1], t[0]))[0] if rors else None,
+                     min(wds.items(), key=lambda t: (-t[1], t[0]))[0] if wds else None))  # fmt: skip
     if not rows:
         return 0
     con.register("golden_registry", pd.DataFrame(rows, columns=["golden_id", "ror_id", "wikidata_id"], dtype=object))
