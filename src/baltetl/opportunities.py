@@ -227,6 +227,13 @@ WORDS = "project_words"  # projects' words counted ahead by a build (count_words
 _TOKENS = "unnest(regexp_extract_all(lower(text), '[\\p{L}\\p{N}_]{2,}')) AS term"
 
 
+def _term_counts(key: str, texts: str) -> str:
+    """SQL: (key, term, tf) of the texts of `texts` (a relation of key, text), the words counted as the TF-IDF
+    reads them (stop_words_frame registered)."""
+    return (f"SELECT {key}, term, count(*) AS tf FROM (SELECT {key}, {_TOKENS} FROM {texts}) "
+            "WHERE term NOT IN (SELECT word FROM stop_words_frame) GROUP BY ALL")
+
+
 def _stop_words() -> pd.DataFrame:
     return pd.DataFrame({"word": [w for w in STOP_WORDS.read_text(encoding="utf-8").split("\n") if w and not w.startswith("#")]})
 
@@ -240,14 +247,12 @@ def count_words(con: duckdb.DuckDBPyConnection) -> None:
     placed = f"""SELECT project_key, {PROJECT_TEXT} AS text FROM projects WHERE project_key IN (
                      SELECT pa.project_key FROM participations pa JOIN organisations o USING (org_key)
                      WHERE o.metropolis_id IS NOT NULL)"""  # fmt: skip
+    texts = (f"(SELECT project_key, {PROJECT_TEXT} AS text FROM projects "
+             f"WHERE project_key IN (SELECT project_key FROM {WORDS}_texts))")
     try:
         con.execute(f"""
             CREATE TABLE {WORDS}_texts AS SELECT project_key, hash(text) AS h FROM ({placed});
-            CREATE TABLE {WORDS} AS
-            SELECT project_key, term, count(*) AS tf FROM (
-                SELECT project_key, {_TOKENS} FROM (SELECT project_key, {PROJECT_TEXT} AS text FROM projects
-                                                    WHERE project_key IN (SELECT project_key FROM {WORDS}_texts)))
-            WHERE term NOT IN (SELECT word FROM stop_words_frame) GROUP BY ALL""")  # fmt: skip
+            CREATE TABLE {WORDS} AS {_term_counts("project_key", texts)}""")  # fmt: skip
     finally:
         con.unregister("stop_words_frame")
 
@@ -287,10 +292,7 @@ def _text_terms(con: duckdb.DuckDBPyConnection, docs: str, counted: bool = False
             fresh = "(SELECT * FROM text_docs WHERE doc NOT IN (SELECT doc FROM text_ahead))"
             ahead = f"UNION ALL SELECT a.doc, w.term, w.tf FROM text_ahead a JOIN {WORDS} w USING (project_key)"
         con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE text_counts AS
-            SELECT doc, term, count(*) AS tf FROM (SELECT doc, {_TOKENS} FROM {fresh})
-            WHERE term NOT IN (SELECT word FROM stop_words_frame) GROUP BY ALL
-            {ahead}""")  # fmt: skip
+            CREATE OR REPLACE TEMP TABLE text_counts AS {_term_counts("doc", fresh)} {ahead}""")  # fmt: skip
         n = con.execute("SELECT count(*) FROM text_docs").fetchone()[0]
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE text_words AS
