@@ -97,6 +97,7 @@ import bisect
 import hashlib
 import os
 import re
+import threading
 import time
 from collections import Counter, defaultdict, namedtuple
 from concurrent.futures import Future
@@ -115,7 +116,7 @@ from anyascii import anyascii
 from cleanco import prepare_default_terms
 from cleanco.clean import normalized as _cleanco_normalized
 from cleanco.clean import strip_punct as _strip_punct
-from cleanco.clean import strip_tail as _strip_tail
+from cleanco.clean import tail_removal_rexp as _TAIL
 from rapidfuzz import fuzz, process
 
 from . import cognates, db, models, normalise
@@ -208,6 +209,7 @@ COMPOUND_TAILS = tuple(sorted({"universitetet", "universitet", "institutet", "in
                                "korkeakoulu", "hogskolan", "hogskola"}, key=len, reverse=True))  # fmt: skip
 COMPOUND_HEADS = {"syd": "south", "nord": "north", "ost": "east", "vast": "west", "vest": "west", "mitt": "mid",
                   "miljo": "environment", "miljoe": "environment"}  # fmt: skip
+_COMPOUND_HEADS = tuple(COMPOUND_HEADS)
 # Finnish registered foundation / association, which cleanco lacks ('Aalto University Foundation sr')
 LEGAL_SUFFIXES = ("foundation sr", "saatio sr", "sr", "ry", "rf", "rs",
                   # legal forms written out or in letters cleanco does not know ('SPOLKA AKCYJNA', 'd.o.o.', 's.r.o.')
@@ -289,12 +291,19 @@ for _i, (_n, _t) in enumerate(_TERMS):
     _TERMS_BY_LAST[_t[-1]].append(_i)
 
 
+def _strip_tail(name: str) -> str:
+    """cleanco's strip_tail (trailing non-word characters but dots cut), its pattern searched directly."""
+    m = _TAIL.search(name)
+    return name[: m.start()] if m else name
+
+
 def strip_legal_suffix(name: str) -> str:
     """cleanco's `basename` (suffixes only): the same terms tried in the same order, but only those ending
     in the name's current last word (cleanco compares every term with every name; 30k names cost seconds)."""
     name = _strip_tail(name)
     nparts = name.split()
-    nnparts = [_strip_punct(w) for w in _cleanco_normalized(name).split()]
+    # cleanco's form of an ASCII name (norm_name's always is) is its lower case, made at once
+    nnparts = [_strip_punct(w) for w in (name.lower() if name.isascii() else _cleanco_normalized(name)).split()]
     i = 0
     while nnparts:
         cands = _TERMS_BY_LAST.get(nnparts[-1], ())
@@ -334,7 +343,7 @@ def norm_name(name: str) -> str:
         if s.endswith(" " + suf) and len(s.split()) > len(suf.split()) + 1:
             s = s[: -len(suf) - 1]
             break
-    words = " ".join(_word(w) for w in s.split()).split()
+    words = " ".join([_word(w) for w in s.split()]).split()
     kept = [w for w in words if w not in STOP]
     return " ".join(kept or words)
 
@@ -349,10 +358,10 @@ def _word(w: str) -> str:
         return "university"
     if w in LEXICON:
         return LEXICON[w]
-    for tail in COMPOUND_TAILS:
+    for tail in COMPOUND_TAILS if w.endswith(COMPOUND_TAILS) else ():
         if w.endswith(tail) and len(w) - len(tail) >= 3:
             return _word(w[: -len(tail)]) + " " + _word(tail)
-    for head, eng in COMPOUND_HEADS.items():
+    for head, eng in COMPOUND_HEADS.items() if w.startswith(_COMPOUND_HEADS) else ():
         if w.startswith(head) and w[len(head):] in LEXICON:
             return eng + " " + LEXICON[w[len(head):]]
     return w
@@ -363,9 +372,17 @@ def bare_name(name: str) -> str:
     return norm_name(_ACRONYM.sub("", anyascii(name or "")).strip() or name)
 
 
+_CARE_OF = re.compile(r"(?i)\s+c/o\s+")
+_NONDIGIT = re.compile(r"\D")
+_NON_ALNUM = re.compile(r"[^A-Z0-9]")
+_DIGIT = re.compile(r"\d")
+_THREE_LETTERS = re.compile(r"[a-z]{3}")
+_NUMERIC_HOST = re.compile(r"[\d.]+")
+
+
 def head_name(name: str) -> str | None:
     """'University of Helsinki, Faculty of Law' -> 'University of Helsinki' (None when there is no tail)."""
-    parts = SEPARATORS.split(re.sub(r"(?i)\s+c/o\s+", ", ", name or ""), maxsplit=1)
+    parts = SEPARATORS.split(_CARE_OF.sub(", ", name or ""), maxsplit=1)
     if len(parts) < 2 or not parts[0].strip() or not parts[1].strip():
         return None
     return parts[0].strip()
@@ -391,13 +408,19 @@ def _place_canon1(place: str, city_norm: str | None) -> str:
 
 def municipality_place(name: str, org_type: str | None, city_norm: str | None) -> str | None:
     """The place a municipality record stands for ('City of Riga (Riga City Council)' -> 'riga'), else None."""
+    return _municipality_place(name, org_type, city_norm, head_name(name))
+
+
+def _municipality_place(name: str, org_type: str | None, city_norm: str | None, head: str | None) -> str | None:
+    """municipality_place, given the name's head_name (Rec has it already)."""
     full = fold(name)
-    head = fold(head_name(name) or "")
+    head = fold(head or "")
     ot = fold(org_type or "")
     city = fold(city_norm or "")
     forms = [full, head]
     for x in forms:  # grows: 'the administration of ...' loses both
-        forms += [x[len(lead):] for lead in MUNI_LEAD if x.startswith(lead) and len(x) > len(lead)]
+        if x.startswith(MUNI_LEAD):
+            forms += [x[len(lead):] for lead in MUNI_LEAD if x.startswith(lead) and len(x) > len(lead)]
     if city and any(x in (f"city {city}", f"town {city}") for x in forms):
         return _place_canon(city, city_norm)  # 'City Sejny' in Sejny
     parts = SEPARATORS.split(name or "", maxsplit=1)
@@ -443,8 +466,8 @@ def same_place(p: str, q: str) -> bool:
 def norm_vat(v: str | None) -> str | None:
     if not v:
         return None
-    s = re.sub(r"[^A-Z0-9]", "", str(v).upper())
-    digits = re.sub(r"\D", "", s)
+    s = _NON_ALNUM.sub("", str(v).upper())
+    digits = _NONDIGIT.sub("", s)
     if len(digits) < 5 or len(set(digits)) == 1:
         return None  # placeholders: 'N/A', 'NOTAPPLICABLE', '0000000'
 
@@ -466,7 +489,7 @@ def domain_of(url: str | None) -> str | None:
     except ValueError:
         return None
     host = host.strip(".")
-    if not host or "." not in host or re.fullmatch(r"[\d.]+", host):
+    if not host or "." not in host or _NUMERIC_HOST.fullmatch(host):
         return None
     labels = host.split(".")
     n = 3 if ".".join(labels[-2:]) in SECOND_LEVEL and len(labels) >= 3 else 2
@@ -520,7 +543,7 @@ class Rec:
         org_type = self.org_type
         if not org_type and self.legal_status == "public" and self.city and fold(self.name) == fold(self.city):
             org_type = "city"  # a public body named by the town it is in is the town: keep.eu's 'Vejle', 'Bremen'
-        self.place = municipality_place(self.name, org_type, self.city)
+        self.place = _municipality_place(self.name, org_type, self.city, h)
         self.vat = norm_vat(self.vat)
         self.domain = domain_of(self.website)
         self.country = (self.country or "").upper() or None
@@ -537,9 +560,9 @@ _STREET_WORDS = re.compile(r"\b(?:ul|ulica|al|aleja|iela|gatan|gata|vej|vei|veie
 def address_key(street: str | None, post_code: str | None) -> str | None:
     """'ul. Narutowicza 11/12', '80-233' -> '80233|narutowicza 11 12': the postcode's digits and the street
     with its house number, street-type words dropped; None without a postcode or a house number."""
-    pc = re.sub(r"\D", "", post_code or "")
+    pc = _NONDIGIT.sub("", post_code or "")
     st = " ".join(_STREET_WORDS.sub(" ", undigraph(fold(street or ""))).split())  # 'KOERNER' is 'Körner'
-    if len(pc) < 4 or not st or not re.search(r"\d", st) or not re.search(r"[a-z]{3}", st):
+    if len(pc) < 4 or not st or not _DIGIT.search(st) or not _THREE_LETTERS.search(st):
         return None
     return f"{pc}|{st}"
 
@@ -886,11 +909,18 @@ def load_records(con: duckdb.DuckDBPyConnection, table: str = "organisations") -
     return out
 
 
-def load_records_meanwhile(con: duckdb.DuckDBPyConnection) -> Future:
+def load_records_meanwhile(con: duckdb.DuckDBPyConnection, ready: threading.Event | None = None) -> Future:
     """load_records of the staged organisations in a thread, on a cursor of its own: the normalisation (Python)
-    runs while the build's SQL (DuckDB, without the GIL) places the records in metropolises.  Pass the
-    future's result to `run`; wait for it before closing `con`."""
-    return db.meanwhile(con, lambda cur: load_records(cur, "stg_organisations"), "resolve-records")
+    runs while the build's SQL (DuckDB, without the GIL) stages the other tables and places the records in
+    metropolises.  ready: set once stg_organisations is there (warehouse.stage sets it; None: it is).  Pass
+    the future's result to `run`; wait for it before closing `con`."""
+
+    def work(cur: duckdb.DuckDBPyConnection) -> list[Rec]:
+        if ready is not None:
+            ready.wait()
+        return load_records(cur, "stg_organisations")
+
+    return db.meanwhile(con, work, "resolve-records")
 
 
 def registry_index(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], set[str]]:
