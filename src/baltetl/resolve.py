@@ -1597,6 +1597,25 @@ def better_written_names(con, members_of: dict[str, list[str]], name_of: dict[st
     return len(out)
 
 
+def infer_types(con) -> int:
+    """A golden organisation no source gives a type (no activity type, no type of its own: keep.eu's, most of
+    them) gets the CORDIS activity type its name reads as (`orgtypes`, where the model is sure enough), in
+    type_from_name and its chance in type_from_name_p.  Returns how many got one."""
+    from . import orgtypes
+
+    rows = con.execute("SELECT golden_id, name FROM golden_organisations "
+                       "WHERE activity_type IS NULL AND org_type IS NULL").fetchall()  # fmt: skip
+    if not rows:
+        return 0
+    typed = [(gid, t, p) for (gid, _n), (t, p) in zip(rows, orgtypes.infer([n for _g, n in rows])) if t]
+    if typed:
+        con.register("typed_frame", pd.DataFrame(typed, columns=["golden_id", "t", "p"]))
+        con.execute("UPDATE golden_organisations g SET type_from_name = x.t, type_from_name_p = x.p "
+                    "FROM typed_frame x WHERE x.golden_id = g.golden_id")  # fmt: skip
+        con.unregister("typed_frame")
+    return len(typed)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # entry point
 
@@ -1674,6 +1693,7 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None,
     multi_source = insert_golden(con, members_of, moved={r.key: r.country for r in recs if address_moved(r)})
     stats["golden_with_ror"] = add_registry_fields(con, members_of, {r.key: r for r in recs})
     stats["names_rewritten"] = better_written_names(con, members_of, {r.key: r.name for r in recs})
+    stats["types_inferred"] = infer_types(con)
     sids = source_ids(con)
     os_rows = pd.DataFrame(
         [(k, gid_of[k], src[k], *(best.get(k, ("single", 1.0)) if len(members_of[gid_of[k]]) > 1 else ("single", 1.0)),
