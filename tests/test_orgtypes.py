@@ -42,7 +42,7 @@ def test_the_chances_are_scikit_learns():
     lr.intercept_ = np.array(model["intercept"])
     names = _real_names()
     theirs = lr.predict_proba(vec.transform([fold(n) for n in names]))
-    ours = np.array([orgtypes.probabilities(model, n) for n in names])
+    ours = orgtypes.probabilities(model, names)
     assert np.allclose(ours, theirs, atol=1e-9)
     inferred = orgtypes.infer(names, model)
     assert [t for t, _p in inferred] == [model["classes"][k] if p >= model["threshold"] else None

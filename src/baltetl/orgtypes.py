@@ -18,6 +18,8 @@ from collections import Counter
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from .normalise import fold
 
 MODEL = Path(__file__).parent / "reference" / "type_model.json"
@@ -47,21 +49,37 @@ def load(path: Path = MODEL) -> dict | None:
     return m if m.get("format") == FORMAT else None
 
 
-def probabilities(model: dict, name: str) -> list[float]:
-    """The model's chance of each class (model['classes']) for one name (folded: case and accents set aside)."""
+def _arrays(model: dict) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+    """The model's n-gram index, coefficients (n-grams x classes) and intercepts as arrays (kept per model)."""
+    key = id(model)
+    if key not in _ARRAYS:
+        _ARRAYS.clear()
+        _ARRAYS[key] = ({g: i for i, g in enumerate(model["grams"])}, np.array(list(model["grams"].values()), dtype=float),
+                        np.array(model["intercept"], dtype=float))  # fmt: skip
+    return _ARRAYS[key]
+
+
+_ARRAYS: dict[int, tuple] = {}
+
+
+def probabilities(model: dict, names: list[str]) -> np.ndarray:
+    """The model's chance of each class (model['classes']) per name (folded: case and accents set aside), as
+    scikit-learn computes it: sublinear term frequency of the model's n-grams, L2 norm, softmax."""
+    index, coef, intercept = _arrays(model)
     low, high = model["ngram"]
-    counts = Counter(g for g in grams(fold(name), low, high) if g in model["grams"])
-    # sublinear term frequency, L2 norm over the model's n-grams (TfidfVectorizer without idf)
-    tf = {g: 1.0 + math.log(c) for g, c in counts.items()}
-    norm = math.sqrt(sum(v * v for v in tf.values())) or 1.0
-    z = list(model["intercept"])
-    for g, v in tf.items():
-        for k, c in enumerate(model["grams"][g]):
-            z[k] += c * v / norm
-    top = max(z)
-    e = [math.exp(x - top) for x in z]
-    s = sum(e)
-    return [x / s for x in e]
+    rows, cols, tf = [], [], []
+    for r, name in enumerate(names):
+        for i, c in Counter(index[g] for g in grams(fold(name), low, high) if g in index).items():
+            rows.append(r)
+            cols.append(i)
+            tf.append(1.0 + math.log(c))
+    rows, cols, tf = np.array(rows, dtype=np.int64), np.array(cols, dtype=np.int64), np.array(tf)
+    norm = np.sqrt(np.bincount(rows, weights=tf * tf, minlength=len(names)))
+    z = np.tile(intercept, (len(names), 1))
+    if len(rows):
+        np.add.at(z, rows, coef[cols] * (tf / norm[rows])[:, None])
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def infer(names: list[str], model: dict | None = None) -> list[tuple[str | None, float]]:
@@ -69,9 +87,8 @@ def infer(names: list[str], model: dict | None = None) -> list[tuple[str | None,
     model = model or load()
     if model is None:
         return [(None, 0.0)] * len(names)
-    out = []
-    for name in names:
-        p = probabilities(model, name or "")
-        k = max(range(len(p)), key=p.__getitem__)
-        out.append((model["classes"][k] if p[k] >= model["threshold"] else None, round(p[k], 3)))
-    return out
+    if not names:
+        return []
+    p = probabilities(model, names)
+    best, chance = p.argmax(axis=1), p.max(axis=1)
+    return [(model["classes"][k] if c >= model["threshold"] else None, round(float(c), 3)) for k, c in zip(best, chance)]
