@@ -1,12 +1,12 @@
 """An organisation's type from its name, where no source gives one (issue 14: "a type for every organisation").
 
 CORDIS gives every participant an activity type (HES higher or secondary education, REC research, PRC company,
-PUB public body, OTH other); keep.eu, the networks and Eurocities give none.  A logistic regression on the
-character n-grams of 30,720 CORDIS participants' names (scikit-learn, trained by scripts/make_type_model.py
-from a full-data warehouse) reads the type from a name in any of the region's languages ('Latvian Institute of
-Organic Synthesis' REC, 'Vantaan kaupunki' PUB).  The model ships as plain numbers (reference/type_model.json):
-a build applies it without scikit-learn, and only where the model is sure enough (its `threshold`, chosen on
-matched records of other sources; the figures are in the file and the README).
+PUB public body, OTH other); keep.eu and the city networks give none.  A logistic regression on the character
+n-grams of CORDIS participants' names (half of the 30,720, the other half held out by a hash; scikit-learn,
+trained by scripts/make_type_model.py from a full-data warehouse, the intercepts moved to the mix of types of the
+other sources' records) reads the type from a name in any of the region's languages.  The model ships as plain
+numbers (reference/type_model.json): a build applies it without scikit-learn, and only where the model is sure
+enough (its `threshold`, chosen on matched records of other sources; the figures are in the file and the README).
 """
 
 from __future__ import annotations
