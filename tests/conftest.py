@@ -18,6 +18,15 @@ if not os.environ.get("PREFECT_HOME"):
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
+# rich reads COLUMNS once, when a console is made.  The CLI's two consoles are made here, before any test,
+# with COLUMNS unset, so each test's own COLUMNS (CliRunner's env) sets their width when they print, whichever
+# test first imported the CLI in this process (under pytest-xdist, another one than in a serial run).
+_columns = os.environ.pop("COLUMNS", None)
+import baltetl.cli.common  # noqa: E402, F401
+
+if _columns is not None:
+    os.environ["COLUMNS"] = _columns
+
 
 @pytest.fixture(scope="session")
 def prefect_server():

@@ -110,7 +110,9 @@ def test_the_full_data_publishes(full, tmp_path):
     assert pages["organisation"] == in_metro > 2000
     assert pages["project"] == con.execute("SELECT count(*) FROM public_projects").fetchone()[0] > 4000
     index = (tmp_path / "site" / "assets" / "search-index.js").read_text(encoding="utf-8")
-    assert '"HELSINGIN YLIOPISTO"' in index
+    helsinki = con.execute("""SELECT g.name FROM golden_organisations g JOIN organisation_sources s USING (golden_id)
+                              JOIN organisations o USING (org_key) WHERE o.source = 'cordis' AND o.name = 'HELSINGIN YLIOPISTO'""").fetchone()[0]
+    assert helsinki.upper() == "HELSINGIN YLIOPISTO" and f'"{helsinki}"' in index
     for page in (tmp_path / "site").rglob("*.html"):
         assert not re.search(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z]{2,}", page.read_text(encoding="utf-8")), page
 

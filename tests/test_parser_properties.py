@@ -18,11 +18,13 @@ parser and the source's contract (quality.validate, every tolerance off).  Prope
 from __future__ import annotations
 
 import atexit
+import csv
 import functools
 import io
 import json
 import os
 import shutil
+import sys
 import tarfile
 import tempfile
 import zipfile
@@ -348,9 +350,22 @@ def test_an_out_of_range_date_quarantines_its_value_not_the_source():
     assert v.tables["projects"]["end_date"].isna().all() and len(v.tables["participations"]) == v.reports["participations"].read
 
 
-def test_a_quote_never_closed_in_a_long_file_is_handled():
+@pytest.mark.parametrize("limit_before", [None, sys.maxsize])
+def test_a_quote_never_closed_in_a_long_file_is_handled(limit_before):
     """csv raises csv.Error for a field longer than 131,072 characters: a quote opened and never closed in a
-    long list.  The ETMUN list quarantines the row; a cluster registry is refused as unreadable."""
+    long list.  The ETMUN list quarantines the row; a cluster registry is refused as unreadable.  Also when
+    something in the process raised the csv module's limit before (frictionless does, once its CSV parser is
+    imported; under pytest-xdist a test of the published CSV files ran first and this test failed)."""
+    saved = csv.field_size_limit()
+    if limit_before is not None:
+        csv.field_size_limit(limit_before)
+    try:
+        _quote_never_closed()
+    finally:
+        csv.field_size_limit(saved)
+
+
+def _quote_never_closed():
     header, aarhus, _ = NETWORKS.split(b"\n", 2)
     unquoted = aarhus.replace(b'"', b"") + b"\n"  # 20 fields without a quote
     members = header + b"\n" + aarhus + b'\n"Aalborg;' + unquoted * 2000  # 260 kB after an opened quote

@@ -74,7 +74,7 @@ def test_helsinki_university_joined_across_sources_and_how(wh):
     assert golden_of(con, hut) != golden_of(con, cordis) != golden_of(con, city)
     # the city council is one organisation over four sources
     g = con.execute("SELECT sources, name FROM golden_organisations WHERE golden_id = ?", [golden_of(con, city)]).fetchone()
-    assert set(g[0]) >= {"cordis", "eurocities", "keep", "networks"} and g[1] == "HELSINGIN KAUPUNKI"
+    assert set(g[0]) >= {"cordis", "eurocities", "keep", "networks"} and g[1] == "Helsingin kaupunki"  # CORDIS's name, as another member writes it
 
 
 def test_no_cross_country_cluster_without_a_key(wh):
@@ -510,3 +510,26 @@ def test_the_batched_name_scoring_decides_every_pair_as_name_match_does():
                 want.append((score, reps[i].key, reps[j].key))
     assert len(want) >= 5  # several of name_match's tests join here
     assert sorted(resolve._name_matches(reps, pairs)) == sorted(want)
+
+
+def test_a_name_in_capitals_takes_the_writing_of_a_member_or_of_ror():
+    """CORDIS writes legal names in capitals without accents; the golden name takes the same name as a member
+    record or ROR writes it, and nothing else: another name, a name already written so, a single record
+    without ROR names, stay."""
+    con = duckdb.connect()
+    con.execute("CREATE TABLE golden_organisations (golden_id VARCHAR, name VARCHAR, name_local VARCHAR, name_en VARCHAR, records INT)")
+    con.execute("""INSERT INTO golden_organisations VALUES
+        ('g1', 'RIGAS TEHNISKA UNIVERSITATE', 'Rīgas Tehniskā universitāte', 'Riga Technical University', 2),
+        ('g2', 'TECHNISCHE UNIVERSITAT HAMBURG', NULL, NULL, 3),
+        ('g3', 'LATVIJAS UNIVERSITATE', NULL, 'University of Latvia', 2),
+        ('g4', 'Gate 21', NULL, NULL, 2),
+        ('g5', 'VANTAAN KAUPUNKI', NULL, NULL, 1)""")
+    members = {"g1": ["a", "b"], "g2": ["c", "d", "e"], "g3": ["f", "g"], "g4": ["h", "i"], "g5": ["j"]}
+    names = {"a": "RIGAS TEHNISKA UNIVERSITATE", "b": "Riga Technical University",
+             "c": "TECHNISCHE UNIVERSITAT HAMBURG", "d": "Technische Universitat Hamburg",
+             "e": "Technische Universität Hamburg", "f": "LATVIJAS UNIVERSITATE", "g": "University of Latvia",
+             "h": "GATE 21", "i": "Gate 21", "j": "VANTAAN KAUPUNKI"}  # fmt: skip
+    assert resolve.better_written_names(con, members, names) == 2
+    assert dict(con.execute("SELECT golden_id, name FROM golden_organisations").fetchall()) == {
+        "g1": "Rīgas Tehniskā universitāte", "g2": "Technische Universität Hamburg", "g3": "LATVIJAS UNIVERSITATE",
+        "g4": "Gate 21", "g5": "VANTAAN KAUPUNKI"}

@@ -48,7 +48,8 @@ def stand_in_resolution(con, revs) -> None:
                         "metropolis_id", "assigned_by"))  # fmt: skip
     con.execute(f"CREATE TABLE golden_organisations AS SELECT s.golden_id, {firsts}, list(DISTINCT o.source) AS "
                 "sources, count(*)::INTEGER AS records, false AS hidden, NULL::VARCHAR AS name_en, "
-                "NULL::VARCHAR AS name_local, NULL::VARCHAR AS ror_id, NULL::VARCHAR AS wikidata_id "
+                "NULL::VARCHAR AS name_local, NULL::VARCHAR AS ror_id, NULL::VARCHAR AS wikidata_id, "
+                "NULL::VARCHAR AS type_from_name, NULL::DOUBLE AS type_from_name_p "
                 "FROM organisation_sources s JOIN organisations o USING (org_key) GROUP BY s.golden_id")  # fmt: skip
 
 

@@ -171,3 +171,18 @@ def test_the_published_source_records_carry_their_lineage(site):
     assert sum(matched is not None for _, _, matched, _, _ in rows) > 0.9 * len(rows)
     exported = (site.site / "data" / "organisation_sources.csv").read_text(encoding="utf-8").splitlines()[0]
     assert {"source_id", "matched_country", "country_evidence"} <= set(exported.split(","))
+
+
+def test_a_type_read_from_the_name_is_only_where_no_source_gives_one_and_says_so(site):
+    """keep.eu gives no type: such an organisation's type is read from its name (baltetl.orgtypes) where the
+    model is sure enough, shown as such on its page; an organisation a source types keeps the source's."""
+    from baltetl import orgtypes
+
+    rows = _q(site, "SELECT activity_type, org_type, type_from_name, type_from_name_p FROM golden_organisations")
+    inferred = [r for r in rows if r[2]]
+    assert inferred and all(a is None and o is None and p >= orgtypes.load()["threshold"] for a, o, _t, p in inferred)
+    assert not [r for r in rows if r[2] is None and r[3] is not None]
+    shown = _q(site, """SELECT count(*) FROM public_organisations WHERE metropolis_id IS NOT NULL
+                        AND type_from_name IS NOT NULL AND activity_type IS NULL AND org_type IS NULL""")[0][0]
+    said = sum("read from its name by a model" in html for path, html in _pages(site) if path.parent.name == "organisation")
+    assert said == shown > 0

@@ -93,7 +93,7 @@ def org_kind(o: dict) -> str:
         return ACTIVITY[o["activity_type"]]
     t = (o.get("org_type") or "").lower()
     if not t:
-        return "Type not given"
+        return ACTIVITY.get(o.get("type_from_name"), "Type not given")  # a model's reading of the name, or nothing
     for kind, words in KIND_WORDS:
         if any(w in t for w in words):
             return kind

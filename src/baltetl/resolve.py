@@ -122,7 +122,7 @@ from rapidfuzz import fuzz, process
 from . import cognates, db, models, normalise
 from .declaration import declared, registry_table
 from .faults import point
-from .normalise import norm_place, norm_postcode
+from .normalise import fold, norm_place, norm_postcode
 from .state import write_parquet
 
 THRESHOLD = 92.0  # token_sort_ratio on normalised names, same or unknown city
@@ -1602,6 +1602,50 @@ def add_registry_fields(con, members_of: dict[str, list[str]], rec_of: dict[str,
     return con.execute("SELECT count(*) FROM golden_organisations WHERE ror_id IS NOT NULL").fetchone()[0]
 
 
+def better_written_names(con, members_of: dict[str, list[str]], name_of: dict[str, str]) -> int:
+    """A golden name in capitals only (CORDIS writes legal names so: 'RIGAS TEHNISKA UNIVERSITATE') takes the
+    writing of a member record, or of ROR, that gives the same name with its small letters and accents ('Rīgas
+    Tehniskā universitāte'): the same words once case, accents and punctuation are set aside (`fold`).  The
+    form with the most letters beyond ASCII first, then the most frequent among the members, then the shorter.
+    Only the writing changes, never the name.  Returns how many names were rewritten."""
+    rows = con.execute("""
+        SELECT golden_id, name, name_local, name_en FROM golden_organisations
+        WHERE name = upper(name) AND name <> lower(name) AND (records > 1 OR name_local IS NOT NULL OR name_en IS NOT NULL)
+    """).fetchall()  # fmt: skip
+    out = []
+    for gid, name, local, en in rows:
+        names = [name_of[k] for k in members_of.get(gid, ()) if k in name_of]
+        key = fold(name)
+        forms = {f for f in (*names, local, en) if f and f != f.upper() and fold(f) == key}
+        if forms:
+            counts = Counter(names)
+            out.append((gid, min(forms, key=lambda f: (-sum(not c.isascii() for c in f), -counts[f], len(f), f))))
+    if out:
+        con.register("written_names", pd.DataFrame(out, columns=["golden_id", "name"], dtype=object))
+        con.execute("UPDATE golden_organisations g SET name = w.name FROM written_names w WHERE w.golden_id = g.golden_id")
+        con.unregister("written_names")
+    return len(out)
+
+
+def infer_types(con) -> int:
+    """A golden organisation no source gives a type (no activity type, no type of its own: keep.eu's, most of
+    them) gets the CORDIS activity type its name reads as (`orgtypes`, where the model is sure enough), in
+    type_from_name and its chance in type_from_name_p.  Returns how many got one."""
+    from . import orgtypes
+
+    rows = con.execute("SELECT golden_id, name FROM golden_organisations "
+                       "WHERE activity_type IS NULL AND org_type IS NULL").fetchall()  # fmt: skip
+    if not rows:
+        return 0
+    typed = [(gid, t, p) for (gid, _n), (t, p) in zip(rows, orgtypes.infer([n for _g, n in rows])) if t]
+    if typed:
+        con.register("typed_frame", pd.DataFrame(typed, columns=["golden_id", "t", "p"]))
+        con.execute("UPDATE golden_organisations g SET type_from_name = x.t, type_from_name_p = x.p "
+                    "FROM typed_frame x WHERE x.golden_id = g.golden_id")  # fmt: skip
+        con.unregister("typed_frame")
+    return len(typed)
+
+
 # ---------------------------------------------------------------------------------------------------------
 # entry point
 
@@ -1678,6 +1722,8 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None,
     models.run(con, SCHEMA)
     multi_source = insert_golden(con, members_of, moved={r.key: r.country for r in recs if address_moved(r)})
     stats["golden_with_ror"] = add_registry_fields(con, members_of, {r.key: r for r in recs})
+    stats["names_rewritten"] = better_written_names(con, members_of, {r.key: r.name for r in recs})
+    stats["types_inferred"] = infer_types(con)
     sids = source_ids(con)
     os_rows = pd.DataFrame(
         [(k, gid_of[k], src[k], *(best.get(k, ("single", 1.0)) if len(members_of[gid_of[k]]) > 1 else ("single", 1.0)),

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import json
 import re
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ import pandas as pd
 import yaml
 from anyascii import anyascii
 
-from . import db, models
+from . import csvtext, db, models
 from .config import Config, revisions_dir
 from .geo import insert_rows
 from .normalise import caseless, norm_place
@@ -186,7 +185,7 @@ def _read_csv(path: Path, raw: bytes, columns: list[str]) -> tuple[list[tuple[in
     if not lines:
         return [], []
     delim = ";" if lines[0].count(";") > lines[0].count(",") else ","  # spreadsheets in many locales save with ;
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    reader = csvtext.reader(text, delim)
     header = [_norm_key(h) for h in next(reader)]
     issues = _unknown(path.name, 1, header, columns)
     out = []

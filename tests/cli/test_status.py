@@ -86,3 +86,14 @@ def test_an_interrupted_run_reads_well(failed, tmp_path):
     assert re.search(r"^\s*keep\s+interrupted\s", out, re.M) and "was interrupted" in out, out
     assert any(ln.startswith("keep interrupted: run interrupted") for ln in out.splitlines()), out
     rec.unlink()  # the module's other tests see the failed run last
+
+
+def test_the_consoles_take_each_invocations_width(monkeypatch):
+    """rich reads COLUMNS once, when a console is made: the CLI's consoles are made (tests/conftest.py) with
+    COLUMNS unset, so the width is each invocation's, not that of whichever test imported the CLI first (under
+    pytest-xdist `baltetl status` at 160 columns printed at 80 and wrapped its table titles)."""
+    from baltetl.cli import common
+
+    for cols in (80, 160, 100):
+        monkeypatch.setenv("COLUMNS", str(cols))
+        assert (common.out.width, common.console.width) == (cols, cols)

@@ -6,7 +6,8 @@ CREATE OR REPLACE TABLE golden_organisations (
     golden_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, short_name VARCHAR, org_type VARCHAR,
     activity_type VARCHAR, country VARCHAR, city VARCHAR, nuts3 VARCHAR, website VARCHAR, metropolis_id VARCHAR,
     assigned_by VARCHAR, sources VARCHAR[], records INTEGER, hidden BOOLEAN NOT NULL DEFAULT false,
-    name_en VARCHAR, name_local VARCHAR, ror_id VARCHAR, wikidata_id VARCHAR);
+    name_en VARCHAR, name_local VARCHAR, ror_id VARCHAR, wikidata_id VARCHAR, type_from_name VARCHAR,
+    type_from_name_p DOUBLE);
 
 -- Each source record (org_key) and the golden organisation it belongs to, by which rule.
 CREATE OR REPLACE TABLE organisation_sources (

@@ -51,6 +51,7 @@ CREATE OR REPLACE VIEW public_organisations AS
 SELECT g.golden_id, public_text(g.name) AS name, public_text(g.short_name) AS short_name, g.org_type,
        g.activity_type, g.country, g.city, g.nuts3, public_text(g.website) AS website, g.metropolis_id,
        public_text(g.name_en) AS name_en, public_text(g.name_local) AS name_local, g.ror_id, g.wikidata_id,
+       g.type_from_name, g.type_from_name_p,
        (SELECT list(s ORDER BY s) FROM unnest(g.sources) AS u(s)
         WHERE s NOT IN (SELECT source FROM source_data WHERE illustrative)) AS sources
 FROM shown_organisations g

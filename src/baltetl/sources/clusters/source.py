@@ -32,7 +32,7 @@ import pandas as pd
 from bs4 import BeautifulSoup, Comment
 from lxml import etree
 
-from ... import normalise
+from ... import csvtext, normalise
 from ...http import FetchError
 from ...types import Landed, Parsed, Reject, SourceContext, StructureChanged
 from .options import ECCP_BASE, PROFILE_TYPES
@@ -473,7 +473,7 @@ def _read_table(landed: Landed, reg: dict | None) -> tuple[list[tuple[str, list[
     if not delim:
         head = "\n".join(text.split("\n", 20)[:20])  # title lines above the header may hold none
         delim = max([";", ",", "\t"], key=head.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    reader = csvtext.reader(text, delim)
     rows, line = [], 1
     try:
         for cells in reader:

@@ -20,14 +20,13 @@ The networks to load are configured by short name (`networks = ["BaltMet", "UBC"
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Iterable
 from pathlib import PurePosixPath
 
 import pandas as pd
 
-from ... import archive, normalise
+from ... import archive, csvtext, normalise
 from ...types import Landed, NoInput, Parsed, Reject, SourceContext, StructureChanged
 
 
@@ -98,7 +97,7 @@ def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
             where = landed.path.name if member == landed.path.name else f"{landed.path.name}!{member}"
             text = _text(data, where)
             try:
-                head = next(csv.reader(io.StringIO(text[:4000], newline=""), delimiter=";"), [])
+                head = next(csvtext.reader(text[:4000], ";"), [])
             except csv.Error:  # not a CSV header: neither of the two files
                 head = []
             head = [h.strip().lstrip("\ufeff") for h in head]
@@ -146,7 +145,7 @@ def _text(data: bytes, where: str) -> str:
 
 
 def _read_members(text: str, where: str, wanted: set[str], out: list[dict], rejects: list[Reject]) -> None:
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=";")
+    reader = csvtext.reader(text, ";")
     header = next(reader)
     n = len(header)
     idx = {h.strip().lstrip("\ufeff"): i for i, h in enumerate(header)}
@@ -277,7 +276,7 @@ def _organisations(ms: pd.DataFrame) -> pd.DataFrame:
 
 
 def _read_meta(text: str, where: str) -> list[dict]:
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=";")
+    reader = csvtext.dict_reader(text, ";")
     out = []
     line = reader.line_num
     try:
