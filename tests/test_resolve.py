@@ -523,13 +523,15 @@ def test_a_name_in_capitals_takes_the_writing_of_a_member_or_of_ror():
         ('g2', 'TECHNISCHE UNIVERSITAT HAMBURG', NULL, NULL, 3),
         ('g3', 'LATVIJAS UNIVERSITATE', NULL, 'University of Latvia', 2),
         ('g4', 'Gate 21', NULL, NULL, 2),
-        ('g5', 'VANTAAN KAUPUNKI', NULL, NULL, 1)""")
-    members = {"g1": ["a", "b"], "g2": ["c", "d", "e"], "g3": ["f", "g"], "g4": ["h", "i"], "g5": ["j"]}
+        ('g5', 'VANTAAN KAUPUNKI', NULL, NULL, 1),
+        ('g6', 'HELSINGIN YLIOPISTO', 'Helsingin yliopisto', 'University of Helsinki', 3)""")
+    members = {"g1": ["a", "b"], "g2": ["c", "d", "e"], "g3": ["f", "g"], "g4": ["h", "i"], "g5": ["j"], "g6": ["k", "l", "m"]}
     names = {"a": "RIGAS TEHNISKA UNIVERSITATE", "b": "Riga Technical University",
              "c": "TECHNISCHE UNIVERSITAT HAMBURG", "d": "Technische Universitat Hamburg",
              "e": "Technische Universität Hamburg", "f": "LATVIJAS UNIVERSITATE", "g": "University of Latvia",
-             "h": "GATE 21", "i": "Gate 21", "j": "VANTAAN KAUPUNKI"}  # fmt: skip
-    assert resolve.better_written_names(con, members, names) == 2
+             "h": "GATE 21", "i": "Gate 21", "j": "VANTAAN KAUPUNKI", "k": "HELSINGIN YLIOPISTO",
+             "l": "Helsingin Yliopisto", "m": "Helsingin Yliopisto"}  # fmt: skip
+    assert resolve.better_written_names(con, members, names) == 3
     assert dict(con.execute("SELECT golden_id, name FROM golden_organisations").fetchall()) == {
         "g1": "Rīgas Tehniskā universitāte", "g2": "Technische Universität Hamburg", "g3": "LATVIJAS UNIVERSITATE",
-        "g4": "Gate 21", "g5": "VANTAAN KAUPUNKI"}
+        "g4": "Gate 21", "g5": "VANTAAN KAUPUNKI", "g6": "Helsingin yliopisto"}  # a form not capitalised word by word first

@@ -1606,7 +1606,8 @@ def better_written_names(con, members_of: dict[str, list[str]], name_of: dict[st
     """A golden name in capitals only (CORDIS writes legal names so: 'RIGAS TEHNISKA UNIVERSITATE') takes the
     writing of a member record, or of ROR, that gives the same name with its small letters and accents ('Rīgas
     Tehniskā universitāte'): the same words once case, accents and punctuation are set aside (`fold`).  The
-    form with the most letters beyond ASCII first, then the most frequent among the members, then the shorter.
+    form with the most letters beyond ASCII first, then one not capitalised word by word (ROR's 'Helsingin
+    yliopisto', not 'Helsingin Yliopisto'), then the most frequent among the members, then the shorter.
     Only the writing changes, never the name.  Returns how many names were rewritten."""
     rows = con.execute("""
         SELECT golden_id, name, name_local, name_en FROM golden_organisations
@@ -1619,7 +1620,7 @@ def better_written_names(con, members_of: dict[str, list[str]], name_of: dict[st
         forms = {f for f in (*names, local, en) if f and f != f.upper() and fold(f) == key}
         if forms:
             counts = Counter(names)
-            out.append((gid, min(forms, key=lambda f: (-sum(not c.isascii() for c in f), -counts[f], len(f), f))))
+            out.append((gid, min(forms, key=lambda f: (-sum(not c.isascii() for c in f), f == f.title(), -counts[f], len(f), f))))
     if out:
         con.register("written_names", pd.DataFrame(out, columns=["golden_id", "name"], dtype=object))
         con.execute("UPDATE golden_organisations g SET name = w.name FROM written_names w WHERE w.golden_id = g.golden_id")
