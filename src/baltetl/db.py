@@ -5,11 +5,9 @@ from __future__ import annotations
 import fcntl
 import os
 import struct
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -24,25 +22,6 @@ ROW_GROUP_SIZE = 16_384
 def quote(text: str | Path) -> str:
     """A path or text as an SQL string literal."""
     return "'" + str(text).replace("'", "''") + "'"
-
-
-# How often a thread running Python hands the GIL on while a build runs (Python's default: 5 ms).  DuckDB's
-# Python client takes the GIL between the tasks of a query (to check for Ctrl-C): a query on one thread waits
-# up to that long for each of them while another thread runs Python, and a build runs Python (normalisation,
-# resolution, ranking) beside its SQL.  The geography beside a Python thread: 2.4 s at 5 ms, 1.5 s at 0.5 ms
-# (0.7 s alone).
-BUILD_SWITCH_INTERVAL = 0.0005
-
-
-@contextmanager
-def quick_handoff(interval: float = BUILD_SWITCH_INTERVAL) -> Iterator[None]:
-    """The GIL's switch interval at most `interval` inside; the one before restored after."""
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(min(before, interval))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
 
 
 def open_build(path: Path) -> duckdb.DuckDBPyConnection:

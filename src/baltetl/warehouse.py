@@ -45,13 +45,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
           fingerprint: tuple[str, dict] | None = None) -> dict:  # fmt: skip
     """Build a new warehouse file from every source's current snapshot; return counts.
 
-    fingerprint: buildinfo.compute(cfg, state) taken before the build (default: taken here).  Its threads hand
-    the GIL on every 0.5 ms (db.quick_handoff): its SQL runs beside Python."""
-    with db.quick_handoff():
-        return _build(cfg, state, run_id, log, fingerprint)
-
-
-def _build(cfg: Config, state: State, run_id: str, log: Callable[[str], None], fingerprint: tuple[str, dict] | None) -> dict:
+    fingerprint: buildinfo.compute(cfg, state) taken before the build (default: taken here)."""
     fp, parts = fingerprint or buildinfo.compute(cfg, state)
     target = cfg.warehouse
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -149,24 +149,3 @@ def test_a_staging_that_fails_still_lets_the_records_thread_go(tmp_path):
         warehouse.stage(con, state, state.sources(), staged)
     assert staged.is_set()
     con.close()
-
-
-def test_a_build_hands_the_gil_on_quickly_and_restores_the_interval(monkeypatch):
-    """warehouse.build runs inside db.quick_handoff: the GIL's switch interval 0.5 ms while it runs (DuckDB's
-    Python client takes the GIL between a query's tasks), the one before restored after, also on failure."""
-    import sys
-
-    from baltetl import db, warehouse
-
-    seen = []
-
-    def fake(*_a):
-        seen.append(sys.getswitchinterval())
-        raise RuntimeError("stop")
-
-    before = sys.getswitchinterval()
-    monkeypatch.setattr(warehouse, "_build", fake)
-    with pytest.raises(RuntimeError):
-        warehouse.build(None, None, "r1")
-    assert seen == [db.BUILD_SWITCH_INTERVAL] and before > db.BUILD_SWITCH_INTERVAL
-    assert sys.getswitchinterval() == before
