@@ -126,26 +126,3 @@ def test_a_source_without_live_input_is_skipped_not_failed(cfg):
         pipeline.land(cfg, "interreg_se")  # no URL configured: nothing to fetch
     result = pipeline.fail(cfg, pipeline.new_run_id(), "interreg_se", 0.0, pipeline.NoInput("no url"))
     assert result.status == "skipped"
-
-
-def test_a_staging_that_fails_still_lets_the_records_thread_go(tmp_path):
-    """warehouse.stage sets `organisations_staged` whatever happens: the build's records thread waits for it,
-    so a staging that fails (here an organisations file that is no Parquet) must set it too, or the build
-    would wait for that thread for ever instead of failing."""
-    import threading
-
-    from baltetl import db, warehouse
-    from baltetl.state import State
-
-    state = State(tmp_path / "state")
-    snap = state.source_dir("cordis") / "r1"
-    snap.mkdir(parents=True)
-    (snap / "meta.json").write_text("{}")
-    (snap / "organisations.parquet").write_bytes(b"not parquet")
-    (state.source_dir("cordis") / "CURRENT").write_text("r1")
-    con = db.open_build(tmp_path / "b.duckdb")
-    staged = threading.Event()
-    with pytest.raises(Exception):
-        warehouse.stage(con, state, state.sources(), staged)
-    assert staged.is_set()
-    con.close()
