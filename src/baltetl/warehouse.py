@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -55,7 +54,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
     sqld = sql_dir(cfg)
     con = db.open_build(tmp)
     pending = None  # this build's history, committed only once the new file is swapped in
-    records = projects = words = hist = base = ranked = None
+    records = words = hist = base = ranked = None
     point("build.open")
     try:
         # a saved model ranks the opportunities (beside the last marts) instead of the hand-weighted ranking
@@ -71,12 +70,9 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         sources = state.sources()
         # staging loads on cursors of its own while the geography is built here (its TEMP tables are this
         # connection's; the staged tables and views are the database's)
-        # and the records are normalised (Python) as soon as the organisations are staged, while the rest loads
-        # and the core tables fill
-        stage_con, stage_pool, orgs_staged = db.cursor(con), ThreadPoolExecutor(1), threading.Event()
-        records = resolve.load_records_meanwhile(con, ready=orgs_staged)
+        stage_con, stage_pool = db.cursor(con), ThreadPoolExecutor(1)
         try:
-            staged = stage_pool.submit(stage, stage_con, state, sources, orgs_staged)
+            staged = stage_pool.submit(stage, stage_con, state, sources)
             build_geography(con, cfg)  # core/geography.sql
             staged.result()
         finally:
@@ -84,10 +80,9 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
             stage_con.close()
         point("build.staged")
         # core
-        projects = db.meanwhile(con, lambda cur: models.run(cur, "core/projects.sql", sqld), "projects")
-        placement.place_staged(con, sqld)  # core/placement.sql: address_metropolis (beside core/projects.sql)
+        records = resolve.load_records_meanwhile(con)  # normalised while the core tables fill
+        placement.place_staged(con, sqld)  # core/placement.sql: address_metropolis
         models.run(con, "core/from_staging.sql", sqld)
-        projects.result()
         models.run(con, "core/runs.sql", sqld)
         _run_records(con, state, sources)
         point("build.core")
@@ -147,7 +142,7 @@ def build(cfg: Config, state: State, run_id: str, log: Callable[[str], None] = p
         }
         con.execute("CHECKPOINT build")
     except BaseException:
-        for fut in (records, projects, words, hist, base, ranked):
+        for fut in (records, words, hist, base, ranked):
             if fut is not None:
                 fut.exception()  # its cursor must be done before the connection closes
         if hist is not None and hist.done() and hist.exception() is None:
@@ -198,54 +193,33 @@ def create_public_views(con: duckdb.DuckDBPyConnection, path: Path) -> list[str]
         "SELECT view_name FROM duckdb_views() WHERE view_name LIKE 'public\\_%' ESCAPE '\\' ORDER BY 1").fetchall()]
 
 
-def stage(con: duckdb.DuckDBPyConnection, state: State, sources: list[str],
-          organisations_staged: threading.Event | None = None) -> None:  # fmt: skip
+def stage(con: duckdb.DuckDBPyConnection, state: State, sources: list[str]) -> None:
     """The staging layer, the same for every source: stg_<source>__<table> for every table of its snapshot
     (as its contract delivered it), stg_<core table> = the union over sources cast to the core table's columns
-    (core/tables.sql), stg_records = every staged record's lineage.
-
-    The organisations are staged first (every source's, and stg_organisations): then `organisations_staged` is
-    set (resolve.load_records_meanwhile waits for it) while the other tables load.  It is set whatever happens."""
+    (core/tables.sql), stg_records = every staged record's lineage."""
     parts: dict[str, list[str]] = {t: [] for t in CORE_TABLES}
     records = []
     loads = [(source, pq.stem, pq) for source in sources for pq in sorted(state.current(source).glob("*.parquet"))]
-    orgs = [load for load in loads if load[1] == "organisations"]
-    try:
-        parallel(con, [_create_staged(*load) for load in orgs])
-        _stage_view(con, "organisations", [_core_select(con, source, f"stg_{source}__{table}", table)
-                                           for source, table, _pq in orgs])  # fmt: skip
-    finally:
-        if organisations_staged is not None:
-            organisations_staged.set()
-    parallel(con, [_create_staged(*load) for load in loads if load not in orgs])
+    parallel(con, [f"CREATE TABLE stg_{source}__{table} AS SELECT * FROM read_parquet({_q(pq)})"
+                   for source, table, pq in loads])  # fmt: skip
     for source, table, _pq in loads:
         stg = f"stg_{source}__{table}"
         records.append(f"SELECT '{source}' AS source, '{table}' AS table_name, record_key, record_ref FROM {stg}")
-        if table in CORE_TABLES and table != "organisations":
+        if table in CORE_TABLES:
             parts[table].append(_core_select(con, source, stg, table))
     for table, selects in parts.items():
-        if table != "organisations":
-            _stage_view(con, table, selects)
+        if selects:
+            con.execute(f"CREATE VIEW stg_{table} AS " + " UNION ALL BY NAME ".join(selects))
+        else:  # no source delivers this table: an empty one of the right shape
+            cols = [c for c in db.columns(con, table) if c not in DERIVED]
+            if "city" in cols:
+                cols.append("NULL::VARCHAR AS city_norm")
+            con.execute(f"CREATE VIEW stg_{table} AS SELECT {', '.join(cols)} FROM {table} WHERE false")
     con.execute(
         "CREATE VIEW stg_records AS "
         + (" UNION ALL ".join(records) if records else "SELECT NULL::VARCHAR source, NULL::VARCHAR table_name, "
            "NULL::VARCHAR record_key, NULL::VARCHAR record_ref WHERE false")
     )  # fmt: skip
-
-
-def _create_staged(source: str, table: str, pq: Path) -> str:
-    return f"CREATE TABLE stg_{source}__{table} AS SELECT * FROM read_parquet({_q(pq)})"
-
-
-def _stage_view(con: duckdb.DuckDBPyConnection, table: str, selects: list[str]) -> None:
-    """stg_<table>: the union of the sources' selects (_core_select); none: an empty one of the right shape."""
-    if selects:
-        con.execute(f"CREATE VIEW stg_{table} AS " + " UNION ALL BY NAME ".join(selects))
-        return
-    cols = [c for c in db.columns(con, table) if c not in DERIVED]
-    if "city" in cols:
-        cols.append("NULL::VARCHAR AS city_norm")
-    con.execute(f"CREATE VIEW stg_{table} AS SELECT {', '.join(cols)} FROM {table} WHERE false")
 
 
 def parallel(con: duckdb.DuckDBPyConnection, statements: list[str]) -> None:

@@ -4,8 +4,10 @@
 -- city_norm is the upper-case ASCII form of the city, computed when the data was staged.
 
 -- address_metropolis: one row per distinct (country, post_code, city_norm, nuts3), made by core/placement.sql
--- (placement.place_staged) just before this file.  The projects (placed nowhere) are core/projects.sql, run
--- beside the placement.
+-- (placement.place_staged) just before this file.
+
+INSERT INTO projects BY NAME
+SELECT * FROM stg_projects;
 
 -- a staged table's rows with the metropolis their address is placed in
 CREATE OR REPLACE TEMP MACRO placed(staged) AS TABLE
