@@ -241,6 +241,28 @@ def test_records_loaded_from_the_staged_organisations_are_those_of_the_core_tabl
     assert from_staged == from_core
 
 
+def test_legal_suffixes_are_stripped_as_cleanco_strips_them(wh):
+    """strip_legal_suffix tries cleanco's terms only where they can end the name, and lower-cases an ASCII name
+    itself (cleanco's accent folding leaves it so): what it strips is what cleanco's basename (suffixes only)
+    strips, for every name and short name of the sample, as written and in ASCII (as norm_name passes it)."""
+    from anyascii import anyascii
+    from cleanco import prepare_default_terms
+    from cleanco.clean import custom_basename
+
+    con, _state = wh
+    terms = prepare_default_terms()
+    names = [r[0] for r in con.execute("SELECT name FROM organisations UNION SELECT short_name FROM organisations")
+             .fetchall() if r[0]]  # fmt: skip
+    names += ["Posiva Oy", "Foo Sp. z o.o.", "ÅBO AKADEMI AB", "Société Générale S.A.", "X Company Ltd.", "Y A/S  "]
+    stripped = 0
+    for name in names:
+        for form in (name, anyascii(name)):
+            ours = resolve.strip_legal_suffix(form)
+            assert ours == custom_basename(form, terms, suffix=True, prefix=False, middle=False), form
+            stripped += ours != form.strip()
+    assert len(names) > 1000 and stripped > 100
+
+
 def test_source_ids_and_eval_on_golden_ids_of_a_warehouse(wh, tmp_path):
     """organisation_sources carries each record's own id; eval-matching --warehouse finds pairs by it and scores
     the golden ids of the build, per split, last line with pairs=."""

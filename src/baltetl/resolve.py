@@ -97,7 +97,6 @@ import bisect
 import hashlib
 import os
 import re
-import threading
 import time
 from collections import Counter, defaultdict, namedtuple
 from concurrent.futures import Future
@@ -909,18 +908,11 @@ def load_records(con: duckdb.DuckDBPyConnection, table: str = "organisations") -
     return out
 
 
-def load_records_meanwhile(con: duckdb.DuckDBPyConnection, ready: threading.Event | None = None) -> Future:
+def load_records_meanwhile(con: duckdb.DuckDBPyConnection) -> Future:
     """load_records of the staged organisations in a thread, on a cursor of its own: the normalisation (Python)
-    runs while the build's SQL (DuckDB, without the GIL) stages the other tables and places the records in
-    metropolises.  ready: set once stg_organisations is there (warehouse.stage sets it; None: it is).  Pass
-    the future's result to `run`; wait for it before closing `con`."""
-
-    def work(cur: duckdb.DuckDBPyConnection) -> list[Rec]:
-        if ready is not None:
-            ready.wait()
-        return load_records(cur, "stg_organisations")
-
-    return db.meanwhile(con, work, "resolve-records")
+    runs while the build's SQL (DuckDB, without the GIL) places the records in metropolises.  Pass the
+    future's result to `run`; wait for it before closing `con`."""
+    return db.meanwhile(con, lambda cur: load_records(cur, "stg_organisations"), "resolve-records")
 
 
 def registry_index(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], set[str]]:
