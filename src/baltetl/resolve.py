@@ -121,7 +121,7 @@ from rapidfuzz import fuzz, process
 from . import cognates, db, models, normalise
 from .declaration import declared, registry_table
 from .faults import point
-from .normalise import fold, norm_place, norm_postcode
+from .normalise import norm_place, norm_postcode
 from .state import write_parquet
 
 THRESHOLD = 92.0  # token_sort_ratio on normalised names, same or unknown city
