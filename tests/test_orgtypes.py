@@ -24,7 +24,7 @@ def test_the_n_grams_are_scikit_learns_char_wb():
 
     model = orgtypes.load()
     analyse = TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(model["ngram"])).build_analyzer()
-    names = [fold(n) for n in _real_names()] + ["a", "ab", "x  y", ""]
+    names = [fold(n) for n in _real_names()] + ["a", "ab", "x  y", "x\ty\n  z", ""]
     assert all(orgtypes.grams(n, *model["ngram"]) == analyse(n) for n in names)
 
 

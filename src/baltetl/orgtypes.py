@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
@@ -24,13 +23,12 @@ from .normalise import fold
 
 MODEL = Path(__file__).parent / "reference" / "type_model.json"
 FORMAT = 1
-_SPACES = re.compile(r"\s\s+")
 
 
 def grams(text: str, low: int, high: int) -> list[str]:
     """scikit-learn's `char_wb` analyser: the n-grams (low..high) of each word padded with a space."""
     out = []
-    for w in _SPACES.sub(" ", text).split():
+    for w in text.split():  # any run of white space splits, as scikit-learn's collapsing then split() does
         w = f" {w} "
         for n in range(low, high + 1):
             out += [w[i:i + n] for i in range(max(len(w) - n + 1, 1))]
@@ -50,16 +48,16 @@ def load(path: Path = MODEL) -> dict | None:
 
 
 def _arrays(model: dict) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
-    """The model's n-gram index, coefficients (n-grams x classes) and intercepts as arrays (kept per model)."""
-    key = id(model)
-    if key not in _ARRAYS:
-        _ARRAYS.clear()
-        _ARRAYS[key] = ({g: i for i, g in enumerate(model["grams"])}, np.array(list(model["grams"].values()), dtype=float),
-                        np.array(model["intercept"], dtype=float))  # fmt: skip
-    return _ARRAYS[key]
+    """The model's n-gram index, coefficients (n-grams x classes) and intercepts as arrays, kept for the last
+    model asked for (held with them: an id alone could be a new dict's once the old one is gone)."""
+    if _ARRAYS.get("model") is not model:
+        _ARRAYS.update(model=model, arrays=({g: i for i, g in enumerate(model["grams"])},
+                                            np.array(list(model["grams"].values()), dtype=float),
+                                            np.array(model["intercept"], dtype=float)))  # fmt: skip
+    return _ARRAYS["arrays"]
 
 
-_ARRAYS: dict[int, tuple] = {}
+_ARRAYS: dict[str, object] = {}
 
 
 def probabilities(model: dict, names: list[str]) -> np.ndarray:
