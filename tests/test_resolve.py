@@ -522,3 +522,38 @@ def test_a_name_in_capitals_takes_the_writing_of_a_member_or_of_ror():
     assert dict(con.execute("SELECT golden_id, name FROM golden_organisations").fetchall()) == {
         "g1": "Rīgas Tehniskā universitāte", "g2": "Technische Universität Hamburg", "g3": "LATVIJAS UNIVERSITATE",
         "g4": "Gate 21", "g5": "VANTAAN KAUPUNKI", "g6": "Helsingin yliopisto"}  # a form not capitalised word by word first
+
+
+def test_a_record_named_after_a_person_is_never_published_by_its_name(wh):
+    """A sole trader under her own name (made up here), alone and beside a body's record: the golden names are
+    the short name and the body's, and the published views carry neither her name nor her record's id."""
+    from baltetl import models, personal
+    from baltetl.warehouse import create_public_views
+
+    con, state = wh
+    rows = [("cordis:p1", "OZOLKALNE ILZE", "GREEN ROOFS TESTLAND", "LV99999999901"),
+            ("cordis:p2", "Ilze Berzkalnite", "Testland Planning Region", "LV99999999902"),
+            ("cordis:p3", "TESTLAND PLANNING REGION", None, "LV99999999902")]  # the VAT number joins p2 and p3
+    for key, name, short, vat in rows:
+        con.execute("""INSERT INTO organisations (org_key, source, org_id, name, short_name, vat_number, country,
+                       city, metropolis_id, record_ref) VALUES (?, 'cordis', ?, ?, ?, ?, 'LV', 'Riga', 'riga', 'test')""",
+                    [key, key.split(":")[1], name, short, vat])  # fmt: skip
+    out = resolve.run(con, None, state, revs(), "r1")
+    assert out["names_withheld"] >= 2  # (the real sample has sole traders of its own)
+    withheld = dict(con.execute("SELECT org_key, name_withheld FROM organisation_sources WHERE org_key LIKE 'cordis:p%'").fetchall())
+    assert withheld == {"cordis:p1": True, "cordis:p2": True, "cordis:p3": False}
+    assert golden_of(con, "cordis:p2") == golden_of(con, "cordis:p3")
+    named = dict(con.execute("SELECT golden_id, name FROM golden_organisations").fetchall())
+    assert named[golden_of(con, "cordis:p1")] == "GREEN ROOFS TESTLAND"
+    assert named[golden_of(con, "cordis:p2")] == "TESTLAND PLANNING REGION"
+    create_public_views(con, models.folder() / "public" / "views.sql")
+    gids = [golden_of(con, k) for k in ("cordis:p1", "cordis:p2", "cordis:p3")]
+    published = con.execute("""SELECT org_key, source_name, source_id, name_withheld FROM public_organisation_sources
+                               WHERE golden_id IN (SELECT unnest(?)) ORDER BY 1""", [gids]).fetchall()  # fmt: skip
+    assert sorted(published) == sorted([(f"withheld:{gids[0]}:1", None, None, True), (f"withheld:{gids[1]}:1", None, None, True),
+                                        ("cordis:p3", "TESTLAND PLANNING REGION", "p3", False)])  # fmt: skip
+    text = " ".join(str(v) for row in con.execute("SELECT * FROM public_organisations").fetchall() for v in row)
+    assert "OZOLKALNE" not in text.upper() and "BERZKALNITE" not in text.upper()
+    mine = con.execute("SELECT name FROM public_organisations WHERE golden_id IN (?, ?) ORDER BY 1",
+                       [golden_of(con, "cordis:p1"), golden_of(con, "cordis:p2")]).fetchall()
+    assert mine == [("GREEN ROOFS TESTLAND",), ("TESTLAND PLANNING REGION",)]  # (not personal.PLACEHOLDER)

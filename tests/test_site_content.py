@@ -164,13 +164,37 @@ def test_the_published_source_records_carry_their_lineage(site):
     country it was matched in, with the evidence when that is not the source's."""
     rows = _q(site, """SELECT p.source_id, os.source_id, p.matched_country, o.country, p.country_evidence
                        FROM public_organisation_sources p JOIN organisation_sources os USING (org_key)
-                       JOIN organisations o USING (org_key) WHERE p.source <> 'revisions'""")
+                       JOIN organisations o USING (org_key) WHERE p.source <> 'revisions' AND NOT p.name_withheld""")
     assert len(rows) > 100
     assert all(pub and pub == " ".join(own.split()) for pub, own, *_ in rows)  # (published text: spaces folded)
     assert all(why is None or (matched and matched != stated) for _, _, matched, stated, why in rows)
     assert sum(matched is not None for _, _, matched, _, _ in rows) > 0.9 * len(rows)
     exported = (site.site / "data" / "organisation_sources.csv").read_text(encoding="utf-8").splitlines()[0]
     assert {"source_id", "matched_country", "country_evidence"} <= set(exported.split(","))
+
+
+def test_no_name_of_a_person_among_the_organisations_is_published(site):
+    """The real CORDIS sample lists sole traders under their own names (baltetl.personal): no page, chart,
+    search index or export holds such a name; their organisations are published under their short names or as
+    withheld."""
+    withheld = _q(site, """SELECT o.name, os.source_id, os.golden_id, g.name FROM organisation_sources os
+                           JOIN organisations o USING (org_key) JOIN golden_organisations g USING (golden_id)
+                           WHERE os.name_withheld""")
+    assert len(withheld) >= 5
+    assert all(g != name for name, _sid, _gid, g in withheld)
+    shown = {gid for (gid,) in _q(site, "SELECT golden_id FROM public_organisations")}
+    assert {gid for _n, _s, gid, _g in withheld} & shown  # (some are published, under another name)
+    names = [" ".join(name.split()) for name, *_ in withheld]
+    ids = [sid for _n, sid, _g, _gn in withheld if sid]
+    assert ids
+    for path, text in published_texts(site.site):
+        flat = " ".join(text.split())
+        for name in names:
+            assert name not in flat and name.upper() not in flat.upper(), (name, path.relative_to(site.site))
+        for sid in ids:  # nor the record's id in its source (CORDIS: the id of her record there), nor its key
+            assert not re.search(rf"(?<![\w-]){re.escape(sid)}(?![\w-])", text), (sid, path.relative_to(site.site))
+    exported = _q(site, "SELECT count(*) FROM public_organisation_sources WHERE name_withheld AND source_name IS NULL")
+    assert exported[0][0] >= 5  # published as records whose name is withheld
 
 
 def test_a_type_read_from_the_name_is_only_where_no_source_gives_one_and_says_so(site):

@@ -118,7 +118,7 @@ from cleanco.clean import strip_punct as _strip_punct
 from cleanco.clean import tail_removal_rexp as _TAIL
 from rapidfuzz import fuzz, process
 
-from . import cognates, db, models, normalise
+from . import cognates, db, models, normalise, personal
 from .declaration import declared, registry_table
 from .faults import point
 from .normalise import norm_place, norm_postcode
@@ -912,7 +912,12 @@ def load_records_meanwhile(con: duckdb.DuckDBPyConnection) -> Future:
     """load_records of the staged organisations in a thread, on a cursor of its own: the normalisation (Python)
     runs while the build's SQL (DuckDB, without the GIL) places the records in metropolises.  Pass the
     future's result to `run`; wait for it before closing `con`."""
-    return db.meanwhile(con, lambda cur: load_records(cur, "stg_organisations"), "resolve-records")
+    def work(cur):
+        recs = load_records(cur, "stg_organisations")
+        personal.given_names(), personal.legal_words()  # (the name lists person_named reads, loaded here too)
+        return recs
+
+    return db.meanwhile(con, work, "resolve-records")
 
 
 def registry_index(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], set[str]]:
@@ -1717,11 +1722,16 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None,
     stats["golden_with_ror"] = add_registry_fields(con, members_of, {r.key: r for r in recs})
     stats["names_rewritten"] = better_written_names(con, members_of, {r.key: r.name for r in recs})
     stats["types_inferred"] = infer_types(con)
+    # records named after a person: their names stay in the warehouse, never published (personal.py)
+    counts = personal.word_counts(r.norm for r in recs)
+    persons = personal.person_named(recs, counts)
+    stats["names_withheld"] = personal.withhold_names(con, members_of, persons, {r.key: r for r in recs}, counts)
     sids = source_ids(con)
     os_rows = pd.DataFrame(
         [(k, gid_of[k], src[k], *(best.get(k, ("single", 1.0)) if len(members_of[gid_of[k]]) > 1 else ("single", 1.0)),
-          sids.get(k), *country_of.get(k, (None, None))) for k in ordered],
-        columns=["org_key", "golden_id", "source", "match_rule", "score", "source_id", "matched_country", "country_evidence"],
+          sids.get(k), *country_of.get(k, (None, None)), k in persons) for k in ordered],
+        columns=["org_key", "golden_id", "source", "match_rule", "score", "source_id", "matched_country", "country_evidence",
+                 "name_withheld"],
     )
     con.register("os_frame", os_rows)
     con.execute("INSERT INTO organisation_sources BY NAME SELECT * FROM os_frame")

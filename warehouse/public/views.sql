@@ -1,6 +1,7 @@
 -- What is published.  The website and the open-data exports (`baltetl publish`) read these views and nothing
 -- else.  Hidden organisations and projects never reach them; persons only through `public_persons`
--- (consented persons of non-hidden organisations, created by the revisions step).  E-mail addresses written
+-- (consented persons of non-hidden organisations, created by the revisions step), and no name of a source record
+-- named after a person (organisation_sources.name_withheld; baltetl.personal).  E-mail addresses written
 -- into source text (keep.eu has partner names like 'Région X anne.x@region-x.fr') are removed: the only
 -- e-mail addresses published are those of consented persons.
 --
@@ -51,7 +52,7 @@ CREATE OR REPLACE VIEW public_organisations AS
 SELECT g.golden_id, public_text(g.name) AS name, public_text(g.short_name) AS short_name, g.org_type,
        g.activity_type, g.country, g.city, g.nuts3, public_text(g.website) AS website, g.metropolis_id,
        public_text(g.name_en) AS name_en, public_text(g.name_local) AS name_local, g.ror_id, g.wikidata_id,
-       g.type_from_name, g.type_from_name_p,
+       g.type_from_name, g.type_from_name_p, g.name_withheld,
        (SELECT list(s ORDER BY s) FROM unnest(g.sources) AS u(s)
         WHERE s NOT IN (SELECT source FROM source_data WHERE illustrative)) AS sources
 FROM shown_organisations g
@@ -59,10 +60,18 @@ WHERE (g.metropolis_id IS NOT NULL
        OR g.golden_id IN (SELECT golden_id FROM public_participations)
        OR g.golden_id IN (SELECT golden_id FROM public_persons));
 
--- The source records behind each published organisation (lineage), with the name as the source writes it.
+-- The source records behind each published organisation (lineage), with the name as the source writes it, but
+-- for a record named after a person (name_withheld): its name, its source id and its key (each names her, or
+-- leads to her name in the source) stay in the warehouse; the record is 'withheld:<golden id>:<n>'.
 CREATE OR REPLACE VIEW public_organisation_sources AS
-SELECT os.golden_id, os.org_key, os.source, public_text(os.source_id) AS source_id, public_text(o.name) AS source_name,
-       os.match_rule, os.matched_country, os.country_evidence
+SELECT os.golden_id,
+       CASE WHEN NOT os.name_withheld THEN os.org_key
+            ELSE 'withheld:' || os.golden_id || ':' || row_number() OVER (PARTITION BY os.golden_id, os.name_withheld
+                                                                          ORDER BY os.org_key) END AS org_key,
+       os.source,
+       CASE WHEN NOT os.name_withheld THEN public_text(os.source_id) END AS source_id,
+       CASE WHEN NOT os.name_withheld THEN public_text(o.name) END AS source_name,
+       os.match_rule, os.matched_country, os.country_evidence, os.name_withheld
 FROM organisation_sources os
 JOIN organisations o ON o.org_key = os.org_key
 WHERE os.golden_id IN (SELECT golden_id FROM public_organisations)
