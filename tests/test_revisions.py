@@ -38,7 +38,7 @@ def stand_in_resolution(con, revs) -> None:
         con.execute(f"DROP TABLE IF EXISTS {table}")
     con.execute("CREATE TABLE organisation_sources AS SELECT org_key, 'G-' || org_key AS golden_id, source, "
                 "'stand_in' AS match_rule, 1.0::DOUBLE AS score, org_id AS source_id, country AS matched_country, "
-                "NULL::VARCHAR AS country_evidence FROM organisations")  # fmt: skip
+                "NULL::VARCHAR AS country_evidence, false AS name_withheld FROM organisations")  # fmt: skip
     for a, b in revs.merges:
         con.execute("UPDATE organisation_sources SET golden_id = (SELECT golden_id FROM organisation_sources WHERE "
                     "org_key = $1) WHERE golden_id = (SELECT golden_id FROM organisation_sources WHERE org_key = $2)",
@@ -49,7 +49,7 @@ def stand_in_resolution(con, revs) -> None:
     con.execute(f"CREATE TABLE golden_organisations AS SELECT s.golden_id, {firsts}, list(DISTINCT o.source) AS "
                 "sources, count(*)::INTEGER AS records, false AS hidden, NULL::VARCHAR AS name_en, "
                 "NULL::VARCHAR AS name_local, NULL::VARCHAR AS ror_id, NULL::VARCHAR AS wikidata_id, "
-                "NULL::VARCHAR AS type_from_name, NULL::DOUBLE AS type_from_name_p "
+                "NULL::VARCHAR AS type_from_name, NULL::DOUBLE AS type_from_name_p, false AS name_withheld "
                 "FROM organisation_sources s JOIN organisations o USING (org_key) GROUP BY s.golden_id")  # fmt: skip
 
 
