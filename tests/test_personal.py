@@ -10,10 +10,12 @@ from collections import Counter
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from baltetl import personal
 from baltetl.resolve import Rec
 
+ROOT = Path(__file__).resolve().parents[1]
 LABELLED = Path(__file__).parent / "fixtures" / "personal" / "labelled.csv"
 
 # how often words occur in organisation names (personal.word_counts of Rec.norm): kinds of organisation and a
@@ -51,6 +53,23 @@ def test_the_lists_come_from_the_libraries():
     assert {"anna", "marta", "janis", "ingrid", "lukas"} <= given
     assert not {"md", "sdh"} & given  # transliterations from other scripts are left out
     assert {"gmbh", "ky", "ad", "sas", "sia", "uab", "ry", "is"} <= legal
+
+
+def test_the_given_names_file_is_what_faker_gives():
+    """reference/given_names.txt is scripts/make_given_names.py's output for the Faker version it names."""
+    import importlib.util
+    import re
+
+    import faker
+
+    spec = importlib.util.spec_from_file_location("make_given_names", ROOT / "scripts" / "make_given_names.py")
+    make = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(make)
+    shipped = personal.GIVEN_NAMES.read_text(encoding="utf-8")
+    version = re.match(r"# first names of Faker (\S+)'s", shipped).group(1)
+    if version != faker.VERSION:
+        pytest.skip(f"the file was made with Faker {version}, {faker.VERSION} is installed: remake it with scripts/make_given_names.py")
+    assert make.text() == shipped
 
 
 def test_person_named_reads_records():
