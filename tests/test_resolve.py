@@ -210,6 +210,9 @@ def test_organisations_command(built, tmp_path, wh):
     assert r.exit_code == 0, r.output
     assert "golden organisations:" in r.output and "multi-source:" in r.output
     assert len([line for line in r.output.splitlines() if line.startswith("  ")]) == 5
+    held = duckdb.connect(path, read_only=True).execute(
+        "SELECT count(*) FROM organisation_sources WHERE name_withheld").fetchone()[0]
+    assert held > 0 and f"names withheld (a person's name, never published): {held} source records" in r.output
     r = CliRunner().invoke(app, ["organisations", "--warehouse", str(tmp_path / "absent.duckdb")])
     assert r.exit_code == 2
 

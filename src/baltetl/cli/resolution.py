@@ -155,6 +155,10 @@ def register(app: typer.Typer) -> None:
                 "SELECT count(*), count(*) FILTER (WHERE len(sources) > 1), sum(records) FROM golden_organisations WHERE NOT hidden"
             ).fetchone()
             rules = con.execute("SELECT match_rule, count(*) FROM organisation_sources GROUP BY 1 ORDER BY 2 DESC").fetchall()
+            cols = {r[0] for r in con.execute("DESCRIBE organisation_sources").fetchall()}
+            withheld = con.execute(  # (a warehouse built before session 13 has no such column)
+                "SELECT count(*), count(DISTINCT golden_id) FROM organisation_sources WHERE name_withheld"
+            ).fetchone() if "name_withheld" in cols else None
             largest = con.execute(
                 """SELECT name, country, array_to_string(sources, ','), records FROM golden_organisations
                    WHERE NOT hidden ORDER BY records DESC, name LIMIT ?""", [top]).fetchall()  # fmt: skip
@@ -163,6 +167,9 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"golden organisations: {n} (from {recs or 0} source records)")
         typer.echo(f"multi-source: {multi}")
         typer.echo("match rules: " + ", ".join(f"{r} {c}" for r, c in rules))
+        if withheld:
+            typer.echo(f"names withheld (a person's name, never published): {withheld[0]} source records in {withheld[1]} "
+                       "organisations (organisation_sources.name_withheld; correct a wrong one with a revision)")
         typer.echo("largest clusters:")
         for name, country, sources, records in largest:
             typer.echo(f"  {records:>5}  {country or '--'}  {name}  [{sources}]")
