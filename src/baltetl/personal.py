@@ -34,8 +34,8 @@ MAX_SURNAME_NAMES = 3  # organisation names a surname may occur in
 MAX_GIVEN_NAMES = 30  # organisation names a given name may occur in
 PARTICLES = frozenset({"de", "da", "das", "do", "dos", "du", "del", "della", "di", "van", "von", "der", "den", "ter",
                        "ten", "la", "le", "af", "av", "zu", "mc", "mac", "o"})  # fmt: skip
-# legal forms cleanco's table lacks: the project's own (resolve.LEGAL_PREFIXES, LEGAL_SUFFIXES, one word), the EU's
-# research infrastructure consortium (ERIC), the Danish I/S written without its slash, the Portuguese ACE
+# legal forms cleanco's table lacks (besides the project's own, resolve.LEGAL_PREFIXES and LEGAL_SUFFIXES): the
+# Danish I/S written without its slash, the Portuguese ACE
 EXTRA_LEGAL = frozenset({"is", "ace"})
 # '<ACRONYM> ERIC' is the EU's research infrastructure consortium ('CLARIN ERIC'); as the last of more words ERIC
 # is a given name ('WESTERHOF BEREND ERIC')
