@@ -26,7 +26,8 @@ COUNTS = Counter({"institute": 900, "foundation": 700, "consulting": 300, "dimos
 
 def test_a_person_s_name_in_either_order_is_read_as_one():
     for name in ("Marta Berzkalne", "BERZKALNE MARTA", "Anna Marta Ozolkalne", "KOWALCZYN ANNA M.",
-                 "Sandra van Dijkstrom", "VAN DIJKSTROM SANDRA", "Ingrid Eriksdotter-Berzkalne"):
+                 "Sandra van Dijkstrom", "VAN DIJKSTROM SANDRA", "Ingrid Eriksdotter-Berzkalne",
+                 "GARCIA BERZKALNE MARTA"):  # two surnames, one of them a family name of Faker's
         assert personal.is_person(name, COUNTS), name
 
 
@@ -42,6 +43,7 @@ def test_organisations_named_after_people_or_places_are_not_persons():
         "Berzkalne Consulting",           # no given name
         "Marta 2000",                     # not letters
         "Marta",                          # one word
+        "Berzkalne Ozolkalne Marta",      # two surname words, neither a family name Faker knows
         "Anna Marta Berzkalne Ozolkalne Kowalczyn",  # five words
     ):
         assert not personal.is_person(name, COUNTS), name
@@ -55,8 +57,9 @@ def test_the_lists_come_from_the_libraries():
     assert {"gmbh", "ky", "ad", "sas", "sia", "uab", "ry", "is"} <= legal
 
 
-def test_the_given_names_file_is_what_faker_gives():
-    """reference/given_names.txt is scripts/make_given_names.py's output for the Faker version it names."""
+def test_the_name_files_are_what_faker_gives():
+    """reference/given_names.txt and family_names.txt are scripts/make_given_names.py's output for the Faker
+    version they name."""
     import importlib.util
     import re
 
@@ -69,7 +72,8 @@ def test_the_given_names_file_is_what_faker_gives():
     version = re.match(r"# first names of Faker (\S+)'s", shipped).group(1)
     if version != faker.VERSION:
         pytest.skip(f"the file was made with Faker {version}, {faker.VERSION} is installed: remake it with scripts/make_given_names.py")
-    assert make.text() == shipped
+    assert make.text(make.FIRST) == shipped
+    assert make.text(make.LAST) == personal.FAMILY_NAMES.read_text(encoding="utf-8")
 
 
 def test_person_named_reads_records():
@@ -112,6 +116,7 @@ def test_the_labelled_records_are_named_by_their_ids_only():
     built warehouse (scripts/eval_person_names.py)."""
     with open(LABELLED, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["source", "source_id", "stratum", "split", "label"]
-    assert len(rows) == 300 and {r["split"] for r in rows} == {"dev", "holdout"}
-    assert sum(r["label"] == "1" for r in rows) >= 20
+    assert list(rows[0]) == ["source", "source_id", "round", "stratum", "split", "label"]
+    assert len(rows) == 600 and {(r["round"], r["split"]) for r in rows} == {(x, y) for x in "12" for y in ("dev", "holdout")}
+    assert len({(r["source"], r["source_id"]) for r in rows}) == 600  # round 2 left round 1's records out
+    assert sum(r["label"] == "1" for r in rows) >= 40

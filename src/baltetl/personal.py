@@ -11,8 +11,8 @@ A name is read as a person's when all of these hold:
 - no word is a legal form (cleanco's table: 'AD', 'Ky', 'SAS', 'GmbH' ...), and a name not in capitals only
   writes each word but a particle with a capital;
 - it is given names then a surname, or a surname then given names: every given name (not an initial or a
-  surname particle such as 'de', 'van', 'von') is a first name of Faker's person providers (86 locales,
-  reference/given_names.txt);
+  surname particle such as 'de', 'van', 'von') is a first name of Faker's person providers (its European
+  locales, reference/given_names.txt); a surname of two words holds a family name of theirs;
 - the surname (each part of a double-barrelled one) is rare among the organisation names of the data: in at
   most MAX_SURNAME_NAMES of them, and each given name in at most MAX_GIVEN_NAMES ('Institut', 'Foundation',
   or the Greek 'Dimos' of every municipality are not surnames).
@@ -47,13 +47,26 @@ _NAME = re.compile(r"^\s*[^\W\d_]+(?:[-'’][^\W\d_]+)*\.?(?:\s+[^\W\d_]+(?:[-'�
 GIVEN_NAMES = Path(__file__).parent / "reference" / "given_names.txt"
 
 
+FAMILY_NAMES = Path(__file__).parent / "reference" / "family_names.txt"
+
+
+def _name_list(path: Path) -> frozenset[str]:
+    with open(path, encoding="utf-8") as f:
+        return frozenset(line.strip() for line in f if line.strip() and not line.startswith("#"))
+
+
 @lru_cache(maxsize=1)
 def given_names() -> frozenset[str]:
-    """The first names of Faker's person providers (86 locales, Latin script, folded), as
+    """The first names of Faker's person providers (European locales, Latin script, folded), as
     scripts/make_given_names.py wrote them into reference/given_names.txt (read in ≈ 20 ms; importing Faker's
     providers takes ≈ 0.3 s)."""
-    with open(GIVEN_NAMES, encoding="utf-8") as f:
-        return frozenset(line.strip() for line in f if line.strip() and not line.startswith("#"))
+    return _name_list(GIVEN_NAMES)
+
+
+@lru_cache(maxsize=1)
+def family_names() -> frozenset[str]:
+    """The family names of Faker's person providers (European locales), reference/family_names.txt."""
+    return _name_list(FAMILY_NAMES)
 
 
 @lru_cache(maxsize=1)
@@ -70,10 +83,10 @@ def legal_words() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _names():
-    """resolve's company(), fold() and norm_name() (imported on first use: resolve imports this module)."""
-    from .resolve import company, fold, norm_name
+    """resolve's company(), fold(), norm_name() and STOP (imported on first use: resolve imports this module)."""
+    from .resolve import STOP, company, fold, norm_name
 
-    return company, fold, norm_name
+    return company, fold, norm_name, STOP
 
 
 REFERENCE = Path(__file__).parent / "reference" / "organisation_words.csv"
@@ -122,11 +135,11 @@ def is_person(name: str, counts: Counter, municipal: bool = False) -> bool:
     raw = name.split()
     if not 2 <= len(raw) <= 4 or not all(_WORD.match(w) for w in raw):
         return False
-    company, fold, norm_name = _names()
+    company, fold, norm_name, stop = _names()
     if company(name):
         return False
     words = [fold(w).strip(".").replace("’", "'") for w in raw]
-    legal, given = legal_words(), given_names()
+    legal, given, family = legal_words(), given_names(), family_names()
     if any(w in legal for i, w in enumerate(words) if not (w in PARTICLES and i < len(words) - 1)):
         return False
     if len(words) == 2 and words[1] == ERIC:
@@ -140,17 +153,23 @@ def is_person(name: str, counts: Counter, municipal: bool = False) -> bool:
     def given_name(word: str) -> bool:
         return len(word) == 1 or (word in given and word not in PARTICLES and rare(word, MAX_GIVEN_NAMES))
 
-    def surname(parts: list[str]) -> bool:  # particles before it: 'de vries', 'van der berg'
-        *lead, core = parts
-        return (all(w in PARTICLES for w in lead) and len(core) > 1 and core not in PARTICLES and rare(core, MAX_SURNAME_NAMES))
+    def surname(parts: list[str], given: list[str]) -> bool:
+        """Particles before it ('de vries', 'van der berg'); two words, one of them a family name of Faker's (the
+        Spanish 'GARCIA LOPEZ', not 'FILMUNIVERSITAT BABELSBERG'); as frequent as a given name beside two given
+        names."""
+        core = parts[next((i for i, w in enumerate(parts) if w not in PARTICLES), len(parts)):]
+        most = MAX_GIVEN_NAMES if sum(len(w) > 1 for w in given) >= 2 else MAX_SURNAME_NAMES
+        return (1 <= len(core) <= 2 and all(w not in PARTICLES and w not in stop and len(w) > 1 and rare(w, most)
+                                            for w in core)
+                and (len(core) == 1 or bool(family & set(core))))  # two: one of them a known family name
 
     for cut in range(1, len(words)):
         head, tail = words[:cut], words[cut:]
         # given names, then the surname ('Marc Becker', 'Sandra de Vries'); the surname, then given names
         # ('BECKER MARC', 'DE VRIES SANDRA')
-        if all(given_name(w) for w in head) and surname(tail) and len(head[0]) > 1:
+        if all(given_name(w) for w in head) and surname(tail, head) and len(head[0]) > 1:
             return True
-        if surname(head) and all(given_name(w) for w in tail) and len(tail[0]) > 1:
+        if surname(head, tail) and all(given_name(w) for w in tail) and len(tail[0]) > 1:
             return True
     return False
 
