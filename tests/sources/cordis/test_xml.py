@@ -297,23 +297,29 @@ def test_rejected_members_are_quarantined(xml_ctx, tmp_path, subset):
         quality.validate(p, contracts(), TABLES, 0.02, {})
 
 
-# --------------------------------------------------------------------- <result> elements cut before parsing
+# ------------------------------------------------- <result> and unread <category> elements cut before parsing
 
 
 def _rows(root, ref="r"):
     return cordis_xml.xml_project(root, ref)
 
 
-def test_cutting_results_changes_no_row_of_the_sample(raw_sample):
-    """Every real file gives the same rows whether parsed whole or with its <result> elements cut out."""
-    cut = 0
+def test_cutting_changes_no_row_of_the_sample(raw_sample):
+    """Every real file gives the same rows whether parsed whole or with its <result> elements and its
+    categories of unread classifications cut out; the categories that are read stay."""
+    results = categories = 0
     for name, data in raw_sample.items():
-        lean = cordis_xml.without_results(data)
-        if lean is not data:
-            cut += 1
-            assert b"<result " not in lean and len(lean) < len(data)
+        lean = cordis_xml.without_unread(data)
+        results += b"<result " in data
+        categories += b'classification="topicKeyword"' in data
+        assert b"<result " not in lean and b'classification="topicKeyword"' not in lean
+        assert b'classification="collection"' not in lean and b'classification="source"' not in lean
+        no_results = cordis_xml._cut(data, b"result", cordis_xml._RESULT_START)
+        for kept in (b'classification="organizationActivityType"', b'classification="euroSciVoc"'):
+            assert lean.count(kept) == no_results.count(kept)
+        assert len(lean) < len(data)
         assert _rows(cordis_xml.parse_document(data), name) == _rows(etree.fromstring(data, cordis_xml.PARSER), name)
-    assert cut > len(raw_sample) / 2
+    assert results > len(raw_sample) / 2 and categories > len(raw_sample) / 2
 
 
 ORG = b'<organization type="coordinator" order="1"><id>9</id><legalName>ACME</legalName></organization>'
@@ -337,18 +343,57 @@ def _doc(inner: bytes, title: bytes = b"T") -> bytes:
     ],
 )
 def test_results_are_cut_only_exactly(doc, cut):
-    lean = cordis_xml.without_results(doc)
+    lean = cordis_xml.without_unread(doc)
     assert (lean is not doc) == cut
     proj, rows = _rows(cordis_xml.parse_document(doc))
     assert (proj, rows) == _rows(etree.fromstring(doc, cordis_xml.PARSER))
     assert [r[3] for r in rows] == ["9"]  # the organisation is never cut
 
 
+def _category(classification: bytes, code: bytes = b"/X") -> bytes:
+    return b'<category classification="' + classification + b'" type="t"><code>' + code + b"</code></category>"
+
+
+def _categories(*cats: bytes) -> bytes:
+    """A project's own categories beside ORG, whose activity type is in its own categories."""
+    activity = b"<relations><categories>" + b"".join(cats) + b"</categories></relations>"
+    org = ORG.replace(b"</organization>", activity + b"</organization>")
+    return _doc(org).replace(b"</associations>", b"</associations><categories>" + b"".join(cats) + b"</categories>")
+
+
+@pytest.mark.parametrize(
+    "doc, cut",
+    [
+        (_categories(_category(b"topicKeyword"), _category(b"euroSciVoc", b"/29/95"),
+                     _category(b"organizationActivityType", b"/PUB"),
+                     _category(b"projectFundingSchemeCategory", b"/HORIZON-RIA")), True),  # fmt: skip
+        (_categories(_category(b"euroSciVoc", b"/29/95")), False),  # read: stays
+        (_categories(_category(b"euro&#83;ciVoc", b"/29/95")), False),  # a reference could spell a read one
+        (_categories(b'<category classification="topicKeyword"/>', _category(b"euroSciVoc", b"/1")), False),  # self-closing
+        (_categories(_category(b"topicKeyword", _category(b"euroSciVoc", b"/1")), _category(b"euroSciVoc", b"/2")),
+         False),  # nested  # fmt: skip
+        (_categories(b'<category type="t" classification="topicKeyword"><code>/X</code></category>'), False),
+        (_categories(b'<categoryX classification="topicKeyword"><code>/X</code></categoryX>'), False),  # another tag
+    ],
+)
+def test_unread_categories_are_cut_only_exactly(doc, cut):
+    """Categories are read by their classification (xml_project): one of another classification goes, when
+    its start tag says so plainly and its element ends before the next category starts."""
+    lean = cordis_xml.without_unread(doc)
+    assert (lean is not doc) == cut
+    assert (b"topicKeyword" in lean) != cut or b"topicKeyword" not in doc
+    whole = _rows(etree.fromstring(doc, cordis_xml.PARSER))
+    assert _rows(cordis_xml.parse_document(doc)) == whole
+    if b"/PUB" in doc:  # what the categories give survives the cut
+        proj, rows = whole
+        assert (proj[12], proj[18], rows[0][14]) == ("HORIZON-RIA", "/29/95", "/PUB")
+
+
 def test_a_cut_that_breaks_the_document_falls_back_to_the_whole():
     """A single-quoted result (left in place) around a cut one whose end tag has a space: the cut takes the
     outer result's end tag, the shortened document does not parse, and the whole one is parsed instead."""
     doc = _doc(b"<result type='a'><result type=\"b\">p</result ></result>" + ORG)
-    lean = cordis_xml.without_results(doc)
+    lean = cordis_xml.without_unread(doc)
     assert lean is not doc
     with pytest.raises(etree.XMLSyntaxError):
         etree.fromstring(lean, cordis_xml.PARSER)

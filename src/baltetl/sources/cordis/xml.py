@@ -113,41 +113,55 @@ class Strings(NamedTuple):
                                      null_count=nulls)  # fmt: skip
 
 
-# A <result> (a publication or deliverable of the project: ~45 % of the archive's bytes) is never read, so it
-# is cut out of the document's bytes before lxml parses it.  A plain start tag (attributes in double quotes
-# without < or >): a self-closing or unusual one is left in place, to be parsed.
+# Never read, so cut out of a document's bytes before lxml parses it:
+# - a <result> (a publication or deliverable of the project: ~45 % of the archive's bytes), when its start tag
+#   is plain (attributes in double quotes without < or >): a self-closing or unusual one is left in place;
+# - a <category> of a classification xml_project never reads (topic keywords, policy priorities, a
+#   programme's or an article's collection and source: ~25 % of what is left), when its start tag begins
+#   with that classification, written plainly (no entity or character reference that could spell another).
 _RESULT_START = re.compile(rb'<result(?:\s+[\w:.-]+="[^"<>]*")*\s*>')
+_UNREAD_CATEGORY_START = re.compile(  # (to the classification's end: the rest is inside the element anyway)
+    rb'<category classification="(?!(?:organizationActivityType|euroSciVoc|projectFundingSchemeCategory)")[^"<>&]*"'
+)
 
 
-def without_results(data: bytes) -> bytes:
-    """`data` without its <result> elements when they can be cut exactly, else `data` itself.
+def without_unread(data: bytes) -> bytes:
+    """`data` without the <result> and unread <category> elements that can be cut exactly, else `data` itself.
 
-    Exactly: every "<result" is then markup (no CDATA, comment, DOCTYPE or processing instruction after the
-    declaration, where it could be text), and each cut runs from a result's start tag to the first
-    "</result>" with no other result starting in between (else nothing is cut).  A cut that still does not
-    end at its own element's end (its end tag written "</result >", inside a result whose start tag is not
-    plain) leaves an unmatched tag, so the shortened document does not parse and parse_document takes the
-    whole one.
+    Exactly: every "<result" and "<category" is then markup (no CDATA, comment, DOCTYPE or processing
+    instruction after the declaration, where it could be text), and each cut runs from a start tag to the
+    first end tag of its name with no other element of that name starting in between (else nothing of that
+    name is cut).  A cut that still does not end at its own element's end (its end tag written "</result >",
+    inside a result whose start tag is not plain) leaves an unmatched tag, so the shortened document does
+    not parse and parse_document takes the whole one.
     """
-    find = data.find
-    i = find(b"<result")
-    if i < 0 or not _markup_only(data):
+    if not _markup_only(data):
         return data
-    out, pos = [], 0
+    return _cut(_cut(data, b"result", _RESULT_START), b"category", _UNREAD_CATEGORY_START)
+
+
+def _cut(data: bytes, name: bytes, start: re.Pattern) -> bytes:
+    """`data` without the <name> elements whose start tag `start` matches (see without_unread)."""
+    find, opening, closing = data.find, b"<" + name, b"</" + name + b">"
+    out, pos, view = [], 0, memoryview(data)  # the kept parts are copied once, by the join
+    i = find(opening)
     while i >= 0:
-        m = _RESULT_START.match(data, i)
+        m = start.match(data, i)
         if m is None:
-            i = find(b"<result", i + 7)
+            i = find(opening, i + len(opening))
             continue
-        end = find(b"</result>", m.end())
-        if end < 0 or find(b"<result", m.end(), end) >= 0:
+        inside = m.end()
+        # the next element's start first, then this one's end before it: each byte is searched once for each
+        nxt = find(opening, inside)
+        end = find(closing, inside, len(data) if nxt < 0 else nxt)
+        if end < 0:  # no end, or another element of the name starts before it
             return data
-        out.append(data[pos:i])
-        pos = end + 9
-        i = find(b"<result", pos)
+        out.append(view[pos:i])
+        pos = end + len(closing)
+        i = nxt  # (an end tag holds no start of its name: nothing starts between its end and nxt)
     if not out:
         return data
-    out.append(data[pos:])
+    out.append(view[pos:])
     return b"".join(out)
 
 
@@ -163,10 +177,10 @@ def _markup_only(data: bytes) -> bool:
 
 
 def parse_document(data: bytes):
-    """The parsed document, its <result> elements left out when possible (see without_results); a syntax
-    error is the whole document's.  (A syntax error inside a result alone no longer rejects the project:
-    nothing of a result is read.)"""
-    lean = without_results(data)
+    """The parsed document, its <result> and unread <category> elements left out when possible (see
+    without_unread); a syntax error is the whole document's.  (A syntax error inside a cut element alone no
+    longer rejects the project: nothing of it is read.)"""
+    lean = without_unread(data)
     if lean is not data:
         try:
             return etree.fromstring(lean, PARSER)
