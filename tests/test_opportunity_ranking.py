@@ -422,3 +422,20 @@ def test_the_fit_uses_every_negative_given_so_its_seed_does_not_matter():
     assert every[0]["coef"][opp.FEATURES.index("text_similarity")] > 0  # the feature the labels follow
     some = [opp.fit([x], [y], seed=s, negatives=5) for s in (0, 1)]
     assert some[0]["coef"] != some[1]["coef"] and some[0]["negatives_fitted"] == 5 * int(y.sum())
+
+
+def test_a_partner_whose_name_is_withheld_is_counted_but_not_named(cfg, tmp_path):
+    """A common partner named after a person (baltetl.personal: its golden name is the placeholder) counts among
+    the common partners but is never named in a reason; the others are."""
+    from baltetl import opportunities as opp
+    from baltetl.personal import PLACEHOLDER
+
+    opp.save(cfg, toy_model(common_neighbours=2.0))
+    m = small_graph(tmp_path / "withheld.duckdb")
+    m.con.execute("DELETE FROM participations WHERE project_key IN ('cordis:G', 'cordis:H')")
+    m.con.execute("UPDATE golden_organisations SET name = ?, name_withheld = true WHERE golden_id = 'x'", [PLACEHOLDER])
+    m.build(cfg)
+    rows = {frozenset((r["golden_a"], r["golden_b"])): r["reasons"] for r in m.rows("SELECT * FROM opportunities")}
+    for pair in (("h1", "r1"), ("h1", "t1"), ("r1", "t1")):  # each pair shares x only
+        assert rows[frozenset(pair)].startswith("1 common partner: none of them named here"), rows[frozenset(pair)]
+    assert not any(PLACEHOLDER in reasons for reasons in rows.values())

@@ -32,6 +32,7 @@ from scipy import sparse
 from . import models
 from .config import Config
 from .db import quote as db_quote
+from .personal import PLACEHOLDER
 
 MODEL_FORMAT = 1
 MODEL_FILE = f"opportunity_model.v{MODEL_FORMAT}.json"
@@ -1009,6 +1010,9 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
     spec = np.where(g.inv_log > 0, g.inv_log, 0)  # the most specific partners (fewest partners of their own) first
     partner_names = {} if g.data.names is None else dict(zip(g.data.names.index, g.data.names.to_numpy()))
     every = np.asarray(g.every, dtype=object)  # (a pandas Index's item look-up is slow row by row)
+    # a partner whose name is withheld (a person's, baltetl.personal) is counted, never named: last, then left out
+    nameless = np.array([partner_names.get(e) == PLACEHOLDER for e in every], dtype=bool)
+    spec = np.where(nameless, -1.0, spec)
     ia, ja = np.asarray(i), np.asarray(j)
 
     def shared(group: str, feature: str, m: sparse.csr_matrix, labels, weight=None) -> dict:
@@ -1033,7 +1037,7 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
                 break
             name, text = names[k], None
             if name == "partners" and f["common_neighbours"][row] > 0:
-                who = ", ".join(partners[row])
+                who = ", ".join(p for p in partners[row] if p != PLACEHOLDER) or "none of them named here"
                 n = int(f["common_neighbours"][row])
                 text = f"{n} common partner{'s' if n > 1 else ''}: {who}{' …' if n > 3 else ''}"
             elif name == "activity" and f["projects_min"][row] > 0:
