@@ -194,7 +194,7 @@ def withhold_names(con, members_of: dict[str, list[str]], persons: set[str], rec
     organisations had a name withheld.  counts: word_counts of all the records' names."""
     import pandas as pd
 
-    from .resolve import source_rank
+    from .resolve import golden_name, source_rank
 
     touched = {gid: keys for gid, keys in members_of.items() if persons.intersection(keys)}
     if not touched:
@@ -212,9 +212,7 @@ def withhold_names(con, members_of: dict[str, list[str]], persons: set[str], rec
         withheld = False
         if others:
             if holds(name):
-                best = min(prio.get(r.source, 99) for r in others)
-                names = Counter(r.name for r in others if prio.get(r.source, 99) == best)
-                name = min(names.items(), key=lambda t: (-t[1], len(t[0]), t[0]))[0]
+                name = golden_name(others, prio)  # as the golden name is chosen, among the others
             if holds(short):
                 short = None
         else:

@@ -1526,6 +1526,14 @@ def seat(recs, rank) -> tuple[str | None, str | None]:
     return metro, assigned
 
 
+def golden_name(recs, prio: dict[str, int]) -> str:
+    """The golden name of records (anything with .source and .name): the most frequent name of the best source
+    (the lowest rank in `prio`); ties go to the shorter name, then the first in order."""
+    best = min(recs, key=lambda r: prio[r.source]).source
+    names = Counter(r.name for r in recs if r.source == best)
+    return min(names.items(), key=lambda t: (-t[1], len(t[0]), t[0]))[0]
+
+
 def _golden_of_many(con, members_of: dict[str, list[str]], hidden: set[str], moved: dict[str, str] | None = None) -> pd.DataFrame:
     """The golden rows of clusters of several records (the rule of insert_golden)."""
     cols = ("org_key", "source", "name", "short_name", "org_type", "activity_type", "country", "city", "nuts3",
@@ -1548,9 +1556,7 @@ def _golden_of_many(con, members_of: dict[str, list[str]], hidden: set[str], mov
         recs = [rows[k] for k in keys if k in rows]
         if not recs:
             continue
-        best_src = min(recs, key=lambda r: prio[r.source]).source
-        names = Counter(r.name for r in recs if r.source == best_src)
-        name = min(names.items(), key=lambda t: (-t[1], len(t[0]), t[0]))[0]
+        name = golden_name(recs, prio)
         rank = lambda r: (prio[r.source], r.org_key)  # noqa: E731
         countries = Counter(r.country for r in recs if r.country)
         country = min(countries.items(), key=lambda t: (-t[1], t[0]))[0] if countries else None
@@ -1719,13 +1725,14 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None,
     country_of = {r.key: (r.country, r.country_evidence) for r in recs}
     models.run(con, SCHEMA)
     multi_source = insert_golden(con, members_of, moved={r.key: r.country for r in recs if address_moved(r)})
-    stats["golden_with_ror"] = add_registry_fields(con, members_of, {r.key: r for r in recs})
+    rec_of = {r.key: r for r in recs}
+    stats["golden_with_ror"] = add_registry_fields(con, members_of, rec_of)
     stats["names_rewritten"] = better_written_names(con, members_of, {r.key: r.name for r in recs})
     stats["types_inferred"] = infer_types(con)
     # records named after a person: their names stay in the warehouse, never published (personal.py)
     counts = personal.word_counts(r.norm for r in recs)
     persons = personal.person_named(recs, counts)
-    stats["names_withheld"] = personal.withhold_names(con, members_of, persons, {r.key: r for r in recs}, counts)
+    stats["names_withheld"] = personal.withhold_names(con, members_of, persons, rec_of, counts)
     sids = source_ids(con)
     os_rows = pd.DataFrame(
         [(k, gid_of[k], src[k], *(best.get(k, ("single", 1.0)) if len(members_of[gid_of[k]]) > 1 else ("single", 1.0)),
