@@ -560,3 +560,30 @@ def test_a_record_named_after_a_person_is_never_published_by_its_name(wh):
     mine = con.execute("SELECT name FROM public_organisations WHERE golden_id IN (?, ?) ORDER BY 1",
                        [golden_of(con, "cordis:p1"), golden_of(con, "cordis:p2")]).fetchall()
     assert mine == [("GREEN ROOFS TESTLAND",), ("TESTLAND PLANNING REGION",)]  # (not personal.PLACEHOLDER)
+
+
+def test_a_rural_gmina_is_not_the_town_of_its_name():
+    # the full data joined the town of Sejny and the rural gmina Sejny (and Zgorzelec, Ustka, Zamość ...): the LAU
+    # table has two municipalities of each name in one NUTS3 region, so a name saying gmina is the rural one
+    con = duckdb.connect()
+    con.execute("CREATE TABLE lau_ref (country VARCHAR, lau_code VARCHAR, lau_name VARCHAR, nuts3 VARCHAR)")
+    con.executemany("INSERT INTO lau_ref VALUES (?, ?, ?, ?)", [
+        ("PL", "1", "Sejny", "PL843"), ("PL", "2", "Sejny", "PL843"), ("PL", "3", "Żary", "PL432"), ("PL", "4", "Żary", "PL432"),
+        ("PL", "5", "Radków", "PL517"), ("PL", "6", "Radków", "PL722")])  # fmt: skip
+    town = [resolve.Rec("keep:1", "keep", "City Sejny", "PL", "Sejny"), resolve.Rec("networks:2", "networks", "Sejny", "PL", "Sejny", org_type="city"),
+            resolve.Rec("keep:3", "keep", "Gmina Miasto Sejny", "PL", "Sejny"),
+            resolve.Rec("keep:9", "keep", "Municipality of Sejny", "PL", "Sejny")]  # (no word says which: the town)
+    rural = [resolve.Rec("keep:4", "keep", "Gmina Sejny", "PL", "Sejny"), resolve.Rec("keep:5", "keep", "Commune of Sejny", "PL", "Sejny"),
+             resolve.Rec("keep:10", "keep", "Gmina Wiejska Sejny", "PL", "Sejny")]
+    zary = [resolve.Rec("keep:6", "keep", "Stadt Żary", "PL", "Żary"), resolve.Rec("keep:7", "keep", "GMINA ŻARY O STATUSIE MIEJSKIM", "PL", "Żary")]
+    radkow = [resolve.Rec("keep:8", "keep", "Gmina Radków", "PL", "Radków"), resolve.Rec("keep:11", "keep", "Miasto Radków", "PL", "Radków")]
+    recs = town + rural + zary + radkow
+    assert resolve.rural_communes(con, recs) == 3
+    roots = resolve.cluster(recs)[0]
+    assert len({roots[r.key] for r in town}) == len({roots[r.key] for r in rural}) == 1
+    assert roots["keep:1"] != roots["keep:4"] and rural[0].place == "sejny district"
+    assert roots["keep:6"] == roots["keep:7"]  # 'o statusie miejskim': a gmina with a town's status is the town
+    assert roots["keep:8"] == roots["keep:11"]  # one Radków in its region (the other is elsewhere): one gmina
+    # another country's communes, or no LAU table: nothing changes
+    other = [resolve.Rec("keep:12", "keep", "Gmina Sejny", "LT", "Sejny")]
+    assert resolve.rural_communes(con, other) == 0 and resolve.rural_communes(duckdb.connect(), rural) == 0

@@ -232,7 +232,7 @@ DISTRICT_SUFFIX = ("rajono savivaldybes administracija", "rajono savivaldybe", "
 MUNI_PREFIX = ("free and hanseatic city of", "free hanseatic city of", "freie hansestadt", "kreisfreie stadt",
                "universitats und hansestadt", "magistrat der stadt", "municipalite de", "municipalite d", "comune di",
                "gemeente", "kommun", "stadt der", "hanseatic city of", "city council of", "city of", "municipality of", "town of", "commune of", "miasto stoleczne",
-               "miasto", "gmina miasta", "gmina miejska", "gmina", "stadt", "hansestadt", "landeshauptstadt",
+               "miasto", "gmina miasta", "gmina miasto", "gmina miejska", "gmina wiejska", "gmina", "stadt", "hansestadt", "landeshauptstadt",
                "freie und hansestadt", "kommune", "urzad miasta", "urzad miejski w", "stolichnyi gorod", "gorod",
                "city municipality of", "regional municipality of", "city hall of", "city hall in", "city office of",
                "municipal commune", "community stadt", "magistrat", "urzad miasta i gminy w", "miasto i gmina",
@@ -454,6 +454,37 @@ def _municipality_place(name: str, org_type: str | None, city_norm: str | None, 
     if ot in MUNI_TYPES and full and len(full.split()) <= 3 and not any(w in full.split() for w in ("region", "county", "university")):
         return _place_canon(full, city_norm)  # Eurocities / networks: the record *is* the city ('Helsinki')
     return None
+
+
+# Where two municipalities of a country share one name in one NUTS3 region (the LAU table: a Polish town and the
+# rural gmina around it, Sejny and gmina Sejny), a name with a word of the first set and none beginning as one of
+# the second is the rural one ('Gmina Zamość', 'GMINA USTKA'), any other the town ('Gmina Miejska Zgorzelec',
+# 'GMINA ŻARY O STATUSIE MIEJSKIM', 'Town of Zamość', a network's bare 'Ustka').  Country -> (rural words, town
+# word beginnings).
+RURAL_COMMUNE_WORDS = {"PL": (frozenset({"gmina", "gminy", "commune", "wiejska", "rural"}),
+                              ("miast", "miejsk", "city", "town", "municipal", "urban"))}  # fmt: skip
+
+
+def rural_communes(con: duckdb.DuckDBPyConnection, recs: list[Rec]) -> int:
+    """Make a rural commune's record '<place> district' where its town shares its name (RURAL_COMMUNE_WORDS; the
+    LAU table `lau_ref` says which places have two municipalities); returns how many records changed."""
+    countries = [c for c in RURAL_COMMUNE_WORDS if any(r.place and r.country == c for r in recs)]
+    if not countries or "lau_ref" not in {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}:
+        return 0
+    twins = defaultdict(set)  # country -> places with two municipalities of their name in one NUTS3 region
+    for country, name in con.execute(
+        "SELECT country, lau_name FROM lau_ref WHERE country IN (SELECT unnest(?)) AND lau_name IS NOT NULL "
+        "GROUP BY country, nuts3, lau_name HAVING count(*) = 2", [countries]).fetchall():  # fmt: skip
+        twins[country].add(_place_canon(fold(name), None))
+    changed = 0
+    for r in recs:
+        if r.place and r.place in twins.get(r.country, ()):
+            rural, town = RURAL_COMMUNE_WORDS[r.country]
+            words = fold(r.name).split()
+            if rural.intersection(words) and not any(w.startswith(town) for w in words):
+                r.place += " district"
+                changed += 1
+    return changed
 
 
 def same_place(p: str, q: str) -> bool:
@@ -1709,7 +1740,7 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None,
     from .country_evidence import address_moved, match_countries
     from .matching import link_more
 
-    stats: dict = {"country_changed": match_countries(con, recs)}
+    stats: dict = {"country_changed": match_countries(con, recs), "rural_communes": rural_communes(con, recs)}
     stats["linked_to_ror"] = link_ror(recs, registry_index(con))
     stats["linked_to_ror"] += link_more(con, recs)
     roots, best = cluster(recs, merges, apart, stats)
