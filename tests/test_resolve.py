@@ -440,6 +440,15 @@ def test_more_legal_forms_of_a_municipality_are_its_place():
     assert place("Räpina Municipality Government", None, "Räpina") == "rapina"
     assert place("City Hall of Gdansk", None, "Gdansk") == place("GMINA MIASTA GDANSKA", None, "GDANSK") == "gdansk"
     assert place("IASI - CITY HALL OF IASI", None, "IASI") == "iasi" and place("City Sejny", None, "Sejny") == "sejny"
+    # other countries' legal forms of a town or commune (keep.eu lists municipalities all over Europe)
+    assert place("Statutární město Ostrava", None, "Ostrava") == place("City of Ostrava", None, "Ostrava") == "ostrava"
+    assert place("Gemeinde Raeren", None, "Raeren") == place("Raeren", "city", "Raeren") == "raeren"
+    assert place("AYUNTAMIENTO DE VIGO", None, "Vigo") == place("Municipality of Vigo", None, "Vigo") == "vigo"
+    assert place("Câmara Municipal de Coimbra", None, "Coimbra") == place("MUNICIPIO DE COIMBRA", None, "Coimbra") == "coimbra"
+    assert place("GRAD OSIJEK", None, "Osijek") == "osijek" and place("OBCINA IZOLA", None, "Izola") == "izola"
+    assert place("Primăria Municipiului Brașov", None, "Brasov") == place("MUNICIPIUL BRASOV", None, "BRASOV") == "brasov"
+    assert place("Gmina Miasto Rzeszów", None, "Rzeszów") == place("Rzeszow", "city", "Rzeszów") == "rzeszow"
+    assert place("Gemeinde Evangelische Kirche am See", None, "Lindau") is None  # a name of four words: no town
     # a body of the town, or the town's name beside another body, is not the town
     assert place("PowerHouse, Municipality of Kramfors", None, "Kramfors") is None
     assert place("Municipal authority \"Ventspils Digital centre\"", None, "Ventspils") is None

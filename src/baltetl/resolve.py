@@ -236,6 +236,11 @@ MUNI_PREFIX = ("free and hanseatic city of", "free hanseatic city of", "freie ha
                "freie und hansestadt", "kommune", "urzad miasta", "urzad miejski w", "stolichnyi gorod", "gorod",
                "city municipality of", "regional municipality of", "city hall of", "city hall in", "city office of",
                "municipal commune", "community stadt", "magistrat", "urzad miasta i gminy w", "miasto i gmina",
+               # other countries' legal forms of a town or commune (keep.eu names municipalities all over Europe)
+               "statutarni mesto", "mestys", "mesto", "obec", "gemeinde", "ville de", "commune de", "ayuntamiento de",
+               "concello de", "municipio de", "municipio do", "municipio da", "comune", "camara municipal de", "camara municipal do", "camara municipal da",
+               "dimos", "grad", "opcina", "mestna obcina", "obcina", "primaria municipiului", "primaria orasului",
+               "primaria comunei", "primaria", "municipiul", "orasul", "comuna",
                "municipality")  # fmt: skip
 # words before a municipality's name that say nothing of it: 'The Municipality of Elk', 'Administration of
 # Šilalė District Municipality', 'Municipality administration of Giżycko city'
