@@ -1020,7 +1020,8 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
         rows = np.flatnonzero((per_group[:, names.index(group)] > 0) & (f[feature] > 0))
         return dict(zip(rows, _top_shared_rows(m, ia[rows], ja[rows], labels, weight=weight)))
 
-    # the shared words in a thread (scipy's sparse products release the GIL), the rest meanwhile
+    # the shared words in a thread (scipy's sparse products release the GIL), the rest meanwhile: the other
+    # lists, then the sentences, a text reason's words put in once they are known
     with ThreadPoolExecutor(1) as pool:
         words = pool.submit(shared, "text", "text_similarity", g.text, g.words)
         # the most specific common partners first
@@ -1028,12 +1029,36 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
                           np.array([str(partner_names.get(e, e)) for e in every], dtype=object), weight=spec)  # fmt: skip
         programmes = shared("programmes", "programme_similarity", g.programmes, g.programme_labels)
         calls = shared("calls", "call_similarity", g.calls, g.call_labels)
+        said_of = _sentences(g, names, per_group, f, ia, ja, partners, metro_names, programmes, calls, labels,
+                             topics_of, networks_of, most)  # fmt: skip
         words = words.result()
     out = []
-    for row, (a, b) in enumerate(zip(i, j)):
+    for row, said in enumerate(said_of):
+        said = ["their projects are about the same things: " + ", ".join(words[row]) if s is _WORDS else s for s in said]
+        out.append("; ".join([s[0].upper() + s[1:] if n == 0 else s for n, s in enumerate(said)] or ["Ranked by the model"])
+                   + "; no shared project yet.")  # fmt: skip
+    return out
+
+
+_WORDS = object()  # (a text reason in _sentences: its shared words come later)
+
+
+def _sentences(g: Graph, names: list[str], per_group: np.ndarray, f: dict, i: np.ndarray, j: np.ndarray, partners: dict,
+               metro_names: dict, programmes: dict, calls: dict, labels: dict, topics_of: list, networks_of: list,
+               most: int) -> list[list]:  # fmt: skip
+    """Per pair, the sentences of reasons (see reasons), a text reason as _WORDS.  Read as Python numbers (the
+    same values: a float32 is a float exactly), in the groups' order of each row sorted at once."""
+    order = np.argsort(-per_group, axis=1, kind="stable").tolist()  # (row by row, as each row's stable argsort)
+    per_group = per_group.tolist()
+    f = {k: v.tolist() for k, v in f.items()}
+    projects, recent, ongoing, coordinated = (v.tolist() for v in (g.projects, g.recent, g.ongoing, g.coordinated))
+    metro, role = g.metro.tolist(), g.role.tolist()
+    out = []
+    for row, (a, b) in enumerate(zip(i.tolist(), j.tolist())):
         said = []
-        for k in np.argsort(-per_group[row], kind="stable"):
-            if per_group[row, k] <= 0 or len(said) >= most:
+        groups = per_group[row]
+        for k in order[row]:
+            if groups[k] <= 0 or len(said) >= most:
                 break
             name, text = names[k], None
             if name == "partners" and f["common_neighbours"][row] > 0:
@@ -1043,16 +1068,16 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
             elif name == "activity" and f["projects_min"][row] > 0:
                 # each side's numbers named by its metropolis (the two are in different ones): a page lists the
                 # pair with its own organisation first, whichever of the two that is
-                running = g.ongoing[a] + g.ongoing[b] > 0
-                side = lambda o: (f"{int(g.projects[o])} project{'s' if g.projects[o] != 1 else ''} so far ({int(g.recent[o])} in the last year"  # noqa: E731
-                                  + (f", {int(g.ongoing[o])} still running)" if running else ")"))  # fmt: skip
-                text = f"both active: the {metro_names.get(g.metro[a])} one {side(a)}, the {metro_names.get(g.metro[b])} one {side(b)}"
+                running = ongoing[a] + ongoing[b] > 0
+                side = lambda o: (f"{int(projects[o])} project{'s' if projects[o] != 1 else ''} so far ({int(recent[o])} in the last year"  # noqa: E731
+                                  + (f", {int(ongoing[o])} still running)" if running else ")"))  # fmt: skip
+                text = f"both active: the {metro_names.get(metro[a])} one {side(a)}, the {metro_names.get(metro[b])} one {side(b)}"
             elif name == "coordination" and f["coordinated_max"][row] > 0:
                 # the sides that coordinated a project (a side with none is no reason: 'the St Petersburg one 0')
                 text = "coordinated projects: " + ", ".join(
-                    f"the {metro_names.get(g.metro[o])} one {int(g.coordinated[o])}" for o in (a, b) if g.coordinated[o] > 0)
+                    f"the {metro_names.get(metro[o])} one {int(coordinated[o])}" for o in (a, b) if coordinated[o] > 0)
             elif name == "text" and f["text_similarity"][row] > 0:
-                text = "their projects are about the same things: " + ", ".join(words[row])
+                text = _WORDS
             elif name == "fields" and f["field_similarity"][row] > 0:
                 text = "similar euroSciVoc fields of science"
             elif name == "programmes" and f["programme_similarity"][row] > 0:
@@ -1064,16 +1089,15 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
             elif name == "networks" and f["shared_networks"][row] > 0:
                 text = "both members of " + ", ".join(sorted(networks_of[row])[:10])
             elif name == "roles" and f["complementary"][row] > 0:
-                text = f"complementary roles: {ROLES[g.role[a]]} + {ROLES[g.role[b]]}"
+                text = f"complementary roles: {ROLES[role[a]]} + {ROLES[role[b]]}"
             elif name == "links" and f["metro_links"][row] > 0:
-                text = (f"{metro_names.get(g.metro[a])} and {metro_names.get(g.metro[b])} organisations already work "
+                text = (f"{metro_names.get(metro[a])} and {metro_names.get(metro[b])} organisations already work "
                         f"together in {int(f['metro_links'][row])} pairs")  # fmt: skip
-            elif name == "place" and not np.isnan(f["distance_km"][row]):
-                text = f"metropolises {int(round(float(f['distance_km'][row]), -1))} km apart"
+            elif name == "place" and not math.isnan(f["distance_km"][row]):
+                text = f"metropolises {int(round(f['distance_km'][row], -1))} km apart"
             if text:
                 said.append(text)
-        out.append("; ".join([s[0].upper() + s[1:] if n == 0 else s for n, s in enumerate(said)] or ["Ranked by the model"])
-                   + "; no shared project yet.")  # fmt: skip
+        out.append(said)
     return out
 
 

@@ -17,7 +17,7 @@ import os
 import re
 from collections import deque
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import PurePosixPath
 
 import pandas as pd
@@ -124,13 +124,18 @@ def parse(ctx: SourceContext, files: Iterable[Landed]) -> Parsed:
                 f"{landed.path.name}: neither the CORDIS XML edition (*.xml) nor the CSV edition "
                 f"(project.csv, organization.csv); members: {members[:5]}"
             )
-    pj = projects.frame()
-    raw = parts.frame()
+    # the projects' frame in a thread (Arrow makes it without the GIL) while the participations' and the
+    # organisations' are made here: the frames come after the workers, on the refresh's critical path
+    with ThreadPoolExecutor(1) as pool:
+        pj = pool.submit(projects.frame)
+        raw = parts.frame()
+        orgs = _organisations(raw)
+        pj = pj.result()
     return Parsed(
         tables={
             "projects": pj,
             "participations": raw[PARTICIPATION_COLUMNS],
-            "organisations": _organisations(raw),
+            "organisations": orgs,
         },
         rejects=rejects,
         repaired=repaired,

@@ -189,20 +189,40 @@ def parse_document(data: bytes):
     return etree.fromstring(data, PARSER)
 
 
-def _children(el, wanted: frozenset) -> dict:
-    """Text of the direct children whose tag is wanted (one pass; much faster than findtext per field).
+def _text(ch) -> str | None:
+    """A child's text, stripped (None: none): all its text when it holds more than text (an entity reference,
+    which PARSER never resolves, a comment, an element), the reference as written: 'A&xxe;B' stays 'A&xxe;B'."""
+    v = ch.text if not len(ch) else "".join(ch.itertext())
+    if v is not None:
+        v = v.strip()
+        if v:
+            return v
+    return None
 
-    A child holding more than text (an entity reference, which PARSER never resolves, a comment, an element)
-    gives all its text, the reference as written: 'A&xxe;B' stays 'A&xxe;B', not 'A'."""
+
+def _children(el, wanted: frozenset) -> dict:
+    """Text of the direct children whose tag is wanted (one pass; much faster than findtext per field): the last
+    of a tag with text counts."""
     out = {}
     for ch in el:
         tag = ch.tag
         if tag in wanted:
-            v = ch.text if not len(ch) else "".join(ch.itertext())
+            v = ch.text if not len(ch) else "".join(ch.itertext())  # (as _text)
             if v is not None:
                 v = v.strip()
                 if v:
                     out[tag] = v
+    return out
+
+
+def _last(el, tag: str) -> str | None:
+    """The text of the last direct child `tag` of `el` with text (as _children): only those children are
+    visited (lxml matches the tag without making the others)."""
+    out = None
+    for ch in el.iterchildren(tag):
+        v = _text(ch)
+        if v is not None:
+            out = v
     return out
 
 
@@ -212,56 +232,60 @@ _PROJECT_TAGS = frozenset(
 )
 _ORG_TAGS = frozenset("id rcn vatNumber legalName shortName departmentName".split())
 _ADDRESS_TAGS = frozenset("street city postalCode country geolocation url".split())
-_CODE = frozenset(["code"])
-_IDENTIFIER = frozenset(["identifier"])
-_NUTS = frozenset(["nutsCode"])
 
 
 def xml_project(root, ref: str) -> tuple[tuple, list[tuple]]:
-    """One <project> element -> (project row, participation rows)."""
-    d = _children(root, _PROJECT_TAGS)
-    pid = d.get("id")
-    cupdate = d.get("contentUpdateDate")
-    legal, topics, esv, rows = [], [], [], []
+    """One <project> element -> (project row, participation rows).  One pass over each element's children."""
+    d = {}
+    legal, topics, esv, rows, orgs = [], [], [], [], []
     master = sub = scheme = framework = doi = None
     for ch in root:
         tag = ch.tag
-        if tag == "identifiers":
-            doi = _children(ch, frozenset(["grantDoi"])).get("grantDoi")
+        if tag in _PROJECT_TAGS:
+            v = ch.text if not len(ch) else "".join(ch.itertext())  # (as _text, inline: the hot loop)
+            if v is not None:
+                v = v.strip()
+                if v:
+                    d[tag] = v
+        elif tag == "identifiers":
+            doi = _last(ch, "grantDoi")
         elif tag == "relations":
             for block in ch:
                 if block.tag == "associations":
                     for el in block:
                         tag = el.tag
                         if tag == "organization":
-                            rows.append(_xml_participation(el, pid, ref, cupdate))
+                            orgs.append(el)  # (made once the project's id and update date are known)
                         elif tag == "programme":
                             typ = el.get("type")
                             if typ == "relatedLegalBasis":
-                                c = _children(el, frozenset(["code", "frameworkProgramme"]))
+                                c = _children(el, _LEGAL)
                                 if "code" in c:
                                     legal.append(c["code"])
                                 framework = framework or c.get("frameworkProgramme")
                             elif typ == "relatedTopic":
-                                code = _children(el, _CODE).get("code")
+                                code = _last(el, "code")
                                 if code:
                                     topics.append(code)
                         elif tag == "call":
                             typ = el.get("type")
                             if typ == "relatedMasterCall":
-                                master = _children(el, _IDENTIFIER).get("identifier")
+                                master = _last(el, "identifier")
                             elif typ == "relatedSubCall":
-                                sub = _children(el, _IDENTIFIER).get("identifier")
+                                sub = _last(el, "identifier")
                 elif block.tag == "categories":
                     for c in block:
                         cls = c.get("classification")
                         if cls == "projectFundingSchemeCategory":
-                            scheme = (_children(c, _CODE).get("code") or "").lstrip("/") or None
+                            scheme = (_last(c, "code") or "").lstrip("/") or None
                         elif cls == "euroSciVoc":
-                            code = _children(c, _CODE).get("code")
+                            code = _last(c, "code")
                             if code:
                                 esv.append(code)
     g = d.get
+    pid = g("id")
+    cupdate = g("contentUpdateDate")
+    rows = [_xml_participation(el, pid, ref, cupdate) for el in orgs]
     proj = (
         pid, ref, pid, g("acronym"), g("title"), g("status"), g("startDate"), g("endDate"), g("totalCost"),
         g("ecMaxContribution"), g("ecSignatureDate"), framework, scheme, ";".join(legal) or None,
@@ -271,33 +295,42 @@ def xml_project(root, ref: str) -> tuple[tuple, list[tuple]]:
     return proj, rows
 
 
+_LEGAL = frozenset(["code", "frameworkProgramme"])
+
+
 def _xml_participation(el, pid: str | None, ref: str, cupdate: str | None) -> tuple:
-    a = el.attrib
-    d = _children(el, _ORG_TAGS)
+    get = el.get
+    d: dict = {}
     addr: dict = {}
     activity = None
     nuts = []
     for ch in el:
         tag = ch.tag
-        if tag == "address":
+        if tag in _ORG_TAGS:
+            v = ch.text if not len(ch) else "".join(ch.itertext())  # (as _text, inline: the hot loop)
+            if v is not None:
+                v = v.strip()
+                if v:
+                    d[tag] = v
+        elif tag == "address":
             addr = _children(ch, _ADDRESS_TAGS)
         elif tag == "relations":
             for block in ch:
                 if block.tag == "categories":
                     for c in block:
                         if c.get("classification") == "organizationActivityType":
-                            activity = _children(c, _CODE).get("code")
+                            activity = _last(c, "code")
                 elif block.tag == "regions":
                     for r in block:
                         if r.get("type") == "relatedNutsCode":
-                            code = _children(r, _NUTS).get("nutsCode")
+                            code = _last(r, "nutsCode")
                             if code:
                                 nuts.append(code)
-    oid, role, order = d.get("id"), a.get("type"), a.get("order")
+    oid, role, order = d.get("id"), get("type"), get("order")
     g = addr.get
     return (
-        f"{pid}/{oid}/{role}/{order}", ref, pid, oid, role, order, a.get("ecContribution"),
-        a.get("netEcContribution"), a.get("totalCost"), a.get("sme", ""), a.get("terminated", ""),
+        f"{pid}/{oid}/{role}/{order}", ref, pid, oid, role, order, get("ecContribution"),
+        get("netEcContribution"), get("totalCost"), get("sme", ""), get("terminated", ""),
         d.get("legalName"), d.get("shortName"), d.get("vatNumber"), activity, g("street"), g("postalCode"),
         g("city"), g("country"), ";".join(nuts) or None, g("geolocation"), g("url"), d.get("departmentName"),
         cupdate, d.get("rcn"),
