@@ -185,6 +185,40 @@ def test_the_nightly_scoring_equals_the_model_on_the_features(cfg, graph_wh):
         assert set(other[o == org]) <= set(np.where(w.i == org, w.j, w.i)[mine])
 
 
+def test_the_shared_columns_of_pairs_are_those_of_the_sparse_product():
+    """_row_products (read from each pair's shorter row) is m[a].multiply(m[b]) with its zeros dropped: the same
+    columns in order and the same float32 values, for rows of very different lengths, a row with itself, an empty
+    row and products that underflow to zero; a matrix not canonical takes scipy's way."""
+    from scipy import sparse
+
+    from baltetl import opportunities as opp
+
+    rng = np.random.default_rng(5)
+    m = sparse.random(40, 60, density=0.2, random_state=6, format="csr", dtype=np.float32)
+    m = sparse.vstack([m, sparse.csr_matrix(np.r_[np.full(55, 0.5), np.zeros(5)].astype(np.float32)),
+                       sparse.csr_matrix((1, 60), dtype=np.float32)]).tocsr()  # a long row (40), an empty one (41)
+    m.data[:7] = np.float32(1e-30)  # (tiny * tiny underflows to 0: dropped, as eliminate_zeros drops it)
+    m.sort_indices()
+    a = np.r_[rng.integers(0, 42, 300), 40, 40, 41, 3, 0]
+    b = np.r_[rng.integers(0, 42, 300), 40, 7, 5, 3, 0]
+    want = m[a].multiply(m[b]).tocsr()
+    want.eliminate_zeros()
+    want.sort_indices()
+    got = opp._row_products(m, a, b, np.zeros(60, dtype=np.float32))
+    assert np.array_equal(got.indptr, want.indptr) and np.array_equal(got.indices, want.indices)
+    assert got.data.dtype == want.data.dtype and np.array_equal(got.data, want.data) and got.nnz > 300
+    # a matrix not canonical (row 3 holds one column twice) is read as scipy reads it: the two summed
+    r3 = slice(m.indptr[3], m.indptr[4])
+    assert m.indptr[4] > m.indptr[3]
+    dup = sparse.csr_matrix((np.insert(m.data, r3.start, m.data[r3.start]), np.insert(m.indices, r3.start, m.indices[r3.start]),
+                             np.r_[m.indptr[:4], m.indptr[4:] + 1]), shape=m.shape)  # fmt: skip
+    assert not dup.has_canonical_format
+    summed = dup.copy()
+    summed.sum_duplicates()
+    words = [f"w{k}" for k in range(60)]
+    assert opp._top_shared_rows(dup, a, b, words, chunk=9) == opp._top_shared_rows(summed, a, b, words, chunk=50)
+
+
 def test_the_model_file_round_trip(cfg):
     from baltetl import opportunities as opp
 

@@ -959,10 +959,15 @@ def _top_shared_rows(m: sparse.csr_matrix, a: np.ndarray, b: np.ndarray, labels,
     all the shared columns: two big organisations share thousands of words)."""
     out = []
     labels = np.array([str(x) for x in labels], dtype=object)
+    canonical = m.has_canonical_format  # (sorted columns, no duplicates: as a Graph's matrices are)
+    dense = np.zeros(m.shape[1], dtype=m.dtype) if canonical else None
     for k in range(0, len(a), chunk):
-        both = m[a[k : k + chunk]].multiply(m[b[k : k + chunk]]).tocsr()
-        both.eliminate_zeros()
-        both.sort_indices()
+        if canonical:
+            both = _row_products(m, np.asarray(a[k : k + chunk]), np.asarray(b[k : k + chunk]), dense)
+        else:
+            both = m[a[k : k + chunk]].multiply(m[b[k : k + chunk]]).tocsr()
+            both.eliminate_zeros()
+            both.sort_indices()
         n_rows = both.shape[0]
         rows = np.repeat(np.arange(n_rows), np.diff(both.indptr))
         strength = np.array(both.data if weight is None else weight[both.indices], dtype=np.float64)
@@ -982,6 +987,34 @@ def _top_shared_rows(m: sparse.csr_matrix, a: np.ndarray, b: np.ndarray, labels,
         ends = np.searchsorted(rows[top], np.arange(1, n_rows + 1))
         out += [names[s:e] for s, e in zip(np.r_[0, ends[:-1]], ends)]
     return out
+
+
+def _row_products(m: sparse.csr_matrix, a: np.ndarray, b: np.ndarray, dense: np.ndarray) -> sparse.csr_matrix:
+    """m[a].multiply(m[b]) of a canonical `m` with its zeros dropped (the same matrix, each row's columns in order),
+    made from the shorter row of each pair only: the longer one is spread once into `dense` (zeros, of m's
+    width, left zero) and read at the shorter one's columns.  (m[a] and m[b] copied every row of both: two
+    big organisations' rows hold thousands of words.)"""
+    ptr, cols, vals = m.indptr, m.indices, m.data
+    la, lb = ptr[a + 1] - ptr[a], ptr[b + 1] - ptr[b]
+    short, long = np.where(la <= lb, a, b), np.where(la <= lb, b, a)
+    counts = np.minimum(la, lb)
+    pair = np.repeat(np.arange(len(a)), counts)
+    pos = np.repeat(ptr[short], counts) + np.arange(len(pair)) - np.repeat(np.cumsum(counts) - counts, counts)
+    at = cols[pos]
+    other = np.zeros(len(pos), dtype=vals.dtype)
+    by_long = np.argsort(long[pair], kind="stable")  # the entries grouped by their pair's longer row
+    rows, first = np.unique(long[pair][by_long], return_index=True)
+    for r, lo, hi in zip(rows.tolist(), first.tolist(), [*first[1:].tolist(), len(by_long)]):
+        span = slice(ptr[r], ptr[r + 1])
+        dense[cols[span]] = vals[span]
+        e = by_long[lo:hi]
+        other[e] = dense[at[e]]
+        dense[cols[span]] = 0
+    prod = vals[pos] * other  # (a product of two floats is the same either way round)
+    keep = prod != 0
+    indptr = np.zeros(len(a) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pair[keep], minlength=len(a)), out=indptr[1:])
+    return sparse.csr_matrix((prod[keep], at[keep], indptr), shape=(len(a), m.shape[1]))
 
 
 def _shared_lists(m: sparse.csr_matrix, labels, a: np.ndarray, b: np.ndarray) -> list[list[str]]:
