@@ -596,3 +596,25 @@ def test_a_rural_gmina_is_not_the_town_of_its_name():
     # another country's communes, or no LAU table: nothing changes
     other = [resolve.Rec("keep:12", "keep", "Gmina Sejny", "LT", "Sejny")]
     assert resolve.rural_communes(con, other) == 0 and resolve.rural_communes(duckdb.connect(), rural) == 0
+
+
+def test_function_words_of_other_languages_are_no_part_of_a_name():
+    # keep.eu's 'University of Craiova' and CORDIS's 'UNIVERSITATEA DIN CRAIOVA' (one street address) stayed apart
+    assert resolve.norm_name("UNIVERSITATEA DIN CRAIOVA") == resolve.norm_name("University of Craiova")
+    assert resolve.norm_name("Politecnico di Bari") == resolve.norm_name("Politecnico of Bari")
+    assert resolve.norm_name("Universidade do Porto") == resolve.norm_name("Universidade Porto")
+
+
+def test_two_towns_named_alike_are_two_places_only_by_the_lau_table():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE lau_ref (country VARCHAR, lau_code VARCHAR, lau_name VARCHAR, nuts3 VARCHAR)")
+    con.executemany("INSERT INTO lau_ref VALUES (?, ?, ?, ?)", [("IT", "1", "Lecce", "ITF45"), ("IT", "2", "Lecco", "ITC43"),
+                                                                ("CH", "3", "Genève", "CH013")])  # fmt: skip
+    lecce = resolve.Rec("keep:1", "keep", "PROVINCIA DI LECCE", "IT", "Lecce")
+    lecco = resolve.Rec("keep:2", "keep", "Provincia di Lecco", "IT", "LECCO")
+    geneve = resolve.Rec("cordis:3", "cordis", "UNIVERSITE DE GENEVE", "CH", "Genève")
+    geneva = resolve.Rec("keep:4", "keep", "University of Geneva", "CH", "Geneva")
+    assert resolve.name_match(lecce, lecco)[0] == "name_fuzzy"  # without the table: 'lecco' read as inflected 'lecce'
+    assert resolve.municipal_cities(con, [lecce, lecco, geneve, geneva]) == 3 and not geneva.city_municipal
+    assert resolve.name_match(lecce, lecco)[0] is None  # two municipalities of Italy: two provinces
+    assert resolve.name_match(geneve, geneva)[0] == "name_fuzzy"  # 'Geneva' is no Swiss municipality's name

@@ -159,7 +159,10 @@ LEGAL_PREFIXES += ("viesoji istaiga", "public institution", "state enterprise", 
                    "akciju sabiedriba", "valsts sabiedriba ar ierobezotu atbildibu", "biedriba")  # fmt: skip
 LEGAL_PREFIXES = tuple(sorted(set(LEGAL_PREFIXES) - {"stiftelsen", "fonds", "sihtasutus"}, key=len, reverse=True))
 STOP = {"of", "the", "and", "for", "fur", "und", "der", "die", "das", "de", "du", "des", "la", "le", "i", "och",
-        "og", "ja", "zu", "in", "im", "am", "a", "an", "&", "on", "at", "w", "z", "ir", "un"}  # fmt: skip
+        "og", "ja", "zu", "in", "im", "am", "a", "an", "&", "on", "at", "w", "z", "ir", "un",
+        # of, the, and, in in the other languages of keep.eu's and CORDIS's names ('Universitatea din Craiova')
+        "di", "da", "do", "dos", "del", "della", "delle", "dei", "degli", "dello", "din", "van", "von", "het", "el", "los",
+        "las", "na", "pri", "ve"}  # fmt: skip
 UNIVERSITY = {"universitet", "universitat", "universitaet", "uniwersytet", "universiteit", "universite",
               "universita", "universidad", "universidade", "universitetas", "universitate", "universiti",
               "universitaets", "universitets", "univ", "uni"}  # fmt: skip
@@ -492,6 +495,23 @@ def rural_communes(con: duckdb.DuckDBPyConnection, recs: list[Rec]) -> int:
     return changed
 
 
+def municipal_cities(con: duckdb.DuckDBPyConnection, recs: list[Rec]) -> int:
+    """Mark the records whose city is a municipality's name of their country in the LAU table `lau_ref` (names
+    folded in SQL: accents stripped, so a letter such as 'ł' may keep a city unmarked, as it was); returns how
+    many are marked."""
+    if "lau_ref" not in {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}:
+        return 0
+    names = set(con.execute(
+        "SELECT DISTINCT country, trim(regexp_replace(lower(strip_accents(lau_name)), '[^a-z0-9]+', ' ', 'g')) "
+        "FROM lau_ref WHERE lau_name IS NOT NULL").fetchall())  # fmt: skip
+    n = 0
+    for r in recs:
+        if r.city_f and (r.country, r.city_f) in names:
+            r.city_municipal = True
+            n += 1
+    return n
+
+
 def same_place(p: str, q: str) -> bool:
     """Places are compared after canonicalisation (exonyms, inflected forms of the record's own city), and
     then only as equal: small towns of one country differ by an ending (Campli / Campo, Monti / Montichiari)."""
@@ -559,6 +579,7 @@ class Rec:
     short_name: str | None = None  # the source's short name (CORDIS: often the English name, or an acronym)
     stated_country: str | None = None  # the source's country, when the record is matched in another (country_evidence)
     country_evidence: str | None = None  # why: its address or realm (country_evidence.match_countries)
+    city_municipal: bool = False  # its city is a municipality's name in its country's LAU table (municipal_cities)
     norm: str = field(init=False)
     bare: str = field(init=False)
     head: str | None = field(init=False)
@@ -806,6 +827,11 @@ def _without_city(a: Rec, b: Rec) -> bool:
     return (bw[0] in (ca, cb) and bw[1:] == aw) or (bw[-1] in (ca, cb) and bw[:-1] == aw)
 
 
+def _names_own_city(r: Rec) -> bool:
+    """The record's name holds its city's (first) word."""
+    return bool(r.city_f) and r.city_f.split()[0] in r.norm.split()
+
+
 def name_match(a: Rec, b: Rec) -> tuple[str | None, float]:
     """(rule, score) of a name match inside one country, or (None, score)."""
     if a.country != b.country or not a.country:
@@ -825,10 +851,16 @@ def name_match(a: Rec, b: Rec) -> tuple[str | None, float]:
         return "name_fuzzy", 0.93
     if min(len(a.norm), len(b.norm)) < MIN_LEN:
         return None, 0.0
-    s = name_score(a.norm, b.norm)
+    differ = _cities_differ(a, b)
+    # two names each holding its own record's city, the cities two municipalities (LAU), are read as written:
+    # 'Provincia di Lecco' is not 'Provincia di Lecce' (harmonise would take 'lecco' for an inflected 'lecce'),
+    # while 'University of Geneva' still meets 'Université de Genève' ('geneva' names no Swiss municipality)
+    two_places = differ and a.city_municipal and b.city_municipal and _names_own_city(a) and _names_own_city(b)
+    score = fuzz.token_sort_ratio if two_places else name_score
+    s = score(a.norm, b.norm)
     if a.bare != a.norm or b.bare != b.norm:
-        s = max(s, name_score(a.bare, b.bare) if min(len(a.bare), len(b.bare)) >= MIN_LEN else 0.0)
-    if s >= (THRESHOLD_OTHER_CITY if _cities_differ(a, b) else THRESHOLD):
+        s = max(s, score(a.bare, b.bare) if min(len(a.bare), len(b.bare)) >= MIN_LEN else 0.0)
+    if s >= (THRESHOLD_OTHER_CITY if differ else THRESHOLD):
         return "name_fuzzy", s / 100.0
     return None, s / 100.0
 
@@ -1746,6 +1778,7 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None,
     from .matching import link_more
 
     stats: dict = {"country_changed": match_countries(con, recs), "rural_communes": rural_communes(con, recs)}
+    municipal_cities(con, recs)
     stats["linked_to_ror"] = link_ror(recs, registry_index(con))
     stats["linked_to_ror"] += link_more(con, recs)
     roots, best = cluster(recs, merges, apart, stats)
