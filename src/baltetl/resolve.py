@@ -165,7 +165,8 @@ STOP = {"of", "the", "and", "for", "fur", "und", "der", "die", "das", "de", "du"
         "las", "na", "pri", "ve"}  # fmt: skip
 UNIVERSITY = {"universitet", "universitat", "universitaet", "uniwersytet", "universiteit", "universite",
               "universita", "universidad", "universidade", "universitetas", "universitate", "universiti",
-              "universitaets", "universitets", "univ", "uni"}  # fmt: skip
+              "universitaets", "universitets", "univ", "uni", "univerzita", "univerzity", "univerza", "univerzitet",
+              "univerziteta"}  # fmt: skip
 # municipality words: "<place> <word>" or "<word> <place>"
 # the region's words for kinds of organisation, folded to one English form (after anyascii)
 LEXICON = {"yliopisto": "university", "ulikool": "university", "universitate": "university",
