@@ -618,3 +618,13 @@ def test_two_towns_named_alike_are_two_places_only_by_the_lau_table():
     assert resolve.municipal_cities(con, [lecce, lecco, geneve, geneva]) == 3 and not geneva.city_municipal
     assert resolve.name_match(lecce, lecco)[0] is None  # two municipalities of Italy: two provinces
     assert resolve.name_match(geneve, geneva)[0] == "name_fuzzy"  # 'Geneva' is no Swiss municipality's name
+
+
+def test_a_websites_domain_is_read_from_the_public_suffix_list():
+    # 'ac.rs' and 'poznan.pl' are public suffixes: the hand list of second-level domains knew neither, so every
+    # Serbian university was one site ('ac.rs'), and every Poznań body with a poznan.pl address another
+    d = resolve.domain_of
+    assert d("http://www.mm.helsinki.fi/mmtek/") == d("blogit.helsinki.fi") == "helsinki.fi"
+    assert d("https://www.uns.ac.rs/") == "uns.ac.rs" != d("http://www.bg.ac.rs")
+    assert d("www.put.poznan.pl") == "put.poznan.pl" and d("www.bbc.co.uk") == "bbc.co.uk"
+    assert d("https://facebook.com/x") is None and d("http://10.0.0.1/") is None and d("localhost") is None

@@ -270,12 +270,6 @@ GENERIC_HOSTS = {"facebook.com", "linkedin.com", "twitter.com", "x.com", "instag
                  "southbaltic.eu", "centralbaltic.eu", "interreg-oks.eu", "interregeurope.eu", "bsr-interreg.eu",
                  "balticsea-region.eu", "cbss.org", "ubc.net", "eurocities.eu", "cordis.europa.eu",
                  "wikipedia.org", "github.io", "gov.uk", "tillvaxtverket.se", "etmun.eu"}  # fmt: skip
-SECOND_LEVEL = {"co.uk", "ac.uk", "org.uk", "gov.uk", "com.pl", "org.pl", "edu.pl", "gov.pl", "waw.pl", "net.pl",
-                "gda.pl", "com.ee", "org.ee", "gov.lv", "edu.lv", "gov.lt", "com.ru", "org.ru", "msk.ru",
-                "spb.ru", "co.at", "ac.at", "or.at", "gv.at", "com.gr", "gov.gr", "com.cy", "ac.cy", "org.cy",
-                "com.tr", "edu.tr", "gov.tr", "co.il", "ac.il", "com.au", "edu.au", "gov.au", "co.jp",
-                "ac.jp", "com.br", "com.cn", "edu.cn", "co.za", "ac.za", "com.mt", "org.mt", "gov.mt",
-                "com.ua", "org.ua", "co.nz", "ac.nz", "com.sg", "edu.sg", "co.in", "ac.in"}  # fmt: skip
 SEPARATORS = re.compile(r"\s*(?:,|;|/|\(|\s[-–—]\s|\s\|\s)\s*")
 _NONWORD = re.compile(r"[^a-z0-9]+")
 # an acronym written before or after the name: 'IMAR - Instituto do Mar', 'Instituto do Mar (IMAR)'
@@ -533,8 +527,19 @@ def norm_vat(v: str | None) -> str | None:
 
 
 @lru_cache(maxsize=None)
+@lru_cache(maxsize=1)
+def _public_suffixes():
+    """The Public Suffix List (publicsuffixlist's bundled copy; its private section too, so 'put.poznan.pl' and
+    'x.blogspot.com' are sites of their own)."""
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+@lru_cache(maxsize=1 << 16)
 def domain_of(url: str | None) -> str | None:
-    """Registrable domain of a website ('http://www.mm.helsinki.fi/mmtek/' -> 'helsinki.fi')."""
+    """Registrable domain of a website ('http://www.mm.helsinki.fi/mmtek/' -> 'helsinki.fi', 'uns.ac.rs' stays
+    'uns.ac.rs': the Public Suffix List says where the registrable part begins)."""
     if not url or not isinstance(url, str):
         return None
     u = url.strip().lower()
@@ -547,10 +552,8 @@ def domain_of(url: str | None) -> str | None:
     host = host.strip(".")
     if not host or "." not in host or _NUMERIC_HOST.fullmatch(host):
         return None
-    labels = host.split(".")
-    n = 3 if ".".join(labels[-2:]) in SECOND_LEVEL and len(labels) >= 3 else 2
-    dom = ".".join(labels[-n:])
-    if dom in GENERIC_HOSTS or host in GENERIC_HOSTS:
+    dom = _public_suffixes().privatesuffix(host)
+    if not dom or dom in GENERIC_HOSTS or host in GENERIC_HOSTS:
         return None
     return dom
 
