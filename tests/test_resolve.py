@@ -615,9 +615,13 @@ def test_two_towns_named_alike_are_two_places_only_by_the_lau_table():
     geneve = resolve.Rec("cordis:3", "cordis", "UNIVERSITE DE GENEVE", "CH", "Genève")
     geneva = resolve.Rec("keep:4", "keep", "University of Geneva", "CH", "Geneva")
     assert resolve.name_match(lecce, lecco)[0] == "name_fuzzy"  # without the table: 'lecco' read as inflected 'lecce'
-    assert resolve.municipal_cities(con, [lecce, lecco, geneve, geneva]) == 3 and not geneva.city_municipal
-    assert resolve.name_match(lecce, lecco)[0] is None  # two municipalities of Italy: two provinces
-    assert resolve.name_match(geneve, geneva)[0] == "name_fuzzy"  # 'Geneva' is no Swiss municipality's name
+    known = resolve.municipal_places(con)
+    assert known("IT", "lecco") and known("CH", "geneve") and not known("CH", "geneva")
+    assert resolve.name_match(lecce, lecco, known)[0] is None  # two municipalities of Italy: two provinces
+    assert resolve.name_match(geneve, geneva, known)[0] == "name_fuzzy"  # 'Geneva' is no Swiss municipality's name
+    roots = resolve.cluster([lecce, lecco, geneve, geneva], municipal=known)[0]
+    assert roots["keep:1"] != roots["keep:2"] and roots["cordis:3"] == roots["keep:4"]
+    assert not resolve.municipal_places(duckdb.connect())("IT", "lecco")  # no LAU table: compared as before
 
 
 def test_a_websites_domain_is_read_from_the_public_suffix_list():

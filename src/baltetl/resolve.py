@@ -490,21 +490,22 @@ def rural_communes(con: duckdb.DuckDBPyConnection, recs: list[Rec]) -> int:
     return changed
 
 
-def municipal_cities(con: duckdb.DuckDBPyConnection, recs: list[Rec]) -> int:
-    """Mark the records whose city is a municipality's name of their country in the LAU table `lau_ref` (names
-    folded in SQL: accents stripped, so a letter such as 'ł' may keep a city unmarked, as it was); returns how
-    many are marked."""
+def municipal_places(con: duckdb.DuckDBPyConnection):
+    """(country, folded city) -> whether the LAU table `lau_ref` names a municipality so; a country's names are
+    read when it is first asked for (names folded in SQL: accents stripped, so a city with a letter such as 'ł'
+    may go unrecognised, and is then compared as before).  Without the table: never."""
     if "lau_ref" not in {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}:
-        return 0
-    names = set(con.execute(
-        "SELECT DISTINCT country, trim(regexp_replace(lower(strip_accents(lau_name)), '[^a-z0-9]+', ' ', 'g')) "
-        "FROM lau_ref WHERE lau_name IS NOT NULL").fetchall())  # fmt: skip
-    n = 0
-    for r in recs:
-        if r.city_f and (r.country, r.city_f) in names:
-            r.city_municipal = True
-            n += 1
-    return n
+        return lambda country, city: False
+    names: dict[str, set[str]] = {}
+
+    def known(country: str, city: str) -> bool:
+        if country not in names:
+            names[country] = {n for (n,) in con.execute(
+                "SELECT DISTINCT trim(regexp_replace(lower(strip_accents(lau_name)), '[^a-z0-9]+', ' ', 'g')) "
+                "FROM lau_ref WHERE country = ? AND lau_name IS NOT NULL", [country]).fetchall()}  # fmt: skip
+        return city in names[country]
+
+    return known
 
 
 def same_place(p: str, q: str) -> bool:
@@ -583,7 +584,6 @@ class Rec:
     short_name: str | None = None  # the source's short name (CORDIS: often the English name, or an acronym)
     stated_country: str | None = None  # the source's country, when the record is matched in another (country_evidence)
     country_evidence: str | None = None  # why: its address or realm (country_evidence.match_countries)
-    city_municipal: bool = False  # its city is a municipality's name in its country's LAU table (municipal_cities)
     norm: str = field(init=False)
     bare: str = field(init=False)
     head: str | None = field(init=False)
@@ -836,8 +836,9 @@ def _names_own_city(r: Rec) -> bool:
     return bool(r.city_f) and r.city_f.split()[0] in r.norm.split()
 
 
-def name_match(a: Rec, b: Rec) -> tuple[str | None, float]:
-    """(rule, score) of a name match inside one country, or (None, score)."""
+def name_match(a: Rec, b: Rec, municipal=None) -> tuple[str | None, float]:
+    """(rule, score) of a name match inside one country, or (None, score).  municipal: municipal_places' lookup
+    (two names each holding its own city, both municipalities, are compared as written)."""
     if a.country != b.country or not a.country:
         return None, 0.0
     if a.place or b.place:
@@ -859,7 +860,8 @@ def name_match(a: Rec, b: Rec) -> tuple[str | None, float]:
     # two names each holding its own record's city, the cities two municipalities (LAU), are read as written:
     # 'Provincia di Lecco' is not 'Provincia di Lecce' (harmonise would take 'lecco' for an inflected 'lecce'),
     # while 'University of Geneva' still meets 'Université de Genève' ('geneva' names no Swiss municipality)
-    two_places = differ and a.city_municipal and b.city_municipal and _names_own_city(a) and _names_own_city(b)
+    two_places = (differ and municipal is not None and _names_own_city(a) and _names_own_city(b)
+                  and municipal(a.country, a.city_f) and municipal(b.country, b.city_f))  # fmt: skip
     score = fuzz.token_sort_ratio if two_places else name_score
     s = score(a.norm, b.norm)
     if a.bare != a.norm or b.bare != b.norm:
@@ -1064,8 +1066,8 @@ def trusted_domains(recs: list[Rec]) -> set[str]:
     return ok
 
 
-def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None) -> tuple[dict[str, str], dict[str, tuple[str, float]]]:
-    """Union-find over records.  Returns (org_key -> root, org_key -> (rule, score))."""
+def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None, municipal=None) -> tuple[dict[str, str], dict[str, tuple[str, float]]]:
+    """Union-find over records.  Returns (org_key -> root, org_key -> (rule, score)).  municipal: see name_match."""
     keys = [r.key for r in recs]
     uf = _UF(keys, list(keep_apart), {r.key: r.vat for r in recs}, {r.key: r.ror for r in recs})
     best: dict[str, tuple[str, float]] = {}
@@ -1167,7 +1169,7 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
     for c, names in country_units.items():
         pairs = _candidate_pairs(names)
         n_pairs += len(pairs)
-        cands += _name_matches([rep[(c, n)] for n in names], pairs)
+        cands += _name_matches([rep[(c, n)] for n in names], pairs, municipal)
     for score, a, b in sorted(cands, key=lambda t: (-t[0], t[1], t[2])):
         link(a, b, "name_fuzzy", score)
     # one street address and alike names (the same body in two languages, or its unit)
@@ -1215,7 +1217,7 @@ def _candidate_pairs(names: list[str]) -> set[tuple[int, int]]:
     return pairs
 
 
-def _name_matches(reps: list[Rec], pairs: set[tuple[int, int]]) -> list[tuple[float, str, str]]:
+def _name_matches(reps: list[Rec], pairs: set[tuple[int, int]], municipal=None) -> list[tuple[float, str, str]]:
     """(score, key, key) of the pairs (i, j) of `reps` (records of one country's distinct names, no municipality)
     that name_match joins.  The pairs' name scores are computed at once (rapidfuzz's cpdist, as name_score
     computes them); name_match decides only the pairs whose score reaches THRESHOLD or to which one of its other
@@ -1234,7 +1236,7 @@ def _name_matches(reps: list[Rec], pairs: set[tuple[int, int]]) -> list[tuple[fl
     out = []
     for k in np.flatnonzero((scores >= THRESHOLD) | other[ij[:, 0]] | other[ij[:, 1]]):
         a, b = reps[pairs[k][0]], reps[pairs[k][1]]
-        rule, score = name_match(a, b)
+        rule, score = name_match(a, b, municipal)
         if rule:
             out.append((score, a.key, b.key))
     return out
@@ -1782,10 +1784,9 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None,
     from .matching import link_more
 
     stats: dict = {"country_changed": match_countries(con, recs), "rural_communes": rural_communes(con, recs)}
-    municipal_cities(con, recs)
     stats["linked_to_ror"] = link_ror(recs, registry_index(con))
     stats["linked_to_ror"] += link_more(con, recs)
-    roots, best = cluster(recs, merges, apart, stats)
+    roots, best = cluster(recs, merges, apart, stats, municipal=municipal_places(con))
     ordered = sorted(roots)  # every record's key
     groups = defaultdict(list)
     for k in ordered:
