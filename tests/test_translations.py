@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from baltetl import cognates, resolve, translations
+from baltetl import cognates, resolve, regions, translations
 from helpers.common import SHARED
 
 # a small hand table for the matcher's tests (the learned one may change when ROR does)
@@ -142,3 +142,20 @@ def test_translated_names_of_one_city_join_with_their_reason(monkeypatch):
                   _rec("keep:5", "keep", "University of Karlsruhe", city="Karlsruhe"))  # fmt: skip
     # a city and its company: the city administration is its place, not a name to translate
     assert _apart(_rec("keep:6", "keep", "Stadt Essen"), _rec("keep:7", "keep", "Essen Agency"))
+
+
+def test_region_names_are_what_the_learner_makes_of_ror_and_nuts():
+    if not (SHARED / translations.ROR_CUT).exists():
+        pytest.skip(f"no {SHARED / translations.ROR_CUT}")
+    text = regions.TABLE.read_text(encoding="utf-8")
+    head = regions.PROVENANCE.splitlines()
+    assert text.splitlines()[: len(head)] == head
+    shipped = [ln.split(",") for ln in text.splitlines()[len(head) + 1:]]
+    assert [(f, e, float(p), int(n)) for f, e, p, n in shipped] == regions.learn(SHARED)
+    table = translations.load()
+    # a region's own name and its adjective, in English; a region named alike in English is no row (a cognate)
+    assert table["niedersachsen"] == table["niedersachsisches"] == {"lower": 0.5, "saxony": 0.5}
+    assert table["midtjylland"] == {"central": 0.5, "jutland": 0.5} and "hessen" not in table
+    cover = cognates.Cover.of([])
+    assert cover.translated("landwirtschaftskammer niedersachsen", "chamber agriculture lower saxony", table)[0]
+    assert not cover.translated("landwirtschaftskammer niedersachsen", "chamber agriculture bavaria", table)[0]
