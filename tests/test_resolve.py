@@ -632,3 +632,23 @@ def test_a_websites_domain_is_read_from_the_public_suffix_list():
     assert d("https://www.uns.ac.rs/") == "uns.ac.rs" != d("http://www.bg.ac.rs")
     assert d("www.put.poznan.pl") == "put.poznan.pl" and d("www.bbc.co.uk") == "bbc.co.uk"
     assert d("https://facebook.com/x") is None and d("http://10.0.0.1/") is None and d("localhost") is None
+
+
+def test_a_towns_english_name_learned_from_ror_is_the_town():
+    # 'City of Antwerp' (a network's) and CORDIS's 'STAD ANTWERPEN' were two; Dutch 'stad' is a town's legal form
+    place = resolve.municipality_place
+    assert place("City of Antwerp", None, "Antwerp") == place("STAD ANTWERPEN", None, "Antwerpen") == "antwerpen"
+    assert place("City of Naples", None, "Naples") == place("Comune di Napoli", None, "Napoli") == "napoli"
+    assert place("Stadsbestuur Geel", None, "Geel") == place("Stad Geel", None, "Geel") == "geel"
+    a = resolve.Rec("cordis:1", "cordis", "CESKA ZEMEDELSKA UNIVERZITA V PRAZE", "CZ", "PRAHA")
+    assert not resolve._cities_differ(a, resolve.Rec("keep:2", "keep", "Czech University of Life Sciences", "CZ", "Prague"))
+
+
+def test_names_holding_two_numbers_are_two_bodies():
+    a = resolve.Rec("keep:1", "keep", "Municipal District Prague 9", "CZ", "Prague")
+    b = resolve.Rec("keep:2", "keep", "Municipal District of Prague 6", "CZ", "Praha")
+    c = resolve.Rec("keep:3", "keep", "The Municipal District Prague 9", "CZ", "Prague")
+    d = resolve.Rec("keep:4", "keep", "Universite des Sciences et Technologies de Lille 1", "FR", "Lille")
+    e = resolve.Rec("keep:5", "keep", "Universite des Sciences et Technologies de Lille", "FR", "Lille")
+    assert resolve.name_match(a, b)[0] is None and resolve.name_match(a, c)[0] == "name_exact"
+    assert resolve.name_match(d, e)[0] == "name_fuzzy"  # a number on one side only: no evidence either way

@@ -159,3 +159,14 @@ def test_region_names_are_what_the_learner_makes_of_ror_and_nuts():
     cover = cognates.Cover.of([])
     assert cover.translated("landwirtschaftskammer niedersachsen", "chamber agriculture lower saxony", table)[0]
     assert not cover.translated("landwirtschaftskammer niedersachsen", "chamber agriculture bavaria", table)[0]
+
+
+def test_town_names_are_what_the_learner_makes_of_ror_and_the_lau_table():
+    if not (SHARED / translations.ROR_CUT).exists():
+        pytest.skip(f"no {SHARED / translations.ROR_CUT}")
+    text = regions.CITIES.read_text(encoding="utf-8")
+    head = regions.TOWN_PROVENANCE.splitlines()
+    assert text.splitlines()[: len(head)] == head
+    shipped = [ln.split(",") for ln in text.splitlines()[len(head) + 1:]]
+    assert [(e, o, int(n)) for e, o, n in shipped] == regions.learn_towns(SHARED)
+    assert regions.load_towns()["munich"] == "munchen" and resolve.EXONYMS["antwerp"] == "antwerpen"

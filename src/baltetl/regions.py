@@ -1,7 +1,9 @@
-"""Region names in English and in the region's own language, learned from reference data (issue 14).
+"""Region and town names in English and in their own language, learned from reference data (issue 14).
 
     rows = learn(shared_data_folder)     # [(national word, English word, share, ROR locations)]
     write(rows)                          # reference/region_names.csv (translations.load reads it too)
+    towns = learn_towns(shared_data_folder)   # [(English name, own name, ROR records)]
+    write_towns(towns)                   # reference/city_names.csv (resolve's EXONYMS read it too)
 
 'LANDWIRTSCHAFTSKAMMER NIEDERSACHSEN' is the 'Chamber of Agriculture, Lower Saxony', 'Region Midtjylland' the
 'Central Denmark Region': a region's English name (an exonym) shares no word with its own name.  Both are in
@@ -30,6 +32,7 @@ from .normalise import fold
 
 REFERENCE = Path(__file__).resolve().parent / "reference"
 TABLE = REFERENCE / "region_names.csv"
+CITIES = REFERENCE / "city_names.csv"
 NUTS = REFERENCE / "nuts_changes_1999-2021.csv"
 LAU = REFERENCE / "lau2019_nuts2016_fua.csv.gz"
 MIN_SHARE = 0.9  # of a subdivision's ROR locations in the NUTS region, and of the NUTS region's in the subdivision
@@ -119,3 +122,53 @@ def write(rows: list[tuple[str, str, float, int]], path: Path = TABLE) -> None:
     w.writerow(["national", "english", "probability", "records"])
     w.writerows(rows)
     Path(path).write_text(buf.getvalue(), encoding="utf-8")
+
+
+def learn_towns(shared: Path, min_records: int = MIN_LOCATIONS) -> list[tuple[str, str, int]]:
+    """(English town name, its own name, ROR records): ROR gives a record's town in English ('Munich'); where that
+    is no municipality's name in the LAU table of its country, the record's names in another language than English
+    may hold the town's own name ('Ludwig-Maximilians-Universität München'): a municipality's name of that
+    country beginning with the same two letters.  Kept: one word each, the own name the commonest such for that
+    town, in min_records records at least."""
+    from .translations import ROR_CUT, _records
+
+    towns, _ = _lau()
+    names: dict[str, set[str]] = defaultdict(set)
+    for country, n in towns:
+        names[country].add(n)
+    found: Counter = Counter()
+    for rec in _records(Path(shared) / ROR_CUT):
+        country, town = rec.get("country_code"), fold(rec.get("city") or "")
+        if not country or not town or " " in town or town in names[country]:
+            continue
+        own = {w for n in rec.get("names") or () if n.get("lang") not in (None, "", "en")
+               for w in fold(n.get("value")).split() if w[:2] == town[:2] and w != town and w in names[country]}  # fmt: skip
+        found.update((town, w) for w in own)
+    best: dict[str, tuple[int, str]] = {}
+    for (town, own), n in found.items():
+        if n >= min_records and (town not in best or (n, own) > best[town]):
+            best[town] = (n, own)
+    return sorted((town, own, n) for town, (n, own) in best.items())
+
+
+def write_towns(rows: list[tuple[str, str, int]], path: Path = CITIES) -> None:
+    buf = io.StringIO()
+    buf.write(TOWN_PROVENANCE + "\n")
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["english", "own", "records"])
+    w.writerows(rows)
+    Path(path).write_text(buf.getvalue(), encoding="utf-8")
+
+
+def load_towns(path: Path = CITIES) -> dict[str, str]:
+    """English town name -> its own name (folded), of the shipped file."""
+    if not path.exists():
+        return {}
+    with open(path, encoding="utf-8") as f:
+        return {r["english"]: r["own"] for r in csv.DictReader(ln for ln in f if not ln.startswith("#"))}
+
+
+TOWN_PROVENANCE = "\n".join([
+    "# ROR (https://ror.org), CC0 1.0: records' towns and names of the EU/EEA cut registries/ror/ror_eu_eea.jsonl.gz",
+    "# municipalities' names: the LAU table (reference/lau2019_nuts2016_fua.csv.gz)",
+    "# learned by scripts/make_translations.py (regions.learn_towns)"])  # fmt: skip

@@ -118,7 +118,7 @@ from cleanco.clean import strip_punct as _strip_punct
 from cleanco.clean import tail_removal_rexp as _TAIL
 from rapidfuzz import fuzz, process
 
-from . import cognates, db, models, normalise, personal
+from . import cognates, db, models, normalise, personal, regions
 from .declaration import declared, registry_table
 from .faults import point
 from .normalise import norm_place, norm_postcode
@@ -235,7 +235,7 @@ DISTRICT_SUFFIX = ("rajono savivaldybes administracija", "rajono savivaldybe", "
                    "municipality district administration")  # fmt: skip
 MUNI_PREFIX = ("free and hanseatic city of", "free hanseatic city of", "freie hansestadt", "kreisfreie stadt",
                "universitats und hansestadt", "magistrat der stadt", "municipalite de", "municipalite d", "comune di",
-               "gemeente", "kommun", "stadt der", "hanseatic city of", "city council of", "city of", "municipality of", "town of", "commune of", "miasto stoleczne",
+               "gemeente", "gemeentebestuur", "stadsbestuur", "stad", "kommun", "stadt der", "hanseatic city of", "city council of", "city of", "municipality of", "town of", "commune of", "miasto stoleczne",
                "miasto", "gmina miasta", "gmina miasto", "gmina miejska", "gmina wiejska", "gmina", "stadt", "hansestadt", "landeshauptstadt",
                "freie und hansestadt", "kommune", "urzad miasta", "urzad miejski w", "stolichnyi gorod", "gorod",
                "city municipality of", "regional municipality of", "city hall of", "city hall in", "city office of",
@@ -264,6 +264,9 @@ EXONYMS = {"copenhagen": "kobenhavn", "kopenhagen": "kobenhavn", "warsaw": "wars
            "tallinna": "tallinn", "vilniaus": "vilnius", "kobenhavns": "kobenhavn", "stockholms": "stockholm",
            "goteborgs": "goteborg", "gothenburg": "goteborg", "malmo stad": "malmo", "oulun": "oulu",
            "espoon": "espoo", "vantaan": "vantaa", "tampereen": "tampere", "kauno": "kaunas", "kaunas": "kaunas"}  # fmt: skip
+
+# and towns' English names learned from ROR and the LAU table ('munich' -> 'munchen', regions.learn_towns)
+EXONYMS.update({k: v for k, v in regions.load_towns().items() if k not in EXONYMS})
 GENERIC_HOSTS = {"facebook.com", "linkedin.com", "twitter.com", "x.com", "instagram.com", "youtube.com",
                  "google.com", "sites.google.com", "wordpress.com", "blogspot.com", "wix.com", "europa.eu",
                  "keep.eu", "interreg.eu", "interreg-baltic.eu", "baltic.net", "eu.baltic.net",
@@ -831,6 +834,12 @@ def _without_city(a: Rec, b: Rec) -> bool:
     return (bw[0] in (ca, cb) and bw[1:] == aw) or (bw[-1] in (ca, cb) and bw[:-1] == aw)
 
 
+@lru_cache(maxsize=1 << 16)
+def _numbers(norm: str) -> frozenset:
+    """The numbers a normalised name holds."""
+    return frozenset(w for w in norm.split() if w.isdigit())
+
+
 def _names_own_city(r: Rec) -> bool:
     """The record's name holds its city's (first) word."""
     return bool(r.city_f) and r.city_f.split()[0] in r.norm.split()
@@ -854,8 +863,9 @@ def name_match(a: Rec, b: Rec, municipal=None) -> tuple[str | None, float]:
             return "name_fuzzy", 0.93
     if _without_city(a, b) or _without_city(b, a):
         return "name_fuzzy", 0.93
-    if min(len(a.norm), len(b.norm)) < MIN_LEN:
-        return None, 0.0
+    na, nb = _numbers(a.norm), _numbers(b.norm)
+    if min(len(a.norm), len(b.norm)) < MIN_LEN or (na and nb and na != nb):
+        return None, 0.0  # (two numbers, two bodies: 'Municipal District Prague 9' is not 'Prague 6')
     differ = _cities_differ(a, b)
     # two names each holding its own record's city, the cities two municipalities (LAU), are read as written:
     # 'Provincia di Lecco' is not 'Provincia di Lecce' (harmonise would take 'lecco' for an inflected 'lecce'),
