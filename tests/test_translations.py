@@ -144,13 +144,18 @@ def test_translated_names_of_one_city_join_with_their_reason(monkeypatch):
     assert _apart(_rec("keep:6", "keep", "Stadt Essen"), _rec("keep:7", "keep", "Essen Agency"))
 
 
-def test_region_names_are_what_the_learner_makes_of_ror_and_nuts():
+def _shipped(path, provenance: str) -> list[list[str]]:
+    """The rows of a shipped reference table, once its first lines are checked to be `provenance`."""
     if not (SHARED / translations.ROR_CUT).exists():
         pytest.skip(f"no {SHARED / translations.ROR_CUT}")
-    text = regions.TABLE.read_text(encoding="utf-8")
-    head = regions.PROVENANCE.splitlines()
-    assert text.splitlines()[: len(head)] == head
-    shipped = [ln.split(",") for ln in text.splitlines()[len(head) + 1:]]
+    lines = path.read_text(encoding="utf-8").splitlines()
+    head = provenance.splitlines()
+    assert lines[: len(head)] == head
+    return [ln.split(",") for ln in lines[len(head) + 1:]]
+
+
+def test_region_names_are_what_the_learner_makes_of_ror_and_nuts():
+    shipped = _shipped(regions.TABLE, regions.PROVENANCE)
     assert [(f, e, float(p), int(n)) for f, e, p, n in shipped] == regions.learn(SHARED)
     table = translations.load()
     # a region's own name and its adjective, in English; a region named alike in English is no row (a cognate)
@@ -162,11 +167,6 @@ def test_region_names_are_what_the_learner_makes_of_ror_and_nuts():
 
 
 def test_town_names_are_what_the_learner_makes_of_ror_and_the_lau_table():
-    if not (SHARED / translations.ROR_CUT).exists():
-        pytest.skip(f"no {SHARED / translations.ROR_CUT}")
-    text = regions.CITIES.read_text(encoding="utf-8")
-    head = regions.TOWN_PROVENANCE.splitlines()
-    assert text.splitlines()[: len(head)] == head
-    shipped = [ln.split(",") for ln in text.splitlines()[len(head) + 1:]]
+    shipped = _shipped(regions.CITIES, regions.TOWN_PROVENANCE)
     assert [(e, o, int(n)) for e, o, n in shipped] == regions.learn_towns(SHARED)
     assert regions.load_towns()["munich"] == "munchen" and resolve.EXONYMS["antwerp"] == "antwerpen"

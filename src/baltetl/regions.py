@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -116,12 +115,9 @@ def learn(shared: Path) -> list[tuple[str, str, float, int]]:
 
 
 def write(rows: list[tuple[str, str, float, int]], path: Path = TABLE) -> None:
-    buf = io.StringIO()
-    buf.write(PROVENANCE + "\n")
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["national", "english", "probability", "records"])
-    w.writerows(rows)
-    Path(path).write_text(buf.getvalue(), encoding="utf-8")
+    from .translations import write as write_table
+
+    write_table(rows, path, PROVENANCE)
 
 
 def learn_towns(shared: Path, min_records: int = MIN_LOCATIONS) -> list[tuple[str, str, int]]:
@@ -152,12 +148,9 @@ def learn_towns(shared: Path, min_records: int = MIN_LOCATIONS) -> list[tuple[st
 
 
 def write_towns(rows: list[tuple[str, str, int]], path: Path = CITIES) -> None:
-    buf = io.StringIO()
-    buf.write(TOWN_PROVENANCE + "\n")
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["english", "own", "records"])
-    w.writerows(rows)
-    Path(path).write_text(buf.getvalue(), encoding="utf-8")
+    from .translations import write as write_table
+
+    write_table(rows, path, TOWN_PROVENANCE, ("english", "own", "records"))
 
 
 def load_towns(path: Path = CITIES) -> dict[str, str]:

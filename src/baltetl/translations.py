@@ -212,11 +212,13 @@ def learn(pairs: Iterable[tuple[str, str, str]], min_prob: float = MIN_PROB, min
     return sorted(rows)
 
 
-def write(rows: list[tuple[str, str, float, int]], path: Path = TABLE) -> None:
+def write(rows: list[tuple], path: Path = TABLE, provenance: str = PROVENANCE,
+          header: tuple[str, ...] = ("national", "english", "probability", "records")) -> None:
+    """A reference table: its provenance lines ('# ...'), then the CSV (regions.py's tables are written so too)."""
     buf = io.StringIO()
-    buf.write(PROVENANCE + "\n")
+    buf.write(provenance + "\n")
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["national", "english", "probability", "records"])
+    w.writerow(header)
     w.writerows(rows)
     Path(path).write_text(buf.getvalue(), encoding="utf-8")
 
