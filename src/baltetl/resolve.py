@@ -840,6 +840,14 @@ def _numbers(norm: str) -> frozenset:
     return frozenset(w for w in norm.split() if w.isdigit())
 
 
+def _best_score(a: Rec, b: Rec, score) -> float:
+    """The score of the two names, or of the two without an acronym beside them if that is higher."""
+    s = score(a.norm, b.norm)
+    if a.bare != a.norm or b.bare != b.norm:
+        s = max(s, score(a.bare, b.bare) if min(len(a.bare), len(b.bare)) >= MIN_LEN else 0.0)
+    return s
+
+
 def _names_own_city(r: Rec) -> bool:
     """The record's name holds its city's (first) word."""
     return bool(r.city_f) and r.city_f.split()[0] in r.norm.split()
@@ -867,16 +875,17 @@ def name_match(a: Rec, b: Rec, municipal=None) -> tuple[str | None, float]:
     if min(len(a.norm), len(b.norm)) < MIN_LEN or (na and nb and na != nb):
         return None, 0.0  # (two numbers, two bodies: 'Municipal District Prague 9' is not 'Prague 6')
     differ = _cities_differ(a, b)
+    threshold = THRESHOLD_OTHER_CITY if differ else THRESHOLD
+    s = _best_score(a, b, name_score)
     # two names each holding its own record's city, the cities two municipalities (LAU), are read as written:
     # 'Provincia di Lecco' is not 'Provincia di Lecce' (harmonise would take 'lecco' for an inflected 'lecce'),
-    # while 'University of Geneva' still meets 'Université de Genève' ('geneva' names no Swiss municipality)
-    two_places = (differ and municipal is not None and _names_own_city(a) and _names_own_city(b)
-                  and municipal(a.country, a.city_f) and municipal(b.country, b.city_f))  # fmt: skip
-    score = fuzz.token_sort_ratio if two_places else name_score
-    s = score(a.norm, b.norm)
-    if a.bare != a.norm or b.bare != b.norm:
-        s = max(s, score(a.bare, b.bare) if min(len(a.bare), len(b.bare)) >= MIN_LEN else 0.0)
-    if s >= (THRESHOLD_OTHER_CITY if differ else THRESHOLD):
+    # while 'University of Geneva' still meets 'Université de Genève' ('geneva' names no Swiss municipality);
+    # asked only when it decides
+    if (s >= threshold and differ and municipal is not None and _names_own_city(a) and _names_own_city(b)
+            and (plain := _best_score(a, b, fuzz.token_sort_ratio)) < threshold
+            and municipal(a.country, a.city_f) and municipal(b.country, b.city_f)):  # fmt: skip
+        s = plain
+    if s >= threshold:
         return "name_fuzzy", s / 100.0
     return None, s / 100.0
 
