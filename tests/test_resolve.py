@@ -596,3 +596,59 @@ def test_a_rural_gmina_is_not_the_town_of_its_name():
     # another country's communes, or no LAU table: nothing changes
     other = [resolve.Rec("keep:12", "keep", "Gmina Sejny", "LT", "Sejny")]
     assert resolve.rural_communes(con, other) == 0 and resolve.rural_communes(duckdb.connect(), rural) == 0
+
+
+def test_function_words_of_other_languages_are_no_part_of_a_name():
+    # keep.eu's 'University of Craiova' and CORDIS's 'UNIVERSITATEA DIN CRAIOVA' (one street address) stayed apart
+    assert resolve.norm_name("UNIVERSITATEA DIN CRAIOVA") == resolve.norm_name("University of Craiova")
+    assert resolve.norm_name("Politecnico di Bari") == resolve.norm_name("Politecnico of Bari")
+    assert resolve.norm_name("Universidade do Porto") == resolve.norm_name("Universidade Porto")
+
+
+def test_two_towns_named_alike_are_two_places_only_by_the_lau_table():
+    con = duckdb.connect()
+    con.execute("CREATE TABLE lau_ref (country VARCHAR, lau_code VARCHAR, lau_name VARCHAR, nuts3 VARCHAR)")
+    con.executemany("INSERT INTO lau_ref VALUES (?, ?, ?, ?)", [("IT", "1", "Lecce", "ITF45"), ("IT", "2", "Lecco", "ITC43"),
+                                                                ("CH", "3", "Genève", "CH013")])  # fmt: skip
+    lecce = resolve.Rec("keep:1", "keep", "PROVINCIA DI LECCE", "IT", "Lecce")
+    lecco = resolve.Rec("keep:2", "keep", "Provincia di Lecco", "IT", "LECCO")
+    geneve = resolve.Rec("cordis:3", "cordis", "UNIVERSITE DE GENEVE", "CH", "Genève")
+    geneva = resolve.Rec("keep:4", "keep", "University of Geneva", "CH", "Geneva")
+    assert resolve.name_match(lecce, lecco)[0] == "name_fuzzy"  # without the table: 'lecco' read as inflected 'lecce'
+    known = resolve.municipal_places(con)
+    assert known("IT", "lecco") and known("CH", "geneve") and not known("CH", "geneva")
+    assert resolve.name_match(lecce, lecco, known)[0] is None  # two municipalities of Italy: two provinces
+    assert resolve.name_match(geneve, geneva, known)[0] == "name_fuzzy"  # 'Geneva' is no Swiss municipality's name
+    roots = resolve.cluster([lecce, lecco, geneve, geneva], municipal=known)[0]
+    assert roots["keep:1"] != roots["keep:2"] and roots["cordis:3"] == roots["keep:4"]
+    assert not resolve.municipal_places(duckdb.connect())("IT", "lecco")  # no LAU table: compared as before
+
+
+def test_a_websites_domain_is_read_from_the_public_suffix_list():
+    # 'ac.rs' and 'poznan.pl' are public suffixes: the hand list of second-level domains knew neither, so every
+    # Serbian university was one site ('ac.rs'), and every Poznań body with a poznan.pl address another
+    d = resolve.domain_of
+    assert d("http://www.mm.helsinki.fi/mmtek/") == d("blogit.helsinki.fi") == "helsinki.fi"
+    assert d("https://www.uns.ac.rs/") == "uns.ac.rs" != d("http://www.bg.ac.rs")
+    assert d("www.put.poznan.pl") == "put.poznan.pl" and d("www.bbc.co.uk") == "bbc.co.uk"
+    assert d("https://facebook.com/x") is None and d("http://10.0.0.1/") is None and d("localhost") is None
+
+
+def test_a_towns_english_name_learned_from_ror_is_the_town():
+    # 'City of Antwerp' (a network's) and CORDIS's 'STAD ANTWERPEN' were two; Dutch 'stad' is a town's legal form
+    place = resolve.municipality_place
+    assert place("City of Antwerp", None, "Antwerp") == place("STAD ANTWERPEN", None, "Antwerpen") == "antwerpen"
+    assert place("City of Naples", None, "Naples") == place("Comune di Napoli", None, "Napoli") == "napoli"
+    assert place("Stadsbestuur Geel", None, "Geel") == place("Stad Geel", None, "Geel") == "geel"
+    a = resolve.Rec("cordis:1", "cordis", "CESKA ZEMEDELSKA UNIVERZITA V PRAZE", "CZ", "PRAHA")
+    assert not resolve._cities_differ(a, resolve.Rec("keep:2", "keep", "Czech University of Life Sciences", "CZ", "Prague"))
+
+
+def test_names_holding_two_numbers_are_two_bodies():
+    a = resolve.Rec("keep:1", "keep", "Municipal District Prague 9", "CZ", "Prague")
+    b = resolve.Rec("keep:2", "keep", "Municipal District of Prague 6", "CZ", "Praha")
+    c = resolve.Rec("keep:3", "keep", "The Municipal District Prague 9", "CZ", "Prague")
+    d = resolve.Rec("keep:4", "keep", "Universite des Sciences et Technologies de Lille 1", "FR", "Lille")
+    e = resolve.Rec("keep:5", "keep", "Universite des Sciences et Technologies de Lille", "FR", "Lille")
+    assert resolve.name_match(a, b)[0] is None and resolve.name_match(a, c)[0] == "name_exact"
+    assert resolve.name_match(d, e)[0] == "name_fuzzy"  # a number on one side only: no evidence either way

@@ -7,7 +7,7 @@ import tarfile
 
 import pytest
 
-from baltetl import cognates, resolve, translations
+from baltetl import cognates, resolve, regions, translations
 from helpers.common import SHARED
 
 # a small hand table for the matcher's tests (the learned one may change when ROR does)
@@ -142,3 +142,31 @@ def test_translated_names_of_one_city_join_with_their_reason(monkeypatch):
                   _rec("keep:5", "keep", "University of Karlsruhe", city="Karlsruhe"))  # fmt: skip
     # a city and its company: the city administration is its place, not a name to translate
     assert _apart(_rec("keep:6", "keep", "Stadt Essen"), _rec("keep:7", "keep", "Essen Agency"))
+
+
+def _shipped(path, provenance: str) -> list[list[str]]:
+    """The rows of a shipped reference table, once its first lines are checked to be `provenance`."""
+    if not (SHARED / translations.ROR_CUT).exists():
+        pytest.skip(f"no {SHARED / translations.ROR_CUT}")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    head = provenance.splitlines()
+    assert lines[: len(head)] == head
+    return [ln.split(",") for ln in lines[len(head) + 1:]]
+
+
+def test_region_names_are_what_the_learner_makes_of_ror_and_nuts():
+    shipped = _shipped(regions.TABLE, regions.PROVENANCE)
+    assert [(f, e, float(p), int(n)) for f, e, p, n in shipped] == regions.learn(SHARED)
+    table = translations.load()
+    # a region's own name and its adjective, in English; a region named alike in English is no row (a cognate)
+    assert table["niedersachsen"] == table["niedersachsisches"] == {"lower": 0.5, "saxony": 0.5}
+    assert table["midtjylland"] == {"central": 0.5, "jutland": 0.5} and "hessen" not in table
+    cover = cognates.Cover.of([])
+    assert cover.translated("landwirtschaftskammer niedersachsen", "chamber agriculture lower saxony", table)[0]
+    assert not cover.translated("landwirtschaftskammer niedersachsen", "chamber agriculture bavaria", table)[0]
+
+
+def test_town_names_are_what_the_learner_makes_of_ror_and_the_lau_table():
+    shipped = _shipped(regions.CITIES, regions.TOWN_PROVENANCE)
+    assert [(e, o, int(n)) for e, o, n in shipped] == regions.learn_towns(SHARED)
+    assert regions.load_towns()["munich"] == "munchen" and resolve.EXONYMS["antwerp"] == "antwerpen"

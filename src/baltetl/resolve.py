@@ -118,7 +118,7 @@ from cleanco.clean import strip_punct as _strip_punct
 from cleanco.clean import tail_removal_rexp as _TAIL
 from rapidfuzz import fuzz, process
 
-from . import cognates, db, models, normalise, personal
+from . import cognates, db, models, normalise, personal, regions
 from .declaration import declared, registry_table
 from .faults import point
 from .normalise import norm_place, norm_postcode
@@ -159,10 +159,14 @@ LEGAL_PREFIXES += ("viesoji istaiga", "public institution", "state enterprise", 
                    "akciju sabiedriba", "valsts sabiedriba ar ierobezotu atbildibu", "biedriba")  # fmt: skip
 LEGAL_PREFIXES = tuple(sorted(set(LEGAL_PREFIXES) - {"stiftelsen", "fonds", "sihtasutus"}, key=len, reverse=True))
 STOP = {"of", "the", "and", "for", "fur", "und", "der", "die", "das", "de", "du", "des", "la", "le", "i", "och",
-        "og", "ja", "zu", "in", "im", "am", "a", "an", "&", "on", "at", "w", "z", "ir", "un"}  # fmt: skip
+        "og", "ja", "zu", "in", "im", "am", "a", "an", "&", "on", "at", "w", "z", "ir", "un",
+        # of, the, and, in in the other languages of keep.eu's and CORDIS's names ('Universitatea din Craiova')
+        "di", "da", "do", "dos", "del", "della", "delle", "dei", "degli", "dello", "din", "van", "von", "het", "el", "los",
+        "las", "na", "pri", "ve"}  # fmt: skip
 UNIVERSITY = {"universitet", "universitat", "universitaet", "uniwersytet", "universiteit", "universite",
               "universita", "universidad", "universidade", "universitetas", "universitate", "universiti",
-              "universitaets", "universitets", "univ", "uni"}  # fmt: skip
+              "universitaets", "universitets", "univ", "uni", "univerzita", "univerzity", "univerza", "univerzitet",
+              "univerziteta"}  # fmt: skip
 # municipality words: "<place> <word>" or "<word> <place>"
 # the region's words for kinds of organisation, folded to one English form (after anyascii)
 LEXICON = {"yliopisto": "university", "ulikool": "university", "universitate": "university",
@@ -231,7 +235,7 @@ DISTRICT_SUFFIX = ("rajono savivaldybes administracija", "rajono savivaldybe", "
                    "municipality district administration")  # fmt: skip
 MUNI_PREFIX = ("free and hanseatic city of", "free hanseatic city of", "freie hansestadt", "kreisfreie stadt",
                "universitats und hansestadt", "magistrat der stadt", "municipalite de", "municipalite d", "comune di",
-               "gemeente", "kommun", "stadt der", "hanseatic city of", "city council of", "city of", "municipality of", "town of", "commune of", "miasto stoleczne",
+               "gemeente", "gemeentebestuur", "stadsbestuur", "stad", "kommun", "stadt der", "hanseatic city of", "city council of", "city of", "municipality of", "town of", "commune of", "miasto stoleczne",
                "miasto", "gmina miasta", "gmina miasto", "gmina miejska", "gmina wiejska", "gmina", "stadt", "hansestadt", "landeshauptstadt",
                "freie und hansestadt", "kommune", "urzad miasta", "urzad miejski w", "stolichnyi gorod", "gorod",
                "city municipality of", "regional municipality of", "city hall of", "city hall in", "city office of",
@@ -260,18 +264,15 @@ EXONYMS = {"copenhagen": "kobenhavn", "kopenhagen": "kobenhavn", "warsaw": "wars
            "tallinna": "tallinn", "vilniaus": "vilnius", "kobenhavns": "kobenhavn", "stockholms": "stockholm",
            "goteborgs": "goteborg", "gothenburg": "goteborg", "malmo stad": "malmo", "oulun": "oulu",
            "espoon": "espoo", "vantaan": "vantaa", "tampereen": "tampere", "kauno": "kaunas", "kaunas": "kaunas"}  # fmt: skip
+
+# and towns' English names learned from ROR and the LAU table ('munich' -> 'munchen', regions.learn_towns)
+EXONYMS.update({k: v for k, v in regions.load_towns().items() if k not in EXONYMS})
 GENERIC_HOSTS = {"facebook.com", "linkedin.com", "twitter.com", "x.com", "instagram.com", "youtube.com",
                  "google.com", "sites.google.com", "wordpress.com", "blogspot.com", "wix.com", "europa.eu",
                  "keep.eu", "interreg.eu", "interreg-baltic.eu", "baltic.net", "eu.baltic.net",
                  "southbaltic.eu", "centralbaltic.eu", "interreg-oks.eu", "interregeurope.eu", "bsr-interreg.eu",
                  "balticsea-region.eu", "cbss.org", "ubc.net", "eurocities.eu", "cordis.europa.eu",
                  "wikipedia.org", "github.io", "gov.uk", "tillvaxtverket.se", "etmun.eu"}  # fmt: skip
-SECOND_LEVEL = {"co.uk", "ac.uk", "org.uk", "gov.uk", "com.pl", "org.pl", "edu.pl", "gov.pl", "waw.pl", "net.pl",
-                "gda.pl", "com.ee", "org.ee", "gov.lv", "edu.lv", "gov.lt", "com.ru", "org.ru", "msk.ru",
-                "spb.ru", "co.at", "ac.at", "or.at", "gv.at", "com.gr", "gov.gr", "com.cy", "ac.cy", "org.cy",
-                "com.tr", "edu.tr", "gov.tr", "co.il", "ac.il", "com.au", "edu.au", "gov.au", "co.jp",
-                "ac.jp", "com.br", "com.cn", "edu.cn", "co.za", "ac.za", "com.mt", "org.mt", "gov.mt",
-                "com.ua", "org.ua", "co.nz", "ac.nz", "com.sg", "edu.sg", "co.in", "ac.in"}  # fmt: skip
 SEPARATORS = re.compile(r"\s*(?:,|;|/|\(|\s[-–—]\s|\s\|\s)\s*")
 _NONWORD = re.compile(r"[^a-z0-9]+")
 # an acronym written before or after the name: 'IMAR - Instituto do Mar', 'Instituto do Mar (IMAR)'
@@ -492,6 +493,24 @@ def rural_communes(con: duckdb.DuckDBPyConnection, recs: list[Rec]) -> int:
     return changed
 
 
+def municipal_places(con: duckdb.DuckDBPyConnection):
+    """(country, folded city) -> whether the LAU table `lau_ref` names a municipality so; a country's names are
+    read when it is first asked for (names folded in SQL: accents stripped, so a city with a letter such as 'ł'
+    may go unrecognised, and is then compared as before).  Without the table: never."""
+    if "lau_ref" not in {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}:
+        return lambda country, city: False
+    names: dict[str, set[str]] = {}
+
+    def known(country: str, city: str) -> bool:
+        if country not in names:
+            names[country] = {n for (n,) in con.execute(
+                "SELECT DISTINCT trim(regexp_replace(lower(strip_accents(lau_name)), '[^a-z0-9]+', ' ', 'g')) "
+                "FROM lau_ref WHERE country = ? AND lau_name IS NOT NULL", [country]).fetchall()}  # fmt: skip
+        return city in names[country]
+
+    return known
+
+
 def same_place(p: str, q: str) -> bool:
     """Places are compared after canonicalisation (exonyms, inflected forms of the record's own city), and
     then only as equal: small towns of one country differ by an ending (Campli / Campo, Monti / Montichiari)."""
@@ -512,8 +531,19 @@ def norm_vat(v: str | None) -> str | None:
 
 
 @lru_cache(maxsize=None)
+@lru_cache(maxsize=1)
+def _public_suffixes():
+    """The Public Suffix List (publicsuffixlist's bundled copy; its private section too, so 'put.poznan.pl' and
+    'x.blogspot.com' are sites of their own)."""
+    from publicsuffixlist import PublicSuffixList
+
+    return PublicSuffixList()
+
+
+@lru_cache(maxsize=1 << 16)
 def domain_of(url: str | None) -> str | None:
-    """Registrable domain of a website ('http://www.mm.helsinki.fi/mmtek/' -> 'helsinki.fi')."""
+    """Registrable domain of a website ('http://www.mm.helsinki.fi/mmtek/' -> 'helsinki.fi', 'uns.ac.rs' stays
+    'uns.ac.rs': the Public Suffix List says where the registrable part begins)."""
     if not url or not isinstance(url, str):
         return None
     u = url.strip().lower()
@@ -526,10 +556,8 @@ def domain_of(url: str | None) -> str | None:
     host = host.strip(".")
     if not host or "." not in host or _NUMERIC_HOST.fullmatch(host):
         return None
-    labels = host.split(".")
-    n = 3 if ".".join(labels[-2:]) in SECOND_LEVEL and len(labels) >= 3 else 2
-    dom = ".".join(labels[-n:])
-    if dom in GENERIC_HOSTS or host in GENERIC_HOSTS:
+    dom = _public_suffixes().privatesuffix(host)
+    if not dom or dom in GENERIC_HOSTS or host in GENERIC_HOSTS:
         return None
     return dom
 
@@ -806,8 +834,28 @@ def _without_city(a: Rec, b: Rec) -> bool:
     return (bw[0] in (ca, cb) and bw[1:] == aw) or (bw[-1] in (ca, cb) and bw[:-1] == aw)
 
 
-def name_match(a: Rec, b: Rec) -> tuple[str | None, float]:
-    """(rule, score) of a name match inside one country, or (None, score)."""
+@lru_cache(maxsize=1 << 16)
+def _numbers(norm: str) -> frozenset:
+    """The numbers a normalised name holds."""
+    return frozenset(w for w in norm.split() if w.isdigit())
+
+
+def _best_score(a: Rec, b: Rec, score) -> float:
+    """The score of the two names, or of the two without an acronym beside them if that is higher."""
+    s = score(a.norm, b.norm)
+    if a.bare != a.norm or b.bare != b.norm:
+        s = max(s, score(a.bare, b.bare) if min(len(a.bare), len(b.bare)) >= MIN_LEN else 0.0)
+    return s
+
+
+def _names_own_city(r: Rec) -> bool:
+    """The record's name holds its city's (first) word."""
+    return bool(r.city_f) and r.city_f.split()[0] in r.norm.split()
+
+
+def name_match(a: Rec, b: Rec, municipal=None) -> tuple[str | None, float]:
+    """(rule, score) of a name match inside one country, or (None, score).  municipal: municipal_places' lookup
+    (two names each holding its own city, both municipalities, are compared as written)."""
     if a.country != b.country or not a.country:
         return None, 0.0
     if a.place or b.place:
@@ -823,12 +871,21 @@ def name_match(a: Rec, b: Rec) -> tuple[str | None, float]:
             return "name_fuzzy", 0.93
     if _without_city(a, b) or _without_city(b, a):
         return "name_fuzzy", 0.93
-    if min(len(a.norm), len(b.norm)) < MIN_LEN:
-        return None, 0.0
-    s = name_score(a.norm, b.norm)
-    if a.bare != a.norm or b.bare != b.norm:
-        s = max(s, name_score(a.bare, b.bare) if min(len(a.bare), len(b.bare)) >= MIN_LEN else 0.0)
-    if s >= (THRESHOLD_OTHER_CITY if _cities_differ(a, b) else THRESHOLD):
+    na, nb = _numbers(a.norm), _numbers(b.norm)
+    if min(len(a.norm), len(b.norm)) < MIN_LEN or (na and nb and na != nb):
+        return None, 0.0  # (two numbers, two bodies: 'Municipal District Prague 9' is not 'Prague 6')
+    differ = _cities_differ(a, b)
+    threshold = THRESHOLD_OTHER_CITY if differ else THRESHOLD
+    s = _best_score(a, b, name_score)
+    # two names each holding its own record's city, the cities two municipalities (LAU), are read as written:
+    # 'Provincia di Lecco' is not 'Provincia di Lecce' (harmonise would take 'lecco' for an inflected 'lecce'),
+    # while 'University of Geneva' still meets 'Université de Genève' ('geneva' names no Swiss municipality);
+    # asked only when it decides
+    if (s >= threshold and differ and municipal is not None and _names_own_city(a) and _names_own_city(b)
+            and (plain := _best_score(a, b, fuzz.token_sort_ratio)) < threshold
+            and municipal(a.country, a.city_f) and municipal(b.country, b.city_f)):  # fmt: skip
+        s = plain
+    if s >= threshold:
         return "name_fuzzy", s / 100.0
     return None, s / 100.0
 
@@ -1028,8 +1085,8 @@ def trusted_domains(recs: list[Rec]) -> set[str]:
     return ok
 
 
-def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None) -> tuple[dict[str, str], dict[str, tuple[str, float]]]:
-    """Union-find over records.  Returns (org_key -> root, org_key -> (rule, score))."""
+def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None, municipal=None) -> tuple[dict[str, str], dict[str, tuple[str, float]]]:
+    """Union-find over records.  Returns (org_key -> root, org_key -> (rule, score)).  municipal: see name_match."""
     keys = [r.key for r in recs]
     uf = _UF(keys, list(keep_apart), {r.key: r.vat for r in recs}, {r.key: r.ror for r in recs})
     best: dict[str, tuple[str, float]] = {}
@@ -1131,7 +1188,7 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
     for c, names in country_units.items():
         pairs = _candidate_pairs(names)
         n_pairs += len(pairs)
-        cands += _name_matches([rep[(c, n)] for n in names], pairs)
+        cands += _name_matches([rep[(c, n)] for n in names], pairs, municipal)
     for score, a, b in sorted(cands, key=lambda t: (-t[0], t[1], t[2])):
         link(a, b, "name_fuzzy", score)
     # one street address and alike names (the same body in two languages, or its unit)
@@ -1179,7 +1236,7 @@ def _candidate_pairs(names: list[str]) -> set[tuple[int, int]]:
     return pairs
 
 
-def _name_matches(reps: list[Rec], pairs: set[tuple[int, int]]) -> list[tuple[float, str, str]]:
+def _name_matches(reps: list[Rec], pairs: set[tuple[int, int]], municipal=None) -> list[tuple[float, str, str]]:
     """(score, key, key) of the pairs (i, j) of `reps` (records of one country's distinct names, no municipality)
     that name_match joins.  The pairs' name scores are computed at once (rapidfuzz's cpdist, as name_score
     computes them); name_match decides only the pairs whose score reaches THRESHOLD or to which one of its other
@@ -1198,7 +1255,7 @@ def _name_matches(reps: list[Rec], pairs: set[tuple[int, int]]) -> list[tuple[fl
     out = []
     for k in np.flatnonzero((scores >= THRESHOLD) | other[ij[:, 0]] | other[ij[:, 1]]):
         a, b = reps[pairs[k][0]], reps[pairs[k][1]]
-        rule, score = name_match(a, b)
+        rule, score = name_match(a, b, municipal)
         if rule:
             out.append((score, a.key, b.key))
     return out
@@ -1748,7 +1805,7 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None,
     stats: dict = {"country_changed": match_countries(con, recs), "rural_communes": rural_communes(con, recs)}
     stats["linked_to_ror"] = link_ror(recs, registry_index(con))
     stats["linked_to_ror"] += link_more(con, recs)
-    roots, best = cluster(recs, merges, apart, stats)
+    roots, best = cluster(recs, merges, apart, stats, municipal=municipal_places(con))
     ordered = sorted(roots)  # every record's key
     groups = defaultdict(list)
     for k in ordered:

@@ -212,22 +212,29 @@ def learn(pairs: Iterable[tuple[str, str, str]], min_prob: float = MIN_PROB, min
     return sorted(rows)
 
 
-def write(rows: list[tuple[str, str, float, int]], path: Path = TABLE) -> None:
+def write(rows: list[tuple], path: Path = TABLE, provenance: str = PROVENANCE,
+          header: tuple[str, ...] = ("national", "english", "probability", "records")) -> None:
+    """A reference table: its provenance lines ('# ...'), then the CSV (regions.py's tables are written so too)."""
     buf = io.StringIO()
-    buf.write(PROVENANCE + "\n")
+    buf.write(provenance + "\n")
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["national", "english", "probability", "records"])
+    w.writerow(header)
     w.writerows(rows)
     Path(path).write_text(buf.getvalue(), encoding="utf-8")
 
 
+REGIONS = TABLE.parent / "region_names.csv"  # regions.learn's: 'niedersachsen' -> 'lower', 'saxony'
+
+
 @lru_cache(maxsize=4)
-def load(path: Path = TABLE) -> dict[str, dict[str, float]]:
-    """national word -> {English word: t(english | national)} (the learned table)."""
-    if not Path(path).exists():
-        return {}
+def load(path: Path = TABLE, regions: Path | None = REGIONS) -> dict[str, dict[str, float]]:
+    """national word -> {English word: t(english | national)}: the learned table, and the regions' names in
+    English (regions.py) on top."""
     out: dict[str, dict] = defaultdict(dict)
-    with open(path, encoding="utf-8") as f:
-        for row in csv.DictReader(ln for ln in f if not ln.startswith("#")):
-            out[row["national"]][row["english"]] = float(row["probability"])
+    for p in (path, regions):
+        if p is None or not Path(p).exists():
+            continue
+        with open(p, encoding="utf-8") as f:
+            for row in csv.DictReader(ln for ln in f if not ln.startswith("#")):
+                out[row["national"]][row["english"]] = float(row["probability"])
     return dict(out)
