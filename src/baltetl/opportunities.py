@@ -1038,10 +1038,10 @@ def reasons(g: Graph, model: dict, i: np.ndarray, j: np.ndarray, x: np.ndarray, 
     per_group = np.column_stack([contrib[:, cols].sum(axis=1) for cols in groups.values()])
     names = list(groups)
     f = {name: x[:, FEATURES.index(name)] for name in FEATURES}
-    labels = dict(zip(g.data.topics["topic"], g.data.topics["label"]))
+    labels = dict(zip(g.data.topics["topic"].tolist(), g.data.topics["label"].tolist()))  # (lists: Arrow columns iterate slowly)
     metro_names = dict(zip(g.data.metros.index, g.data.metros["name"]))
     spec = np.where(g.inv_log > 0, g.inv_log, 0)  # the most specific partners (fewest partners of their own) first
-    partner_names = {} if g.data.names is None else dict(zip(g.data.names.index, g.data.names.to_numpy()))
+    partner_names = {} if g.data.names is None else dict(zip(g.data.names.index.tolist(), g.data.names.to_numpy()))
     every = np.asarray(g.every, dtype=object)  # (a pandas Index's item look-up is slow row by row)
     # a partner whose name is withheld (a person's, baltetl.personal) is counted, never named: last, then left out
     nameless = np.array([partner_names.get(e) == PLACEHOLDER for e in every], dtype=bool)
