@@ -242,11 +242,9 @@ def xml_project(root, ref: str) -> tuple[tuple, list[tuple]]:
     for ch in root:
         tag = ch.tag
         if tag in _PROJECT_TAGS:
-            v = ch.text if not len(ch) else "".join(ch.itertext())  # (as _text, inline: the hot loop)
+            v = _text(ch)
             if v is not None:
-                v = v.strip()
-                if v:
-                    d[tag] = v
+                d[tag] = v
         elif tag == "identifiers":
             doi = _last(ch, "grantDoi")
         elif tag == "relations":
@@ -307,11 +305,9 @@ def _xml_participation(el, pid: str | None, ref: str, cupdate: str | None) -> tu
     for ch in el:
         tag = ch.tag
         if tag in _ORG_TAGS:
-            v = ch.text if not len(ch) else "".join(ch.itertext())  # (as _text, inline: the hot loop)
+            v = _text(ch)
             if v is not None:
-                v = v.strip()
-                if v:
-                    d[tag] = v
+                d[tag] = v
         elif tag == "address":
             addr = _children(ch, _ADDRESS_TAGS)
         elif tag == "relations":
