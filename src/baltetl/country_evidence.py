@@ -30,6 +30,7 @@ from functools import lru_cache
 
 import pandas as pd
 
+from . import db
 from .normalise import REFERENCE
 
 
@@ -43,10 +44,6 @@ def realms() -> dict[str, str]:
 # a place name compared as norm_place compares it, in SQL (strip_accents and the letters it keeps): 'Łódź' -> 'lodz'
 _KEY = """trim(regexp_replace(lower(strip_accents(replace(replace(replace(translate(split_part({0}, ',', 1),
           'łŁøØđĐıþÞðÐ', 'lLoOdDitTdD'), 'ß', 'ss'), 'æ', 'ae'), 'Æ', 'AE'))), '[^a-z0-9]+', ' ', 'g'))"""
-
-
-def _tables(con) -> set[str]:
-    return {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
 
 
 def _inflected_like(x: str, w: str) -> bool:
@@ -158,7 +155,7 @@ def match_countries(con, recs) -> dict[str, int]:
             r.stated_country, r.country = r.country, realm[r.country]
             r.country_evidence = f"realm: {r.stated_country} is matched in {r.country} (reference/country_realms.csv)"
             out["realm"] += 1
-    if {"lau_ref", "postcode_lau"} <= _tables(con):
+    if {"lau_ref", "postcode_lau"} <= db.tables(con):
         for r, d, why in _by_address(con, recs):
             r.stated_country, r.country, r.country_evidence = r.country, d, why
             out["address"] += 1

@@ -34,6 +34,11 @@ def open_build(path: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def tables(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The names of the tables `con` sees (its TEMP tables too)."""
+    return {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+
+
 def columns(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, str]:
     """A table's (or a query's: `SELECT ...`) columns and their DuckDB types, in order."""
     return {r[0]: r[1] for r in con.execute(f"DESCRIBE {table}").fetchall()}

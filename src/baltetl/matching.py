@@ -35,7 +35,7 @@ import duckdb
 from rapidfuzz import fuzz, process
 
 from .declaration import registry_table
-from . import cognates
+from . import cognates, db
 from .resolve import (EXONYMS, STOP, Rec, _inflected, acronyms, domain_of, fold, initials, norm_name, trusted_domains,
                       undigraph)
 
@@ -77,7 +77,7 @@ class RorNames:
         self.by_country: dict[str, list[tuple[str, str]]] = defaultdict(list)  # country -> (name key, ror id)
         self.names: dict[str, tuple[str, ...]] = {}
         self.countries: set[str] = set()
-        have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        have = db.tables(con)
         registry, registry_names = registry_table("registry"), registry_table("registry_names")
         if not {registry, registry_names} <= have:
             return

@@ -98,7 +98,8 @@ def learn(shared: Path) -> list[tuple[str, str, float, int]]:
     for (_country, sub), found in fits.items():
         # the NUTS region holding most of the subdivision's locations and fewest others (Niederösterreich, AT12,
         # not Ostösterreich, AT1; Aragón, ES24, not its province Zaragoza); none when two levels tie (the
-        # locations cannot tell Jihozápad, CZ03, from Jihočeský kraj, CZ031; a tie of one name, Bretagne FRH / FRH0, is none)
+        # locations cannot tell Jihozápad, CZ03, from Jihočeský kraj, CZ031); a tie of one name is no doubt (Bretagne,
+        # FRH / FRH0)
         found.sort()
         if any(f[0] == found[0][0] and fold(names[f[1]]) != fold(names[found[0][1]]) for f in found[1:]):
             continue
@@ -108,7 +109,7 @@ def learn(shared: Path) -> list[tuple[str, str, float, int]]:
             continue
         key = national[0]
         stem = key[: max(6, len(key) - 2)]
-        for form in {key} | {w for w in words if w.startswith(stem) and len(w) >= len(stem)}:
+        for form in {key} | {w for w in words if w.startswith(stem)}:
             for e in english:
                 rows[(form, e)] = (round(1 / len(english), 3), n)
     return sorted((f, e, p, n) for (f, e), (p, n) in rows.items())

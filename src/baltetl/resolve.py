@@ -475,7 +475,7 @@ def rural_communes(con: duckdb.DuckDBPyConnection, recs: list[Rec]) -> int:
     """Make a rural commune's record '<place> district' where its town shares its name (RURAL_COMMUNE_WORDS; the
     LAU table `lau_ref` says which places have two municipalities); returns how many records changed."""
     countries = [c for c in RURAL_COMMUNE_WORDS if any(r.place and r.country == c for r in recs)]
-    if not countries or "lau_ref" not in {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}:
+    if not countries or "lau_ref" not in db.tables(con):
         return 0
     twins = defaultdict(set)  # country -> places with two municipalities of their name in one NUTS3 region
     for country, name in con.execute(
@@ -497,7 +497,7 @@ def municipal_places(con: duckdb.DuckDBPyConnection):
     """(country, folded city) -> whether the LAU table `lau_ref` names a municipality so; a country's names are
     read when it is first asked for (names folded in SQL: accents stripped, so a city with a letter such as 'ł'
     may go unrecognised, and is then compared as before).  Without the table: never."""
-    if "lau_ref" not in {t for (t,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}:
+    if "lau_ref" not in db.tables(con):
         return lambda country, city: False
     names: dict[str, set[str]] = {}
 
@@ -530,7 +530,6 @@ def norm_vat(v: str | None) -> str | None:
     return s
 
 
-@lru_cache(maxsize=None)
 @lru_cache(maxsize=1)
 def _public_suffixes():
     """The Public Suffix List (publicsuffixlist's bundled copy; its private section too, so 'put.poznan.pl' and
@@ -540,7 +539,7 @@ def _public_suffixes():
     return PublicSuffixList()
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=None)
 def domain_of(url: str | None) -> str | None:
     """Registrable domain of a website ('http://www.mm.helsinki.fi/mmtek/' -> 'helsinki.fi', 'uns.ac.rs' stays
     'uns.ac.rs': the Public Suffix List says where the registrable part begins)."""
@@ -974,7 +973,7 @@ class _UF:
 def load_records(con: duckdb.DuckDBPyConnection, table: str = "organisations") -> list[Rec]:
     """Every organisation record, normalised for matching (`table`: organisations, or stg_organisations, of
     which organisations is a copy plus the metropolis columns)."""
-    tables = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()} | {
+    tables = db.tables(con) | {
         r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}  # fmt: skip
     extra = []
     for t in sorted(tables):
@@ -1017,7 +1016,7 @@ def registry_index(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], set[
     """(country, normalised name) -> the ROR ids with that label or alias (stg_<registry>__registry_names, when
     the build has the registry source).  Acronyms are left out, and so is any name that normalises to one word of five
     letters or less: a ROR id is never linked on an acronym alone ('SSE' is several organisations)."""
-    have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    have = db.tables(con)
     names, registry = registry_table("registry_names"), registry_table("registry")
     if names not in have:
         return {}
@@ -1683,7 +1682,7 @@ def add_registry_fields(con, members_of: dict[str, list[str]], rec_of: dict[str,
     if not rows:
         return 0
     con.register("golden_registry", pd.DataFrame(rows, columns=["golden_id", "ror_id", "wikidata_id"], dtype=object))
-    have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    have = db.tables(con)
     con.execute("UPDATE golden_organisations g SET ror_id = x.ror_id, wikidata_id = x.wikidata_id "
                 "FROM golden_registry x WHERE x.golden_id = g.golden_id")  # fmt: skip
     con.unregister("golden_registry")
@@ -1773,7 +1772,7 @@ def source_ids(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """org_key -> the record's native id in its source (the query its declaration names: [resolution]
     source_id, e.g. keep.eu's ID_PARTNER); org_id where none is known.  A query runs when the staged tables it
     reads are there."""
-    have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()} | {
+    have = db.tables(con) | {
         r[0] for r in con.execute("SELECT view_name FROM duckdb_views()").fetchall()}  # fmt: skip
     parts = []
     for d in declared().values():

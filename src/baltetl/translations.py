@@ -34,7 +34,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
-from . import cognates
+from . import cognates, regions
 
 TABLE = Path(__file__).resolve().parent / "reference" / "translations.csv"
 # the ROR records learned from: the EU/EEA cut of the shared data (its PROVENANCE.md), 36,680 records of which
@@ -223,7 +223,7 @@ def write(rows: list[tuple], path: Path = TABLE, provenance: str = PROVENANCE,
     Path(path).write_text(buf.getvalue(), encoding="utf-8")
 
 
-REGIONS = TABLE.parent / "region_names.csv"  # regions.learn's: 'niedersachsen' -> 'lower', 'saxony'
+REGIONS = regions.TABLE  # regions.learn's: 'niedersachsen' -> 'lower', 'saxony'
 
 
 @lru_cache(maxsize=4)
