@@ -652,3 +652,31 @@ def test_names_holding_two_numbers_are_two_bodies():
     e = resolve.Rec("keep:5", "keep", "Universite des Sciences et Technologies de Lille", "FR", "Lille")
     assert resolve.name_match(a, b)[0] is None and resolve.name_match(a, c)[0] == "name_exact"
     assert resolve.name_match(d, e)[0] == "name_fuzzy"  # a number on one side only: no evidence either way
+
+
+def test_a_department_named_after_its_municipality_is_the_municipality():
+    # the full data kept 'Riga City Council Traffic Department', 'Malmö Stad Miljöförvaltningen' and 'Tanums
+    # kommun Miljöavdelningen' (in Tanumshede) apart from their city administrations; a labelled dev pair is
+    # Tanum's.  The municipality's place is the record's city, or a municipality of its country in the LAU table.
+    con = duckdb.connect()
+    con.execute("CREATE TABLE lau_ref (country VARCHAR, lau_code VARCHAR, lau_name VARCHAR, nuts3 VARCHAR)")
+    con.executemany("INSERT INTO lau_ref VALUES (?, ?, ?, ?)", [("SE", "1435", "Tanum", "SE232")])
+    city = [resolve.Rec("networks:1", "networks", "Tanums kommun", "SE", "Tanums", org_type="Municipality"),
+            resolve.Rec("networks:2", "networks", "Riga", "LV", "Riga", org_type="city")]
+    units = [resolve.Rec("keep:1", "keep", "Tanums kommun Miljöavdelningen", "SE", "TANUMSHEDE"),
+             resolve.Rec("keep:2", "keep", "Riga City Council Traffic Department", "LV", "Riga"),
+             resolve.Rec("keep:3", "keep", "CoI - City of Ingolstadt", "DE", "Ingolstadt")]
+    others = [resolve.Rec("keep:4", "keep", "Storumans Municipality Enterprises Ltd", "SE", "Storuman"),  # a company
+              resolve.Rec("keep:5", "keep", "Akademi Norr/Vilhelmina kommun", "SE", "Vilhelmina"),  # its host
+              resolve.Rec("keep:6", "keep", "Malmö stad and Stadsdelsforvaltning Fosie", "SE", "Malmö"),  # a listing
+              resolve.Rec("keep:7", "keep", "Riga City Development Agency", "LV", "Riga"),  # 'city' is no legal form
+              resolve.Rec("keep:8", "keep", "Tanums kommun Miljöavdelningen", "NO", "Tanumshede")]  # not Norway's
+    assert resolve.municipal_units(con, units + others) == 3
+    assert [u.place for u in units] == ["tanum", "riga", "ingolstadt"]
+    assert all(o.place is None for o in others)
+    roots = resolve.cluster(city + units[:2])[0]
+    assert roots["keep:1"] == roots["networks:1"] and roots["keep:2"] == roots["networks:2"]
+    # without the LAU table only the record's own city counts
+    again = [resolve.Rec("keep:1", "keep", "Tanums kommun Miljöavdelningen", "SE", "TANUMSHEDE"),
+             resolve.Rec("keep:2", "keep", "Riga City Council Traffic Department", "LV", "Riga")]
+    assert resolve.municipal_units(duckdb.connect(), again) == 1 and again[0].place is None

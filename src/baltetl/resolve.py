@@ -34,7 +34,9 @@ words of the region's languages for kinds of organisation, countries and points 
 in English (Nordic compounds split first: 'Syddansk' -> 'south denmark'), stop words dropped.  Municipalities
 ("City of Riga", "Riga City Council", "Rīgas dome", "Helsingin kaupunki", "Oslo kommune", a Eurocities or
 network record of type city) are reduced to their place and compared by place (genitive endings and a few
-exonyms folded).  Otherwise equal normalised names match (`name_exact`); a name that is the other's
+exonyms folded); so is a department named after its municipality's legal name ('Riga City Council Traffic
+Department', 'Tanums kommun Miljöavdelningen', `municipal_units`) where the place is its own city or one of
+its country's municipalities in the LAU table.  Otherwise equal normalised names match (`name_exact`); a name that is the other's
 with the city both records are in put before or after it matches; a sub-unit written
 "<organisation>, <department>" / "<organisation> / <unit>" matches its organisation by its head; else the
 score is rapidfuzz `fuzz.token_sort_ratio` on the normalised names (the better of: as written, and
@@ -490,6 +492,56 @@ def rural_communes(con: duckdb.DuckDBPyConnection, recs: list[Rec]) -> int:
             if rural.intersection(words) and not any(w.startswith(town) for w in words):
                 r.place += " district"
                 changed += 1
+    return changed
+
+
+# 'X City <unit>' may be a city's theatre or company: only the administrations' legal names are followed by a unit
+_MUNI_SUFFIX_LONGEST = tuple(sorted(set(MUNI_SUFFIX) - {"city", "town"}, key=len, reverse=True))
+_LISTING = re.compile(r"(?<!-)\s(?:and|och|og|und|ja|un|ir|i|&)\s|\+")  # not 'Beskæftigelses- og Integrations...'
+
+
+
+_UNIT_ACRONYM = re.compile(r"[A-Za-z\u00c0-\u024f]{2,6}")
+
+
+def unit_place(name: str, city: str | None) -> str | None:
+    """The municipality a name says its body belongs to, or None: a municipality's legal name in its suffix
+    form followed by the unit ('Riga City Council Traffic Department', 'Tanums kommun Miljöavdelningen'; the
+    prefix form is municipality_place's), or an acronym before a municipality's name ('CoI - City of
+    Ingolstadt').  Not for a company or a name listing bodies.  (A municipality named after another part of
+    the name is often the body's host, not its parent: 'CWE Economic Development Corporation, City of
+    Chemnitz', 'Union of the Baltic Cities ... /City of Turku'.)"""
+    if not name or company(fold(name)) or _LISTING.search(name.lower()):
+        return None
+    parts = SEPARATORS.split(_CARE_OF.sub(", ", name))
+    if len(parts) == 2 and _UNIT_ACRONYM.fullmatch(parts[0].strip()) and sum(c.isupper() for c in parts[0]) >= 2:
+        return municipality_place(parts[1], None, city)
+    s = fold(name)
+    for suf in _MUNI_SUFFIX_LONGEST:
+        i = s.find(f" {suf} ")
+        if i <= 0:
+            continue
+        rest, tail = s[:i], s[i + len(suf) + 2:].split()
+        if len(rest.split()) <= 2 and tail and tail[0] not in DISTRICT_WORDS and tail[0] != "of" and not rest.endswith(" city"):
+            return _place_canon(rest, city)
+        return None
+    return None
+
+
+def municipal_units(con: duckdb.DuckDBPyConnection, recs: list[Rec], known=None) -> int:
+    """Give a municipality's department its municipality's place (`unit_place`) where the place is the record's
+    own city or a municipality of its country in the LAU table (`municipal_places`); returns how many records
+    changed.  A department is its municipality, as the labelled pairs have it ('City of Rostock, Cultural
+    Office', 'Malmö Stad / Gatukontoret'): the legal body is the municipality."""
+    known = known or municipal_places(con)
+    changed = 0
+    for r in recs:
+        if r.place or not r.country:
+            continue
+        p = unit_place(r.name, r.city)
+        if p and (p == _place_canon(r.city_f, r.city) or known(r.country, p) or known(r.country, p + "s")):
+            r.place = p
+            changed += 1
     return changed
 
 
@@ -1801,10 +1853,12 @@ def run(con: duckdb.DuckDBPyConnection, cfg, state, revs, run_id: str, log=None,
     from .country_evidence import address_moved, match_countries
     from .matching import link_more
 
-    stats: dict = {"country_changed": match_countries(con, recs), "rural_communes": rural_communes(con, recs)}
+    municipal = municipal_places(con)
+    stats: dict = {"country_changed": match_countries(con, recs), "municipal_units": municipal_units(con, recs, municipal),
+                   "rural_communes": rural_communes(con, recs)}  # fmt: skip
     stats["linked_to_ror"] = link_ror(recs, registry_index(con))
     stats["linked_to_ror"] += link_more(con, recs)
-    roots, best = cluster(recs, merges, apart, stats, municipal=municipal_places(con))
+    roots, best = cluster(recs, merges, apart, stats, municipal=municipal)
     ordered = sorted(roots)  # every record's key
     groups = defaultdict(list)
     for k in ordered:
