@@ -15,6 +15,7 @@ most), the smaller of the two, and how many covered words are cognates rather th
 word -> English words): two names are one when every word of each is a cognate of a word of the other or its
 translation ('hochschule' / 'university', 'laitos' / 'institute'), a compound word covered by its two parts
 ('landwirtschafts|kammer'); resolve joins such names of one city or one street address (rule `name_translated`).
+`Cover.nearly` allows one word of the two names uncovered, at one street address (rule `address_translated`).
 
 `translated` is stricter: every word of either name is close to one of the other (`close`), and resolve
 joins two such names of one city (rule `name_cognate`).
@@ -175,6 +176,26 @@ class Cover:
                     return False, 0
                 n += c == 2
         return n > 0, n
+
+
+    def nearly(self, a: str, b: str, table: dict, drop: frozenset | set = frozenset()) -> bool:
+        """`translated` with one word left over: one word of the two names uncovered at most, more of each name's
+        words covered than not, and one word at least covered as a cognate or through the table (two languages,
+        not only shared words): 'erftverband' / 'erft river association' ('river' is left).  Not one word of
+        each ('drustvo' / 'survey': the Slovenian Geological Society is not the Geological Survey)."""
+        wa, wb = _words(a, drop), _words(b, drop)
+        if not wa or not wb or set(wa) == set(wb):
+            return False
+        units_a = wa + [p for w in wa for hp in parts(w, table) for p in hp]
+        units_b = wb + [p for w in wb for hp in parts(w, table) for p in hp]
+        other = left = 0
+        for words, units in ((wa, units_b), (wb, units_a)):
+            covered = [_covered(w, units, table) for w in words]
+            left += covered.count(0)
+            if left > 1 or 2 * covered.count(0) >= len(words):
+                return False
+            other += sum(c > 0 and w not in units for w, c in zip(words, covered))
+        return other > 0
 
 
 MIN_MASS = 0.5  # of a national word's translation probability the other name's words must carry

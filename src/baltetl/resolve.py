@@ -65,7 +65,9 @@ of the other join (rule `name_cognate`).  A word table learned from ROR's Englis
 CORDIS's legal and short names (`translations`, reference/translations.csv) adds translations that are no
 cognates: in one city or at one street address, names whose every word is a cognate or a translation of a
 word of the other join (rule `name_translated`: 'FUNDACION BIODIVERSIDAD' / 'Biodiversity Foundation',
-'Regionalverband Ruhr' / 'Ruhr Regional Association').
+'Regionalverband Ruhr' / 'Ruhr Regional Association'); at one street address, records of two sources whose
+names are so but for one word of the two join too (rule `address_translated`: 'ERFTVERBAND' / 'Erft River
+Association'; not one word of each: 'Slovensko geološko društvo' is not the 'Geological Survey of Slovenia').
 A source's own short name (CORDIS's shortName, often the English name: 'LANDESAMT FUR UMWELT BRANDENBURG' /
 'STATE OFFICE FOR ENVIRONMENT BRANDENBURG') is a name of its record: equal to another record's name in one city
 (rule `short_name`), or at one street address when one name's words are all the other's (or, an acronym, the
@@ -131,10 +133,10 @@ THRESHOLD_OTHER_CITY = 97.0  # both records give a city and the cities differ
 MIN_LEN = 4  # shorter normalised names match only exactly
 RULE_RANK = {"revision_merge": 0, "cordis_id": 1, "vat": 2, "wikidata": 3, "ror": 4, "domain": 5, "name_exact": 6,
              "name_fuzzy": 7, "short_name": 8, "address": 9, "address_cognate": 10, "name_cognate": 11,
-             "name_acronym": 12, "name_translated": 13, "single": 14}  # fmt: skip
+             "name_acronym": 12, "name_translated": 13, "address_translated": 14, "single": 15}  # fmt: skip
 # the rules that never join two clusters whose VAT numbers, or ROR ids, all differ (_UF.union's guard)
 GUARDED = frozenset({"ror", "domain", "name_exact", "name_fuzzy", "address", "address_cognate", "name_cognate",
-                     "name_acronym", "short_name", "name_translated"})  # fmt: skip
+                     "name_acronym", "short_name", "name_translated", "address_translated"})  # fmt: skip
 ADDRESS_THRESHOLD = 72.0  # token_set_ratio of the normalised names of two records at one street address
 SIDE_WORDS = {"north", "south", "east", "west", "nord", "syd", "sud", "ost", "vest", "vast", "mid", "mitt", "central",
               "upper", "lower", "ober", "unter", "nieder", "inner", "outer"}  # fmt: skip
@@ -1350,6 +1352,20 @@ def _join_translations(at: dict, uf, link) -> None:
         link(a, b, "address_cognate", round(share, 3))
 
 
+def _nearly(a: Rec, b: Rec, cover: cognates.Cover, table: dict) -> bool:
+    """Two names of one street address, one name in two languages but for one word (`cognates.Cover.nearly`);
+    not a company named after the other, not two sides of a region, not two numbers, not a name listing bodies
+    against one that does not."""
+    if cognates.joint(a.name) != cognates.joint(b.name) or _numbers(a.norm) != _numbers(b.norm):
+        return False
+    if set(a.norm.split()) & SIDE_WORDS != set(b.norm.split()) & SIDE_WORDS:
+        return False
+    cities = _city_forms(a, b)
+    if _company_of(a, b, cities) or _company_of(b, a, cities):
+        return False
+    return cover.nearly(a.norm, b.norm, table, STOP | cities)
+
+
 def _city_blocks(recs: list[Rec]) -> dict[tuple[str, str], dict[str, Rec]]:
     """(country, city) -> normalised name -> its first record, of the records that are no municipality."""
     blocks = defaultdict(dict)
@@ -1454,15 +1470,21 @@ def _join_translated(blocks: dict[tuple[str, str], dict[str, Rec]], at: dict, uf
             for j in set().union(*(post[k] for k in rare)):
                 if j != i and (j > i or not listed[j]) and check(units[names[i]], units[names[j]], drop):
                     joins.add(tuple(sorted((units[names[i]].key, units[names[j]].key))))
+    nearly = set()
     for (_c, _a), rs in at.items():
         if 1 < len(rs) <= ADDRESS_MAX_RECORDS and not any(r.place for r in rs):
             for i, a in enumerate(rs):
                 for b in rs[i + 1:]:
                     if a.norm and b.norm and check(a, b):
                         joins.add(tuple(sorted((a.key, b.key))))
+                    elif a.norm and b.norm and a.source != b.source and _nearly(a, b, cover, table):
+                        nearly.add(tuple(sorted((a.key, b.key))))
     for a, b in sorted(joins):
         if uf.find(a) != uf.find(b):
             link(a, b, "name_translated", 0.85)
+    for a, b in sorted(nearly):  # one word left over: at one street address of other sources only
+        if uf.find(a) != uf.find(b):
+            link(a, b, "address_translated", 0.8)
 
 
 _INNER_ACRONYM = re.compile(r"\b[A-Z]{2,5}\b")
