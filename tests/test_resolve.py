@@ -448,6 +448,11 @@ def test_more_legal_forms_of_a_municipality_are_its_place():
     assert place("GRAD OSIJEK", None, "Osijek") == "osijek" and place("OBCINA IZOLA", None, "Izola") == "izola"
     assert place("Primăria Municipiului Brașov", None, "Brasov") == place("MUNICIPIUL BRASOV", None, "BRASOV") == "brasov"
     assert place("Gmina Miasto Rzeszów", None, "Rzeszów") == place("Rzeszow", "city", "Rzeszów") == "rzeszow"
+    # session 15, found on the full data: Catalan, French, Bulgarian and Albanian forms
+    assert place("AJUNTAMENT DE BARCELONA", None, "Barcelona") == place("City of Barcelona", None, "Barcelona") == "barcelona"
+    assert place("AJUNTAMENT D'ESPLUGUES DE LLOBREGAT", None, "Esplugues de Llobregat") == "esplugues de llobregat"
+    assert place("Mairie de Roubaix", None, "Roubaix") == "roubaix" and place("Ayuntamiento Molló", None, "Mollo") == "mollo"
+    assert place("OBSHTINA VARNA", None, "Varna") == "varna" and place("BASHKIA TIRANE", None, "Tirana") == "tirana"
     assert place("Gemeinde Evangelische Kirche am See", None, "Lindau") is None  # a name of four words: no town
     # a body of the town, or the town's name beside another body, is not the town
     assert place("PowerHouse, Municipality of Kramfors", None, "Kramfors") is None

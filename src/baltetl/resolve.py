@@ -249,6 +249,8 @@ MUNI_PREFIX = ("free and hanseatic city of", "free hanseatic city of", "freie ha
                "concello de", "municipio de", "municipio do", "municipio da", "comune", "camara municipal de", "camara municipal do", "camara municipal da",
                "dimos", "grad", "opcina", "mestna obcina", "obcina", "primaria municipiului", "primaria orasului",
                "primaria comunei", "primaria", "municipiul", "orasul", "comuna",
+               # found on the full data (session 15): two-word names of a network's city with a word of their own
+               "ajuntament de", "ajuntament d", "ajuntament", "ayuntamiento", "mairie de", "mairie d", "obshtina", "bashkia",
                "municipality")  # fmt: skip
 # words before a municipality's name that say nothing of it: 'The Municipality of Elk', 'Administration of
 # Šilalė District Municipality', 'Municipality administration of Giżycko city'
