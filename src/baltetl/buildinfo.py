@@ -6,8 +6,10 @@ build is skipped (the run is still recorded in the state's run history).  The fi
     snapshots   the run id of each source's current snapshot (a snapshot folder never changes)
     revisions   the partners' revision files (names and bytes)
     config      the merged configuration (but its paths: what is read from them is in the other parts)
-    code        the warehouse SQL, the contracts and the package's Python code
+    code        the warehouse SQL, the contracts and the package's Python code and reference data (the word
+                tables, postcode lists and models under src/baltetl/reference)
     reference   the geography tables, and the DuckDB version (its file format)
+    model       the learned opportunity ranking in the state folder (`baltetl train-opportunities`), if any
 
 Not in it: the run history and the quarantine (every run adds to them: the warehouse's `runs` holds the
 runs up to its build, the state's run history all of them), and the resolution registry, which the build
@@ -41,7 +43,10 @@ def _tree(files: list[Path]) -> str:
 def compute(cfg: Config, state: State) -> tuple[str, dict]:
     """-> (fingerprint, its parts) of what a build of this configuration and state would read."""
     revs = revisions_dir(cfg)
-    code = [*PACKAGE.rglob("*.py"), *(cfg.project_dir / "warehouse").rglob("*.sql"), *(cfg.project_dir / "schemas").glob("*.py")]
+    code = [*PACKAGE.rglob("*.py"), *(p for p in (PACKAGE / "reference").rglob("*") if p.is_file()),
+            *(cfg.project_dir / "warehouse").rglob("*.sql"), *(cfg.project_dir / "schemas").glob("*.py")]
+    # opportunities.MODEL_FILE, of any format version (importing opportunities would load numpy and scipy)
+    models = sorted(Path(cfg.state).glob("opportunity_model.v*.json"))
     parts = {
         "snapshots": {s: state.current(s).name for s in state.sources()},
         "revisions": {p.name: sha256_of(p) for p in sorted(revs.iterdir()) if p.is_file()} if revs.is_dir() else {},
@@ -51,6 +56,7 @@ def compute(cfg: Config, state: State) -> tuple[str, dict]:
         "code": _tree([p for p in code if "__pycache__" not in p.parts]),
         "reference": {p.name: sha256_of(p) for p in (cfg.lau, cfg.nuts_changes) if p.exists()},
         "duckdb": version("duckdb"),
+        "model": {p.name: sha256_of(p) for p in models},
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest(), parts
 

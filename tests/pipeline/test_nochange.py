@@ -127,3 +127,23 @@ def test_cli_unchanged_local_refresh_starts_no_prefect(built, cfg, monkeypatch):
     assert "unchanged" in res.output and "not rebuilt" in res.output
     last = State(cfg.state).runs()[-1]
     assert last["status"] == "unchanged" and last["source"] in SOURCES
+
+
+def test_a_new_opportunity_model_or_reference_table_rebuilds(built, cfg, tmp_path, monkeypatch):
+    """`baltetl train-opportunities` says the next build ranks with its model, but a refresh of unchanged
+    inputs skipped the build: the model file was not part of the fingerprint, nor were the package's reference
+    tables (a new word table or postcode list shipped alone)."""
+    first, _ = first_run(built, cfg)
+    before = identity(cfg.warehouse)
+    (cfg.state / "opportunity_model.v1.json").write_text('{"format": 1}')  # any bytes: the build reports a bad one
+    run_id, results, _ = refresh_run(cfg, SOURCES)
+    assert {r.status for r in results} == {"unchanged"}
+    assert identity(cfg.warehouse) != before and buildinfo.load(State(cfg.state))["run_id"] == run_id
+    package = tmp_path / "package"
+    (package / "reference").mkdir(parents=True)
+    (package / "reference" / "translations.csv").write_text("national,english,probability,records\n")
+    monkeypatch.setattr(buildinfo, "PACKAGE", package)
+    state = State(cfg.state)
+    code = buildinfo.compute(cfg, state)[1]["code"]
+    (package / "reference" / "translations.csv").write_text("national,english,probability,records\nx,y,1,2\n")
+    assert buildinfo.compute(cfg, state)[1]["code"] != code
