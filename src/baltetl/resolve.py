@@ -501,6 +501,7 @@ def rural_communes(con: duckdb.DuckDBPyConnection, recs: list[Rec]) -> int:
 
 # 'X City <unit>' may be a city's theatre or company: only the administrations' legal names are followed by a unit
 _MUNI_SUFFIX_LONGEST = tuple(sorted(set(MUNI_SUFFIX) - {"city", "town"}, key=len, reverse=True))
+_MUNI_INSIDE = re.compile(" (?:" + "|".join(map(re.escape, _MUNI_SUFFIX_LONGEST)) + ") ")
 _LISTING = re.compile(r"(?<!-)\s(?:and|och|og|und|ja|un|ir|i|&)\s|\+")  # not 'Beskæftigelses- og Integrations...'
 
 
@@ -515,12 +516,17 @@ def unit_place(name: str, city: str | None) -> str | None:
     Ingolstadt').  Not for a company or a name listing bodies.  (A municipality named after another part of
     the name is often the body's host, not its parent: 'CWE Economic Development Corporation, City of
     Chemnitz', 'Union of the Baltic Cities ... /City of Turku'.)"""
-    if not name or company(fold(name)) or _LISTING.search(name.lower()):
+    if not name:
         return None
-    parts = SEPARATORS.split(_CARE_OF.sub(", ", name))
-    if len(parts) == 2 and _UNIT_ACRONYM.fullmatch(parts[0].strip()) and sum(c.isupper() for c in parts[0]) >= 2:
-        return municipality_place(parts[1], None, city)
     s = fold(name)
+    parts = SEPARATORS.split(_CARE_OF.sub(", ", name)) if SEPARATORS.search(name) else [name]
+    acronym = len(parts) == 2 and _UNIT_ACRONYM.fullmatch(parts[0].strip()) and sum(c.isupper() for c in parts[0]) >= 2
+    if not acronym and not _MUNI_INSIDE.search(s):
+        return None  # (most names: no legal form of a municipality inside them)
+    if company(name) or _LISTING.search(name.lower()):
+        return None
+    if acronym:
+        return municipality_place(parts[1], None, city)
     for suf in _MUNI_SUFFIX_LONGEST:
         i = s.find(f" {suf} ")
         if i <= 0:
