@@ -177,7 +177,6 @@ class Cover:
                 n += c == 2
         return n > 0, n
 
-
     def nearly(self, a: str, b: str, table: dict, drop: frozenset | set = frozenset()) -> bool:
         """`translated` with one word left over: one word of the two names uncovered at most, more of each name's
         words covered than not, and one word at least covered as a cognate or through the table (two languages,

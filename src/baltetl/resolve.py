@@ -503,9 +503,6 @@ def rural_communes(con: duckdb.DuckDBPyConnection, recs: list[Rec]) -> int:
 _MUNI_SUFFIX_LONGEST = tuple(sorted(set(MUNI_SUFFIX) - {"city", "town"}, key=len, reverse=True))
 _MUNI_INSIDE = re.compile(" (?:" + "|".join(map(re.escape, _MUNI_SUFFIX_LONGEST)) + ") ")
 _LISTING = re.compile(r"(?<!-)\s(?:and|och|og|und|ja|un|ir|i|&)\s|\+")  # not 'Beskæftigelses- og Integrations...'
-
-
-
 _UNIT_ACRONYM = re.compile(r"[A-Za-z\u00c0-\u024f]{2,6}")
 
 
