@@ -163,13 +163,11 @@ class Cover:
         `table`, how many words only the table covers).  A word of one name may be covered by a part of a
         compound word of the other ('chamber' by 'landwirtschafts|kammer').  Words in `drop` are left out; each
         name keeps one word at least."""
-        wa, wb = _words(a, drop), _words(b, drop)
-        if not wa or not wb or set(wa) == set(wb):
+        sides = _sides(a, b, table, drop)
+        if not sides:
             return False, 0
-        units_a = wa + [p for w in wa for hp in parts(w, table) for p in hp]
-        units_b = wb + [p for w in wb for hp in parts(w, table) for p in hp]
         n = 0
-        for words, units in ((wa, units_b), (wb, units_a)):
+        for words, units in sides:
             for w in words:
                 c = _covered(w, units, table)
                 if not c:
@@ -182,19 +180,28 @@ class Cover:
         words covered than not, and one word at least covered as a cognate or through the table (two languages,
         not only shared words): 'erftverband' / 'erft river association' ('river' is left).  Not one word of
         each ('drustvo' / 'survey': the Slovenian Geological Society is not the Geological Survey)."""
-        wa, wb = _words(a, drop), _words(b, drop)
-        if not wa or not wb or set(wa) == set(wb):
+        sides = _sides(a, b, table, drop)
+        if not sides:
             return False
-        units_a = wa + [p for w in wa for hp in parts(w, table) for p in hp]
-        units_b = wb + [p for w in wb for hp in parts(w, table) for p in hp]
         other = left = 0
-        for words, units in ((wa, units_b), (wb, units_a)):
+        for words, units in sides:
             covered = [_covered(w, units, table) for w in words]
             left += covered.count(0)
             if left > 1 or 2 * covered.count(0) >= len(words):
                 return False
             other += sum(c > 0 and w not in units for w, c in zip(words, covered))
         return other > 0
+
+
+def _sides(a: str, b: str, table: dict, drop: frozenset | set) -> tuple | None:
+    """((a's words, b's words and their compounds' parts), (b's words, a's ...)): each name's words against
+    what may cover them (Cover.translated, Cover.nearly); None when a name has no word or both the same."""
+    wa, wb = _words(a, drop), _words(b, drop)
+    if not wa or not wb or set(wa) == set(wb):
+        return None
+    units_a = wa + [p for w in wa for hp in parts(w, table) for p in hp]
+    units_b = wb + [p for w in wb for hp in parts(w, table) for p in hp]
+    return (wa, units_b), (wb, units_a)
 
 
 MIN_MASS = 0.5  # of a national word's translation probability the other name's words must carry

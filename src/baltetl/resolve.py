@@ -546,6 +546,7 @@ def municipal_units(con: duckdb.DuckDBPyConnection, recs: list[Rec], known=None)
         if r.place or not r.country:
             continue
         p = unit_place(r.name, r.city)
+        # (the LAU name may keep the final 's' _place_canon drops: Borås is 'bora')
         if p and (p == _place_canon(r.city_f, r.city) or known(r.country, p) or known(r.country, p + "s")):
             r.place = p
             changed += 1
@@ -1480,9 +1481,11 @@ def _join_translated(blocks: dict[tuple[str, str], dict[str, Rec]], at: dict, uf
         if 1 < len(rs) <= ADDRESS_MAX_RECORDS and not any(r.place for r in rs):
             for i, a in enumerate(rs):
                 for b in rs[i + 1:]:
-                    if a.norm and b.norm and check(a, b):
+                    if not (a.norm and b.norm):
+                        continue
+                    if check(a, b):
                         joins.add(tuple(sorted((a.key, b.key))))
-                    elif a.norm and b.norm and a.source != b.source and _nearly(a, b, cover, table):
+                    elif a.source != b.source and _nearly(a, b, cover, table):
                         nearly.add(tuple(sorted((a.key, b.key))))
     for a, b in sorted(joins):
         if uf.find(a) != uf.find(b):
