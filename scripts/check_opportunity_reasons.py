@@ -8,9 +8,11 @@ default date or today), every word "their projects are about" (in the titles, ke
 sides' projects), the coordinated projects and "no shared project yet".  Prints each false claim and a last line
 claims true=... false=...  A claim of another kind is printed as UNCHECKED."""
 import sys, re, duckdb, datetime as dt
+
+from baltetl.opportunities import KNOWN_FROM as KNOWN  # when a project became known, as the ranking reads it
+
 W, metros, N = sys.argv[1], sys.argv[2].split(","), int(sys.argv[3]) if len(sys.argv) > 3 else 10
 c = duckdb.connect(W, read_only=True)
-KNOWN = """coalesce(p.start_date, make_date(TRY_CAST(regexp_extract(p.programme, '^(\\d{4}) - (\\d{4})', 2) AS INTEGER) + 1, 1, 1))"""
 c.execute(f"""CREATE TEMP TABLE op AS SELECT DISTINCT os.golden_id, pa.project_key, bool_or(pa.role='coordinator') AS coord,
   any_value({KNOWN}) AS known_from, any_value(p.end_date) AS end_date,
   any_value(lower(concat_ws(' ', p.title, p.keywords, p.objective))) AS text

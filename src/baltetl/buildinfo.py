@@ -30,6 +30,9 @@ from .landing import now_iso, sha256_of
 from .state import State, _atomic_write
 
 PACKAGE = Path(__file__).resolve().parent
+# the learned opportunity ranking's file in the state folder is MODEL_PREFIX + its format + '.json'
+# (opportunities.MODEL_FILE; named here, as importing opportunities would load numpy and scipy)
+MODEL_PREFIX = "opportunity_model.v"
 
 
 def _tree(files: list[Path]) -> str:
@@ -45,8 +48,7 @@ def compute(cfg: Config, state: State) -> tuple[str, dict]:
     revs = revisions_dir(cfg)
     code = [*PACKAGE.rglob("*.py"), *(p for p in (PACKAGE / "reference").rglob("*") if p.is_file()),
             *(cfg.project_dir / "warehouse").rglob("*.sql"), *(cfg.project_dir / "schemas").glob("*.py")]
-    # opportunities.MODEL_FILE, of any format version (importing opportunities would load numpy and scipy)
-    models = sorted(Path(cfg.state).glob("opportunity_model.v*.json"))
+    models = sorted(Path(cfg.state).glob(f"{MODEL_PREFIX}*.json"))  # of any format version
     parts = {
         "snapshots": {s: state.current(s).name for s in state.sources()},
         "revisions": {p.name: sha256_of(p) for p in sorted(revs.iterdir()) if p.is_file()} if revs.is_dir() else {},

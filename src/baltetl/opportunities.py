@@ -30,12 +30,13 @@ import pandas as pd
 from scipy import sparse
 
 from . import models
+from .buildinfo import MODEL_PREFIX
 from .config import Config
 from .db import quote as db_quote
 from .personal import PLACEHOLDER
 
 MODEL_FORMAT = 1
-MODEL_FILE = f"opportunity_model.v{MODEL_FORMAT}.json"
+MODEL_FILE = f"{MODEL_PREFIX}{MODEL_FORMAT}.json"
 # when a project became known (see the module docstring)
 KNOWN_FROM = """coalesce(p.start_date, make_date(TRY_CAST(regexp_extract(p.programme, '^(\\d{4}) - (\\d{4})', 2)
                  AS INTEGER) + 1, 1, 1))"""
