@@ -685,3 +685,60 @@ def test_a_department_named_after_its_municipality_is_the_municipality():
     again = [resolve.Rec("keep:1", "keep", "Tanums kommun Miljöavdelningen", "SE", "TANUMSHEDE"),
              resolve.Rec("keep:2", "keep", "Riga City Council Traffic Department", "LV", "Riga")]
     assert resolve.municipal_units(duckdb.connect(), again) == 1 and again[0].place is None
+
+
+def test_what_a_set_may_not_join_survives_its_joining_a_bigger_set():
+    """The union-find kept a set's VAT numbers, ROR ids and keep-apart records only when the set stayed root: once
+    a smaller set joined a bigger one, what it forbade was lost.  On the full data the Vrije Universiteit Brussel
+    (BE0449012406) and the Université Libre de Bruxelles (BE0407626464) so became one organisation through keep.eu's
+    'Free University of Brussels', and a partner's keep-apart could be undone by a later join."""
+    uf = resolve._UF(["a", "b", "c", "d", "e"], [("a", "e")], {"a": "BE1", "d": "BE2"}, {"b": "ror1", "e": "ror2"})
+    assert uf.union("b", "c", guard=True)  # {b, c} (ror1)
+    assert uf.union("a", "b", guard=True)  # a, the smaller set, with VAT BE1 and kept apart from e
+    assert uf.find("a") == uf.find("c")
+    assert not uf.union("c", "d", guard=True)  # BE1 against BE2
+    assert not uf.union("d", "c", guard=True)
+    assert not uf.union("c", "e", guard=True)  # ror1 against ror2, and a keep-apart
+    assert not uf.union("c", "e", guard=False)  # the keep-apart holds even for a key join
+    assert uf.union("d", "e", guard=True)
+
+
+def test_two_universities_of_one_city_with_their_vat_numbers_stay_two():
+    # the records of the full data (CORDIS, keep.eu) as the sources give them; keep.eu's 'Free University of
+    # Brussels' is the Université Libre's address, its 'Free University Brussels (VUB)' the Vrije Universiteit's
+    R = resolve.Rec
+    recs = [R("cordis:999902094", "cordis", "VRIJE UNIVERSITEIT BRUSSEL", "BE", "BRUSSEL", vat="BE0449012406",
+              website="http://www.vub.ac.be", street="PLEINLAAN 2", post_code="1050", short_name="VUB"),
+            R("cordis:999986290", "cordis", "UNIVERSITE LIBRE DE BRUXELLES", "BE", "Bruxelles / Brussel",
+              vat="BE0407626464", website="http://www.ulb.ac.be", street="AVENUE FRANKLIN ROOSEVELT 50",
+              post_code="1050", short_name="ULB"),
+            R("keep:BE-45e94813f9ad52", "keep", "Free University of Brussels", "BE", "Bruxelles",
+              street="Avenue Franklin Roosevelt 50", post_code="1050"),
+            R("keep:BE-4e47d5611dce28", "keep", "IGEAT - Free University of Brussels", "BE", "Bruxelles", post_code="1050"),
+            R("keep:BE-bc979f532cb7cd", "keep", "Free University Brussels (VUB)", "BE", "Brussels", street="Pleinlaan 2",
+              post_code="1050"),
+            R("keep:BE-bdb9136db23cc7", "keep", "Vrije Universiteit Brussel", "BE", "Brussels", street="Pleinlaan 2",
+              post_code="1050"),
+            R("keep:BE-cb07e6d64f1ee4", "keep", "Université Libre de Bruxelles - Institut de Gestion de "
+              "l'Environnement et d'Aménagement du Territoire (ULB-IGEAT)", "BE", "Charleroi",
+              street="Campus de Parentville, Rue de Villers 227", post_code="6010"),
+            R("keep:BE-e69d29bcc3b31e", "keep", "Free University of Brussels, Belgium", "BE", "Brussels",
+              street="CP 246 Bd du Triomphe", post_code="1050")]  # fmt: skip
+    roots, _ = resolve.cluster(recs)
+    vub, ulb = roots["cordis:999902094"], roots["cordis:999986290"]
+    assert vub != ulb
+    assert roots["keep:BE-bdb9136db23cc7"] == vub and roots["keep:BE-cb07e6d64f1ee4"] == ulb
+
+
+def test_a_metropolitan_body_is_not_its_core_city_by_the_citys_wikidata_id(wh):
+    """Eurocities' Wikidata mapping gives 'Lyon Metropole' Lyon's id (Q456): the id of the city, not of the body
+    (declared `wikidata_is_place`).  It joined the metropolitan authority with the city administration."""
+    con, _ = wh
+    rows = dict(con.execute("SELECT 'eurocities:' || org_id, wikidata_id FROM stg_eurocities__organisations "
+                            "WHERE org_id IN ('FR:lyon', 'FR:lyon-metropole')").fetchall())  # fmt: skip
+    assert rows == {"eurocities:FR:lyon": "Q456", "eurocities:FR:lyon-metropole": "Q456"}  # the source as it is
+    recs = {r.key: r for r in resolve.load_records(con) if r.key in rows}
+    assert recs["eurocities:FR:lyon"].wikidata == "Q456" and recs["eurocities:FR:lyon-metropole"].wikidata is None
+    assert golden_of(con, "eurocities:FR:lyon") != golden_of(con, "eurocities:FR:lyon-metropole")
+    assert con.execute("SELECT wikidata_id FROM golden_organisations WHERE golden_id = ?",
+                       [golden_of(con, "eurocities:FR:lyon-metropole")]).fetchone() == (None,)  # fmt: skip

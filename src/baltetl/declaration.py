@@ -43,6 +43,9 @@ class Resolution(_Strict):
     rank: int | None = None  # the golden record takes its name and fields from the lowest rank first
     org_id_is_pic: bool = False  # the source's org_id is the EU participant id (PIC): a cordis_id match
     legal_address: bool = False  # its records give the legal seat: the golden record's metropolis is theirs
+    # its Wikidata id names the city, not the body (a metropolitan authority carries its core city's): a key
+    # only for the records that are the city itself (org_type 'city')
+    wikidata_is_place: bool = False
     website: bool = True  # its websites may be the golden record's (false: only when no other source has one)
     source_id: str | None = None  # a .sql file in the folder: SELECT org_key, sid (the record's own id)
     registry: bool = False  # a reference registry (tables `registry`, `registry_names`) records are linked to

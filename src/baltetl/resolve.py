@@ -1014,15 +1014,10 @@ class _UF:
             ra, rb = rb, ra
         self.parent[rb] = ra
         self.size[ra] += self.size[rb]
-        if cb:
-            self.cons.setdefault(ra, set()).update(cb)
-            self.cons.pop(rb, None)
-        if vb:
-            self.vats.setdefault(ra, set()).update(vb)
-            self.vats.pop(rb, None)
-        if wb:
-            self.rors.setdefault(ra, set()).update(wb)
-            self.rors.pop(rb, None)
+        for kept in (self.cons, self.vats, self.rors):  # what the joined set forbids, kept at its new root
+            moved = kept.pop(rb, None)
+            if moved:
+                kept.setdefault(ra, set()).update(moved)
         return True
 
 
@@ -1052,9 +1047,11 @@ def load_records(con: duckdb.DuckDBPyConnection, table: str = "organisations") -
             FROM {table} o LEFT JOIN ({x}) x USING (org_key) ORDER BY o.org_key"""
     ).fetchall()
     out = []
-    pic_is_id = declared_with("org_id_is_pic")
+    pic_is_id, place_ids = declared_with("org_id_is_pic"), declared_with("wikidata_is_place")
     for key, source, org_id, name, country, city, org_type, vat, website, pic, wikidata, street, post, status, short in df:
         cid = org_id if source in pic_is_id else (pic or None)
+        if source in place_ids and org_type != "city":
+            wikidata = None  # the city's id on another body (Eurocities' 'Lyon Metropole'): no evidence it is the city
         out.append(Rec(key, source, name, country, city, org_type, vat, website, cid, wikidata, None, street, post,
                        legal_status=status, short_name=short))
     return out

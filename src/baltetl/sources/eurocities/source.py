@@ -13,7 +13,8 @@ Staged: `organisations` (one per member: the city administration or the metropol
 `network_memberships` (network 'Eurocities').  The key is the member's folded name + ISO country, so the
 same member spelled twice by the site (Ambelokipi-Menemeni / Ampelokipoi-Menemeni) stays two rows: the
 directory shows two cards and nothing in the source says they are one; both carry the same wikidata_id.
-The Wikidata id is an extra column only: it repeats (a metropolitan body is mapped to its core city).
+The Wikidata id is an extra column only: it repeats (a metropolitan body is mapped to its core city), so
+resolution reads it as the city's id (declared `wikidata_is_place`): a key for the member that is the city only.
 """
 
 from __future__ import annotations
