@@ -121,6 +121,21 @@ def test_without_a_registry_nothing_changes():
     assert matching.link_more(c, [a]) == 0 and a.ror is None and a.alt == ()
 
 
+def test_a_website_links_only_on_the_registrys_own_host(con):
+    """ROR's Riga Energy Agency is at rea.riga.lv; Riga's education department, at www.iksd.riga.lv, is on the same
+    registrable domain (riga.lv) and named after Riga: it was linked to the agency (full data)."""
+    con.execute("INSERT INTO stg_ror__registry VALUES ('https://ror.org/035qztk95', 'LV', NULL, 'rea.riga.lv')")
+    con.execute("INSERT INTO stg_ror__registry_names VALUES ('y#0', 'https://ror.org/035qztk95', 'LV', 'Riga Energy Agency', 'label')")
+    a = rec("keep:1", "Education, Culture and Sports Department of Riga City Council", "LV", "Riga", "http://www.iksd.riga.lv")
+    link(con, [a])
+    assert a.ror is None
+    b = rec("keep:2", "RIGAS ENERGETIKAS AGENTURA", "LV", "Riga", "https://www.rea.riga.lv/en/")
+    link(con, [b])
+    assert b.ror == "https://ror.org/035qztk95"
+    assert matching.on_site("http://www.llh.hessen.de/x", "llh.hessen.de") and matching.on_site("bior.lv/en", "www.bior.lv")
+    assert not matching.on_site("http://notrea.riga.lv", "rea.riga.lv") and not matching.on_site(None, "rea.riga.lv")
+
+
 def test_the_same_site_under_another_suffix_links(con):
     a = rec("cordis:1", "PARTIKAS DROSIBAS, DZIVNIEKU VESELIBAS UN VIDES ZINATNISKAIS INSTITUTSBIOR", "LV", "Riga", "http://www.bior.gov.lv")
     b = rec("keep:2", "Latvian Food Centre", "LV", "Riga", "http://www.bior.gov.lv")  # the site is not its name

@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from functools import lru_cache
+from urllib.parse import urlsplit
 
 import duckdb
 from rapidfuzz import fuzz, process
@@ -73,6 +74,7 @@ class RorNames:
     def __init__(self, con: duckdb.DuckDBPyConnection):
         self.by_key: dict[tuple[str, str], set[str]] = defaultdict(set)
         self.hosts: list[tuple[str, str, str]] = []  # (country, host of the ROR record's website, ror id)
+        self.host_of: dict[str, str] = {}  # ror id -> that host
         self.by_city: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
         self.by_country: dict[str, list[tuple[str, str]]] = defaultdict(list)  # country -> (name key, ror id)
         self.names: dict[str, tuple[str, ...]] = {}
@@ -87,6 +89,7 @@ class RorNames:
             city_of[rid] = fold(city or "")
             if d and country:
                 self.hosts.append((country, d.lower(), rid))
+                self.host_of[rid] = d.lower()
         names = defaultdict(list)
         for rid, country, name, kind in con.execute(
                 f"SELECT ror_id, country, name, name_type FROM {registry_names} ORDER BY record_key").fetchall():  # fmt: skip
@@ -124,6 +127,8 @@ class RorNames:
         out: dict[tuple[str, str], set[str]] = defaultdict(set)
         for country, host, rid in self.hosts:
             d = domain_of("http://" + host)
+            if d != host.removeprefix("www."):  # a site under another's domain: 'rea.riga.lv' is not 'riga'
+                continue
             label = d.split(".")[0] if d else ""
             if len(label) >= 4:
                 out[(country, label)].add(rid)
@@ -149,6 +154,18 @@ class RorNames:
             if ids:
                 return next(iter(ids)) if len(ids) == 1 else None
         return None
+
+
+def on_site(website: str | None, host: str) -> bool:
+    """The website is the host's site or a part of it (both without 'www.'): 'http://www.llh.hessen.de/x' is on
+    'llh.hessen.de', 'www.iksd.riga.lv' is not on 'rea.riga.lv', though both are on the registrable 'riga.lv'."""
+    u = (website or "").strip().lower()
+    try:
+        mine = urlsplit(u if "://" in u else "http://" + u).hostname or ""
+    except ValueError:
+        return False
+    mine, host = mine.strip(".").removeprefix("www."), host.strip(".").removeprefix("www.")
+    return bool(host) and (mine == host or mine.endswith("." + host))
 
 
 def site_names(domain: str, name: str) -> bool:
@@ -188,6 +205,8 @@ def link_more(con: duckdb.DuckDBPyConnection, recs: list[Rec], ror: RorNames | N
     rest = []
     for r in left:
         ids = by_domain.get((r.country, r.domain)) if r.domain in trusted else None
+        if ids:  # on the ROR record's own site: 'www.iksd.riga.lv' (Riga's education department) is not 'rea.riga.lv'
+            ids = {i for i in ids if on_site(r.website, ror.host_of[i])}
         if not ids and r.domain in trusted:
             # the same site name under another suffix ('bior.gov.lv' / ROR's 'bior.lv')
             ids = by_label.get((r.country, r.domain.split(".")[0]))
