@@ -742,3 +742,53 @@ def test_a_metropolitan_body_is_not_its_core_city_by_the_citys_wikidata_id(wh):
     assert golden_of(con, "eurocities:FR:lyon") != golden_of(con, "eurocities:FR:lyon-metropole")
     assert con.execute("SELECT wikidata_id FROM golden_organisations WHERE golden_id = ?",
                        [golden_of(con, "eurocities:FR:lyon-metropole")]).fetchone() == (None,)  # fmt: skip
+
+
+def test_a_vat_number_shared_by_bodies_whose_names_differ_is_a_vat_groups():
+    """One VAT number is a legal person's or its VAT group's: the Freistaat Bayern's is on CORDIS's records of
+    Universität Regensburg, two Hochschulen and two state offices in five cities, which it had made one
+    organisation; the University of Bristol's is on NCC Operations Ltd's (a company of the university).  A
+    body and its own unit, or the same body in two languages, still join (the records of the full data)."""
+    R = resolve.Rec
+    recs = [R("cordis:881500693", "cordis", "Staatsbibliothek Bamberg", "DE", "Bamberg", vat="DE811335517"),
+            R("cordis:940803001", "cordis", "BAYERISCHES LANDESAMT FUER DENKMALPFLEGE", "DE", "Muenchen", vat="DE811335517"),
+            R("cordis:952507894", "cordis", "Hochschule für angewandte Wissenschaften Landshut", "DE", "Landshut",
+              vat="DE811335517"),
+            R("cordis:955334474", "cordis", "HOCHSCHULE FUR DEN OFFENTLICHEN DIENST IN BAYERN", "DE", "Munchen",
+              vat="DE811335517"),
+            R("cordis:998322837", "cordis", "HOCHSCHULE FUR ANGEWANDTE WISSENSCHAFTEN MUNCHEN", "DE", "Munchen",
+              vat="DE811335517"),
+            R("cordis:999868629", "cordis", "UNIVERSITAET REGENSBURG", "DE", "Regensburg", vat="DE811335517"),
+            R("cordis:956991913", "cordis", "NCC OPERATIONS LIMITED", "GB", "Bristol", vat="GB991261800"),
+            R("cordis:999974262", "cordis", "UNIVERSITY OF BRISTOL", "GB", "BRISTOL", vat="GB991261800"),
+            R("cordis:938070026", "cordis", "BEHOERDE FUR ARBEIT, GESUNDHEIT, SOZIALES, FAMILIE UND INTEGRATION HAMBURG",
+              "DE", "Hamburg", vat="DE118509725"),
+            R("cordis:998928602", "cordis", "FREIE UND HANSESTADT HAMBURG", "DE", "HAMBURG", vat="DE118509725"),
+            R("cordis:1", "cordis", "Czech Technical University in Prague", "CZ", "Prague", vat="CZ68407700"),
+            R("cordis:2", "cordis", "CESKE VYSOKE UCENI TECHNICKE V PRAZE", "CZ", "PRAHA", vat="CZ68407700")]  # fmt: skip
+    roots, best = resolve.cluster(recs)
+    bavaria = {roots[r.key] for r in recs if r.vat == "DE811335517"}
+    # apart but for the two Hochschulen of Munich: a word in common in one city ('hochschule') is taken as one body
+    assert len(bavaria) == 5 and roots["cordis:955334474"] == roots["cordis:998322837"]
+    assert roots["cordis:956991913"] != roots["cordis:999974262"]
+    assert roots["cordis:938070026"] == roots["cordis:998928602"]  # 'hamburg' in Hamburg: the city and its office
+    assert roots["cordis:1"] == roots["cordis:2"] and best["cordis:2"] == ("vat", 1.0)  # one name in two languages
+    assert not resolve.decide(recs[6], recs[7])[0] and resolve.decide(recs[8], recs[9])[0]
+
+
+def test_a_conjunction_inside_a_departments_own_name_is_no_listing_of_bodies():
+    # the full data: two spellings of Riga's education department were the city, two were not (their 'and');
+    # Bornholm's regional municipality was taken as the parent of Simrishamn's
+    assert resolve.unit_place("Riga City Council Education, Culture and Sports Department", "Riga") == "riga"
+    assert resolve.unit_place("Lolland Kommune, Kultur og Fritid", "Maribo") == "lolland"
+    assert resolve.unit_place("Malmö stad and Stadsdelsforvaltning Fosie", "Malmö") is None  # two bodies
+    assert resolve.unit_place("Bornholms Regionskommune, Simrishamn Kommun", "Simrishamn") is None
+    assert resolve.unit_place("Riga City Council + Riga Energy Agency", "Riga") is None
+    # an office of the administration named before the municipality: the dev pair of Riga's department
+    assert resolve.unit_place("Education, Culture and Sports Department of Riga City Council", "Riga") == "riga"
+    assert resolve.unit_place("Administration of Neringa Municipality", "NERINGA") == "neringa"
+    assert resolve.unit_place("Environment Department, Tallinn City Government", "Tallinn") == "tallinn"
+    assert resolve.unit_place("Environment Department of Tallinn City Government", "Tallinn") == "tallinn"
+    assert resolve.unit_place("CWE Economic Development Corporation, City of Chemnitz", "Chemnitz") is None  # a host
+    assert resolve.unit_place("Public Library of Zarasai District Municipality", "Zarasai") is None  # its own body
+    assert resolve.unit_place("Riga City Council", "Riga") is None  # the municipality itself: municipality_place's

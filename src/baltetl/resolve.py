@@ -502,6 +502,10 @@ def rural_communes(con: duckdb.DuckDBPyConnection, recs: list[Rec]) -> int:
 # 'X City <unit>' may be a city's theatre or company: only the administrations' legal names are followed by a unit
 _MUNI_SUFFIX_LONGEST = tuple(sorted(set(MUNI_SUFFIX) - {"city", "town"}, key=len, reverse=True))
 _MUNI_INSIDE = re.compile(" (?:" + "|".join(map(re.escape, _MUNI_SUFFIX_LONGEST)) + ") ")
+_MUNI_SUFFIX_WORDS = frozenset(_MUNI_SUFFIX_LONGEST)
+# the offices of an administration, in the English names of 'X of <municipality>' (unit_place)
+ADMIN_UNITS = {"department", "departament", "administration", "adminstration", "committee", "office", "authority",
+               "council", "directorate", "division", "secretariat", "bureau"}  # fmt: skip
 _LISTING = re.compile(r"(?<!-)\s(?:and|och|og|und|ja|un|ir|i|&)\s|\+")  # not 'Beskæftigelses- og Integrations...'
 _UNIT_ACRONYM = re.compile(r"[A-Za-z\u00c0-\u024f]{2,6}")
 
@@ -518,20 +522,37 @@ def unit_place(name: str, city: str | None) -> str | None:
     s = fold(name)
     parts = SEPARATORS.split(_CARE_OF.sub(", ", name)) if SEPARATORS.search(name) else [name]
     acronym = len(parts) == 2 and _UNIT_ACRONYM.fullmatch(parts[0].strip()) and sum(c.isupper() for c in parts[0]) >= 2
-    if not acronym and not _MUNI_INSIDE.search(s):
+    if not acronym and not _MUNI_INSIDE.search(s + " "):
         return None  # (most names: no legal form of a municipality inside them)
-    if company(name) or _LISTING.search(name.lower()):
+    if company(name):
         return None
     if acronym:
-        return municipality_place(parts[1], None, city)
+        return None if _LISTING.search(name.lower()) else municipality_place(parts[1], None, city)
+    if len(parts) == 2 and set(re.findall(r"\w+", fold(parts[0]))) & ADMIN_UNITS and "+" not in name:
+        # an office of the administration, then the municipality: 'Environment Department, Tallinn City Government'
+        if p := municipality_place(parts[1], None, city):
+            return p
     for suf in _MUNI_SUFFIX_LONGEST:
         i = s.find(f" {suf} ")
         if i <= 0:
             continue
         rest, tail = s[:i], s[i + len(suf) + 2:].split()
-        if len(rest.split()) <= 2 and tail and tail[0] not in DISTRICT_WORDS and tail[0] != "of" and not rest.endswith(" city"):
+        # bodies listed: a conjunction right after the legal form, or a second municipality ('Bornholms
+        # Regionskommune, Simrishamn Kommun'); a conjunction inside the unit's name is the unit's ('Riga City
+        # Council Education, Culture and Sports Department')
+        listing = tail and (_LISTING.match(f" {tail[0]} ") or "+" in name or tail[-1] in _MUNI_SUFFIX_WORDS)
+        if (len(rest.split()) <= 2 and tail and not listing and tail[0] not in DISTRICT_WORDS and tail[0] != "of"
+                and not rest.endswith(" city")):  # fmt: skip
             return _place_canon(rest, city)
         return None
+    for suf in _MUNI_SUFFIX_LONGEST:  # an office of the administration first, the municipality last, after 'of'
+        if s.endswith(f" {suf}"):  # 'Education, Culture and Sports Department of Riga City Council'
+            unit, of, place = s[: -len(suf) - 1].rpartition(" of ")
+            # not its library, school, foundation or agency: a body of its own ('Public Library of Zarasai District
+            # Municipality', 'Municipal Development Agency Of Komotini Municipality')
+            if of and set(re.findall(r"\w+", unit)) & ADMIN_UNITS and 0 < len(place.split()) <= 2 and "+" not in name:
+                return _place_canon(place, city)
+            return None
     return None
 
 
@@ -819,7 +840,7 @@ def initials(name: str) -> str:
 def key_match(a: Rec, b: Rec, trusted_domains: set[str] | None = None) -> str | None:
     if a.cordis_id and a.cordis_id == b.cordis_id:
         return "cordis_id"
-    if a.vat and a.vat == b.vat:
+    if a.vat and a.vat == b.vat and vat_names_agree(a, b):
         return "vat"
     if a.wikidata and a.wikidata == b.wikidata:
         return "wikidata"
@@ -949,12 +970,34 @@ def name_match(a: Rec, b: Rec, municipal=None) -> tuple[str | None, float]:
     return None, s / 100.0
 
 
+def vat_names_agree(a: Rec, b: Rec) -> bool:
+    """Two records of one VAT number are one organisation when their names agree too: the same name (or the
+    source's short name: a record named after a contact person carries its body's), a word in common in one
+    city, names name_match joins, or one name in two languages (the word table).  A VAT number
+    is a legal person's or its VAT group's: the Freistaat Bayern's for Universität Regensburg, two Hochschulen
+    and two state offices in five cities; a UK group's for Coventry University and CU Services Ltd, or the
+    University of Bristol and NCC Operations Ltd."""
+    names_a, names_b = {a.norm, a.short} - {None}, {b.norm, b.short} - {None}  # also the source's short name
+    if names_a & names_b:
+        return True
+    words = lambda names: set(" ".join(names).split())  # noqa: E731
+    if not _cities_differ(a, b) and (words(names_a) & words(names_b)) - STOP:
+        return True
+    if name_match(a, b)[0] is not None:
+        return True
+    from .translations import load
+
+    table = load()
+    letters = {w for w in (a.norm + " " + b.norm).split() if len(w) == 1}  # 'v' of 'CESKE ... V PRAZE' ('in')
+    return bool(table) and cognates.Cover(Counter(), 1).translated(a.norm, b.norm, table, STOP | letters)[0]
+
+
 def decide(a: Rec, b: Rec, trusted_domains: set[str] | None = None) -> tuple[bool, str | None, float]:
     """The matcher's pairwise decision: (same organisation?, rule, score).  Keys first, then names."""
     rule = key_match(a, b, trusted_domains)
     if rule in ("cordis_id", "vat", "wikidata"):
         return True, rule, 1.0
-    if a.vat and b.vat:  # two different VAT numbers: two legal entities, whatever the name or website
+    if a.vat and b.vat and a.vat != b.vat:  # two VAT numbers: two legal entities, whatever the name or website
         return False, None, 0.0
     if rule == "ror":
         return True, rule, 1.0
@@ -1167,6 +1210,7 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
     # keys
     trusted = trusted_domains(recs)
     country = {r.key: r.country for r in recs}
+    by_key = {r.key: r for r in recs}
     for attr, rule in (("cordis_id", "cordis_id"), ("vat", "vat"), ("wikidata", "wikidata"), ("ror", "ror"), ("domain", "domain")):
         first, more = {}, defaultdict(list)  # value -> its first record's key, the other records' (most have one)
         for k, v in zip(keys, map(attrgetter(attr), recs)):
@@ -1175,6 +1219,7 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
                     more[v].append(k)
                 else:
                     first[v] = k
+        groups = []
         for v, k in first.items():
             if v not in more or (attr == "domain" and v not in trusted):
                 continue
@@ -1184,11 +1229,19 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
                 for k in ks:
                     by_c[country[k]].append(k)
                 parts = list(by_c.values())
+            elif attr == "vat":  # a VAT group's bodies: joined only where their names agree (vat_names_agree)
+                groups.append(ks)
+                continue
             else:
                 parts = [ks]
             for part in parts:
                 for k in part[1:]:
                     link(part[0], k, rule, 1.0)
+        for ks in groups:
+            for i, k in enumerate(ks):
+                for k2 in ks[i + 1:]:
+                    if vat_names_agree(by_key[k], by_key[k2]):
+                        link(k, k2, rule, 1.0)
     # names, blocked by country: first exact units, then municipality places, then fuzzy between units
     units = defaultdict(list)  # (country, norm) -> keys
     places = defaultdict(list)  # (country, place) -> keys
@@ -1227,7 +1280,6 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
                 link(target[0], k, "name_fuzzy", 0.93)
     # the short name a source gives (CORDIS's is often the English name) is the name of a record of its city:
     # 'SOTSIAALMINISTEERIUM' ('MINISTRY OF SOCIAL AFFAIRS') / 'Ministry of Social Affairs', both in Tallinn
-    by_key = {r.key: r for r in recs}
     for r in recs:
         if r.short and r.country and r.city_f and not r.place:
             for k in units.get((r.country, r.short), ()):
