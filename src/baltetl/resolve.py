@@ -1219,7 +1219,6 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
                     more[v].append(k)
                 else:
                     first[v] = k
-        groups = []
         for v, k in first.items():
             if v not in more or (attr == "domain" and v not in trusted):
                 continue
@@ -1230,18 +1229,16 @@ def cluster(recs: list[Rec], merges=(), keep_apart=(), stats: dict | None = None
                     by_c[country[k]].append(k)
                 parts = list(by_c.values())
             elif attr == "vat":  # a VAT group's bodies: joined only where their names agree (vat_names_agree)
-                groups.append(ks)
+                for i, k in enumerate(ks):
+                    for k2 in ks[i + 1:]:
+                        if vat_names_agree(by_key[k], by_key[k2]):
+                            link(k, k2, rule, 1.0)
                 continue
             else:
                 parts = [ks]
             for part in parts:
                 for k in part[1:]:
                     link(part[0], k, rule, 1.0)
-        for ks in groups:
-            for i, k in enumerate(ks):
-                for k2 in ks[i + 1:]:
-                    if vat_names_agree(by_key[k], by_key[k2]):
-                        link(k, k2, rule, 1.0)
     # names, blocked by country: first exact units, then municipality places, then fuzzy between units
     units = defaultdict(list)  # (country, norm) -> keys
     places = defaultdict(list)  # (country, place) -> keys
