@@ -770,6 +770,10 @@ def test_a_vat_number_shared_by_bodies_whose_names_differ_is_a_vat_groups():
     bavaria = {roots[r.key] for r in recs if r.vat == "DE811335517"}
     # apart but for the two Hochschulen of Munich: a word in common in one city ('hochschule') is taken as one body
     assert len(bavaria) == 5 and roots["cordis:955334474"] == roots["cordis:998322837"]
+    # ... unless the registry knows them as two (ROR links both on the full data)
+    recs[3].ror, recs[4].ror = "https://ror.org/01v7j8968", "https://ror.org/012k1v959"
+    roots, best = resolve.cluster(recs)
+    assert len({roots[r.key] for r in recs if r.vat == "DE811335517"}) == 6
     assert roots["cordis:956991913"] != roots["cordis:999974262"]
     assert roots["cordis:938070026"] == roots["cordis:998928602"]  # 'hamburg' in Hamburg: the city and its office
     assert roots["cordis:1"] == roots["cordis:2"] and best["cordis:2"] == ("vat", 1.0)  # one name in two languages

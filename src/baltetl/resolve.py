@@ -973,10 +973,12 @@ def name_match(a: Rec, b: Rec, municipal=None) -> tuple[str | None, float]:
 def vat_names_agree(a: Rec, b: Rec) -> bool:
     """Two records of one VAT number are one organisation when their names agree too: the same name (or the
     source's short name: a record named after a contact person carries its body's), a word in common in one
-    city, names name_match joins, or one name in two languages (the word table).  A VAT number
+    city, names name_match joins, or one name in two languages (the word table); never two ROR ids.  A VAT number
     is a legal person's or its VAT group's: the Freistaat Bayern's for Universität Regensburg, two Hochschulen
     and two state offices in five cities; a UK group's for Coventry University and CU Services Ltd, or the
     University of Bristol and NCC Operations Ltd."""
+    if a.ror and b.ror and a.ror != b.ror:  # two organisations in the registry
+        return False
     names_a, names_b = {a.norm, a.short} - {None}, {b.norm, b.short} - {None}  # also the source's short name
     if names_a & names_b:
         return True
