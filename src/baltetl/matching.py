@@ -129,7 +129,7 @@ class RorNames:
             d = domain_of("http://" + host)
             if d != host.removeprefix("www."):  # a site under another's domain: 'rea.riga.lv' is not 'riga'
                 continue
-            label = d.split(".")[0] if d else ""
+            label = d.split(".")[0]
             if len(label) >= 4:
                 out[(country, label)].add(rid)
         return out

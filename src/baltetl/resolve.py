@@ -510,6 +510,11 @@ _LISTING = re.compile(r"(?<!-)\s(?:and|och|og|und|ja|un|ir|i|&)\s|\+")  # not 'B
 _UNIT_ACRONYM = re.compile(r"[A-Za-z\u00c0-\u024f]{2,6}")
 
 
+def _admin_unit(folded: str) -> bool:
+    """The folded words name an office of an administration (ADMIN_UNITS)."""
+    return not ADMIN_UNITS.isdisjoint(re.findall(r"\w+", folded))
+
+
 def unit_place(name: str, city: str | None) -> str | None:
     """The municipality a name says its body belongs to, or None: a municipality's legal name in its suffix
     form followed by the unit ('Riga City Council Traffic Department', 'Tanums kommun Miljöavdelningen'; the
@@ -517,7 +522,7 @@ def unit_place(name: str, city: str | None) -> str | None:
     Ingolstadt').  Not for a company or a name listing bodies.  (A municipality named after another part of
     the name is often the body's host, not its parent: 'CWE Economic Development Corporation, City of
     Chemnitz', 'Union of the Baltic Cities ... /City of Turku'.)"""
-    if not name:
+    if not name or "+" in name:  # 'A + B': two bodies
         return None
     s = fold(name)
     parts = SEPARATORS.split(_CARE_OF.sub(", ", name)) if SEPARATORS.search(name) else [name]
@@ -528,7 +533,7 @@ def unit_place(name: str, city: str | None) -> str | None:
         return None
     if acronym:
         return None if _LISTING.search(name.lower()) else municipality_place(parts[1], None, city)
-    if len(parts) == 2 and set(re.findall(r"\w+", fold(parts[0]))) & ADMIN_UNITS and "+" not in name:
+    if len(parts) == 2 and _admin_unit(fold(parts[0])):
         # an office of the administration, then the municipality: 'Environment Department, Tallinn City Government'
         if p := municipality_place(parts[1], None, city):
             return p
@@ -540,7 +545,7 @@ def unit_place(name: str, city: str | None) -> str | None:
         # bodies listed: a conjunction right after the legal form, or a second municipality ('Bornholms
         # Regionskommune, Simrishamn Kommun'); a conjunction inside the unit's name is the unit's ('Riga City
         # Council Education, Culture and Sports Department')
-        listing = tail and (_LISTING.match(f" {tail[0]} ") or "+" in name or tail[-1] in _MUNI_SUFFIX_WORDS)
+        listing = tail and (_LISTING.match(f" {tail[0]} ") or tail[-1] in _MUNI_SUFFIX_WORDS)
         if (len(rest.split()) <= 2 and tail and not listing and tail[0] not in DISTRICT_WORDS and tail[0] != "of"
                 and not rest.endswith(" city")):  # fmt: skip
             return _place_canon(rest, city)
@@ -550,7 +555,7 @@ def unit_place(name: str, city: str | None) -> str | None:
             unit, of, place = s[: -len(suf) - 1].rpartition(" of ")
             # not its library, school, foundation or agency: a body of its own ('Public Library of Zarasai District
             # Municipality', 'Municipal Development Agency Of Komotini Municipality')
-            if of and set(re.findall(r"\w+", unit)) & ADMIN_UNITS and 0 < len(place.split()) <= 2 and "+" not in name:
+            if of and _admin_unit(unit) and 0 < len(place.split()) <= 2:
                 return _place_canon(place, city)
             return None
     return None
